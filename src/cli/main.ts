@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * iotload's entry point: yargs wiring and the one place that turns errors into exit codes and calls
+ * process.exit. Commands live in ./commands/<verb>.ts and return an exit code.
+ */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { ExitCode, UserError } from "../lib/errors.js";
+import { commands } from "./commands/index.js";
+
+async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const parser = yargs(argv)
+    .scriptName("iotload")
+    .usage("$0 <command> [options]")
+    .strict()
+    .demandCommand(1, "Name a command: iotload --help lists them.")
+    .recommendCommands()
+    .help()
+    .alias("h", "help")
+    .version()
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((msg, err) => {
+      // A yargs usage problem (unknown flag, missing argument) is a user mistake: one paragraph, exit 2.
+      if (err) throw err;
+      throw new UserError(`${msg}\nRun 'iotload --help' for usage.`);
+    });
+  for (const c of commands) {
+    parser.command({
+      ...c,
+      handler: async (args: Record<string, unknown>) => {
+        exitCode = await c.run(args);
+      },
+    });
+  }
+  await parser.parseAsync();
+  return exitCode;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UserError) {
+      process.stderr.write(`iotload: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      process.stderr.write(
+        `iotload: internal error (please report it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = ExitCode.internal;
+    }
+  },
+);
