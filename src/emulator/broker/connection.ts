@@ -1,0 +1,698 @@
+/**
+ * One client connection: MQTT 3.1.1 / 5.0 packet handling with AWS IoT Core's rules
+ * (developer guide "MQTT" → "AWS IoT differences from MQTT specifications", "MQTT 5 supported
+ * features", "MQTT reason codes"; AWS General Reference message broker limits).
+ * Owns its parser, its timers (connect timeout, keep-alive, credential expiry / max age) and its
+ * output batch; `#close()` releases all of them exactly once.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  parser as createParser,
+  generate,
+  type IConnectPacket,
+  type IDisconnectPacket,
+  type IPublishPacket,
+  type ISubscribePacket,
+  type IUnsubscribePacket,
+  type Packet,
+  type Parser,
+} from "mqtt-packet";
+import type { Principal } from "../types.js";
+import type { BrokerCore, ClientTransport } from "./core.js";
+import {
+  AwsIotLimits,
+  EmulatorLimits,
+  effectiveKeepAliveSec,
+  validateClientId,
+  validateTopicFilter,
+  validateTopicName,
+} from "./limits.js";
+import {
+  type BrokerMessage,
+  createMessage,
+  encodePubackSuccess,
+  encodePublish,
+  forwardedProperties,
+  PINGRESP,
+  remainingExpirySec,
+} from "./message.js";
+import type { DisconnectReason, PresenceInfo } from "./presence.js";
+import type { Delivery, Session, SubscriptionOptions } from "./session.js";
+
+/** MQTT 5 reason codes used here (MQTT 5.0 §2.4). */
+const RC = {
+  success: 0x00,
+  noSubscriptionExisted: 0x11,
+  disconnectWithWill: 0x04,
+  unspecified: 0x80,
+  malformed: 0x81,
+  protocolError: 0x82,
+  clientIdNotValid: 0x85,
+  notAuthorized: 0x87,
+  keepAliveTimeout: 0x8d,
+  sessionTakenOver: 0x8e,
+  topicFilterInvalid: 0x8f,
+  topicNameInvalid: 0x90,
+  topicAliasInvalid: 0x94,
+  packetTooLarge: 0x95,
+  quotaExceeded: 0x97,
+  qosNotSupported: 0x9b,
+  sharedSubscriptionsNotSupported: 0x9e,
+} as const;
+
+/** MQTT 3.1.1 CONNACK return codes [MQTT-3.2.2.3]. */
+const V4_CONNACK = { unacceptableProtocol: 1, identifierRejected: 2, notAuthorized: 5 } as const;
+/** MQTT 3.1.1 SUBACK failure [MQTT-3.9.3]. */
+const V4_SUBACK_FAILURE = 0x80;
+
+/** mqtt-packet's parser keeps the packet being assembled here; read to refuse oversize packets early. */
+interface ParserInternals {
+  packet?: { length?: number };
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Connection {
+  readonly principal: Principal;
+  clientId: string | undefined;
+  session: Session | undefined;
+  presence: PresenceInfo | undefined;
+  #version: 4 | 5 = 4;
+  readonly #core: BrokerCore;
+  readonly #transport: ClientTransport;
+  readonly #parser: Parser;
+  #state: "awaiting-connect" | "open" | "closed" = "awaiting-connect";
+  #will: IConnectPacket["will"];
+  #connectSessionExpiry = 0;
+  #keepAliveMs = 0;
+  #lastRx = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #out: Buffer[] = [];
+  #flushQueued = false;
+  #transportOpen = true;
+  #aliases: Map<number, string> | undefined;
+  readonly #authCache = new Map<string, boolean>();
+  #clientMaxPacket = Number.POSITIVE_INFINITY;
+
+  constructor(core: BrokerCore, transport: ClientTransport, principal: Principal) {
+    this.#core = core;
+    this.#transport = transport;
+    this.principal = principal;
+    this.#parser = createParser();
+    this.#parser.on("packet", (p: Packet) => this.#onPacket(p));
+    this.#parser.on("error", (e: unknown) => this.#onParseError(e));
+    transport.onData((data) => this.#onData(data));
+    transport.onClose(() => {
+      this.#transportOpen = false;
+      this.#close("CONNECTION_LOST", true);
+    });
+    this.#lastRx = core.now();
+    // The first packet must be CONNECT, within a bound [MQTT-3.1.0-1]; else the server closes.
+    this.#idleTimer = setTimeout(() => this.#protocolViolation("no CONNECT in time"), core.connectTimeoutMs);
+    this.#idleTimer.unref();
+    this.#armDeadline();
+  }
+
+  // ---- lifetime ------------------------------------------------------------------------------
+
+  /**
+   * One timer per connection for whichever comes first: credential expiry (mode "disconnect") or the
+   * 24 h SigV4 WebSocket maximum. What AWS does at STS expiry is undocumented; both modes exist.
+   */
+  #armDeadline(): void {
+    const core = this.#core;
+    const now = core.now();
+    let deadline = now + core.maxConnectionAgeMs;
+    let expiry = false;
+    const expiresAt = this.principal.expiresAt;
+    if (
+      core.options.onCredentialExpiry === "disconnect" &&
+      expiresAt !== undefined &&
+      expiresAt <= deadline
+    ) {
+      deadline = expiresAt;
+      expiry = true;
+    }
+    const fire = () => {
+      const left = deadline - core.now();
+      if (left > 0) {
+        this.#deadlineTimer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
+        this.#deadlineTimer.unref();
+        return;
+      }
+      if (expiry) core.counters.expiryDisconnects++;
+      else core.counters.maxAgeDisconnects++;
+      this.#close(expiry ? "SERVER_INITIATED_DISCONNECT" : "WEBSOCKET_TTL_EXPIRATION", true);
+    };
+    this.#deadlineTimer = setTimeout(fire, Math.min(Math.max(0, deadline - now), MAX_TIMER_MS));
+    this.#deadlineTimer.unref();
+  }
+
+  /** Keep-alive: close after 1.5 × the keep-alive with no packet from the client [MQTT-3.1.2-24]. */
+  #armKeepAlive(ms: number): void {
+    this.#idleTimer = setTimeout(() => {
+      const idle = this.#core.now() - this.#lastRx;
+      if (idle >= this.#keepAliveMs) {
+        this.#core.counters.keepAliveTimeouts++;
+        this.#close("MQTT_KEEP_ALIVE_TIMEOUT", true, RC.keepAliveTimeout);
+      } else {
+        this.#armKeepAlive(this.#keepAliveMs - idle);
+      }
+    }, ms);
+    this.#idleTimer.unref();
+  }
+
+  /** Closes once: timers, pending output, socket, then the broker's bookkeeping (will, session, presence). */
+  #close(reason: DisconnectReason, publishWill: boolean, v5Disconnect?: number): void {
+    if (this.#state === "closed") return;
+    if (v5Disconnect !== undefined && this.#version === 5 && this.#state === "open") {
+      this.#sendPacket({ cmd: "disconnect", reasonCode: v5Disconnect });
+    }
+    this.#state = "closed";
+    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#deadlineTimer);
+    this.#flush();
+    // The parser may still hold bytes of this turn; its handlers ignore them once closed.
+    if (this.#transportOpen) {
+      this.#transportOpen = false;
+      this.#transport.close();
+    }
+    const will = publishWill ? this.#willMessage() : undefined;
+    this.#core.connectionClosed(this, reason, will);
+  }
+
+  /** Another CONNECT used our client ID: AWS disconnects the older connection (MQTT 5: 0x8E) [MQTT-3.1.4-3]. */
+  takeOver(): void {
+    this.#core.counters.takeovers++;
+    this.#close("DUPLICATE_CLIENTID", true, RC.sessionTakenOver);
+  }
+
+  /** Fault injection: a server-side drop (no DISCONNECT packet; the will is published). */
+  drop(): void {
+    this.#close("SERVER_INITIATED_DISCONNECT", true);
+  }
+
+  /** Broker shutdown. */
+  shutdown(): void {
+    this.#close("SERVER_INITIATED_DISCONNECT", false);
+  }
+
+  #protocolViolation(what: string, v5Reason: number = RC.protocolError): void {
+    if (this.#state === "closed") return;
+    this.#core.counters.malformed++;
+    this.#core.countRejected(`protocol: ${what}`);
+    this.#close("CLIENT_ERROR", true, v5Reason);
+  }
+
+  // ---- input ---------------------------------------------------------------------------------
+
+  #onData(data: Buffer): void {
+    if (this.#state === "closed") return;
+    this.#core.counters.bytesIn += data.length;
+    this.#lastRx = this.#core.now();
+    try {
+      this.#parser.parse(data);
+    } catch (error) {
+      // A handler bug must cost one connection, not the emulator.
+      this.#core.countRejected(`internal: ${error instanceof Error ? error.message : String(error)}`);
+      this.#close("SERVER_ERROR", true, RC.unspecified);
+      return;
+    }
+    if (this.#isClosed()) return;
+    // The parser buffers a whole packet before parsing it; refuse a huge declared length up front.
+    const pending = (this.#parser as unknown as ParserInternals).packet?.length ?? -1;
+    if (pending > EmulatorLimits.maxPacketBytes) {
+      this.#protocolViolation("packet too large", RC.packetTooLarge);
+    }
+  }
+
+  /** Re-reads the state after calls that may have closed the connection (defeats TS narrowing). */
+  #isClosed(): boolean {
+    return this.#state === "closed";
+  }
+
+  #onParseError(error: unknown): void {
+    if (this.#state === "closed") return;
+    this.#core.counters.malformed++;
+    this.#core.countRejected(`malformed: ${error instanceof Error ? error.message : String(error)}`);
+    this.#close("CLIENT_ERROR", true, RC.malformed);
+  }
+
+  #onPacket(packet: Packet): void {
+    if (this.#state === "closed") return;
+    this.#core.counters.packetsIn++;
+    if (this.#state === "awaiting-connect") {
+      if (packet.cmd !== "connect") {
+        this.#protocolViolation(`${packet.cmd} before CONNECT`);
+        return;
+      }
+      this.#onConnect(packet);
+      return;
+    }
+    switch (packet.cmd) {
+      case "publish":
+        this.#onPublish(packet);
+        return;
+      case "puback":
+        if (packet.messageId !== undefined && this.session?.acknowledge(packet.messageId)) this.#drain();
+        return;
+      case "subscribe":
+        this.#onSubscribe(packet);
+        return;
+      case "unsubscribe":
+        this.#onUnsubscribe(packet);
+        return;
+      case "pingreq":
+        this.#send(PINGRESP);
+        return;
+      case "disconnect":
+        this.#onDisconnect(packet);
+        return;
+      case "connect":
+        // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
+        this.#protocolViolation("second CONNECT");
+        return;
+      default:
+        // pubrec/pubrel/pubcomp (QoS 2 is unsupported by AWS IoT), auth, server-to-client packets.
+        this.#protocolViolation(`unexpected ${packet.cmd}`);
+        return;
+    }
+  }
+
+  // ---- CONNECT -------------------------------------------------------------------------------
+
+  #refuseConnect(v4Code: number | undefined, v5Code: number, reason: string): void {
+    this.#core.countRejected(reason);
+    if (this.#version === 5) this.#sendPacket({ cmd: "connack", reasonCode: v5Code, sessionPresent: false });
+    else if (v4Code !== undefined)
+      this.#sendPacket({ cmd: "connack", returnCode: v4Code, sessionPresent: false });
+    this.#close(v5Code === RC.notAuthorized ? "AUTH_ERROR" : "CLIENT_ERROR", false);
+  }
+
+  #onConnect(p: IConnectPacket): void {
+    const core = this.#core;
+    clearTimeout(this.#idleTimer);
+    // MQTT 3.1 (protocol level 3, "MQIsdp") is not supported by AWS IoT [MQTT-3.1.2-2].
+    if (p.protocolId !== "MQTT" || (p.protocolVersion !== 4 && p.protocolVersion !== 5)) {
+      this.#refuseConnect(V4_CONNACK.unacceptableProtocol, RC.unspecified, "protocol-version");
+      return;
+    }
+    this.#version = p.protocolVersion;
+    const v5 = this.#version === 5;
+    const props = p.properties;
+    const cleanStart = p.clean !== false;
+    // v3.1.1: cleanSession=0 → persistent session kept 1 h (AWS default). v5: Session Expiry Interval,
+    // capped at AWS's maximum; 0 means the session ends with the connection [MQTT-3.1.2-11].
+    const requestedExpiry = v5
+      ? (props?.sessionExpiryInterval ?? 0)
+      : cleanStart
+        ? 0
+        : AwsIotLimits.maxSessionExpirySec;
+    const expiry = Math.min(requestedExpiry, AwsIotLimits.maxSessionExpirySec);
+
+    let clientId = p.clientId;
+    let assigned: string | undefined;
+    if (clientId.length === 0) {
+      // A zero-length ID is accepted only for a fresh session: the server assigns one
+      // [MQTT-3.1.3-6/7]; with cleanSession=0 it is refused [MQTT-3.1.3-8] (AWS does the same).
+      if (!cleanStart) {
+        this.#refuseConnect(V4_CONNACK.identifierRejected, RC.clientIdNotValid, "client-id-empty");
+        return;
+      }
+      clientId = randomUUID();
+      assigned = clientId;
+    }
+    if (validateClientId(clientId) !== undefined) {
+      this.#refuseConnect(V4_CONNACK.identifierRejected, RC.clientIdNotValid, "client-id-too-long");
+      return;
+    }
+    const will = p.will;
+    if (will) {
+      if ((will.qos ?? 0) > 1) {
+        this.#refuseConnect(undefined, RC.qosNotSupported, "qos2");
+        return;
+      }
+      if (validateTopicName(will.topic) !== undefined) {
+        this.#refuseConnect(undefined, RC.topicNameInvalid, "topic-invalid");
+        return;
+      }
+      if (Buffer.byteLength(will.payload) > AwsIotLimits.maxPayloadBytes) {
+        this.#refuseConnect(undefined, RC.packetTooLarge, "payload-too-large");
+        return;
+      }
+    }
+    if (!core.authorize(this.principal, "iot:Connect", core.clientArn(clientId), clientId)) {
+      this.#refuseConnect(V4_CONNACK.notAuthorized, RC.notAuthorized, "connect-denied");
+      return;
+    }
+    // The will topic must be publishable by this principal; AWS refuses the CONNECT otherwise.
+    if (will && !core.authorize(this.principal, "iot:Publish", core.topicArn(will.topic), clientId)) {
+      this.#refuseConnect(V4_CONNACK.notAuthorized, RC.notAuthorized, "will-denied");
+      return;
+    }
+
+    this.clientId = clientId;
+    core.connected.get(clientId)?.takeOver();
+    const receiveMaximum = Math.min(
+      props?.receiveMaximum ?? AwsIotLimits.maxInflight,
+      AwsIotLimits.maxInflight,
+    );
+    const { session, present } = core.openSession(
+      this.principal,
+      clientId,
+      !cleanStart,
+      expiry,
+      receiveMaximum,
+    );
+    this.session = session;
+    this.#connectSessionExpiry = expiry;
+    this.#will = will;
+    if (v5 && props?.maximumPacketSize !== undefined) this.#clientMaxPacket = props.maximumPacketSize;
+    core.register(this, clientId);
+    this.#state = "open";
+
+    const requestedKeepAlive = p.keepalive ?? 0;
+    const keepAliveSec = effectiveKeepAliveSec(requestedKeepAlive);
+    this.#keepAliveMs = keepAliveSec * 1500;
+    this.#armKeepAlive(this.#keepAliveMs);
+
+    if (v5) {
+      this.#sendPacket({
+        cmd: "connack",
+        reasonCode: RC.success,
+        sessionPresent: present,
+        properties: {
+          receiveMaximum: AwsIotLimits.maxInflight,
+          maximumQoS: 1,
+          retainAvailable: true,
+          maximumPacketSize: EmulatorLimits.maxPacketBytes,
+          topicAliasMaximum: AwsIotLimits.topicAliasMaximum,
+          wildcardSubscriptionAvailable: true,
+          subscriptionIdentifiersAvailable: false,
+          sharedSubscriptionAvailable: false,
+          ...(keepAliveSec === requestedKeepAlive ? {} : { serverKeepAlive: keepAliveSec }),
+          ...(assigned === undefined ? {} : { assignedClientIdentifier: assigned }),
+          ...(expiry === requestedExpiry ? {} : { sessionExpiryInterval: expiry }),
+        },
+      });
+    } else {
+      this.#sendPacket({ cmd: "connack", returnCode: 0, sessionPresent: present });
+    }
+    this.presence = core.announceConnected(clientId, this.principal, this.#transport.remoteAddress);
+    if (present) {
+      // Unacknowledged QoS 1 messages are re-sent with DUP=1 on session resumption [MQTT-4.4.0-1].
+      for (const [id, d] of session.inflight()) this.#sendPublish(d, id, true);
+      this.#drain();
+    }
+  }
+
+  #willMessage(): BrokerMessage | undefined {
+    const will = this.#will;
+    if (!will || this.clientId === undefined) return undefined;
+    const payload = typeof will.payload === "string" ? Buffer.from(will.payload) : will.payload;
+    const props = this.#version === 5 ? forwardedProperties(will.properties) : undefined;
+    return createMessage(
+      will.topic,
+      payload,
+      will.qos === 1 ? 1 : 0,
+      will.retain === true,
+      props,
+      this.#core.now(),
+      this.clientId,
+    );
+  }
+
+  // ---- PUBLISH -------------------------------------------------------------------------------
+
+  /** Cached authorization for this connection's principal (its policies do not change while open). */
+  #allowed(action: "iot:Publish" | "iot:RetainPublish" | "iot:Subscribe", name: string): boolean {
+    // One map for all three actions: the key's first character says which.
+    const key = (action === "iot:Publish" ? "P" : action === "iot:Subscribe" ? "S" : "R") + name;
+    let allowed = this.#authCache.get(key);
+    if (allowed === undefined) {
+      const core = this.#core;
+      const resource = action === "iot:Subscribe" ? core.topicFilterArn(name) : core.topicArn(name);
+      allowed = core.options.authorize(this.principal, action, resource, {
+        clientId: this.clientId as string,
+      }).allowed;
+      if (this.#authCache.size >= EmulatorLimits.authCacheEntries) this.#authCache.clear();
+      this.#authCache.set(key, allowed);
+    }
+    if (!allowed) this.#core.countDenial(action);
+    return allowed;
+  }
+
+  #onPublish(p: IPublishPacket): void {
+    const core = this.#core;
+    const v5 = this.#version === 5;
+    if (p.qos === 2) {
+      // AWS IoT does not support QoS 2 and disconnects the client.
+      core.countRejected("qos2");
+      this.#close("CLIENT_ERROR", true, RC.qosNotSupported);
+      return;
+    }
+    let topic = p.topic;
+    const alias = v5 ? p.properties?.topicAlias : undefined;
+    if (alias !== undefined) {
+      // Inbound topic aliases, 1..Topic Alias Maximum [MQTT-3.3.2-8/9].
+      if (alias === 0 || alias > AwsIotLimits.topicAliasMaximum) {
+        core.countRejected("topic-alias-invalid");
+        this.#close("CLIENT_ERROR", true, RC.topicAliasInvalid);
+        return;
+      }
+      this.#aliases ??= new Map();
+      if (topic.length > 0) this.#aliases.set(alias, topic);
+      else {
+        const known = this.#aliases.get(alias);
+        if (known === undefined) {
+          this.#protocolViolation("unknown topic alias");
+          return;
+        }
+        topic = known;
+      }
+    }
+    const problem = validateTopicName(topic);
+    if (problem !== undefined) {
+      core.countRejected("topic-invalid");
+      if (v5 && p.qos === 1) {
+        this.#puback(p.messageId, RC.topicNameInvalid);
+        return;
+      }
+      this.#close("CLIENT_ERROR", true, RC.topicNameInvalid);
+      return;
+    }
+    const payload = typeof p.payload === "string" ? Buffer.from(p.payload) : p.payload;
+    if (payload.length > AwsIotLimits.maxPayloadBytes) {
+      core.countRejected("payload-too-large");
+      this.#close("CLIENT_ERROR", true, RC.packetTooLarge);
+      return;
+    }
+    const denied =
+      !this.#allowed("iot:Publish", topic) ||
+      // Retained publishes also need iot:RetainPublish (AWS IoT policy actions).
+      (p.retain && !this.#allowed("iot:RetainPublish", topic));
+    if (denied) {
+      // MQTT 5: PUBACK 0x87 (QoS 0 is dropped); MQTT 3.1.1 has no negative PUBACK: AWS disconnects.
+      if (v5) {
+        if (p.qos === 1) this.#puback(p.messageId, RC.notAuthorized);
+        return;
+      }
+      this.#close("FORBIDDEN_ACCESS", true);
+      return;
+    }
+    core.route(
+      createMessage(
+        topic,
+        payload,
+        p.qos,
+        p.retain,
+        v5 ? forwardedProperties(p.properties) : undefined,
+        core.now(),
+        this.clientId,
+      ),
+    );
+    if (p.qos === 1) this.#puback(p.messageId, RC.success);
+  }
+
+  #puback(messageId: number | undefined, reasonCode: number): void {
+    if (messageId === undefined) {
+      this.#protocolViolation("QoS 1 PUBLISH without packet identifier");
+      return;
+    }
+    if (reasonCode === RC.success) this.#send(encodePubackSuccess(messageId));
+    else this.#sendPacket({ cmd: "puback", messageId, reasonCode });
+  }
+
+  // ---- delivery to this client ---------------------------------------------------------------
+
+  /** Called by the broker for each message this client's session should receive. */
+  deliver(d: Delivery): void {
+    const session = this.session;
+    if (this.#state !== "open" || !session) return;
+    if (d.qos === 0) {
+      this.#sendPublish(d, 0, false);
+      return;
+    }
+    // ≤ Receive Maximum / 100 unacknowledged QoS 1 messages in flight; the rest wait, in order.
+    if (session.canSendNow()) this.#sendPublish(d, session.track(d), false);
+    else if (!session.enqueue(d)) this.#core.counters.queueDrops++;
+  }
+
+  #drain(): void {
+    const session = this.session;
+    if (!session) return;
+    for (let d = session.nextQueued(); d !== undefined && this.#state === "open"; d = session.nextQueued()) {
+      this.#sendPublish(d, session.track(d), false);
+    }
+  }
+
+  #sendPublish(d: Delivery, messageId: number, dup: boolean): void {
+    const core = this.#core;
+    const remaining = remainingExpirySec(d.message, core.now());
+    if (remaining !== undefined && remaining <= 0) {
+      // Expired while waiting: not delivered [MQTT-3.3.2-5].
+      if (d.qos === 1) this.session?.acknowledge(messageId);
+      core.counters.expiredMessages++;
+      return;
+    }
+    const bytes = encodePublish(d.message, this.#version, d.qos, d.retain, messageId, dup, remaining);
+    if (bytes.length > this.#clientMaxPacket) {
+      // The client said it cannot take a packet this large: discard as if sent [MQTT-3.1.2-25].
+      if (d.qos === 1) this.session?.acknowledge(messageId);
+      core.countRejected("client-maximum-packet-size");
+      return;
+    }
+    core.counters.messagesOut++;
+    this.#send(bytes);
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------
+
+  #onSubscribe(p: ISubscribePacket): void {
+    const core = this.#core;
+    const session = this.session as Session;
+    const v5 = this.#version === 5;
+    const subs = p.subscriptions;
+    // A SUBSCRIBE carries at least one filter [MQTT-3.8.3-3].
+    if (subs.length === 0 || p.messageId === undefined) {
+      this.#protocolViolation("empty SUBSCRIBE");
+      return;
+    }
+    const codes: number[] = [];
+    const replay: [string, SubscriptionOptions][] = [];
+    if (subs.length > AwsIotLimits.maxFiltersPerSubscribe) {
+      // AWS: at most 8 subscriptions per SUBSCRIBE.
+      core.countRejected("too-many-filters");
+      for (let i = 0; i < subs.length; i++) codes.push(v5 ? RC.quotaExceeded : V4_SUBACK_FAILURE);
+    } else {
+      for (const s of subs) codes.push(this.#subscribeOne(session, s, replay));
+    }
+    this.#sendPacket({ cmd: "suback", messageId: p.messageId, granted: codes });
+    // Retained messages go out after the SUBACK [MQTT-3.3.1-6].
+    for (const [filter, opts] of replay) {
+      for (const m of core.retained.matching(filter)) core.deliver(session, opts, m, true);
+    }
+  }
+
+  #subscribeOne(
+    session: Session,
+    s: ISubscribePacket["subscriptions"][number],
+    replay: [string, SubscriptionOptions][],
+  ): number {
+    const core = this.#core;
+    const v5 = this.#version === 5;
+    const filter = s.topic;
+    if (validateTopicFilter(filter) !== undefined) {
+      core.countRejected("topic-filter-invalid");
+      return v5 ? RC.topicFilterInvalid : V4_SUBACK_FAILURE;
+    }
+    if (filter.startsWith("$share/")) {
+      core.countRejected("shared-subscription");
+      return v5 ? RC.sharedSubscriptionsNotSupported : V4_SUBACK_FAILURE;
+    }
+    if (!this.#allowed("iot:Subscribe", filter)) {
+      return v5 ? RC.notAuthorized : V4_SUBACK_FAILURE;
+    }
+    const existed = session.subscriptions.has(filter);
+    if (!existed && session.subscriptions.size >= AwsIotLimits.maxSubscriptionsPerConnection) {
+      core.countRejected("too-many-subscriptions");
+      return v5 ? RC.quotaExceeded : V4_SUBACK_FAILURE;
+    }
+    // AWS IoT grants at most QoS 1 (QoS 2 requests are granted 1).
+    const qos: 0 | 1 = s.qos >= 1 ? 1 : 0;
+    const opts: SubscriptionOptions = {
+      qos,
+      noLocal: v5 && s.nl === true,
+      retainAsPublished: v5 && s.rap === true,
+    };
+    // Replaces an existing identical filter's subscription [MQTT-3.8.4-3].
+    session.subscriptions.set(filter, opts);
+    core.subscriptions.set(filter, session, opts);
+    // Retain Handling: 0 = send retained, 1 = only for a new subscription, 2 = never [MQTT-3.3.1-9..11 (v5)].
+    const rh = v5 ? (s.rh ?? 0) : 0;
+    if (rh === 0 || (rh === 1 && !existed)) replay.push([filter, opts]);
+    return qos;
+  }
+
+  #onUnsubscribe(p: IUnsubscribePacket): void {
+    const session = this.session as Session;
+    if (p.messageId === undefined) {
+      this.#protocolViolation("UNSUBSCRIBE without packet identifier");
+      return;
+    }
+    const codes: number[] = [];
+    for (const filter of p.unsubscriptions) {
+      const existed = session.subscriptions.delete(filter);
+      if (existed) this.#core.subscriptions.delete(filter, session);
+      codes.push(existed ? RC.success : RC.noSubscriptionExisted);
+    }
+    if (this.#version === 5) this.#sendPacket({ cmd: "unsuback", messageId: p.messageId, granted: codes });
+    else this.#sendPacket({ cmd: "unsuback", messageId: p.messageId, granted: [] });
+  }
+
+  // ---- DISCONNECT ----------------------------------------------------------------------------
+
+  #onDisconnect(p: IDisconnectPacket): void {
+    const session = this.session;
+    const newExpiry = this.#version === 5 ? p.properties?.sessionExpiryInterval : undefined;
+    if (newExpiry !== undefined && session) {
+      // Cannot turn a non-persistent session into a persistent one at DISCONNECT [MQTT-3.14.2-2].
+      if (this.#connectSessionExpiry === 0 && newExpiry > 0) {
+        this.#protocolViolation("session expiry set at DISCONNECT");
+        return;
+      }
+      session.expiryIntervalSec = Math.min(newExpiry, AwsIotLimits.maxSessionExpirySec);
+    }
+    // A normal DISCONNECT discards the will [MQTT-3.1.2-10]; MQTT 5 0x04 asks for it to be sent.
+    this.#close("CLIENT_INITIATED_DISCONNECT", p.reasonCode === RC.disconnectWithWill);
+  }
+
+  // ---- output --------------------------------------------------------------------------------
+
+  #sendPacket(packet: Packet): void {
+    this.#send(generate(packet, { protocolVersion: this.#version }));
+  }
+
+  /** Queues bytes; everything queued in one turn of the event loop goes out as one write. */
+  #send(bytes: Buffer): void {
+    if (this.#state === "closed") return;
+    const c = this.#core.counters;
+    c.packetsOut++;
+    c.bytesOut += bytes.length;
+    this.#out.push(bytes);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    const out = this.#out;
+    if (out.length === 0) return;
+    this.#out = [];
+    if (!this.#transportOpen) return;
+    this.#transport.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+  };
+}

@@ -1,0 +1,389 @@
+/**
+ * The broker's shared state and routing: sessions, the subscription trie, retained messages,
+ * counters, and the IoT authorization checks that do not belong to one connection.
+ * Everything is owned by one BrokerCore (no module-level state); `Broker` is its public face.
+ */
+import { randomUUID } from "node:crypto";
+import type { AuthorizeDecision, Principal } from "../types.js";
+import { Connection } from "./connection.js";
+import { EmulatorLimits } from "./limits.js";
+import { type BrokerMessage, createMessage } from "./message.js";
+import {
+  connectedEvent,
+  connectedTopic,
+  type DisconnectReason,
+  disconnectedEvent,
+  disconnectedTopic,
+  type PresenceInfo,
+} from "./presence.js";
+import { RetainedStore } from "./retained.js";
+import { Session, type SubscriptionOptions } from "./session.js";
+import { TopicTree } from "./topic-tree.js";
+
+/** One client connection, already authenticated (the WebSocket endpoint adapts its sockets to this). */
+export interface ClientTransport {
+  /** Sends bytes. */
+  write(data: Uint8Array): void;
+  /** Ends AND destroys the underlying TCP socket (the CRT ignores WebSocket Close frames). */
+  close(): void;
+  /** Bytes from the client: one or more MQTT packets, or parts of one. */
+  onData(cb: (data: Buffer) => void): void;
+  /** The transport went away. */
+  onClose(cb: () => void): void;
+  readonly remoteAddress?: string;
+}
+
+/** What `onMessage` (the emulator's --tap) sees for each accepted message. */
+export interface TapMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  retain: boolean;
+  /** The publisher's client ID; undefined for HTTPS publishes and broker lifecycle events. */
+  clientId?: string;
+}
+
+export interface BrokerOptions {
+  /** For resource ARNs arn:aws:iot:<region>:<accountId>:client/<id> etc. */
+  region: string;
+  accountId: string;
+  authorize(
+    principal: Principal,
+    action: string,
+    resource: string,
+    vars: { clientId?: string },
+  ): AuthorizeDecision;
+  /** What happens to an open connection when its temporary credentials expire. */
+  onCredentialExpiry: "keep" | "disconnect";
+  /** Default 24 h (AWS SigV4 WebSocket connections live at most 24 h). */
+  maxConnectionAgeMs?: number;
+  /** Epoch ms, injectable. */
+  now?: () => number;
+  /** Called for each accepted message (client publishes, HTTPS publishes, wills, lifecycle events). */
+  onMessage?: (m: TapMessage) => void;
+  /** Time allowed between transport open and CONNECT (default 10 s). */
+  connectTimeoutMs?: number;
+}
+
+export interface BrokerCounters {
+  /** Transports handed to the broker. */
+  connections: number;
+  /** Transports currently open (before and after CONNECT). */
+  connectionsOpen: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Authorization denials by IoT action (iot:Connect, iot:Publish, iot:Subscribe, iot:Receive, …). */
+  denials: Record<string, number>;
+  /** Connections closed for unparsable or protocol-violating input. */
+  malformed: number;
+  /** Requests refused by AWS IoT rules, by reason (payload-too-large, topic-invalid, qos2, …). */
+  rejected: Record<string, number>;
+  expiryDisconnects: number;
+  maxAgeDisconnects: number;
+  keepAliveTimeouts: number;
+  takeovers: number;
+  /** Messages accepted for routing. */
+  messagesIn: number;
+  /** PUBLISH packets sent to subscribers. */
+  messagesOut: number;
+  /** QoS 1 messages dropped because a session queue was full. */
+  queueDrops: number;
+  /** Messages not delivered because their MQTT 5 Message Expiry Interval had passed. */
+  expiredMessages: number;
+  sessions: number;
+  subscriptions: number;
+  retained: number;
+}
+
+type MutableCounters = Omit<BrokerCounters, "sessions" | "subscriptions" | "retained">;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const SESSION_SWEEP_MS = 60_000;
+
+export class BrokerCore {
+  readonly options: BrokerOptions;
+  readonly now: () => number;
+  readonly maxConnectionAgeMs: number;
+  readonly connectTimeoutMs: number;
+  readonly counters: MutableCounters = {
+    connections: 0,
+    connectionsOpen: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    denials: {},
+    malformed: 0,
+    rejected: {},
+    expiryDisconnects: 0,
+    maxAgeDisconnects: 0,
+    keepAliveTimeouts: 0,
+    takeovers: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    queueDrops: 0,
+    expiredMessages: 0,
+  };
+  readonly subscriptions = new TopicTree<Session, SubscriptionOptions>();
+  readonly retained = new RetainedStore();
+  readonly sessions = new Map<string, Session>();
+  /** Connections that completed CONNECT, by client ID. */
+  readonly connected = new Map<string, Connection>();
+  /** Every open connection, including those still waiting for CONNECT. */
+  readonly #open = new Set<Connection>();
+  /** Lifecycle-event versionNumber per client ID. */
+  readonly #versions = new Map<string, number>();
+  readonly #arnPrefix: string;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: BrokerOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.maxConnectionAgeMs = options.maxConnectionAgeMs ?? DAY_MS;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? EmulatorLimits.connectTimeoutMs;
+    this.#arnPrefix = `arn:aws:iot:${options.region}:${options.accountId}:`;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  handleConnection(transport: ClientTransport, principal: Principal): void {
+    if (this.#closed) {
+      transport.close();
+      return;
+    }
+    this.counters.connections++;
+    this.counters.connectionsOpen++;
+    this.#open.add(new Connection(this, transport, principal));
+    // Sweep expired offline sessions now and then; unref'd so an idle broker never holds the process.
+    if (!this.#sweepTimer) {
+      this.#sweepTimer = setInterval(() => this.#sweepSessions(), SESSION_SWEEP_MS);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  // ---- authorization -------------------------------------------------------------------------
+
+  clientArn(clientId: string): string {
+    return `${this.#arnPrefix}client/${clientId}`;
+  }
+  topicArn(topic: string): string {
+    return `${this.#arnPrefix}topic/${topic}`;
+  }
+  topicFilterArn(filter: string): string {
+    return `${this.#arnPrefix}topicfilter/${filter}`;
+  }
+
+  /** Evaluates one IoT action; denials are counted by action. */
+  authorize(principal: Principal, action: string, resource: string, clientId: string | undefined): boolean {
+    const vars = clientId === undefined ? {} : { clientId };
+    const allowed = this.options.authorize(principal, action, resource, vars).allowed;
+    if (!allowed) this.countDenial(action);
+    return allowed;
+  }
+
+  countDenial(action: string): void {
+    this.counters.denials[action] = (this.counters.denials[action] ?? 0) + 1;
+  }
+
+  countRejected(reason: string): void {
+    this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + 1;
+  }
+
+  /** iot:Receive for a subscriber, checked before each delivery (decisions cached per session principal). */
+  #mayReceive(session: Session, topic: string): boolean {
+    const principal = session.principal;
+    if (!principal) return false;
+    let allowed = session.receiveCache.get(topic);
+    if (allowed === undefined) {
+      allowed = this.options.authorize(principal, "iot:Receive", this.topicArn(topic), {
+        clientId: session.clientId,
+      }).allowed;
+      if (session.receiveCache.size >= EmulatorLimits.authCacheEntries) session.receiveCache.clear();
+      session.receiveCache.set(topic, allowed);
+    }
+    if (!allowed) this.countDenial("iot:Receive");
+    return allowed;
+  }
+
+  // ---- routing -------------------------------------------------------------------------------
+
+  /** Accepts a message: tap, retained store, then every matching subscription. */
+  route(message: BrokerMessage): void {
+    this.counters.messagesIn++;
+    const tap = this.options.onMessage;
+    if (tap) {
+      tap({
+        topic: message.topic,
+        payload: message.payload,
+        qos: message.qos,
+        retain: message.retain,
+        ...(message.origin === undefined ? {} : { clientId: message.origin }),
+      });
+    }
+    // [MQTT-3.3.1-5]: store (or with a zero-byte payload, delete [MQTT-3.3.1-10]) the retained message.
+    if (message.retain) this.retained.set(message);
+    this.subscriptions.match(message.topic, (session, sub) => this.deliver(session, sub, message, false));
+  }
+
+  /**
+   * One message to one subscription. Retained replays carry RETAIN=1 [MQTT-3.3.1-8]; forwarded
+   * messages carry RETAIN=0 [MQTT-3.3.1-9] unless MQTT 5 Retain As Published [MQTT-3.3.1-12/13].
+   */
+  deliver(session: Session, sub: SubscriptionOptions, message: BrokerMessage, replay: boolean): void {
+    if (sub.noLocal && message.origin === session.clientId) return; // [MQTT-3.8.3-3]
+    if (!this.#mayReceive(session, message.topic)) return;
+    const qos: 0 | 1 = message.qos === 1 && sub.qos === 1 ? 1 : 0;
+    const retain = replay ? true : sub.retainAsPublished ? message.retain : false;
+    const conn = this.connected.get(session.clientId);
+    if (conn && conn.session === session) {
+      conn.deliver({ message, qos, retain });
+    } else if (qos === 1 && !session.isExpired(this.now())) {
+      // Offline persistent session: AWS queues QoS 1 only.
+      if (!session.enqueue({ message, qos, retain })) this.counters.queueDrops++;
+    }
+  }
+
+  // ---- sessions ------------------------------------------------------------------------------
+
+  /** Finds or creates the session for a CONNECT; `resume` = clean session/start is false. */
+  openSession(
+    principal: Principal,
+    clientId: string,
+    resume: boolean,
+    expiryIntervalSec: number,
+    receiveMaximum: number,
+  ): { session: Session; present: boolean } {
+    let session = this.sessions.get(clientId);
+    if (session && (!resume || session.isExpired(this.now()))) {
+      this.destroySession(session);
+      session = undefined;
+    }
+    const present = session !== undefined;
+    if (!session) {
+      session = new Session(clientId, expiryIntervalSec, {
+        maxQueued: EmulatorLimits.maxQueuedPerSession,
+        receiveMaximum,
+      });
+      this.sessions.set(clientId, session);
+    }
+    session.expiryIntervalSec = expiryIntervalSec;
+    session.disconnectedAt = undefined;
+    session.setReceiveMaximum(receiveMaximum);
+    if (session.principal !== principal) {
+      session.principal = principal;
+      session.receiveCache.clear();
+    }
+    return { session, present };
+  }
+
+  destroySession(session: Session): void {
+    for (const filter of session.subscriptions.keys()) this.subscriptions.delete(filter, session);
+    session.clear();
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+  }
+
+  #sweepSessions(): void {
+    const now = this.now();
+    for (const session of [...this.sessions.values()])
+      if (session.isExpired(now)) this.destroySession(session);
+  }
+
+  // ---- connection bookkeeping ----------------------------------------------------------------
+
+  register(conn: Connection, clientId: string): void {
+    this.connected.set(clientId, conn);
+  }
+
+  /** Called once by a Connection when it closes, whatever the cause. */
+  connectionClosed(conn: Connection, reason: DisconnectReason, will: BrokerMessage | undefined): void {
+    this.counters.connectionsOpen--;
+    this.#open.delete(conn);
+    const clientId = conn.clientId;
+    if (clientId === undefined) return; // never completed CONNECT
+    if (this.connected.get(clientId) === conn) this.connected.delete(clientId);
+    if (this.#closed) return;
+    if (will) this.#routeFromEvent(will);
+    const session = conn.session;
+    if (session && this.sessions.get(clientId) === session) {
+      if (session.expiryIntervalSec === 0) this.destroySession(session);
+      else session.disconnectedAt = this.now();
+    }
+    if (conn.presence)
+      this.#publishPresence(disconnectedTopic(clientId), disconnectedEvent(conn.presence, reason));
+  }
+
+  /** Lifecycle `connected` event; returns the presence info the `disconnected` event reuses. */
+  announceConnected(clientId: string, principal: Principal, remoteAddress: string | undefined): PresenceInfo {
+    const versionNumber = this.#versions.get(clientId) ?? 0;
+    this.#versions.set(clientId, versionNumber + 1);
+    const info: PresenceInfo = {
+      clientId,
+      timestamp: this.now(),
+      sessionIdentifier: randomUUID(),
+      principalIdentifier: principal.sessionName
+        ? `${principal.accessKeyId}:${principal.sessionName}`
+        : principal.accessKeyId,
+      versionNumber,
+      ...(remoteAddress === undefined ? {} : { ipAddress: remoteAddress }),
+    };
+    this.#publishPresence(connectedTopic(clientId), connectedEvent(info));
+    return info;
+  }
+
+  #publishPresence(topic: string, body: Buffer): void {
+    this.#routeFromEvent(createMessage(topic, body, 1, false, undefined, this.now(), undefined));
+  }
+
+  /**
+   * Routing started by a socket event (close) rather than by a client's packet: nothing above us
+   * would catch a failure there, and one bad message must not take the emulator down.
+   */
+  #routeFromEvent(message: BrokerMessage): void {
+    try {
+      this.route(message);
+    } catch (error) {
+      this.countRejected(`internal: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** Fault injection: server-side drop of matching clients (will published, like a lost connection). */
+  disconnectClients(predicate: (clientId: string) => boolean): number {
+    let n = 0;
+    for (const [clientId, conn] of [...this.connected]) {
+      if (predicate(clientId)) {
+        conn.drop();
+        n++;
+      }
+    }
+    return n;
+  }
+
+  snapshot(): BrokerCounters {
+    const c = this.counters;
+    return {
+      ...c,
+      denials: { ...c.denials },
+      rejected: { ...c.rejected },
+      sessions: this.sessions.size,
+      subscriptions: this.subscriptions.size,
+      retained: this.retained.size,
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    for (const conn of [...this.#open].reverse()) conn.shutdown();
+    this.#open.clear();
+    this.connected.clear();
+    for (const session of [...this.sessions.values()]) this.destroySession(session);
+    this.retained.clear();
+  }
+}
