@@ -1,0 +1,142 @@
+/**
+ * HdrHistogram helpers with the bounds every iotload histogram shares, so that histograms from any
+ * worker, shard or run can be merged exactly with `add()` (design notes §3.4, after autocannon's
+ * histUtil.js). Values are recorded in MICROSECONDS; reports show milliseconds.
+ *
+ * Build choice: the pure-JS `Float64Histogram` (bitBucketSize 64). The WASM build records ~3-4x faster
+ * (measured here: ~50-70 ns vs ~170-210 ns per recordValue), but every WASM histogram — including each
+ * one decoded while merging or coarsening — lives in WASM linear memory until `destroy()`, and the
+ * module needs a process-wide init. At the harness's knee (~16k msg/s, ~3 records per message) the JS
+ * build costs ~1 % of one core, so we keep the build that cannot leak. Float64 counts are exact up to
+ * 2^53 per bucket (Uint32 buckets would silently wrap after 4.3e9 records of one value).
+ */
+import type { Histogram } from "hdr-histogram-js";
+import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from "hdr-histogram-js";
+
+export type { Histogram };
+
+/** Lowest discernible value: 1 µs. */
+export const HISTOGRAM_LOWEST_US = 1;
+/** Highest trackable value: 1 hour in µs. Larger values are clamped (and counted as clamped). */
+export const HISTOGRAM_HIGHEST_US = 3_600_000_000;
+/** Three significant digits: every value is kept within 0.1 %. */
+export const HISTOGRAM_SIGNIFICANT_DIGITS = 3;
+
+export const LATENCY_METRICS = [
+  "connect",
+  "publishAck",
+  "publishAckUncorrected",
+  "delivery",
+  "deliveryUncorrected",
+  "stsAssumeRole",
+  "reconnectDowntime",
+] as const;
+export type LatencyMetric = (typeof LATENCY_METRICS)[number];
+
+export function isLatencyMetric(name: string): name is LatencyMetric {
+  return (LATENCY_METRICS as readonly string[]).includes(name);
+}
+
+/** A new empty histogram with iotload's bounds (µs, 1 µs .. 1 h, 3 digits). */
+export function createHistogram(): Histogram {
+  return build({
+    lowestDiscernibleValue: HISTOGRAM_LOWEST_US,
+    highestTrackableValue: HISTOGRAM_HIGHEST_US,
+    numberOfSignificantValueDigits: HISTOGRAM_SIGNIFICANT_DIGITS,
+    bitBucketSize: 64,
+    autoResize: false,
+    useWebAssembly: false,
+  });
+}
+
+/** Compressed base64 HdrHistogram encoding (V2 compressed, the format HistogramLogAnalyzer reads). */
+export function encodeHistogram(histogram: Histogram): string {
+  return encodeIntoCompressedBase64(histogram);
+}
+
+/**
+ * Decodes a compressed base64 histogram; throws a plain Error if the text is not one. The decoded
+ * histogram is sized to at least our highest trackable value, so add() into/from it never overflows.
+ */
+export function decodeHistogram(encoded: string): Histogram {
+  return decodeFromCompressedBase64(encoded, 64, false, HISTOGRAM_HIGHEST_US);
+}
+
+/**
+ * Exact merge of encoded histograms (counts added bucket by bucket). Empty input → empty histogram.
+ * The first decoded histogram is the accumulator (a decode or a create costs ~0.3-1 ms: 189 KB each).
+ */
+export function mergeEncoded(encoded: readonly string[]): Histogram {
+  const [head, ...rest] = encoded;
+  const out = head === undefined ? createHistogram() : decodeHistogram(head);
+  for (const e of rest) out.add(decodeHistogram(e));
+  return out;
+}
+
+/** Converts a latency in milliseconds (float) to whole microseconds clamped into the bounds. */
+export function msToClampedUs(ms: number): { us: number; clamped: boolean } {
+  const us = Math.round(ms * 1000);
+  if (!(us >= 0)) return { us: 0, clamped: true }; // negative or NaN
+  if (us > HISTOGRAM_HIGHEST_US) return { us: HISTOGRAM_HIGHEST_US, clamped: true };
+  return { us, clamped: false };
+}
+
+/** Value at a percentile (0..100) in milliseconds; 0 for an empty histogram. */
+export function percentileMs(histogram: Histogram, percentile: number): number {
+  if (histogram.totalCount === 0) return 0;
+  return histogram.getValueAtPercentile(percentile) / 1000;
+}
+
+export interface LatencySummary {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  p9999: number;
+}
+
+/** Summary in milliseconds. An empty histogram summarises to all zeros with count 0. */
+export function summarize(histogram: Histogram): LatencySummary {
+  const count = histogram.totalCount;
+  if (count === 0)
+    return { count, min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0, p999: 0, p9999: 0 };
+  // minNonZeroValue ignores recorded zeros; a histogram whose values are all 0 reports 0.
+  const min = histogram.getValueAtPercentile(0) / 1000;
+  return {
+    count,
+    min,
+    // Value at 100 % (the highest value equivalent to the max, within 0.1 %) rather than the exact
+    // recorded max: the encoding does not carry the exact max, and a merged or decoded histogram
+    // must summarise exactly like the original.
+    max: percentileMs(histogram, 100),
+    mean: histogram.mean / 1000,
+    stddev: histogram.stdDeviation / 1000,
+    p50: percentileMs(histogram, 50),
+    p90: percentileMs(histogram, 90),
+    p99: percentileMs(histogram, 99),
+    p999: percentileMs(histogram, 99.9),
+    p9999: percentileMs(histogram, 99.99),
+  };
+}
+
+/** Percentile spectrum for charts: points at 1/(1-q) spacing, values in ms (HdrHistogram's classic plot). */
+export function percentileSpectrum(
+  histogram: Histogram,
+  pointsPerHalf = 5,
+): Array<{ q: number; ms: number }> {
+  const out: Array<{ q: number; ms: number }> = [];
+  if (histogram.totalCount === 0) return out;
+  // q = 1 - 2^(-k/pointsPerHalf) up to 99.9999 %, bounded loop.
+  for (let k = 0; k <= 20 * pointsPerHalf; k++) {
+    const q = 1 - 2 ** (-k / pointsPerHalf);
+    if (q > 0.999999) break;
+    out.push({ q, ms: percentileMs(histogram, q * 100) });
+  }
+  out.push({ q: 0.999999, ms: percentileMs(histogram, 99.9999) });
+  return out;
+}

@@ -1,0 +1,37 @@
+export {
+  type GeneratorHealth,
+  GeneratorMonitor,
+  type GeneratorMonitorOptions,
+  judgeSaturation,
+  type SaturationInput,
+} from "./event-loop.js";
+export {
+  createHistogram,
+  decodeHistogram,
+  encodeHistogram,
+  HISTOGRAM_HIGHEST_US,
+  HISTOGRAM_LOWEST_US,
+  HISTOGRAM_SIGNIFICANT_DIGITS,
+  type Histogram,
+  isLatencyMetric,
+  LATENCY_METRICS,
+  type LatencyMetric,
+  type LatencySummary,
+  mergeEncoded,
+  msToClampedUs,
+  percentileMs,
+  percentileSpectrum,
+  summarize,
+} from "./histograms.js";
+export {
+  COARSEN_LEVELS_MS,
+  coarsenOnce,
+  INTERVAL_LATENCY_METRICS,
+  type IntervalLatency,
+  type IntervalLatencyMetric,
+  type IntervalRecord,
+  intervalLatencyFrom,
+  type Marker,
+  mergeIntervals,
+} from "./intervals.js";
+export { type EncodedLatency, type MetricsSnapshot, Recorder, type RecorderOptions } from "./recorder.js";

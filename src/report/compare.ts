@@ -1,0 +1,204 @@
+/**
+ * Side-by-side comparison of two results (baseline A, candidate B). A regression is:
+ *  - a latency percentile (p50 … p99.99) of B worse than A by more than the tolerance AND by more
+ *    than an absolute floor (default 1 ms, so 0.2 ms → 0.3 ms is not a "50 % regression"), or
+ *  - a higher loss rate or error rate in B (rates, so runs of different length compare fairly).
+ * Max values are shown but never judged (a single outlier).
+ */
+import { UserError } from "../lib/errors.js";
+import { LATENCY_METRICS } from "../metrics/histograms.js";
+import { fmtInt, fmtMs, fmtPct } from "./format.js";
+import type { RunResult } from "./result.js";
+
+export interface CompareOptions {
+  /** Allowed relative worsening, as a ratio (0.1 = 10 %). */
+  tolerance: number;
+  /** Minimum absolute worsening in ms for a latency regression (default 1). */
+  absoluteFloorMs?: number;
+}
+
+export interface CompareRow {
+  section: "latency" | "counts" | "rates";
+  name: string;
+  unit: "ms" | "count" | "ratio";
+  a: number;
+  b: number;
+  delta: number;
+  /** (b − a) / a, null when a is 0. */
+  deltaRatio: number | null;
+  judged: boolean;
+  regression: boolean;
+}
+
+export interface Comparison {
+  a: { runId: string; name: string; startedAt: string };
+  b: { runId: string; name: string; startedAt: string };
+  tolerance: number;
+  absoluteFloorMs: number;
+  rows: CompareRow[];
+  regressions: string[];
+  notes: string[];
+  regressed: boolean;
+}
+
+/** "10%", "10 %", "0.1" → 0.1. Throws UserError otherwise. */
+export function parseTolerance(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
+  if (!m) {
+    throw new UserError(
+      `--tolerance '${text}' is not a percentage: write e.g. 10% (or a ratio such as 0.1).`,
+    );
+  }
+  const v = m[2] === "%" ? Number(m[1]) / 100 : Number(m[1]);
+  if (v > 10) throw new UserError(`--tolerance '${text}' is over 1000 %: write e.g. 10%.`);
+  return v;
+}
+
+const STATS = [
+  ["p50", "p50"],
+  ["p90", "p90"],
+  ["p99", "p99"],
+  ["p99.9", "p999"],
+  ["p99.99", "p9999"],
+  ["max", "max"],
+] as const;
+
+function row(
+  section: CompareRow["section"],
+  name: string,
+  unit: CompareRow["unit"],
+  a: number,
+  b: number,
+  judged: boolean,
+  regression: boolean,
+): CompareRow {
+  return {
+    section,
+    name,
+    unit,
+    a,
+    b,
+    delta: b - a,
+    deltaRatio: a === 0 ? null : (b - a) / a,
+    judged,
+    regression,
+  };
+}
+
+export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions): Comparison {
+  const floor = opts.absoluteFloorMs ?? 1;
+  const rows: CompareRow[] = [];
+  const regressions: string[] = [];
+  const notes: string[] = [];
+  for (const m of LATENCY_METRICS) {
+    const la = a.latency[m];
+    const lb = b.latency[m];
+    if (la.count === 0 || lb.count === 0) {
+      if (la.count !== lb.count)
+        notes.push(`${m}: recorded in only one run (A ${la.count}, B ${lb.count} values)`);
+      continue;
+    }
+    for (const [label, key] of STATS) {
+      const va = la[key];
+      const vb = lb[key];
+      const judged = key !== "max";
+      const regression = judged && vb > va * (1 + opts.tolerance) && vb - va > floor;
+      rows.push(row("latency", `${m}.${label}`, "ms", va, vb, judged, regression));
+      if (regression) {
+        regressions.push(
+          `${m}.${label} ${fmtMs(va)} → ${fmtMs(vb)} ms (+${(((vb - va) / va) * 100).toFixed(1)} %)`,
+        );
+      }
+    }
+  }
+  const ca = a.counts;
+  const cb = b.counts;
+  const sumOf = (r: Record<string, number>) => Object.values(r).reduce((x, y) => x + y, 0);
+  const countRows: Array<[string, number, number]> = [
+    ["published", ca.published, cb.published],
+    ["acked", ca.acked, cb.acked],
+    ["failed", sumOf(ca.failed), sumOf(cb.failed)],
+    ["received", ca.received, cb.received],
+    ["expected", ca.expected, cb.expected],
+    ["lost", ca.lost, cb.lost],
+    ["duplicates", ca.duplicates, cb.duplicates],
+    ["outOfOrder", ca.outOfOrder, cb.outOfOrder],
+    ["errors", ca.errors, cb.errors],
+    ["connect.failures", sumOf(ca.connect.failures), sumOf(cb.connect.failures)],
+    ["reconnects", sumOf(ca.reconnects), sumOf(cb.reconnects)],
+  ];
+  for (const [name, va, vb] of countRows) rows.push(row("counts", name, "count", va, vb, false, false));
+  const lossUp = b.rates.lossRate > a.rates.lossRate;
+  const errUp = b.rates.errorRate > a.rates.errorRate;
+  rows.push(row("rates", "lossRate", "ratio", a.rates.lossRate, b.rates.lossRate, true, lossUp));
+  rows.push(row("rates", "errorRate", "ratio", a.rates.errorRate, b.rates.errorRate, true, errUp));
+  if (lossUp) regressions.push(`loss rate ${fmtPct(a.rates.lossRate)} → ${fmtPct(b.rates.lossRate)}`);
+  if (errUp) regressions.push(`error rate ${fmtPct(a.rates.errorRate)} → ${fmtPct(b.rates.errorRate)}`);
+  if (b.generator.saturated)
+    notes.push(`B's generator was saturated (${b.generator.saturationReason}): its latencies are suspect`);
+  if (a.generator.saturated)
+    notes.push(`A's generator was saturated (${a.generator.saturationReason}): its latencies are suspect`);
+  if (a.partial || b.partial) notes.push("at least one run is partial");
+  return {
+    a: { runId: a.runId, name: a.name, startedAt: a.startedAt },
+    b: { runId: b.runId, name: b.name, startedAt: b.startedAt },
+    tolerance: opts.tolerance,
+    absoluteFloorMs: floor,
+    rows,
+    regressions,
+    notes,
+    regressed: regressions.length > 0,
+  };
+}
+
+function fmtValue(unit: CompareRow["unit"], v: number): string {
+  return unit === "ms" ? fmtMs(v) : unit === "ratio" ? fmtPct(v) : fmtInt(v);
+}
+
+export function renderComparison(c: Comparison, opts: { color: boolean }): string {
+  const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[39m` : s);
+  const lines: string[] = [];
+  lines.push(`A: ${c.a.name} (${c.a.runId}, ${c.a.startedAt})`);
+  lines.push(`B: ${c.b.name} (${c.b.runId}, ${c.b.startedAt})`);
+  lines.push(
+    `tolerance ${(c.tolerance * 100).toFixed(1)} % and ${c.absoluteFloorMs} ms for latency; any increase for loss/error rates`,
+  );
+  lines.push("");
+  const head = ["metric", "A", "B", "delta", ""];
+  const body = c.rows.map((r) => {
+    const unit = r.unit === "ms" ? " ms" : "";
+    const delta =
+      r.deltaRatio === null
+        ? r.delta === 0
+          ? "="
+          : `${r.delta > 0 ? "+" : ""}${fmtValue(r.unit, r.delta)}`
+        : `${r.deltaRatio >= 0 ? "+" : ""}${(r.deltaRatio * 100).toFixed(1)} %`;
+    return [
+      r.name,
+      fmtValue(r.unit, r.a) + unit,
+      fmtValue(r.unit, r.b) + unit,
+      delta,
+      r.regression ? "REGRESSION" : "",
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((cell, i) => (i === 0 || i === 4 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  lines.push(fmt(head));
+  for (const r of body) {
+    const text = fmt(r);
+    lines.push(r[4] ? paint(31, text) : text);
+  }
+  lines.push("");
+  for (const n of c.notes) lines.push(`note: ${n}`);
+  if (c.regressed) {
+    lines.push(paint(31, `✗ regression (${c.regressions.length}):`));
+    for (const r of c.regressions) lines.push(paint(31, `  - ${r}`));
+  } else {
+    lines.push(paint(32, "✓ no regression beyond the tolerance"));
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,56 @@
+export {
+  type CompareOptions,
+  type CompareRow,
+  type Comparison,
+  compareResults,
+  parseTolerance,
+  renderComparison,
+} from "./compare.js";
+export { fmtDuration, fmtMs, fmtPct } from "./format.js";
+export { renderHlog } from "./hlog.js";
+export { escapeHtml, jsonForScript, type ReportData, renderHtml, reportData } from "./html.js";
+export {
+  formatProgress,
+  ProgressPrinter,
+  type ProgressPrinterOptions,
+  type ProgressState,
+  type ProgressStream,
+} from "./progress.js";
+export {
+  type BuildResultInput,
+  buildResult,
+  collectEnvironment,
+  countsFromCounters,
+  emptyLatency,
+  endpointHost,
+  mergeResults,
+  RESULT_VERSION,
+  type ResultCounts,
+  type ResultCredentials,
+  type ResultEnvironment,
+  type ResultGenerator,
+  type ResultInterval,
+  type ResultLatency,
+  type ResultThreshold,
+  type RunResult,
+} from "./result.js";
+export { resultJsonSchema, runResultSchema } from "./result-schema.js";
+export { renderSummary, type SummaryOptions, shouldUseColor } from "./terminal.js";
+export {
+  allowedThresholdMetrics,
+  evaluateThresholds,
+  type MetricKind,
+  observe,
+  parseThreshold,
+  type Threshold,
+  type ThresholdOperator,
+  type ThresholdOutcome,
+} from "./thresholds.js";
+export {
+  parseResult,
+  type RunReportPaths,
+  readResultFile,
+  type WriteRunReportOptions,
+  writeFileAtomic,
+  writeRunReport,
+} from "./write.js";

@@ -1,0 +1,193 @@
+/**
+ * The result JSON contract (version 1), as a zod schema: the ONE source of truth. The TypeScript type
+ * is inferred from it, result files are validated with it (iotload report / compare), and the JSON
+ * Schema in reports/result.schema.json is generated from it (`resultJsonSchema()`).
+ * Every field is documented in reports/README.md; change both together and bump `version` on a
+ * breaking change.
+ */
+import { z } from "zod";
+
+const count = z.number().int().nonnegative();
+const ms = z.number();
+const byReason = z.record(z.string(), count);
+
+export const latencySummarySchema = z
+  .object({
+    count: count.describe("Number of recorded values."),
+    min: ms.describe("Smallest value, ms."),
+    max: ms.describe("Largest value, ms."),
+    mean: ms.describe("Mean, ms."),
+    stddev: ms.describe("Standard deviation, ms."),
+    p50: ms.describe("50th percentile, ms."),
+    p90: ms.describe("90th percentile, ms."),
+    p99: ms.describe("99th percentile, ms."),
+    p999: ms.describe("99.9th percentile, ms."),
+    p9999: ms.describe("99.99th percentile, ms."),
+    encoded: z
+      .string()
+      .describe(
+        "Compressed base64 HdrHistogram (V2), values in MICROSECONDS, 1 µs..1 h, 3 significant digits.",
+      ),
+    clamped: count.describe("Values outside 0..1 h (negative, NaN or too large) clamped into the bounds."),
+  })
+  .strict();
+
+export const latencySchema = z
+  .object({
+    connect: latencySummarySchema.describe("MQTT CONNECT start → CONNACK (successful connects)."),
+    publishAck: latencySummarySchema.describe("Due time → PUBACK (corrected for coordinated omission)."),
+    publishAckUncorrected: latencySummarySchema.describe("Actual send → PUBACK."),
+    delivery: latencySummarySchema.describe("Due time → subscriber receipt (corrected)."),
+    deliveryUncorrected: latencySummarySchema.describe("Actual send → subscriber receipt."),
+    stsAssumeRole: latencySummarySchema.describe("STS AssumeRole call duration."),
+    reconnectDowntime: latencySummarySchema.describe("Connection lost → connection re-established."),
+  })
+  .strict();
+
+export const intervalLatencySchema = z
+  .object({
+    count,
+    p50: ms,
+    p90: ms,
+    p99: ms,
+    max: ms,
+    encoded: z.string().describe("Compressed base64 HdrHistogram of this interval, µs."),
+  })
+  .strict();
+
+export const markerSchema = z
+  .object({
+    t: ms.describe("Milliseconds since startedAt."),
+    kind: z.string().describe('"credentials.refresh", "reconnect.storm", "phase", …'),
+    detail: z.string().optional(),
+  })
+  .strict();
+
+export const intervalSchema = z
+  .object({
+    t: ms.describe("Interval start, ms since startedAt."),
+    durationMs: ms.describe("Interval length: 1000, or 10000/60000/… once coarsened, shorter if final."),
+    counts: z.record(z.string(), z.number()).describe("Counter deltas in this interval, by dotted name."),
+    rates: z
+      .object({
+        sent: z.number().describe("published / s"),
+        acked: z.number().describe("acked / s"),
+        received: z.number().describe("received / s"),
+        errors: z.number().describe("(errors + failed.*) / s"),
+      })
+      .strict(),
+    latency: z
+      .object({ publishAck: intervalLatencySchema.optional(), delivery: intervalLatencySchema.optional() })
+      .strict()
+      .describe("Per-interval corrected latencies; absent when nothing was recorded."),
+    gauges: z.record(z.string(), z.number()).describe("Last value of each gauge (connected, …)."),
+    markers: z.array(markerSchema),
+  })
+  .strict();
+
+export const thresholdOutcomeSchema = z
+  .object({
+    expression: z.string().describe("As written, e.g. 'publishAck.p99 < 200ms'."),
+    metric: z.string().describe("Resolved metric path."),
+    observed: z.number().nullable().describe("Observed value in the metric's unit (ms, ratio, count)."),
+    pass: z.boolean(),
+  })
+  .strict();
+
+export const runResultSchema = z
+  .object({
+    version: z.literal(1).describe("Result format version."),
+    runId: z.string().describe("Unique id of the run."),
+    name: z.string().describe("Scenario name."),
+    scenario: z.unknown().describe("The scenario as run (secrets stripped)."),
+    startedAt: z.string().describe("ISO 8601 UTC start."),
+    endedAt: z.string().describe("ISO 8601 UTC end."),
+    durationMs: ms.describe("endedAt − startedAt."),
+    partial: z.boolean().describe("True when the run was interrupted or failed before its planned end."),
+    partialReason: z.string().optional().describe("Why the run is partial."),
+    target: z
+      .object({
+        kind: z.string().describe('"emulator" or "aws".'),
+        endpoint: z.string().describe("Endpoint host (never a URL with query or keys)."),
+        region: z.string(),
+      })
+      .strict(),
+    environment: z
+      .object({
+        iotload: z.string(),
+        node: z.string(),
+        awsCrt: z.string(),
+        awsIotDeviceSdkV2: z.string(),
+        hostname: z.string(),
+        os: z.string(),
+        cores: count,
+        memoryBytes: count,
+        workers: count.describe("Generator processes that produced this result."),
+        shard: z
+          .object({ index: count, count })
+          .strict()
+          .nullable()
+          .describe("This result's shard, or null for a whole run."),
+      })
+      .strict(),
+    counts: z
+      .object({
+        published: count,
+        acked: count,
+        failed: byReason.describe("Failed publishes by reason code."),
+        received: count,
+        expected: count.describe("published × subscribers that should receive each message."),
+        lost: count,
+        duplicates: count,
+        outOfOrder: count,
+        errors: count,
+        connect: z.object({ attempts: count, successes: count, failures: byReason }).strict(),
+        reconnects: byReason.describe("Reconnects by cause."),
+        scheduleLag: count.describe("Messages sent after their due time."),
+        other: z.record(z.string(), z.number()).describe("Counters not listed above, by dotted name."),
+      })
+      .strict(),
+    rates: z
+      .object({
+        lossRate: z.number().describe("lost / expected (0 when nothing was expected)."),
+        errorRate: z.number().describe("(errors + Σ failed) / published (0 when nothing was published)."),
+        publishedPerSec: z.number(),
+        ackedPerSec: z.number(),
+        receivedPerSec: z.number(),
+      })
+      .strict(),
+    latency: latencySchema,
+    intervals: z.array(intervalSchema),
+    markersDropped: count.describe("Markers not kept (over 100 in one interval)."),
+    credentials: z
+      .object({
+        refreshes: count,
+        failures: byReason.describe("Credential refresh failures by error code."),
+        stsCalls: count,
+        stsLatency: latencySummarySchema.omit({ encoded: true, clamped: true }),
+        noValidCredentialsMs: ms.describe("Time during which no valid credentials were available."),
+      })
+      .strict(),
+    generator: z
+      .object({
+        eventLoopDelayP99Ms: ms,
+        eventLoopDelayMaxMs: ms,
+        scheduleLagCount: count,
+        scheduleLagP99Ms: ms,
+        cpuPercent: z.number().describe("Process CPU as % of one core (summed over workers)."),
+        saturated: z.boolean(),
+        saturationReason: z.string().describe("Empty when not saturated."),
+      })
+      .strict(),
+    thresholds: z.array(thresholdOutcomeSchema),
+  })
+  .strict();
+
+/** The result's JSON Schema (draft 2020-12), written to reports/result.schema.json. */
+export function resultJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(runResultSchema, { target: "draft-2020-12", unrepresentable: "any" }),
+    $id: "https://github.com/iotload/iotload/reports/result.schema.json",
+    title: "iotload run result, version 1",
+  };
+}

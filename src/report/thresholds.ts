@@ -1,0 +1,260 @@
+/**
+ * Pass/fail thresholds over a RunResult, e.g. `publishAck.p99 < 200ms`, `delivery.p99.9 < 1s`,
+ * `loss == 0`, `errors.rate < 0.1%`, `generator.saturated == false`, `counts.published > 1000`.
+ *
+ * Grammar: METRIC OP VALUE, OP one of < <= > >= == !=, VALUE a number with a unit that matches the
+ * metric's kind: latency/duration metrics need ms or s; rates take % or a bare ratio (0.001); counts
+ * take a bare number; booleans take true/false with == or != only. Metric names are checked against
+ * the result schema, so a typo is reported with its column and the list of allowed names.
+ */
+import { z } from "zod";
+import { UserError } from "../lib/errors.js";
+import { LATENCY_METRICS } from "../metrics/histograms.js";
+import type { RunResult } from "./result.js";
+import { runResultSchema } from "./result-schema.js";
+
+export type ThresholdOperator = "<" | "<=" | ">" | ">=" | "==" | "!=";
+export type MetricKind = "ms" | "ratio" | "count" | "number" | "boolean";
+
+export interface Threshold {
+  expression: string;
+  /** Canonical path into RunResult, e.g. "latency.publishAck.p99", "rates.lossRate". */
+  metric: string;
+  kind: MetricKind;
+  op: ThresholdOperator;
+  /** Expected value in the metric's unit (ms for latency, ratio for rates); booleans as 1/0. */
+  value: number;
+}
+
+export interface ThresholdOutcome {
+  expression: string;
+  metric: string;
+  observed: number | null;
+  pass: boolean;
+}
+
+const LATENCY_STATS: Record<string, string> = {
+  p50: "p50",
+  p90: "p90",
+  p99: "p99",
+  "p99.9": "p999",
+  p999: "p999",
+  "p99.99": "p9999",
+  p9999: "p9999",
+  max: "max",
+  min: "min",
+  mean: "mean",
+  stddev: "stddev",
+  count: "count",
+};
+
+/** Short names users write most, mapped to result paths. */
+const ALIASES: Record<string, { path: string; kind: MetricKind }> = {
+  loss: { path: "counts.lost", kind: "count" },
+  "loss.rate": { path: "rates.lossRate", kind: "ratio" },
+  errors: { path: "counts.errors", kind: "count" },
+  "errors.rate": { path: "rates.errorRate", kind: "ratio" },
+};
+
+interface PathInfo {
+  kind: MetricKind;
+}
+
+/** Numeric/boolean leaves of the result schema (records become "prefix.<key>" patterns). */
+function schemaPaths(): { exact: Map<string, PathInfo>; recordPrefixes: string[] } {
+  const exact = new Map<string, PathInfo>();
+  const recordPrefixes: string[] = [];
+  const kindOf = (path: string): MetricKind =>
+    /Ms$|^durationMs$/.test(path) ? "ms" : /Rate$/.test(path) ? "ratio" : "number";
+  const walk = (schema: z.ZodType, path: string): void => {
+    let s: z.ZodType = schema;
+    while (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
+    if (s instanceof z.ZodObject) {
+      for (const [k, v] of Object.entries(s.shape)) walk(v as z.ZodType, path ? `${path}.${k}` : k);
+    } else if (s instanceof z.ZodRecord) {
+      recordPrefixes.push(path);
+    } else if (s instanceof z.ZodNumber) {
+      exact.set(path, { kind: path.startsWith("counts.") ? "count" : kindOf(path) });
+    } else if (s instanceof z.ZodBoolean) {
+      exact.set(path, { kind: "boolean" });
+    }
+  };
+  for (const top of ["counts", "rates", "generator", "credentials", "durationMs", "partial"] as const) {
+    walk(runResultSchema.shape[top] as z.ZodType, top);
+  }
+  return { exact, recordPrefixes };
+}
+
+function resolveMetric(name: string): { path: string; kind: MetricKind } | undefined {
+  const alias = ALIASES[name];
+  if (alias) return alias;
+  const dot = name.indexOf(".");
+  if (dot > 0) {
+    const head = name.slice(0, dot);
+    const stat = LATENCY_STATS[name.slice(dot + 1)];
+    if ((LATENCY_METRICS as readonly string[]).includes(head) && stat) {
+      return { path: `latency.${head}.${stat}`, kind: stat === "count" ? "count" : "ms" };
+    }
+  }
+  const { exact, recordPrefixes } = schemaPaths();
+  const hit = exact.get(name);
+  if (hit) return { path: name, kind: hit.kind };
+  for (const p of recordPrefixes) {
+    if (name.startsWith(`${p}.`) && name.length > p.length + 1) return { path: name, kind: "count" };
+  }
+  return undefined;
+}
+
+/** Every metric name a threshold may use (for error messages and docs). */
+export function allowedThresholdMetrics(): string[] {
+  const { exact, recordPrefixes } = schemaPaths();
+  const stats = ["p50", "p90", "p99", "p99.9", "p99.99", "max", "min", "mean", "stddev", "count"];
+  return [
+    ...LATENCY_METRICS.map((m) => `${m}.{${stats.join(",")}}`),
+    ...Object.keys(ALIASES),
+    ...exact.keys(),
+    ...recordPrefixes.map((p) => `${p}.<key>`),
+  ];
+}
+
+function fail(expr: string, column: number, problem: string, allowed: string): never {
+  throw new UserError(
+    `Invalid threshold '${expr}' at column ${column}: ${problem}. ${allowed} ` +
+      `Form: METRIC OP VALUE, e.g. 'publishAck.p99 < 200ms', 'loss == 0', 'errors.rate < 0.1%'.`,
+  );
+}
+
+/** Parses one threshold expression; throws UserError naming the column and what is allowed. */
+export function parseThreshold(expression: string): Threshold {
+  const src = expression;
+  let i = 0;
+  const skipWs = () => {
+    while (i < src.length && /\s/.test(src[i]!)) i++;
+  };
+  skipWs();
+  const metricStart = i;
+  while (i < src.length && /[A-Za-z0-9_.]/.test(src[i]!)) i++;
+  const name = src.slice(metricStart, i);
+  if (name === "") {
+    fail(src, metricStart + 1, "expected a metric name", `Metrics: ${allowedThresholdMetrics().join(", ")}.`);
+  }
+  const resolved = resolveMetric(name);
+  if (!resolved) {
+    fail(
+      src,
+      metricStart + 1,
+      `unknown metric '${name}'`,
+      `Metrics: ${allowedThresholdMetrics().join(", ")}.`,
+    );
+  }
+  skipWs();
+  const opStart = i;
+  const opMatch = /^(<=|>=|==|!=|<|>)/.exec(src.slice(i));
+  if (!opMatch) fail(src, opStart + 1, "expected an operator", "Operators: < <= > >= == !=.");
+  const op = opMatch[1] as ThresholdOperator;
+  i += op.length;
+  skipWs();
+  const valueStart = i;
+  const rest = src.slice(i).trimEnd();
+  const kind = resolved.kind;
+  let value: number;
+  if (kind === "boolean") {
+    if (rest !== "true" && rest !== "false") {
+      fail(src, valueStart + 1, `'${name}' is true/false, got '${rest}'`, "Values: true, false.");
+    }
+    if (op !== "==" && op !== "!=") {
+      fail(src, opStart + 1, `'${name}' is true/false and can only be compared with == or !=`, "");
+    }
+    value = rest === "true" ? 1 : 0;
+  } else {
+    const m = /^(-?\d+(?:\.\d+)?)(ms|s|%)?$/.exec(rest);
+    if (!m) {
+      const units = kind === "ms" ? "ms or s" : kind === "ratio" ? "% or none" : "none";
+      fail(src, valueStart + 1, `expected a number, got '${rest}'`, `Units allowed here: ${units}.`);
+    }
+    const n = Number(m[1]);
+    const unit = m[2];
+    if (kind === "ms") {
+      if (unit !== "ms" && unit !== "s") {
+        fail(src, valueStart + 1, `'${name}' is a duration: write a unit`, "Units: ms, s (e.g. 200ms, 1s).");
+      }
+      value = unit === "s" ? n * 1000 : n;
+    } else if (kind === "ratio") {
+      if (unit !== undefined && unit !== "%") {
+        fail(
+          src,
+          valueStart + 1,
+          `'${name}' is a ratio, not a duration`,
+          "Units: % (0.1%) or a bare ratio (0.001).",
+        );
+      }
+      value = unit === "%" ? n / 100 : n;
+    } else {
+      if (unit !== undefined) {
+        fail(
+          src,
+          valueStart + 1,
+          `'${name}' is a plain number and takes no unit '${unit}'`,
+          "Write e.g. 1000.",
+        );
+      }
+      value = n;
+    }
+  }
+  return { expression: expression.trim(), metric: resolved.path, kind, op, value };
+}
+
+function lookup(result: RunResult, path: string): unknown {
+  let v: unknown = result;
+  for (const part of path.split(".")) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+function compare(a: number, op: ThresholdOperator, b: number): boolean {
+  switch (op) {
+    case "<":
+      return a < b;
+    case "<=":
+      return a <= b;
+    case ">":
+      return a > b;
+    case ">=":
+      return a >= b;
+    case "==":
+      return a === b;
+    case "!=":
+      return a !== b;
+  }
+}
+
+/** Observed value of a parsed threshold, or null when the result has no data for it. */
+export function observe(result: RunResult, t: Threshold): number | null {
+  if (t.metric.startsWith("latency.") && !t.metric.endsWith(".count")) {
+    // A percentile of nothing is not 0 ms: with no samples the threshold cannot pass.
+    const countPath = `${t.metric.slice(0, t.metric.lastIndexOf("."))}.count`;
+    if (lookup(result, countPath) === 0) return null;
+  }
+  const v = lookup(result, t.metric);
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "number") return v;
+  // An absent key of a by-reason record is a count of zero.
+  if (v === undefined && t.kind === "count") return 0;
+  return null;
+}
+
+/** Parses and evaluates every expression (throws UserError on the first invalid one). */
+export function evaluateThresholds(result: RunResult, expressions: readonly string[]): ThresholdOutcome[] {
+  return expressions.map((expr) => {
+    const t = parseThreshold(expr);
+    const observed = observe(result, t);
+    return {
+      expression: t.expression,
+      metric: t.metric,
+      observed,
+      pass: observed !== null && compare(observed, t.op, t.value),
+    };
+  });
+}

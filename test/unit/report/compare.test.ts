@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { UserError } from "../../../src/lib/errors.js";
+import { compareResults, parseTolerance, renderComparison } from "../../../src/report/index.js";
+import { syntheticResult } from "../../fixtures/results/synthetic.js";
+
+describe("compare", () => {
+  const base = syntheticResult({ seconds: 20, seed: 1 });
+
+  it("self-compare: no regression, all deltas zero", () => {
+    const c = compareResults(base, base, { tolerance: 0.1 });
+    expect(c.regressed).toBe(false);
+    expect(c.rows.every((r) => r.delta === 0)).toBe(true);
+    expect(renderComparison(c, { color: false })).toContain("✓ no regression");
+  });
+
+  it("50 % slower latency is a regression naming the percentile", () => {
+    const slow = syntheticResult({ seconds: 20, seed: 1, latencyScale: 1.5 });
+    const c = compareResults(base, slow, { tolerance: 0.1 });
+    expect(c.regressed).toBe(true);
+    expect(c.regressions.some((r) => r.startsWith("publishAck.p50 "))).toBe(true);
+    expect(c.rows.find((r) => r.name === "publishAck.p50")!.regression).toBe(true);
+    const text = renderComparison(c, { color: false });
+    expect(text).toContain("REGRESSION");
+    expect(text).toContain("✗ regression");
+  });
+
+  it("the same slowdown within a 60 % tolerance is not a regression", () => {
+    const slow = syntheticResult({ seconds: 20, seed: 1, latencyScale: 1.5 });
+    expect(compareResults(base, slow, { tolerance: 0.6 }).regressed).toBe(false);
+  });
+
+  it("the absolute floor ignores sub-millisecond changes even beyond the tolerance", () => {
+    const faster = syntheticResult({ seconds: 20, seed: 1, latencyScale: 0.05 });
+    const slower = syntheticResult({ seconds: 20, seed: 1, latencyScale: 0.08 });
+    const c = compareResults(faster, slower, { tolerance: 0.1, absoluteFloorMs: 5 });
+    expect(c.rows.filter((r) => r.name === "publishAck.p50")[0]!.deltaRatio).toBeGreaterThan(0.3);
+    expect(c.regressions.filter((r) => r.startsWith("publishAck.p50"))).toEqual([]);
+  });
+
+  it("more loss is a regression even with equal latency", () => {
+    const lossy = syntheticResult({ seconds: 20, seed: 1, lossProbability: 0.05 });
+    const c = compareResults(base, lossy, { tolerance: 10 });
+    expect(c.regressed).toBe(true);
+    expect(c.regressions.join(" ")).toContain("loss rate");
+  });
+
+  it("parses tolerances strictly", () => {
+    expect(parseTolerance("10%")).toBeCloseTo(0.1);
+    expect(parseTolerance("2.5 %")).toBeCloseTo(0.025);
+    expect(parseTolerance("0.1")).toBeCloseTo(0.1);
+    expect(() => parseTolerance("ten")).toThrow(UserError);
+    expect(() => parseTolerance("-5%")).toThrow(/not a percentage/);
+  });
+});

@@ -1,0 +1,155 @@
+import { describe, expect, it } from "vitest";
+import { decodeHistogram, mergeEncoded, Recorder } from "../../../src/metrics/index.js";
+import {
+  buildResult,
+  endpointHost,
+  mergeResults,
+  parseResult,
+  type RunResult,
+  runResultSchema,
+} from "../../../src/report/index.js";
+import { makeClock, syntheticInput, syntheticResult } from "../../fixtures/results/synthetic.js";
+
+const PCTS = [0, 50, 90, 99, 99.9, 99.99, 100];
+
+describe("buildResult", () => {
+  it("builds a result that validates against the schema, with counts mapped from counters", () => {
+    const r = syntheticResult({ seconds: 30 });
+    expect(runResultSchema.safeParse(r).success).toBe(true);
+    expect(r.version).toBe(1);
+    expect(r.counts.published).toBe(30 * 100);
+    expect(r.counts.expected).toBe(2 * r.counts.published);
+    expect(r.counts.received + r.counts.lost).toBe(r.counts.expected);
+    expect(r.counts.acked + (r.counts.failed["135"] ?? 0)).toBe(r.counts.published);
+    expect(r.counts.connect.attempts).toBe(50);
+    expect(r.counts.other).toEqual({});
+    expect(r.latency.publishAck.count).toBe(r.counts.published);
+    expect(r.latency.publishAck.p99).toBeGreaterThan(r.latency.publishAck.p50);
+    expect(r.durationMs).toBe(30_000);
+    expect(r.intervals).toHaveLength(30);
+    expect(r.intervals[5]!.rates.sent).toBeCloseTo(100, 5);
+    expect(r.thresholds.map((t) => t.pass)).toEqual([true, true, true]);
+    expect(r.environment.node).toBe(process.version);
+    expect(r.environment.iotload).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("strips secrets from the scenario and keeps only the endpoint host", () => {
+    const r = syntheticResult({ seconds: 2 });
+    const text = JSON.stringify(r);
+    expect(text).not.toContain("FwoGZXIvYXdzEXAMPLETOKEN");
+    expect(text).not.toContain("X-Amz-Signature");
+    expect(r.target.endpoint).toBe("127.0.0.1:8443");
+    expect(endpointHost("a1b2-ats.iot.ap-northeast-1.amazonaws.com")).toBe(
+      "a1b2-ats.iot.ap-northeast-1.amazonaws.com",
+    );
+  });
+
+  it("marks a saturated generator with a reason", () => {
+    const input = syntheticInput({ seconds: 2 });
+    input.generator = { eventLoopDelayP99Ms: 180, eventLoopDelayMaxMs: 900, cpuPercent: 99 };
+    const r = buildResult(input);
+    expect(r.generator.saturated).toBe(true);
+    expect(r.generator.saturationReason).toContain("event-loop delay p99");
+    expect(r.thresholds.find((t) => t.expression === "generator.saturated == false")!.pass).toBe(false);
+  });
+
+  it("parseResult rejects a non-result with the file name and field paths", () => {
+    expect(() => parseResult({ version: 1, runId: 3 }, "bad.json")).toThrow(
+      /bad\.json is not an iotload result.*runId/,
+    );
+    expect(() => parseResult({ version: 2 }, "new.json")).toThrow(
+      /new\.json is an iotload result of format version 2/,
+    );
+  });
+});
+
+describe("mergeResults", () => {
+  /** Three shards sharing a start time, and the same data recorded into one recorder. */
+  function shardsAndWhole(): { shards: RunResult[]; whole: RunResult } {
+    const start = Date.UTC(2026, 0, 1);
+    const clock = makeClock(start);
+    const whole = new Recorder({ clock, startMs: start });
+    const parts = [0, 1, 2].map(() => new Recorder({ clock, startMs: start }));
+    let s = 9;
+    const rnd = () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+    for (let i = 0; i < 6000; i++) {
+      clock.set(start + i * 2); // 12 s
+      // The fleet's 1 s timer: every recorder closes its interval at the boundary.
+      if (i % 500 === 0) for (const rec of [whole, ...parts]) rec.tick();
+      const shard = parts[i % 3]!;
+      const v = 1 + rnd() ** 3 * 500;
+      for (const rec of [whole, shard]) {
+        rec.count("published");
+        rec.count(i % 50 === 0 ? "failed.135" : "acked");
+        rec.latency("publishAck", v);
+        rec.latency("delivery", v * 1.7);
+        rec.gauge("connected", 10);
+        if (i === 3000) rec.mark("credentials.refresh");
+      }
+    }
+    for (const rec of [whole, ...parts]) rec.close(start + 12_000);
+    const base = { name: "n", scenario: {}, target: { kind: "emulator", endpoint: "h", region: "r" } };
+    return {
+      shards: parts.map((p, i) =>
+        buildResult({
+          ...base,
+          runId: "run",
+          metrics: p.snapshot(),
+          environment: { workers: 1, shard: { index: i, count: 3 } },
+          thresholds: ["publishAck.p99 < 1s"],
+        }),
+      ),
+      whole: buildResult({ ...base, runId: "run", metrics: whole.snapshot() }),
+    };
+  }
+
+  it("merges shards exactly: counts summed, every percentile equal to the all-values histogram", () => {
+    const { shards, whole } = shardsAndWhole();
+    const merged = mergeResults(shards);
+    expect(runResultSchema.safeParse(merged).success).toBe(true);
+    expect(merged.counts).toEqual(whole.counts);
+    for (const m of ["publishAck", "delivery"] as const) {
+      const a = decodeHistogram(merged.latency[m].encoded);
+      const b = decodeHistogram(whole.latency[m].encoded);
+      expect(a.totalCount).toBe(b.totalCount);
+      for (const p of PCTS) expect(a.getValueAtPercentile(p)).toBe(b.getValueAtPercentile(p));
+      const { encoded: _x, ...ms } = merged.latency[m];
+      const { encoded: _y, ...ws } = whole.latency[m];
+      expect(ms).toEqual(ws);
+    }
+    expect(merged.environment.workers).toBe(3);
+    expect(merged.environment.shard).toBeNull();
+    // Intervals aligned by t: same count series as the single recorder, histograms equal.
+    expect(merged.intervals.map((i) => i.t)).toEqual(whole.intervals.map((i) => i.t));
+    merged.intervals.forEach((iv, k) => {
+      const w = whole.intervals[k]!;
+      expect(iv.counts).toEqual(w.counts);
+      expect(iv.latency.publishAck!.p99).toBe(w.latency.publishAck!.p99);
+      expect(iv.gauges.connected).toBe(30); // 3 shards × 10 devices: gauges add across shards
+    });
+    expect(merged.intervals.flatMap((i) => i.markers)).toEqual(whole.intervals.flatMap((i) => i.markers));
+    expect(merged.thresholds).toHaveLength(1);
+    expect(merged.thresholds[0]!.pass).toBe(true);
+  });
+
+  it("aligns shards that started at different times by absolute time", () => {
+    const a = syntheticResult({ seconds: 5, startMs: Date.UTC(2026, 0, 1, 0, 0, 0) });
+    const b = syntheticResult({ seconds: 5, startMs: Date.UTC(2026, 0, 1, 0, 0, 2), seed: 5 });
+    const m = mergeResults([a, b]);
+    expect(m.durationMs).toBe(7000);
+    expect(m.intervals.map((i) => i.t)).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000]);
+    expect(m.intervals[0]!.counts.published).toBe(a.intervals[0]!.counts.published);
+    expect(m.intervals[2]!.counts.published).toBe(
+      a.intervals[2]!.counts.published! + b.intervals[0]!.counts.published!,
+    );
+    const total = mergeEncoded([a.latency.publishAck.encoded, b.latency.publishAck.encoded]);
+    expect(m.latency.publishAck.count).toBe(total.totalCount);
+  });
+
+  it("refuses an empty list", () => {
+    expect(() => mergeResults([])).toThrow(/no results/);
+  });
+});
