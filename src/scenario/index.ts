@@ -1,0 +1,42 @@
+/**
+ * Scenario files: schema, loader (errors with file:line:col), units, templates, the run plan and AWS
+ * quota checks. Imports nothing of ours but lib/.
+ */
+export {
+  type Diagnostic,
+  formatDiagnostic,
+  ScenarioError,
+  type Severity,
+} from "./diagnostics.js";
+export { type LoadedScenario, loadScenario, parseScenario } from "./load.js";
+export {
+  applyOverrides,
+  type PlanContext,
+  type PlanCredentials,
+  type PlanOverrides,
+  type PlanPhase,
+  type PlanTarget,
+  parseOverrides,
+  planRun,
+  type RunPlan,
+} from "./plan.js";
+export { AWS_QUOTAS, checkQuotas, type QuotaFinding } from "./quotas.js";
+export { createRunId, EXAMPLE_RUN_ID } from "./render.js";
+export { createSchedule, type DeviceSchedule, phaseOffset, type SchedulePhase } from "./schedule.js";
+export {
+  LIMITS,
+  type Scenario,
+  type ScenarioCredentials,
+  type ScenarioPhase,
+  type ScenarioTarget,
+  scenarioSchema,
+} from "./schema.js";
+export {
+  type CompiledTemplate,
+  compileJsonPayload,
+  compileTemplate,
+  type RenderContext,
+  TemplateError,
+  type TemplateUse,
+} from "./templates.js";
+export { formatBytes, formatDuration, formatRate, parseDuration, parseRate, parseSize } from "./units.js";

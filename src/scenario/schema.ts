@@ -1,0 +1,253 @@
+/**
+ * The scenario file format: the one source of truth. Types are inferred from it. Every object is strict
+ * (unknown keys rejected); durations, rates and sizes are parsed here (units.ts) so the validated
+ * Scenario holds plain numbers: durations in ms, rates per second, sizes in bytes. Templates are
+ * syntax-checked here so that every problem in a file is reported in one pass. Field documentation
+ * for users lives in scenarios/README.md.
+ */
+import { z } from "zod";
+import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
+import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
+
+/** Bounded so that a plan's loops and timers stay bounded. */
+export const LIMITS = {
+  maxDevices: 1_000_000,
+  maxSubscribers: 1_000,
+  maxPhases: 100,
+  maxDurationMs: 7 * 86_400_000,
+  maxSessions: 64,
+  maxPayloadBytes: 1_048_576,
+} as const;
+
+function unit(
+  parse: (v: unknown) => UnitResult,
+  check?: (value: number) => { message: string; allowed: string } | undefined,
+) {
+  return z.unknown().transform((input, ctx) => {
+    if (input === undefined) {
+      ctx.addIssue({ code: "custom", message: "required key is missing", input });
+      return z.NEVER;
+    }
+    const r = parse(input);
+    if (!r.ok) {
+      ctx.addIssue({ code: "custom", message: r.message, input, params: { allowed: r.allowed } });
+      return z.NEVER;
+    }
+    const bad = check?.(r.value);
+    if (bad) {
+      ctx.addIssue({ code: "custom", message: bad.message, input, params: { allowed: bad.allowed } });
+      return z.NEVER;
+    }
+    return r.value;
+  });
+}
+
+const durationMs = (min: number, max: number, allowed: string) =>
+  unit(parseDuration, (ms) =>
+    ms < min || ms > max ? { message: "duration out of range", allowed } : undefined,
+  );
+const perSecond = (min: number, max: number, allowed: string) =>
+  unit(parseRate, (r) => (r < min || r > max ? { message: "rate out of range", allowed } : undefined));
+const bytes = (max: number, allowed: string) =>
+  unit(parseSize, (b) => (b > max ? { message: "size out of range", allowed } : undefined));
+
+function template(use: TemplateUse) {
+  return z.string().superRefine((s, ctx) => {
+    try {
+      compileTemplate(s, use);
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      ctx.addIssue({ code: "custom", message: error.message, input: s, params: { allowed: error.allowed } });
+    }
+  });
+}
+
+const jsonPayload = z.unknown().superRefine((value, ctx) => {
+  try {
+    compileJsonPayload(value);
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    ctx.addIssue({
+      code: "custom",
+      message: error.message,
+      path: [...error.path],
+      input: error.source,
+      params: { allowed: error.allowed },
+    });
+  }
+});
+
+const protocol = z.enum(["mqtt5", "mqtt311"]);
+
+/** QoS 0 or 1. QoS 2 gets its own message: AWS IoT Core does not support it (AWS IoT MQTT docs). */
+const qos = z.unknown().transform((v, ctx): 0 | 1 => {
+  if (v === 0 || v === 1) return v;
+  ctx.addIssue({
+    code: "custom",
+    input: v,
+    message:
+      v === 2
+        ? "AWS IoT Core does not support QoS 2 (AWS IoT Core MQTT: QoS 0 and 1 only)"
+        : "not an allowed QoS",
+    params: { allowed: "0, 1" },
+  });
+  return z.NEVER;
+});
+
+/** MQTT topic filter syntax [MQTT-4.7.1-1..3]: `#` last and alone in its level, `+` alone in its level. */
+export function topicFilterProblem(filter: string): string | undefined {
+  if (filter.length === 0) return "a topic filter cannot be empty [MQTT-4.7.3-1]";
+  if (filter.includes("\u0000")) return "a topic filter cannot contain U+0000 [MQTT-4.7.3-2]";
+  const levels = filter.split("/");
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] as string;
+    if (level.includes("#") && (level !== "#" || i !== levels.length - 1)) {
+      return '"#" must be the last level and alone in it [MQTT-4.7.1-2]';
+    }
+    if (level.includes("+") && level !== "+") return '"+" must be alone in its level [MQTT-4.7.1-3]';
+  }
+  return undefined;
+}
+
+const topicFilter = z.string().superRefine((s, ctx) => {
+  const problem = topicFilterProblem(s);
+  if (problem) {
+    ctx.addIssue({
+      code: "custom",
+      message: problem,
+      input: s,
+      params: { allowed: "an MQTT topic filter such as dt/fleet/+/telemetry or dt/#" },
+    });
+  }
+});
+
+const localTarget = z.strictObject({
+  kind: z.literal("local"),
+  /** Real lifetime of every credential the embedded emulator's STS issues (ms), e.g. 5s for soak tests. */
+  credentialLifetime: durationMs(1_000, 43_200_000, "1s to 12h").optional(),
+  /** What the embedded emulator does to open connections when their credentials expire. */
+  onCredentialExpiry: z.enum(["keep", "disconnect"]).optional(),
+  /** A world file for the embedded emulator (path relative to the scenario file). */
+  world: z.string().min(1).optional(),
+});
+
+const emulatorTarget = z.strictObject({
+  kind: z.literal("emulator"),
+  /** The JSON written by `iotload emulator --info FILE` (path relative to the scenario file). */
+  info: z.string().min(1),
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65_535).optional(),
+});
+
+const awsTarget = z.strictObject({
+  kind: z.literal("aws"),
+  region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, "an AWS region such as ap-northeast-1"),
+  /** The IoT data endpoint host (`aws iot describe-endpoint --endpoint-type iot:Data-ATS`). */
+  endpoint: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, "a host name such as xxxxxxxx-ats.iot.ap-northeast-1.amazonaws.com"),
+});
+
+const target = z.discriminatedUnion("kind", [localTarget, emulatorTarget, awsTarget]);
+
+const credentials = z.strictObject({
+  /** The role in account B. Defaults to the emulator's role for local/emulator targets. */
+  roleArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, "arn:aws:iam::<12-digit account>:role/<name>")
+    .optional(),
+  /** Profile holding account A's credentials (e.g. `switch`); default: the SDK's default chain. */
+  sourceProfile: z.string().min(1).optional(),
+  roleSessionName: template("sessionName").default("iotload-{{runId}}"),
+  externalId: z.string().min(2).max(1_224).optional(),
+  durationSeconds: z.number().int().min(900).max(43_200).optional(),
+  sessions: z.number().int().min(1).max(LIMITS.maxSessions).default(1),
+  /** STS region; default: the target's region. */
+  region: z.string().min(1).optional(),
+  refresh: z
+    .strictObject({
+      margin: durationMs(0, 43_200_000, "0s to 12h").default(300_000),
+      fraction: z.number().min(0).max(0.9).default(0.2),
+      connectWindow: durationMs(0, 3_600_000, "0s to 1h").default(60_000),
+    })
+    .default({ margin: 300_000, fraction: 0.2, connectWindow: 60_000 }),
+});
+
+const devices = z.strictObject({
+  count: z.number().int().min(1).max(LIMITS.maxDevices),
+  clientId: template("clientId").default("iotload-{{index}}"),
+  protocol: protocol.default("mqtt5"),
+  // MQTT keepalive is a 16-bit number of seconds [MQTT-3.1.2.10]; whole seconds only (checked in load.ts).
+  keepAlive: durationMs(1_000, 65_535_000, "1s to 65535s").default(60_000),
+  cleanStart: z.boolean().default(true),
+  connect: z
+    .strictObject({
+      rate: perSecond(0.001, 100_000, "0.001/s to 100000/s").default(100),
+      concurrency: z.number().int().min(1).max(100_000).default(100),
+      timeout: durationMs(100, 600_000, "100ms to 10m").default(30_000),
+    })
+    .default({ rate: 100, concurrency: 100, timeout: 30_000 }),
+  awsLimits: z.boolean().default(false),
+});
+
+const payload = z.strictObject({
+  json: jsonPayload.optional(),
+  size: bytes(LIMITS.maxPayloadBytes, "0 to 1MiB").optional(),
+  text: template("payload").optional(),
+});
+
+const publish = z.strictObject({
+  topic: template("topic"),
+  qos: qos.default(1),
+  payload: payload.default({ size: 64 }),
+});
+
+const phase = z.strictObject({
+  name: z.string().min(1).optional(),
+  duration: durationMs(1, LIMITS.maxDurationMs, "1ms to 7d"),
+  rate: perSecond(0, 100_000, "0/s to 100000/s per device"),
+  rampTo: perSecond(0, 100_000, "0/s to 100000/s per device").optional(),
+});
+
+const subscribers = z.strictObject({
+  count: z.number().int().min(0).max(LIMITS.maxSubscribers).default(1),
+  topics: z.array(topicFilter).default([]),
+  protocol: protocol.default("mqtt5"),
+  clientId: template("clientId").default("iotload-sub-{{index}}"),
+  qos: qos.default(1),
+});
+
+export const scenarioSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "1–64 of a-z 0-9 - _ (used in report directory names)"),
+  description: z.string().optional(),
+  /** Seed of the payload randomness; default 1. */
+  seed: z.number().int().min(0).max(4_294_967_295).default(1),
+  target: target.default({ kind: "local" }),
+  credentials: credentials.default({
+    roleSessionName: "iotload-{{runId}}",
+    sessions: 1,
+    refresh: { margin: 300_000, fraction: 0.2, connectWindow: 60_000 },
+  }),
+  devices,
+  publish,
+  phases: z.array(phase).min(1).max(LIMITS.maxPhases),
+  subscribers: subscribers.default({
+    count: 0,
+    topics: [],
+    protocol: "mqtt5",
+    clientId: "iotload-sub-{{index}}",
+    qos: 1,
+  }),
+  stop: z
+    .strictObject({ grace: durationMs(0, 600_000, "0s to 10m").default(10_000) })
+    .default({ grace: 10_000 }),
+  thresholds: z.array(z.string().trim().min(1)).default([]),
+});
+
+/** A validated scenario: durations in ms, rates per second, sizes in bytes. */
+export type Scenario = z.output<typeof scenarioSchema>;
+export type ScenarioTarget = Scenario["target"];
+export type ScenarioCredentials = Scenario["credentials"];
+export type ScenarioPhase = Scenario["phases"][number];
