@@ -1,0 +1,52 @@
+/**
+ * Cross-account credentials: account A's source chain → STS AssumeRole pool (refresh-ahead, single
+ * flight, backoff) → per-handshake SigV4 signing for aws-crt MQTT clients; and the IAM documents the
+ * setup needs (`iotload policy`). Imports lib/ only; metrics reach it through PoolObserver.
+ */
+export {
+  type AssumeRoleRequest,
+  type AssumeRoleResult,
+  type AssumeRoleSettings,
+  classifyStsError,
+  createStsCaller,
+  type SourceCredentialsProvider,
+  type StsCaller,
+  type StsFailure,
+  sessionName,
+  type TemporaryCredentials,
+  validateAssumeRoleSettings,
+} from "./assume-role.js";
+export { type BackoffSettings, defaultBackoff, fullJitterDelayMs } from "./backoff.js";
+export {
+  ACCOUNT_A_PLACEHOLDER,
+  generateIamDocuments,
+  type IamDocuments,
+  type IamDocumentsInput,
+  type IamPolicy,
+  mqttFilterToIamPattern,
+  templateToIamPattern,
+} from "./iam-documents.js";
+export {
+  CredentialPool,
+  type PoolObserver,
+  type PoolOptions,
+  type PoolStats,
+  type RefreshReason,
+  refreshTiming,
+} from "./pool.js";
+export {
+  createMqtt5HandshakeTransform,
+  createMqtt311HandshakeTransform,
+  createMqtt311SigningConfig,
+  type HandshakeSignerOptions,
+  type HandshakeTransform,
+  IOT_WEBSOCKET_SERVICE,
+  iotSigningConfig,
+} from "./signer.js";
+export {
+  type ProfileRole,
+  readProfileRole,
+  resolveSource,
+  type SharedFilePaths,
+  type SourceSettings,
+} from "./source.js";
