@@ -261,7 +261,7 @@ export class CredentialPool implements Closeable {
       const src = await resolveSource(source, assume.roleArn, options.sharedFiles);
       description = src.description;
       sts = createStsCaller(src.provider, assume);
-      if (source.static) options.secrets?.add(source.static.secretAccessKey);
+      if (source.static) options.secrets?.add(source.static.secretAccessKey, { pinned: true });
     }
     const pool = new CredentialPool(assume, resolved, options, sts, ownsSts, description);
     try {

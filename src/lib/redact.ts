@@ -6,15 +6,38 @@
 
 export class SecretRegistry {
   readonly #secrets = new Set<string>();
+  readonly #capacity: number;
 
-  add(secret: string | undefined): void {
+  /**
+   * `capacity` bounds memory and redact() cost on long runs with short-lived credentials (a 5 s
+   * emulator lifetime adds two secrets per refresh): the oldest are forgotten first. Long-term keys
+   * are added once at start; pass `pinned` for those so they are never evicted.
+   */
+  constructor(options: { capacity?: number } = {}) {
+    this.#capacity = options.capacity ?? 256;
+  }
+
+  readonly #pinned = new Set<string>();
+
+  add(secret: string | undefined, options: { pinned?: boolean } = {}): void {
     // Very short strings would redact ordinary words; real keys and tokens are long.
-    if (secret && secret.length >= 8) this.#secrets.add(secret);
+    if (!secret || secret.length < 8) return;
+    if (options.pinned) {
+      this.#pinned.add(secret);
+      return;
+    }
+    this.#secrets.delete(secret);
+    this.#secrets.add(secret);
+    if (this.#secrets.size > this.#capacity) {
+      const oldest = this.#secrets.values().next().value;
+      if (oldest !== undefined) this.#secrets.delete(oldest);
+    }
   }
 
   redact(text: string): string {
     let out = text;
-    for (const s of this.#secrets) if (out.includes(s)) out = out.split(s).join("[REDACTED]");
+    for (const set of [this.#pinned, this.#secrets])
+      for (const s of set) if (out.includes(s)) out = out.split(s).join("[REDACTED]");
     return out;
   }
 }
