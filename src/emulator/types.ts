@@ -107,7 +107,7 @@ export interface EmulatorCounters {
 }
 
 export interface EmulatorEndpoints {
-  /** e.g. https://127.0.0.1:40123/ — STS Query endpoint (custom endpoint URL for SDK and CLI). */
+  /** e.g. http://127.0.0.1:40123 — STS Query endpoint over plain HTTP on loopback (custom endpoint URL for SDK and CLI). */
   stsEndpoint: string;
   /** e.g. https://127.0.0.1:40124 — IoT data endpoint (HTTPS publish + /mqtt WebSocket). */
   iotEndpoint: string;

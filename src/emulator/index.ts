@@ -1,0 +1,286 @@
+/**
+ * The local emulator of the cross-account setup: STS + IAM (account A's user assumes account B's
+ * role) and account B's IoT data endpoint (TLS; WebSocket MQTT at /mqtt; HTTPS publish), all on
+ * loopback. `startEmulator()` is the one entry point; everything it opens is closed by `close()`,
+ * in reverse order of creation.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { systemClock } from "../lib/clock.js";
+import { UserError } from "../lib/errors.js";
+import { CloseStack } from "../lib/lifecycle.js";
+import { Broker, type BrokerCounters } from "./broker/index.js";
+import { type CertFiles, generateTlsMaterial, readTlsMaterial, type TlsMaterial } from "./certs.js";
+import { Identity } from "./identity.js";
+import { type EndpointCounters, IotEndpoint } from "./iot-endpoint.js";
+import { createStsHandler, type StsFault } from "./sts.js";
+import { createTap, filterProblem } from "./tap.js";
+import type { EmulatorCounters, EmulatorInfo } from "./types.js";
+import { defaultWorld, loadWorld, primaryIdentities, type World } from "./world.js";
+
+export type { TlsMaterial } from "./certs.js";
+export type { EndpointCounters } from "./iot-endpoint.js";
+export { topicMatches } from "./tap.js";
+export type {
+  CredentialExpiryMode,
+  EmulatorCounters,
+  EmulatorEndpoints,
+  EmulatorInfo,
+} from "./types.js";
+export { defaultWorld, defaultWorldInput, loadWorld, type World, worldFromObject } from "./world.js";
+
+/** none, throttle (400 Throttling), unavailable (503), reset (socket destroyed without an answer). */
+export type StsFaultMode = StsFault;
+
+export interface EmulatorTapOptions {
+  /** MQTT filter of the messages to show (default `#`). */
+  filter?: string;
+  write: (line: string) => void;
+}
+
+export interface StartEmulatorOptions {
+  /** A World, or the path of a world YAML/JSON file; default: the reference setup (`defaultWorld()`). */
+  world?: World | string;
+  /** Loopback address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** IoT data endpoint port (default 0 = any free port). */
+  iotPort?: number;
+  /** STS port (default 0 = any free port). */
+  stsPort?: number;
+  /** Time source for credential expiry and SigV4 skew checks (default: system clock). */
+  clock?: { now(): number };
+  /**
+   * Show broker messages: an MQTT filter (lines go to stdout), a line callback (all topics), or both.
+   */
+  tap?: string | ((line: string) => void) | EmulatorTapOptions;
+  /** TLS material: generated at start by default; PEM file paths or PEMs to use instead. */
+  tls?: CertFiles | TlsMaterial;
+  /** Endpoint limits, mostly for tests of malformed input. */
+  limits?: {
+    maxFrameBytes?: number;
+    tlsHandshakeTimeoutMs?: number;
+    idleTimeoutMs?: number;
+    connectTimeoutMs?: number;
+  };
+}
+
+export interface EmulatorFaults {
+  /**
+   * Drops connected clients server-side (their TCP sockets are destroyed): a fraction in [0, 1] of the
+   * connected clients picked at random, or those whose client ID matches the predicate. Returns how many.
+   */
+  disconnectClients(which: number | ((clientId: string) => boolean)): number;
+  /** Makes STS answer every request normally, with Throttling, or as unavailable. */
+  setSts(mode: StsFaultMode): void;
+}
+
+/** EmulatorCounters plus the per-part detail they are summed from. */
+export interface EmulatorCountersDetail extends EmulatorCounters {
+  endpoint: EndpointCounters;
+  broker: BrokerCounters;
+}
+
+export interface EmulatorHandle {
+  info: EmulatorInfo;
+  caPem: string;
+  world: World;
+  counters(): EmulatorCountersDetail;
+  faults: EmulatorFaults;
+  close(): Promise<void>;
+}
+
+const loopback = new Set(["127.0.0.1", "::1", "localhost"]);
+
+function sum(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+async function resolveTls(tls: StartEmulatorOptions["tls"]): Promise<TlsMaterial> {
+  if (tls === undefined) return generateTlsMaterial();
+  if ("certPem" in tls) return tls;
+  return readTlsMaterial(tls);
+}
+
+function resolveTap(tap: StartEmulatorOptions["tap"]): EmulatorTapOptions | undefined {
+  if (tap === undefined) return undefined;
+  if (typeof tap === "string") return { filter: tap, write: (line) => process.stdout.write(`${line}\n`) };
+  if (typeof tap === "function") return { filter: "#", write: tap };
+  return tap;
+}
+
+/** A port the user asked for that cannot be had is their mistake to fix, not an internal error. */
+function listenError(error: unknown, what: string, host: string, port: number): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+    return new UserError(
+      `Cannot listen on ${host}:${port} for the ${what} (${String(code)}): choose another port, or 0 for any free one.`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/** Picks `Math.round(fraction * ids.length)` distinct ids uniformly at random. */
+function pickFraction(ids: string[], fraction: number): Set<string> {
+  if (!(fraction >= 0 && fraction <= 1)) {
+    throw new RangeError(`disconnectClients: fraction must be within [0, 1], got ${fraction}`);
+  }
+  const n = Math.round(fraction * ids.length);
+  const pool = [...ids];
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (pool.length - i));
+    const t = pool[i] as string;
+    pool[i] = pool[j] as string;
+    pool[j] = t;
+  }
+  return new Set(pool.slice(0, n));
+}
+
+export async function startEmulator(options: StartEmulatorOptions = {}): Promise<EmulatorHandle> {
+  const host = options.host ?? "127.0.0.1";
+  if (!loopback.has(host)) {
+    throw new UserError(
+      `The emulator listens on loopback only (127.0.0.1, ::1 or localhost); '${host}' is not one of them.`,
+    );
+  }
+  const tap = resolveTap(options.tap);
+  if (tap?.filter !== undefined) {
+    const problem = filterProblem(tap.filter);
+    if (problem)
+      throw new UserError(`The tap filter '${tap.filter}' is not a valid MQTT filter: ${problem}.`);
+  }
+  const world =
+    options.world === undefined
+      ? defaultWorld()
+      : typeof options.world === "string"
+        ? await loadWorld(options.world)
+        : options.world;
+  const { key, role } = primaryIdentities(world);
+  if (!key || !role) {
+    throw new UserError(
+      "The emulator world needs at least one user with an access key (account A's caller) and one role " +
+        "(account B's role to assume).",
+    );
+  }
+  const clock = options.clock ?? systemClock;
+  const tls = await resolveTls(options.tls);
+
+  const stack = new CloseStack();
+  try {
+    const identity = new Identity(world, clock);
+    const sts = createStsHandler(identity);
+    const stsServer = http.createServer(sts);
+    await new Promise<void>((resolve, reject) => {
+      stsServer.once("error", (error) =>
+        reject(listenError(error, "STS endpoint", host, options.stsPort ?? 0)),
+      );
+      stsServer.listen(options.stsPort ?? 0, host, () => {
+        stsServer.removeAllListeners("error");
+        resolve();
+      });
+    });
+    stack.add(
+      () =>
+        new Promise<void>((resolve) => {
+          stsServer.close(() => resolve());
+          // The SDK keeps connections alive; close() alone would wait for them to time out.
+          stsServer.closeAllConnections();
+        }),
+    );
+    const stsPort = (stsServer.address() as AddressInfo).port;
+
+    const onMessage = tap ? createTap({ filter: tap.filter ?? "#", write: tap.write }) : undefined;
+    const broker = new Broker({
+      region: world.region,
+      accountId: world.accounts.B,
+      authorize: (principal, action, resource, vars) => identity.authorize(principal, action, resource, vars),
+      onCredentialExpiry: world.onCredentialExpiry,
+      maxConnectionAgeMs: world.maxConnectionAgeSeconds * 1000,
+      now: () => clock.now(),
+      ...(onMessage ? { onMessage } : {}),
+      ...(options.limits?.connectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: options.limits.connectTimeoutMs }),
+    });
+    stack.add(broker);
+
+    const endpoint = await IotEndpoint.create({
+      host,
+      port: options.iotPort ?? 0,
+      tls,
+      identity,
+      broker,
+      region: world.region,
+      accountId: world.accounts.B,
+      ...options.limits,
+    }).catch((error: unknown) => {
+      throw listenError(error, "IoT data endpoint", host, options.iotPort ?? 0);
+    });
+    stack.add(endpoint);
+
+    const info: EmulatorInfo = {
+      stsEndpoint: `http://${urlHost(host)}:${stsPort}/`,
+      iotEndpoint: endpoint.url,
+      iotHost: host,
+      iotPort: endpoint.port,
+      caPem: tls.caPem,
+      region: world.region,
+      accountA: world.accounts.A,
+      accountB: world.accounts.B,
+      roleArn: role.arn,
+      accessKeyId: key.accessKeyId,
+      secretAccessKey: key.secretAccessKey,
+    };
+
+    const counters = (): EmulatorCountersDetail => {
+      const e = endpoint.counters();
+      const b = broker.counters();
+      const endpointMalformed = Object.values(e.malformed).reduce((x, y) => x + y, 0);
+      return {
+        connections: b.connections,
+        connectionsOpen: b.connectionsOpen,
+        upgradesRejected: e.upgradesRejected,
+        packetsIn: b.packetsIn,
+        packetsOut: b.packetsOut,
+        bytesIn: b.bytesIn,
+        bytesOut: b.bytesOut,
+        // HTTPS publishes refused by policy are denials too.
+        denials: sum(b.denials, e.denials),
+        malformed: b.malformed + endpointMalformed,
+        stsRequests: sts.counters(),
+        expiryDisconnects: b.expiryDisconnects,
+        endpoint: e,
+        broker: b,
+      };
+    };
+
+    const faults: EmulatorFaults = {
+      disconnectClients(which) {
+        if (typeof which === "function") return broker.disconnectClients(which);
+        const chosen = pickFraction(broker.clientIds(), which);
+        return broker.disconnectClients((id) => chosen.has(id));
+      },
+      setSts(mode) {
+        sts.setFault(mode);
+      },
+    };
+
+    return {
+      info,
+      caPem: tls.caPem,
+      world,
+      counters,
+      faults,
+      close: () => stack.close(),
+    };
+  } catch (error) {
+    await stack.close();
+    throw error;
+  }
+}
