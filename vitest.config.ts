@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 30_000,
     teardownTimeout: 10_000,
+    // Builds dist/ once, for the tests that spawn the real CLI.
+    globalSetup: ["test/global-setup.ts"],
   },
 });

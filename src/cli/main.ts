@@ -7,6 +7,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { ExitCode, UserError } from "../lib/errors.js";
 import { commands } from "./commands/index.js";
+import { armExitWatchdog } from "./exit-watchdog.js";
 
 async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.ok;
@@ -37,19 +38,25 @@ async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-main(hideBin(process.argv)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    if (error instanceof UserError) {
-      process.stderr.write(`iotload: ${error.message}\n`);
-      process.exitCode = error.exitCode;
-    } else {
-      process.stderr.write(
-        `iotload: internal error (please report it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-      process.exitCode = ExitCode.internal;
-    }
-  },
-);
+// @aws-sdk v3 warns on stderr that releases after January 2027 need Node 22; it is about our
+// dependency, not the user's run. Set it to "false" to see the warning.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+main(hideBin(process.argv))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      if (error instanceof UserError) {
+        process.stderr.write(`iotload: ${error.message}\n`);
+        process.exitCode = error.exitCode;
+      } else {
+        process.stderr.write(
+          `iotload: internal error (please report it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+        );
+        process.exitCode = ExitCode.internal;
+      }
+    },
+  )
+  .finally(() => armExitWatchdog());

@@ -1,0 +1,43 @@
+/**
+ * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--quiet] [--json]`:
+ * runs a scenario against its target and writes reports/<name>-<runId>/{result.json, report.html,
+ * latency.hlog}. Exit 0 ok, 2 bad input, 3 threshold broken, 5 target refused, 130 interrupted.
+ */
+import type { Argv } from "yargs";
+import { executeRun, type RunFlags } from "../run/execute.js";
+import type { Command } from "./command.js";
+
+const run: Command = {
+  command: "run <scenario>",
+  describe: "Run a scenario (default target: the embedded emulator) and write its report",
+  builder: (y: Argv) =>
+    y
+      .positional("scenario", { type: "string", describe: "Scenario YAML file", demandOption: true })
+      .option("devices", { type: "string", describe: "Override devices.count" })
+      .option("duration", {
+        type: "string",
+        describe: "Override the total duration (phases scaled), e.g. 30s",
+      })
+      .option("rate", {
+        type: "string",
+        describe: "Override the peak per-device rate (shape kept), e.g. 2/s",
+      })
+      .option("seed", { type: "string", describe: "Override the random seed" })
+      .option("out", { type: "string", describe: "Report directory (default reports/<name>-<runId>)" })
+      .option("quiet", { type: "boolean", default: false, describe: "No progress line" })
+      .option("json", {
+        type: "boolean",
+        default: false,
+        describe: "Print the result JSON instead of the summary",
+      }),
+  async run(args: RunFlags) {
+    const outcome = await executeRun(args, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+    });
+    return outcome.exitCode;
+  },
+};
+
+export default run;

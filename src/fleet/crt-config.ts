@@ -1,0 +1,126 @@
+/**
+ * CRT client configurations, built ONCE per process and cloned per device (design notes §4: building
+ * a TLS context per client cut connects from ~470/s to ~130/s and stalled the event loop). A clone
+ * shares the base's `tlsCtx` object and differs only in client ID and handshake transform.
+ */
+import { auth, iot, type mqtt, mqtt5 } from "aws-iot-device-sdk-v2";
+import type { FleetEndpoint, WebsocketHandshakeTransform } from "./types.js";
+
+export interface CrtBaseOptions {
+  endpoint: FleetEndpoint;
+  keepAliveSeconds: number;
+  cleanStart: boolean;
+  /** true: the IoT builder's flow control (100 publishes/s, 512 KiB/s per connection, AWS quotas). */
+  awsLimits: boolean;
+  connectTimeoutMs: number;
+  /** MQTT 5 session expiry after a disconnect [MQTT-3.1.2.11.2]; 0/absent = the session ends with the connection. */
+  sessionExpirySeconds?: number;
+  /** Reconnect backoff bounds (the CRT applies them with full jitter). */
+  reconnect?: { minMs: number; maxMs: number };
+}
+
+const DEFAULT_RECONNECT = { minMs: 500, maxMs: 20_000 };
+
+/**
+ * The base config's own transform must never sign: the clone supplies the pool's transform. A base
+ * accidentally used connects with an error instead of with placeholder credentials.
+ */
+const refuseToSign: WebsocketHandshakeTransform = (_request, done) => done(3 /* AWS_ERROR_UNKNOWN */);
+
+/** A static provider with placeholders: passed only so the builder does not create the default chain. */
+function placeholderProvider(): auth.AwsCredentialsProvider {
+  return auth.AwsCredentialsProvider.newStatic("IOTLOAD_UNUSED", "unused-base-config-never-signs");
+}
+
+export function buildMqtt5BaseConfig(o: CrtBaseOptions): mqtt5.Mqtt5ClientConfig {
+  const reconnect = o.reconnect ?? DEFAULT_RECONNECT;
+  const builder = iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithSigv4Auth(o.endpoint.host, {
+    region: o.endpoint.region,
+    credentialsProvider: placeholderProvider(),
+  })
+    .withPort(o.endpoint.port)
+    .withConnectProperties({
+      keepAliveIntervalSeconds: o.keepAliveSeconds,
+      clientId: "",
+      ...(o.sessionExpirySeconds ? { sessionExpiryIntervalSeconds: o.sessionExpirySeconds } : {}),
+    })
+    .withSessionBehavior(
+      o.cleanStart ? mqtt5.ClientSessionBehavior.Clean : mqtt5.ClientSessionBehavior.RejoinPostSuccess,
+    )
+    .withRetryJitterMode(mqtt5.RetryJitterType.Full)
+    .withMinReconnectDelayMs(reconnect.minMs)
+    .withMaxReconnectDelayMs(reconnect.maxMs)
+    .withConnackTimeoutMs(Math.max(1000, Math.min(o.connectTimeoutMs, 60_000)))
+    // Default queue behaviour: QoS 1 publishes issued offline wait for the reconnect, QoS 0 fail.
+    .withOfflineQueueBehavior(mqtt5.ClientOperationQueueBehavior.FailQos0PublishOnDisconnect)
+    .withExtendedValidationAndFlowControlOptions(
+      o.awsLimits
+        ? mqtt5.ClientExtendedValidationAndFlowControl.AwsIotCoreDefaults
+        : mqtt5.ClientExtendedValidationAndFlowControl.None,
+    );
+  if (o.endpoint.caPem) builder.withCertificateAuthority(o.endpoint.caPem);
+  const config = builder.build();
+  config.websocketHandshakeTransform = refuseToSign;
+  return config;
+}
+
+export function cloneMqtt5Config(
+  base: mqtt5.Mqtt5ClientConfig,
+  clientId: string,
+  transform: WebsocketHandshakeTransform,
+): mqtt5.Mqtt5ClientConfig {
+  return {
+    ...base,
+    connectProperties: { ...(base.connectProperties ?? { keepAliveIntervalSeconds: 60 }), clientId },
+    websocketHandshakeTransform: transform,
+  };
+}
+
+export function buildMqtt311BaseConfig(o: CrtBaseOptions): mqtt.MqttConnectionConfig {
+  const reconnect = o.reconnect ?? DEFAULT_RECONNECT;
+  const builder = iot.AwsIotMqttConnectionConfigBuilder.new_with_websockets({
+    region: o.endpoint.region,
+    credentials_provider: placeholderProvider(),
+  })
+    // new_with_websockets forces port 443: with_port must come after it (design notes §4).
+    .with_port(o.endpoint.port)
+    .with_endpoint(o.endpoint.host)
+    .with_client_id("iotload-base")
+    .with_clean_session(o.cleanStart)
+    .with_keep_alive_seconds(o.keepAliveSeconds)
+    .with_reconnect_min_sec(Math.max(1, Math.round(reconnect.minMs / 1000)))
+    .with_reconnect_max_sec(Math.max(1, Math.round(reconnect.maxMs / 1000)));
+  if (o.endpoint.caPem) builder.with_certificate_authority(o.endpoint.caPem);
+  const config = builder.build();
+  config.websocket_handshake_transform = refuseToSign;
+  return config;
+}
+
+export function cloneMqtt311Config(
+  base: mqtt.MqttConnectionConfig,
+  clientId: string,
+  transform: WebsocketHandshakeTransform,
+): mqtt.MqttConnectionConfig {
+  return { ...base, client_id: clientId, websocket_handshake_transform: transform };
+}
+
+/** One base per protocol per process; clones are cheap. */
+export class CrtConfigs {
+  readonly #options: CrtBaseOptions;
+  #mqtt5: mqtt5.Mqtt5ClientConfig | undefined;
+  #mqtt311: mqtt.MqttConnectionConfig | undefined;
+
+  constructor(options: CrtBaseOptions) {
+    this.#options = options;
+  }
+
+  mqtt5(clientId: string, transform: WebsocketHandshakeTransform): mqtt5.Mqtt5ClientConfig {
+    this.#mqtt5 ??= buildMqtt5BaseConfig(this.#options);
+    return cloneMqtt5Config(this.#mqtt5, clientId, transform);
+  }
+
+  mqtt311(clientId: string, transform: WebsocketHandshakeTransform): mqtt.MqttConnectionConfig {
+    this.#mqtt311 ??= buildMqtt311BaseConfig(this.#options);
+    return cloneMqtt311Config(this.#mqtt311, clientId, transform);
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * One simulated device = one aws-iot-device-sdk-v2 client (MQTT 5 `Mqtt5Client` or MQTT 3.1.1
+ * `MqttClientConnection`) behind one small interface. CRT quirks handled here (design notes §4):
+ * MQTT 5 reconnects forever, so a device that cannot make its first connection within the timeout is
+ * stopped; a publish never rejects to the caller — it resolves to an outcome with a reason.
+ */
+import { type mqtt, mqtt5 } from "aws-iot-device-sdk-v2";
+import { errorMessage } from "../lib/errors.js";
+
+export interface UserProperty {
+  name: string;
+  value: string;
+}
+
+export type PublishOutcome =
+  | { ok: true; reasonCode: number }
+  | { ok: false; reason: string; reasonCode?: number; denied: boolean };
+
+export interface DeviceEvents {
+  onAttempt?(device: Device): void;
+  /** A connection was established; `downtimeMs` is set for reconnects. */
+  onConnected?(device: Device, info: { reconnect: boolean; downtimeMs?: number }): void;
+  onDisconnected?(device: Device, cause: string): void;
+  /** One failed connection attempt (initial or reconnect). */
+  onConnectFailure?(device: Device, reason: string, info: { reconnect: boolean }): void;
+  onMessage?(device: Device, topic: string, payload: Uint8Array, userProperties?: UserProperty[]): void;
+}
+
+export interface Device {
+  readonly index: number;
+  readonly clientId: string;
+  readonly connected: boolean;
+  /** Resolves on the first successful connection; rejects with ConnectError (the client is stopped then). */
+  connect(timeoutMs: number): Promise<void>;
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1, tag?: UserProperty): Promise<PublishOutcome>;
+  subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
+  /** Stops (no more reconnects) and frees the native client. Idempotent. */
+  close(): Promise<void>;
+}
+
+export class ConnectError extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.name = "ConnectError";
+    this.reason = reason;
+  }
+}
+
+export interface DeviceOptions {
+  index: number;
+  clientId: string;
+  events: DeviceEvents;
+  /** Wall-clock ms (downtime measurement). */
+  now: () => number;
+  /** Whether the credentials used for the current connection have expired (reconnect cause). */
+  credentialsExpired?: () => boolean;
+}
+
+/** MQTT 5 reason codes [MQTT-3.4.2.1] / CONNACK [MQTT-3.2.2.2] by name; < 0x80 is success. */
+const REASON_NAMES: Record<number, string> = {
+  128: "unspecifiedError",
+  129: "malformedPacket",
+  131: "implementationSpecificError",
+  132: "unsupportedProtocolVersion",
+  133: "clientIdNotValid",
+  134: "badUserNameOrPassword",
+  135: "notAuthorized",
+  136: "serverUnavailable",
+  137: "serverBusy",
+  138: "banned",
+  140: "badAuthenticationMethod",
+  142: "sessionTakenOver",
+  144: "topicNameInvalid",
+  145: "packetIdentifierInUse",
+  149: "packetTooLarge",
+  151: "quotaExceeded",
+  153: "payloadFormatInvalid",
+  159: "connectionRateExceeded",
+};
+
+export function reasonName(code: number): string {
+  return REASON_NAMES[code] ?? `reason${code}`;
+}
+
+/** CONNACK codes that will not change by retrying: stop instead of reconnecting forever. */
+const FATAL_CONNACK = new Set([0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
+
+/** Short, stable cause names for counters: `AWS_IO_SOCKET_CLOSED` → `socketClosed`. */
+export function crtErrorName(error: unknown): string {
+  const name = (error as { error_name?: unknown } | undefined)?.error_name;
+  if (typeof name !== "string" || name === "") return "unknown";
+  const trimmed = name.replace(/^AWS_(ERROR_)?(IO_|MQTT5?_|HTTP_)?/, "").toLowerCase();
+  return trimmed.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+function disconnectCause(crtName: string, packetReason: number | undefined, credsExpired: boolean): string {
+  if (packetReason === 0x8e) return "takeover";
+  if (packetReason !== undefined && packetReason !== 0) return `serverDisconnect.${reasonName(packetReason)}`;
+  if (/ping|keepAlive/i.test(crtName)) return "keepalive";
+  if (credsExpired) return "credentialExpiry";
+  if (/closed|reset|eof|tls/i.test(crtName)) return "serverClose";
+  return crtName;
+}
+
+/** Shared state machine for both protocols' wrappers. */
+abstract class BaseDevice implements Device {
+  readonly index: number;
+  readonly clientId: string;
+  protected readonly events: DeviceEvents;
+  protected readonly now: () => number;
+  protected readonly credsExpired: () => boolean;
+  #connected = false;
+  #everConnected = false;
+  #disconnectedAt: number | undefined;
+  protected closing = false;
+
+  constructor(o: DeviceOptions) {
+    this.index = o.index;
+    this.clientId = o.clientId;
+    this.events = o.events;
+    this.now = o.now;
+    this.credsExpired = o.credentialsExpired ?? (() => false);
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get everConnected(): boolean {
+    return this.#everConnected;
+  }
+
+  protected markConnected(): void {
+    const reconnect = this.#everConnected;
+    const downtimeMs = this.#disconnectedAt === undefined ? undefined : this.now() - this.#disconnectedAt;
+    this.#connected = true;
+    this.#everConnected = true;
+    this.#disconnectedAt = undefined;
+    this.events.onConnected?.(this, downtimeMs === undefined ? { reconnect } : { reconnect, downtimeMs });
+  }
+
+  protected markDisconnected(cause: string): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    this.#disconnectedAt = this.now();
+    if (!this.closing) this.events.onDisconnected?.(this, cause);
+  }
+
+  abstract connect(timeoutMs: number): Promise<void>;
+  abstract publish(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    tag?: UserProperty,
+  ): Promise<PublishOutcome>;
+  abstract subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
+  abstract close(): Promise<void>;
+}
+
+/** Bounded wait for a native shutdown callback: a stuck native close must not hang the run's stop. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const CLOSE_WAIT_MS = 5000;
+
+export class Mqtt5Device extends BaseDevice {
+  readonly #client: mqtt5.Mqtt5Client;
+  #state: "idle" | "started" | "stopped" | "closed" = "idle";
+  #stopped: Promise<void>;
+  #closePromise: Promise<void> | undefined;
+  #resolveStopped: () => void = () => {};
+  #initial:
+    | { resolve: () => void; reject: (e: ConnectError) => void; timer: NodeJS.Timeout; lastReason: string }
+    | undefined;
+
+  constructor(config: mqtt5.Mqtt5ClientConfig, o: DeviceOptions) {
+    super(o);
+    this.#client = new mqtt5.Mqtt5Client(config);
+    this.#stopped = new Promise((resolve) => {
+      this.#resolveStopped = resolve;
+    });
+    const c = this.#client;
+    c.on("error", () => {
+      // Errors also surface as rejected operations or failure events, which are counted there.
+    });
+    c.on("attemptingConnect", () => this.events.onAttempt?.(this));
+    c.on("connectionSuccess", () => {
+      const initial = this.#initial;
+      this.#initial = undefined;
+      if (initial) clearTimeout(initial.timer);
+      this.markConnected();
+      initial?.resolve();
+    });
+    c.on("connectionFailure", (e) => {
+      const code = e.connack?.reasonCode;
+      const reason = code !== undefined && code >= 0x80 ? reasonName(code) : crtErrorName(e.error);
+      this.events.onConnectFailure?.(this, reason, { reconnect: this.everConnected });
+      const initial = this.#initial;
+      if (!initial) return;
+      initial.lastReason = reason;
+      if (code !== undefined && FATAL_CONNACK.has(code)) this.#failInitial(reason);
+    });
+    c.on("disconnection", (e) => {
+      this.markDisconnected(
+        disconnectCause(crtErrorName(e.error), e.disconnect?.reasonCode, this.credsExpired()),
+      );
+    });
+    c.on("messageReceived", (e) => {
+      const m = e.message;
+      const p = m.payload;
+      const bytes =
+        p instanceof ArrayBuffer
+          ? new Uint8Array(p)
+          : ArrayBuffer.isView(p)
+            ? new Uint8Array(p.buffer, p.byteOffset, p.byteLength)
+            : new TextEncoder().encode(typeof p === "string" ? p : JSON.stringify(p ?? ""));
+      this.events.onMessage?.(this, m.topicName, bytes, m.userProperties);
+    });
+    c.on("stopped", () => this.#resolveStopped());
+  }
+
+  connect(timeoutMs: number): Promise<void> {
+    if (this.#state !== "idle") return Promise.reject(new Error(`device ${this.clientId}: connect() twice`));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.#failInitial(`timeout`), timeoutMs);
+      this.#initial = { resolve, reject, timer, lastReason: "timeout" };
+      this.#state = "started";
+      this.#client.start();
+    });
+  }
+
+  #failInitial(reason: string): void {
+    const initial = this.#initial;
+    if (!initial) return;
+    this.#initial = undefined;
+    clearTimeout(initial.timer);
+    // Stop now: the MQTT 5 client would otherwise retry forever (design notes §4).
+    this.#stop();
+    const why =
+      reason === "timeout" && initial.lastReason !== "timeout"
+        ? `timeout (last: ${initial.lastReason})`
+        : reason;
+    initial.reject(new ConnectError(reason, `device ${this.clientId} did not connect: ${why}`));
+  }
+
+  async publish(topic: string, payload: Uint8Array, qos: 0 | 1, tag?: UserProperty): Promise<PublishOutcome> {
+    try {
+      const packet: mqtt5.PublishPacket = { topicName: topic, payload, qos };
+      if (tag) packet.userProperties = [tag];
+      const result = await this.#client.publish(packet);
+      const code = result?.reasonCode ?? 0;
+      // [MQTT-3.4.2.1] < 0x80 success (0x10 "no matching subscribers" included); ≥ 0x80 failure.
+      if (code < 0x80) return { ok: true, reasonCode: code };
+      return { ok: false, reason: reasonName(code), reasonCode: code, denied: code === 0x87 };
+    } catch (error) {
+      return { ok: false, reason: crtErrorName(error), denied: false };
+    }
+  }
+
+  async subscribe(filters: readonly string[], qos: 0 | 1): Promise<void> {
+    const suback = await this.#client.subscribe({
+      subscriptions: filters.map((topicFilter) => ({ topicFilter, qos })),
+    });
+    const bad = suback.reasonCodes.findIndex((c) => c >= 0x80);
+    if (bad >= 0) {
+      throw new Error(
+        `subscriber ${this.clientId}: SUBSCRIBE to '${filters[bad]}' refused (${reasonName(suback.reasonCodes[bad] ?? 0x80)})`,
+      );
+    }
+  }
+
+  #stop(): void {
+    if (this.#state !== "started") return;
+    this.#state = "stopped";
+    this.#client.stop();
+  }
+
+  close(): Promise<void> {
+    this.#closePromise ??= (async () => {
+      this.closing = true;
+      const initial = this.#initial;
+      if (initial) {
+        this.#initial = undefined;
+        clearTimeout(initial.timer);
+        initial.reject(new ConnectError("stopped", `device ${this.clientId}: closed while connecting`));
+      }
+      const wasStarted = this.#state === "started" || this.#state === "stopped";
+      this.#stop();
+      if (wasStarted) await within(this.#stopped, CLOSE_WAIT_MS);
+      this.#state = "closed";
+      this.#client.close();
+    })();
+    return this.#closePromise;
+  }
+}
+
+export class Mqtt311Device extends BaseDevice {
+  readonly #connection: mqtt.MqttClientConnection;
+  #state: "idle" | "connecting" | "connected" | "failed" | "closed" = "idle";
+  #closePromise: Promise<void> | undefined;
+
+  constructor(client: mqtt.MqttClient, config: mqtt.MqttConnectionConfig, o: DeviceOptions) {
+    super(o);
+    this.#connection = client.new_connection(config);
+    const c = this.#connection;
+    c.on("error", () => {
+      // Counted where the failing operation resolves.
+    });
+    c.on("interrupt", (error) =>
+      this.markDisconnected(disconnectCause(crtErrorName(error), undefined, this.credsExpired())),
+    );
+    c.on("resume", () => this.markConnected());
+    c.on("connection_failure", (e) => {
+      if (this.everConnected)
+        this.events.onConnectFailure?.(this, crtErrorName(e.error), { reconnect: true });
+    });
+    c.on("message", (topic, payload) => this.events.onMessage?.(this, topic, new Uint8Array(payload)));
+  }
+
+  async connect(timeoutMs: number): Promise<void> {
+    if (this.#state !== "idle") throw new Error(`device ${this.clientId}: connect() twice`);
+    this.#state = "connecting";
+    this.events.onAttempt?.(this);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.#connection.connect(),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(
+            () => reject(new ConnectError("timeout", `device ${this.clientId}: connect timeout`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } catch (error) {
+      const reason = error instanceof ConnectError ? error.reason : connectFailureReason(error);
+      // A refused first connect is not retried by the 3.1.1 client: nothing to disconnect. After a
+      // timeout the attempt may still complete, so close() must still disconnect it.
+      if (reason !== "timeout") this.#state = "failed";
+      if (reason !== "timeout") this.events.onConnectFailure?.(this, reason, { reconnect: false });
+      throw error instanceof ConnectError
+        ? error
+        : new ConnectError(reason, `device ${this.clientId} did not connect: ${errorMessage(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#state = "connected";
+    this.markConnected();
+  }
+
+  async publish(topic: string, payload: Uint8Array, qos: 0 | 1): Promise<PublishOutcome> {
+    try {
+      // 3.1.1 has no PUBACK reason codes: resolution is success [MQTT-3.4].
+      await this.#connection.publish(topic, payload, qos);
+      return { ok: true, reasonCode: 0 };
+    } catch (error) {
+      return { ok: false, reason: crtErrorName(error), denied: false };
+    }
+  }
+
+  async subscribe(filters: readonly string[], qos: 0 | 1): Promise<void> {
+    for (const f of filters) {
+      const granted = await this.#connection.subscribe(f, qos);
+      // [MQTT-3.9.3] return code 0x80 = failure.
+      if ((granted.qos as number) === 0x80)
+        throw new Error(`subscriber ${this.clientId}: SUBSCRIBE to '${f}' refused`);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closePromise ??= (async () => {
+      this.closing = true;
+      const state = this.#state;
+      this.#state = "closed";
+      // disconnect() frees the native connection once it reports closed (aws-crt mqtt.js).
+      if (state === "connecting" || state === "connected") {
+        await within(
+          this.#connection.disconnect().catch(() => undefined),
+          CLOSE_WAIT_MS,
+        );
+      }
+    })();
+    return this.#closePromise;
+  }
+}
+
+function connectFailureReason(error: unknown): string {
+  const crt = crtErrorName(error);
+  if (crt !== "unknown") return crt;
+  const msg = errorMessage(error);
+  if (/rejected/i.test(msg)) return "connackRefused";
+  const m = /Failed to connect: (\S+)/.exec(msg);
+  return m?.[1] ? crtErrorName({ error_name: m[1] }) : "unknown";
+}

@@ -1,0 +1,40 @@
+/** The device fleet: CRT clients, connect pacing, the open-model scheduler and delivery tracking. */
+export { ConnectGate, type ConnectGateOptions, findDuplicateClientIds } from "./connect-gate.js";
+export {
+  buildMqtt5BaseConfig,
+  buildMqtt311BaseConfig,
+  type CrtBaseOptions,
+  CrtConfigs,
+  cloneMqtt5Config,
+  cloneMqtt311Config,
+} from "./crt-config.js";
+export { type DeliveryCounts, DeliveryTracker, type ReceiptKind } from "./delivery-tracker.js";
+export { ConnectError, crtErrorName, type Device, type PublishOutcome, reasonName } from "./device.js";
+export { Fleet, type FleetOptions, type FleetState, type FleetSummary } from "./fleet.js";
+export {
+  PublishScheduler,
+  type PublishSchedulerOptions,
+  percentile,
+  type ScheduledSend,
+  type SchedulerStats,
+} from "./schedule.js";
+export {
+  chooseTagCarrier,
+  type DeliveryTag,
+  embedTag,
+  extractTag,
+  formatTag,
+  parseTag,
+  type TagCarrier,
+} from "./tag.js";
+export { topicMatches } from "./topic-match.js";
+export type {
+  DeviceSchedule,
+  FleetEndpoint,
+  FleetPlan,
+  FleetRecorder,
+  FleetSigning,
+  LatencyMetric,
+  MqttProtocol,
+  WebsocketHandshakeTransform,
+} from "./types.js";

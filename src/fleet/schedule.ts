@@ -1,0 +1,225 @@
+/**
+ * The executing open-model scheduler (design notes §3.3, after wrk2): message k of device i is sent at
+ * `runStart + schedule.dueMs(i, k)` regardless of how earlier messages fared. ONE timer serves every
+ * device: a min-heap ordered by due time holds each device's next message; each tick sends everything
+ * due, in due order, then sleeps until the next due time (at least `tickMs`, so sends are batched and
+ * the timer count stays at one no matter the rate). Late sends are counted and their lateness kept in
+ * a histogram (schedule lag), never dropped.
+ */
+import type { Clock, TimerHandle } from "../lib/clock.js";
+import type { DeviceSchedule } from "./types.js";
+
+export interface ScheduledSend {
+  index: number;
+  seq: number;
+  /** Due time, ms from run start. */
+  dueMs: number;
+  /** How late the send starts, ms (≥ 0). */
+  lateMs: number;
+}
+
+export interface PublishSchedulerOptions {
+  schedule: DeviceSchedule;
+  clock: Clock;
+  /** Current time in ms (fractional allowed); same timeline as the `runStartMs` given to start(). */
+  now: () => number;
+  send: (s: ScheduledSend) => void;
+  /** Minimum sleep between ticks. */
+  tickMs?: number;
+  /** Sends that start more than this late count as schedule lag. */
+  lagThresholdMs?: number;
+  /** Upper bound of sends per tick, so socket I/O and acks get the event loop between bursts. */
+  maxSendsPerTick?: number;
+}
+
+export interface SchedulerStats {
+  sent: number;
+  /** Sends more than lagThresholdMs late. */
+  late: number;
+  /** Sends more than 100 ms late (the generator-saturation rule uses their share). */
+  lateOver100Ms: number;
+  maxLateMs: number;
+  /** Lateness of the late sends (ms), for percentiles. Bounded reservoir. */
+  lagSamplesMs: readonly number[];
+}
+
+const LAG_RESERVOIR = 10_000;
+
+interface Entry {
+  due: number;
+  index: number;
+  seq: number;
+}
+
+export class PublishScheduler {
+  readonly #o: Required<Omit<PublishSchedulerOptions, "send">> & Pick<PublishSchedulerOptions, "send">;
+  readonly #heap: Entry[] = [];
+  #runStartMs: number | undefined;
+  #timer: TimerHandle | undefined;
+  #stopped = false;
+  #sent = 0;
+  #late = 0;
+  #lateOver100 = 0;
+  #maxLate = 0;
+  #lagSamples: number[] = [];
+  #lagSeen = 0;
+  #rng = 0x9e3779b9;
+  #resolveDone: (() => void) | undefined;
+  readonly #done: Promise<void>;
+
+  constructor(options: PublishSchedulerOptions) {
+    this.#o = { tickMs: 2, lagThresholdMs: 10, maxSendsPerTick: 20_000, ...options };
+    this.#done = new Promise((resolve) => {
+      this.#resolveDone = resolve;
+    });
+  }
+
+  /** Starts the clock: due times are relative to `runStartMs` (on the `now()` timeline). */
+  start(runStartMs: number): void {
+    if (this.#runStartMs !== undefined) throw new Error("PublishScheduler: start() called twice");
+    this.#runStartMs = runStartMs;
+    this.#arm();
+  }
+
+  /** Adds a device; its messages from `fromSeq` on will be sent at their due times. */
+  add(index: number, fromSeq = 0): void {
+    if (this.#stopped) return;
+    const due = this.#o.schedule.dueMs(index, fromSeq);
+    if (due === undefined) return;
+    this.#push({ due, index, seq: fromSeq });
+    if (this.#runStartMs !== undefined && this.#timer === undefined) this.#arm();
+  }
+
+  /** Stops offering load (phase one of the two-phase stop). Idempotent. */
+  stop(): void {
+    this.#stopped = true;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#heap.length = 0;
+    this.#resolveDone?.();
+  }
+
+  /** Resolves when every device is past its last message, or on stop(). */
+  whenDone(): Promise<void> {
+    return this.#done;
+  }
+
+  /** Devices that still have messages to send. */
+  get pendingDevices(): number {
+    return this.#heap.length;
+  }
+
+  stats(): SchedulerStats {
+    return {
+      sent: this.#sent,
+      late: this.#late,
+      lateOver100Ms: this.#lateOver100,
+      maxLateMs: this.#maxLate,
+      lagSamplesMs: this.#lagSamples,
+    };
+  }
+
+  #arm(): void {
+    if (this.#stopped || this.#runStartMs === undefined) return;
+    const top = this.#heap[0];
+    if (!top) {
+      this.#timer = undefined;
+      this.#resolveDone?.();
+      return;
+    }
+    const untilDue = top.due - (this.#o.now() - this.#runStartMs);
+    const delay = Math.min(1000, Math.max(this.#o.tickMs, Math.ceil(untilDue)));
+    this.#timer = this.#o.clock.setTimeout(() => this.#tick(), delay);
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (this.#stopped || this.#runStartMs === undefined) return;
+    const elapsed = this.#o.now() - this.#runStartMs;
+    let budget = this.#o.maxSendsPerTick;
+    while (budget-- > 0 && !this.#stopped) {
+      const top = this.#heap[0];
+      if (!top || top.due > elapsed) break;
+      this.#pop();
+      // Lateness from the actual send start (a slow send earlier in this tick delays the ones after it).
+      const lateMs = Math.max(0, this.#o.now() - this.#runStartMs - top.due);
+      this.#account(lateMs);
+      this.#o.send({ index: top.index, seq: top.seq, dueMs: top.due, lateMs });
+      const nextDue = this.#o.schedule.dueMs(top.index, top.seq + 1);
+      if (nextDue !== undefined) this.#push({ due: nextDue, index: top.index, seq: top.seq + 1 });
+    }
+    this.#arm();
+  }
+
+  #account(lateMs: number): void {
+    this.#sent++;
+    if (lateMs > this.#maxLate) this.#maxLate = lateMs;
+    if (lateMs > 100) this.#lateOver100++;
+    if (lateMs <= this.#o.lagThresholdMs) return;
+    this.#late++;
+    // Reservoir sampling (algorithm R) keeps lag percentiles with bounded memory on long runs.
+    this.#lagSeen++;
+    if (this.#lagSamples.length < LAG_RESERVOIR) {
+      this.#lagSamples.push(lateMs);
+    } else {
+      const j = this.#nextRandom() % this.#lagSeen;
+      if (j < LAG_RESERVOIR) this.#lagSamples[j] = lateMs;
+    }
+  }
+
+  /** xorshift32: deterministic, per-instance (no Math.random on the hot path, no module state). */
+  #nextRandom(): number {
+    let x = this.#rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#rng = x >>> 0;
+    return this.#rng;
+  }
+
+  // Binary min-heap on (due, index): ties broken by device index so the order is deterministic.
+  #less(a: Entry, b: Entry): boolean {
+    return a.due < b.due || (a.due === b.due && a.index < b.index);
+  }
+
+  #push(e: Entry): void {
+    const h = this.#heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = h[p] as Entry;
+      if (!this.#less(e, parent)) break;
+      h[i] = parent;
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  #pop(): void {
+    const h = this.#heap;
+    const last = h.pop();
+    if (!last || h.length === 0) return;
+    let i = 0;
+    const n = h.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && this.#less(h[r] as Entry, h[l] as Entry) ? r : l;
+      const child = h[c] as Entry;
+      if (!this.#less(child, last)) break;
+      h[i] = child;
+      i = c;
+    }
+    h[i] = last;
+  }
+}
+
+/** p-th percentile (0..100) of samples, nearest-rank; 0 when empty. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return 0;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] ?? 0;
+}

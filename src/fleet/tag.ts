@@ -1,0 +1,147 @@
+/**
+ * Delivery tagging: every published message carries (device index, seq, due time, send time) so the
+ * subscribers can measure delivery latency, loss, duplicates and reordering exactly.
+ *
+ * Three carriers, chosen per run (see `chooseTagCarrier`):
+ * - `user-property` (MQTT 5 publisher and subscribers): user property `iotload` =
+ *   `<deviceIndex>:<seq>:<dueEpochUs>:<sendEpochUs>`; the payload stays the user's bytes
+ *   [MQTT-3.3.2.3.7: user properties are forwarded unaltered to subscribers].
+ * - `json-field` (JSON payload through any MQTT 3.1.1 hop): the same string is inserted as the FIRST
+ *   member of the top-level object, `{"_iotload":"…",…}`, so the payload stays valid JSON and decoding
+ *   is a prefix check, not a JSON parse. A JSON payload that is not an object falls back to the trailer.
+ * - `trailer` (non-JSON payload through any MQTT 3.1.1 hop): a fixed 32-byte binary trailer appended
+ *   to the user's bytes: magic "iotL" (4) | version u8 = 1 | 3 reserved bytes | deviceIndex u32 BE |
+ *   seq u32 BE | dueEpochUs u64 BE | sendEpochUs u64 BE. Fixed size so a reader can find it from the end.
+ */
+
+export interface DeliveryTag {
+  deviceIndex: number;
+  seq: number;
+  /** Epoch microseconds at which the message was due (open-model schedule). */
+  dueEpochUs: number;
+  /** Epoch microseconds at which it was handed to the MQTT client. */
+  sendEpochUs: number;
+}
+
+export type TagCarrier = "user-property" | "json-field" | "trailer";
+
+export const TAG_USER_PROPERTY = "iotload";
+export const TAG_JSON_FIELD = "_iotload";
+export const TRAILER_SIZE = 32;
+const TRAILER_MAGIC = [0x69, 0x6f, 0x74, 0x4c] as const; // "iotL"
+const TRAILER_VERSION = 1;
+const JSON_PREFIX = `{"${TAG_JSON_FIELD}":"`;
+const JSON_PREFIX_BYTES = new TextEncoder().encode(JSON_PREFIX);
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+
+/** User properties only survive when every hop is MQTT 5; otherwise the payload must carry the tag. */
+export function chooseTagCarrier(
+  publisherProtocol: "mqtt5" | "mqtt311",
+  subscriberProtocol: "mqtt5" | "mqtt311",
+  contentType: "json" | "binary" | "text",
+): TagCarrier {
+  if (publisherProtocol === "mqtt5" && subscriberProtocol === "mqtt5") return "user-property";
+  return contentType === "json" ? "json-field" : "trailer";
+}
+
+export function formatTag(tag: DeliveryTag): string {
+  return `${tag.deviceIndex}:${tag.seq}:${Math.round(tag.dueEpochUs)}:${Math.round(tag.sendEpochUs)}`;
+}
+
+/** Parses `formatTag` output; undefined for anything else (a foreign message is not an error). */
+export function parseTag(text: string): DeliveryTag | undefined {
+  const parts = text.split(":");
+  if (parts.length !== 4) return undefined;
+  const nums = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : Number.NaN));
+  const [deviceIndex, seq, dueEpochUs, sendEpochUs] = nums;
+  if (
+    deviceIndex === undefined ||
+    seq === undefined ||
+    dueEpochUs === undefined ||
+    sendEpochUs === undefined ||
+    nums.some((n) => !Number.isSafeInteger(n))
+  ) {
+    return undefined;
+  }
+  return { deviceIndex, seq, dueEpochUs, sendEpochUs };
+}
+
+/** Returns the payload with the tag embedded (carriers `json-field` and `trailer`). */
+export function embedTag(
+  payload: Uint8Array,
+  tag: DeliveryTag,
+  carrier: "json-field" | "trailer",
+): Uint8Array {
+  if (carrier === "json-field") {
+    const start = firstNonSpace(payload);
+    if (start !== undefined && payload[start] === OPEN_BRACE) {
+      const head = new TextEncoder().encode(`${JSON_PREFIX}${formatTag(tag)}"`);
+      const rest = payload.subarray(start + 1);
+      const next = firstNonSpace(rest);
+      const emptyObject = next !== undefined && rest[next] === CLOSE_BRACE;
+      const out = new Uint8Array(head.length + (emptyObject ? 0 : 1) + rest.length);
+      out.set(head, 0);
+      let at = head.length;
+      if (!emptyObject) out[at++] = 0x2c; // ","
+      out.set(rest, at);
+      return out;
+    }
+    // Not an object (array, number, string): keep the bytes intact and use the trailer instead.
+  }
+  const out = new Uint8Array(payload.length + TRAILER_SIZE);
+  out.set(payload, 0);
+  const view = new DataView(out.buffer, out.byteOffset + payload.length, TRAILER_SIZE);
+  for (const [i, b] of TRAILER_MAGIC.entries()) view.setUint8(i, b);
+  view.setUint8(4, TRAILER_VERSION);
+  view.setUint32(8, tag.deviceIndex);
+  view.setUint32(12, tag.seq);
+  view.setBigUint64(16, BigInt(Math.round(tag.dueEpochUs)));
+  view.setBigUint64(24, BigInt(Math.round(tag.sendEpochUs)));
+  return out;
+}
+
+/** Finds a tag in a received message: user property first, then the JSON field, then the trailer. */
+export function extractTag(
+  payload: Uint8Array,
+  userProperties?: ReadonlyArray<{ name: string; value: string }>,
+): DeliveryTag | undefined {
+  if (userProperties) {
+    for (const p of userProperties) if (p.name === TAG_USER_PROPERTY) return parseTag(p.value);
+  }
+  if (startsWith(payload, JSON_PREFIX_BYTES)) {
+    const end = payload.indexOf(QUOTE, JSON_PREFIX_BYTES.length);
+    if (end > 0) return parseTag(new TextDecoder().decode(payload.subarray(JSON_PREFIX_BYTES.length, end)));
+  }
+  if (payload.length >= TRAILER_SIZE) {
+    const view = new DataView(
+      payload.buffer,
+      payload.byteOffset + payload.length - TRAILER_SIZE,
+      TRAILER_SIZE,
+    );
+    if (TRAILER_MAGIC.every((b, i) => view.getUint8(i) === b) && view.getUint8(4) === TRAILER_VERSION) {
+      return {
+        deviceIndex: view.getUint32(8),
+        seq: view.getUint32(12),
+        dueEpochUs: Number(view.getBigUint64(16)),
+        sendEpochUs: Number(view.getBigUint64(24)),
+      };
+    }
+  }
+  return undefined;
+}
+
+function firstNonSpace(bytes: Uint8Array): number | undefined {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return i;
+  }
+  return undefined;
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}

@@ -1,0 +1,85 @@
+/**
+ * What the fleet consumes, stated structurally so `fleet/` depends on shapes, not on other folders'
+ * classes: the scenario's RunPlan satisfies FleetPlan, the metrics Recorder satisfies FleetRecorder,
+ * the credential pool's transforms satisfy FleetSigning.
+ */
+import type { mqtt5 } from "aws-iot-device-sdk-v2";
+
+export type WebsocketHandshakeTransform = mqtt5.WebsocketHandshakeTransform;
+
+export type MqttProtocol = "mqtt5" | "mqtt311";
+
+/** Open-model due times: ms from run start, undefined once past the end of the run. */
+export interface DeviceSchedule {
+  dueMs(index: number, seq: number): number | undefined;
+}
+
+export interface FleetPlan {
+  devices: {
+    count: number;
+    /** First global device index (shards/workers); 0 for a single process. */
+    firstIndex?: number;
+    protocol: MqttProtocol;
+    keepAliveSeconds: number;
+    cleanStart: boolean;
+    awsLimits: boolean;
+    connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
+  };
+  clientId(index: number): string;
+  publish: {
+    qos: 0 | 1;
+    topic(index: number, seq: number): string;
+    payload(index: number, seq: number, nowMs: number): Uint8Array;
+    contentType: "json" | "binary" | "text";
+  };
+  schedule: DeviceSchedule;
+  durationMs: number;
+  graceMs: number;
+  subscribers: {
+    count: number;
+    topics: string[];
+    protocol: MqttProtocol;
+    /** Subscription QoS (default: the publish QoS). */
+    qos?: 0 | 1;
+    /** Client ID of subscriber k (default `<clientId(firstIndex)>-sub-<k>`). */
+    clientId?(k: number): string;
+  };
+}
+
+export type LatencyMetric =
+  | "connect"
+  | "publishAck"
+  | "publishAckUncorrected"
+  | "delivery"
+  | "deliveryUncorrected"
+  | "stsAssumeRole"
+  | "reconnectDowntime";
+
+/** The hot-path recording surface (metrics/ Recorder implements it). */
+export interface FleetRecorder {
+  latency(metric: LatencyMetric, ms: number): void;
+  count(counter: string, by?: number): void;
+  gauge(name: string, value: number): void;
+  mark(kind: string, detail?: string): void;
+  /** A send started `ms` after its due time (schedule lag: counter + histogram). */
+  lag(ms: number): void;
+}
+
+/** Where the devices connect (the IoT data endpoint of account B, or the emulator). */
+export interface FleetEndpoint {
+  host: string;
+  port: number;
+  region: string;
+  /** PEM of the CA to trust instead of the system store (the emulator's CA). */
+  caPem?: string;
+}
+
+/** Per-handshake SigV4 signing, from the credential pool. */
+export interface FleetSigning {
+  /** Which credential session device `index` uses. */
+  sessionFor(index: number): number;
+  /** The websocket handshake transform for a session (signs each (re)connect with current creds). */
+  transform(session: number): WebsocketHandshakeTransform;
+  /** Epoch ms at which the session's current credentials expire, if known (reconnect cause analysis). */
+  expiresAt?(session: number): number | undefined;
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { DeliveryTracker } from "../../../src/fleet/delivery-tracker.js";
+import { topicMatches } from "../../../src/fleet/topic-match.js";
+import type { FleetRecorder, LatencyMetric } from "../../../src/fleet/types.js";
+
+function fakeRecorder() {
+  const counts: Record<string, number> = {};
+  const latencies: Record<string, number[]> = {};
+  const rec: FleetRecorder = {
+    count: (n, by = 1) => {
+      counts[n] = (counts[n] ?? 0) + by;
+    },
+    latency: (m: LatencyMetric, ms) => {
+      const list = latencies[m] ?? [];
+      list.push(ms);
+      latencies[m] = list;
+    },
+    gauge: () => {},
+    mark: () => {},
+    lag: () => {},
+  };
+  return { rec, counts, latencies };
+}
+
+const tag = (deviceIndex: number, seq: number, dueMs = 1000, sendMs = 1002) => ({
+  deviceIndex,
+  seq,
+  dueEpochUs: dueMs * 1000,
+  sendEpochUs: sendMs * 1000,
+});
+
+describe("DeliveryTracker", () => {
+  it("counts loss only for acked messages whose topic matches the subscriber", () => {
+    const { rec } = fakeRecorder();
+    const t = new DeliveryTracker({ subscriberFilters: [["dt/+/telemetry"], ["dt/0/#"]], recorder: rec });
+    for (let seq = 0; seq < 5; seq++) {
+      t.acked(0, seq, "dt/0/telemetry");
+      t.acked(1, seq, "dt/1/telemetry");
+    }
+    // subscriber 0 expects 10, subscriber 1 expects device 0's 5 → 15
+    for (let seq = 0; seq < 5; seq++) t.received(0, tag(0, seq), 1_010_000);
+    for (const seq of [0, 1, 3]) t.received(0, tag(1, seq), 1_010_000);
+    for (const seq of [0, 1, 2, 3, 4]) t.received(1, tag(0, seq), 1_010_000);
+    const c = t.counts();
+    expect(c).toMatchObject({ expected: 15, received: 13, lost: 2, duplicates: 0, outOfOrder: 0 });
+    expect(t.outstanding).toBe(2);
+  });
+
+  it("counts duplicates and reordering, records latency on first receipt only", () => {
+    const { rec, latencies, counts } = fakeRecorder();
+    const t = new DeliveryTracker({ subscriberFilters: [["#"]], recorder: rec });
+    for (let seq = 0; seq < 4; seq++) t.acked(7, seq, "a/b");
+    expect(t.received(0, tag(7, 0), 1_005_000)).toBe("first");
+    expect(t.received(0, tag(7, 2), 1_005_000)).toBe("first");
+    expect(t.received(0, tag(7, 1), 1_005_000)).toBe("out-of-order");
+    expect(t.received(0, tag(7, 2), 1_005_000)).toBe("duplicate");
+    expect(t.received(0, tag(7, 3), 1_005_000)).toBe("first");
+    expect(t.counts()).toMatchObject({ expected: 4, received: 4, lost: 0, duplicates: 1, outOfOrder: 1 });
+    expect(latencies.delivery).toEqual([5, 5, 5, 5]);
+    expect(latencies.deliveryUncorrected).toEqual([3, 3, 3, 3]);
+    expect(counts.duplicates).toBe(1);
+  });
+
+  it("matches receipts that arrive before the PUBACK", () => {
+    const { rec } = fakeRecorder();
+    const t = new DeliveryTracker({ subscriberFilters: [["x"]], recorder: rec });
+    t.received(0, tag(1, 0), 1_001_000);
+    expect(t.outstanding).toBe(0);
+    t.acked(1, 0, "x");
+    expect(t.outstanding).toBe(0);
+    t.acked(1, 1, "x");
+    expect(t.outstanding).toBe(1);
+    expect(t.counts().lost).toBe(1);
+  });
+
+  it("handles large sequence numbers with bitsets", () => {
+    const { rec } = fakeRecorder();
+    const t = new DeliveryTracker({ subscriberFilters: [["x"]], recorder: rec });
+    for (let seq = 0; seq < 100_000; seq++) t.acked(0, seq, "x");
+    for (let seq = 0; seq < 100_000; seq += 2) t.received(0, tag(0, seq), 1_001_000);
+    expect(t.counts().lost).toBe(50_000);
+  });
+});
+
+describe("topicMatches", () => {
+  it.each([
+    ["a/+/c", "a/b/c", true],
+    ["a/+/c", "a/b/d", false],
+    ["a/#", "a", true],
+    ["a/#", "a/b/c", true],
+    ["#", "$SYS/x", false],
+    ["+/x", "$aws/x", false],
+    ["a/b", "a/b/c", false],
+    ["a/+", "a", false],
+  ])("%s vs %s → %s", (filter, topic, expected) => {
+    expect(topicMatches(filter, topic)).toBe(expected);
+  });
+});

@@ -1,0 +1,111 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { PublishScheduler, percentile, type ScheduledSend } from "../../../src/fleet/schedule.js";
+import type { Clock } from "../../../src/lib/clock.js";
+
+function fakeClock() {
+  let timers = 0;
+  const clock: Clock = {
+    now: () => Date.now(),
+    monotonicNs: () => 0n,
+    setTimeout(fn, ms) {
+      timers++;
+      const t = setTimeout(fn, ms);
+      return { cancel: () => clearTimeout(t) };
+    },
+  };
+  return { clock, timersCreated: () => timers };
+}
+
+// Device i sends every 100 ms, offset by i ms, 10 messages each.
+const schedule = { dueMs: (i: number, seq: number) => (seq < 10 ? seq * 100 + i : undefined) };
+
+describe("PublishScheduler", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("sends every message in due order, on time, with one timer at a time", async () => {
+    const { clock } = fakeClock();
+    const sent: ScheduledSend[] = [];
+    let pendingTimers = 0;
+    const s = new PublishScheduler({ schedule, clock, now: () => Date.now(), send: (x) => sent.push(x) });
+    for (let i = 0; i < 50; i++) s.add(i);
+    s.start(0);
+    pendingTimers = vi.getTimerCount();
+    expect(pendingTimers).toBe(1);
+    await vi.advanceTimersByTimeAsync(2000);
+    await s.whenDone();
+    expect(sent).toHaveLength(500);
+    const dues = sent.map((x) => x.dueMs);
+    expect(dues).toEqual([...dues].sort((a, b) => a - b));
+    // coarse tick: never more than tickMs (2 ms) late when the loop is free
+    expect(Math.max(...sent.map((x) => x.lateMs))).toBeLessThanOrEqual(2);
+    expect(s.stats()).toMatchObject({ sent: 500, late: 0 });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("uses far fewer timers than messages", async () => {
+    const { clock, timersCreated } = fakeClock();
+    const s = new PublishScheduler({
+      schedule: { dueMs: (_i, seq) => (seq < 100 ? seq * 10 : undefined) },
+      clock,
+      now: () => Date.now(),
+      send: () => {},
+    });
+    for (let i = 0; i < 100; i++) s.add(i);
+    s.start(0);
+    await vi.advanceTimersByTimeAsync(1100);
+    expect(s.stats().sent).toBe(10_000);
+    expect(timersCreated()).toBeLessThan(150);
+  });
+
+  it("counts sends that start late as schedule lag and still sends them", async () => {
+    const { clock } = fakeClock();
+    const sent: ScheduledSend[] = [];
+    const s = new PublishScheduler({
+      schedule,
+      clock,
+      now: () => Date.now(),
+      lagThresholdMs: 10,
+      send: (x) => {
+        sent.push(x);
+        // a send that blocks the loop for 150 ms (a saturated generator)
+        if (x.index === 0 && x.seq === 0) vi.setSystemTime(Date.now() + 150);
+      },
+    });
+    for (let i = 0; i < 3; i++) s.add(i);
+    s.start(0);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(sent).toHaveLength(30);
+    const st = s.stats();
+    expect(st.late).toBeGreaterThanOrEqual(2);
+    expect(st.lateOver100Ms).toBeGreaterThanOrEqual(2);
+    expect(st.maxLateMs).toBeGreaterThanOrEqual(148);
+    expect(st.lagSamplesMs.length).toBe(st.late);
+  });
+
+  it("stop() ends offering load immediately", async () => {
+    const { clock } = fakeClock();
+    let sent = 0;
+    const s = new PublishScheduler({ schedule, clock, now: () => Date.now(), send: () => sent++ });
+    for (let i = 0; i < 5; i++) s.add(i);
+    s.start(0);
+    await vi.advanceTimersByTimeAsync(250);
+    const before = sent;
+    s.stop();
+    await s.whenDone();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(sent).toBe(before);
+    expect(before).toBeGreaterThan(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("percentile uses nearest rank", () => {
+    expect(percentile([], 99)).toBe(0);
+    expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
+    expect(percentile([5, 1, 3, 2, 4], 100)).toBe(5);
+  });
+});
