@@ -11,5 +11,7 @@ export default defineConfig({
     teardownTimeout: 10_000,
     // Builds dist/ once, for the tests that spawn the real CLI.
     globalSetup: ["test/global-setup.ts"],
+    // @aws-sdk v3 prints a Node 22 notice per process; it is noise in test output (see cli/main.ts).
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
   },
 });

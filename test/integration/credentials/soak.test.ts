@@ -1,8 +1,7 @@
 /**
- * Credential soak (run alone; heavy on 2 cores):
- *   IOTLOAD_SOAK=1 npx vitest run test/integration/credentials/soak.test.ts
- * Optional: IOTLOAD_SOAK_DEVICES (default 200), IOTLOAD_SOAK_SECONDS (default 30 — the brief's 60 s
- * doubles the file's run time on a shared 2-core machine; 60 works, pass it when the box is quiet).
+ * Credential soak. Part of `npm test` at 20 s per mode (keeps the suite under 5 minutes on 2 cores);
+ * the full 60 s soak: IOTLOAD_SOAK_SECONDS=60 npx vitest run test/integration/credentials/soak.test.ts
+ * Optional: IOTLOAD_SOAK_DEVICES (default 200), IOTLOAD_SOAK_MODES, IOTLOAD_SOAK=0 skips it.
  *
  * N real CRT MQTT5 devices sign every (re)connect through the pool's transform while the emulator
  * issues 5 s credentials and drops 10 % of the devices every 3 s, in both `onCredentialExpiry` modes.
@@ -18,9 +17,9 @@ import { defaultWorld } from "../../../src/emulator/index.js";
 import { startTestEmulator } from "../../helpers/emulator.js";
 import { baseMqtt5Config, emulatorPool, startDevice, type TestDevice, until } from "./helpers.js";
 
-const SOAK = process.env.IOTLOAD_SOAK === "1";
+const SOAK = process.env.IOTLOAD_SOAK !== "0";
 const DEVICES = Number(process.env.IOTLOAD_SOAK_DEVICES ?? 200);
-const SECONDS = Number(process.env.IOTLOAD_SOAK_SECONDS ?? 30);
+const SECONDS = Number(process.env.IOTLOAD_SOAK_SECONDS ?? 20);
 const MODES = (process.env.IOTLOAD_SOAK_MODES ?? "keep,disconnect").split(",") as ("keep" | "disconnect")[];
 const LIFETIME_S = 5;
 /** Each device publishes one QoS1 message per second (DEVICES msg/s in total). */
