@@ -8,7 +8,8 @@
  * and from the due time (corrected for coordinated omission).
  *
  * Flags: --clients 1000 --rates 2000,4000,6000,8000,10000,12000 --seconds 8 --payload 200
- *        --connect-concurrency 64 --p99-limit-ms 50. Total run time is bounded (~3 min max).
+ *        --connect-concurrency 64 --p99-limit-ms 50 [--emulator-cpu-prof DIR] (V8 CPU profile of the
+ *        emulator child, written to DIR when it exits). Total run time is bounded (~3 min max).
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -28,6 +29,8 @@ interface BenchOptions {
   payloadBytes: number;
   connectConcurrency: number;
   p99LimitMs: number;
+  /** When set, the emulator child runs with --cpu-prof and writes its .cpuprofile here on exit. */
+  emulatorCpuProfDir: string | undefined;
 }
 
 /** Hard bound on the whole run, whatever the flags say. */
@@ -54,6 +57,7 @@ function parseOptions(argv: string[]): BenchOptions {
       payload: { type: "string" },
       "connect-concurrency": { type: "string" },
       "p99-limit-ms": { type: "string" },
+      "emulator-cpu-prof": { type: "string" },
     },
     strict: true,
   });
@@ -67,6 +71,7 @@ function parseOptions(argv: string[]): BenchOptions {
     payloadBytes: positiveInt("payload", values.payload, 200, 128 * 1024),
     connectConcurrency: positiveInt("connect-concurrency", values["connect-concurrency"], 64, 1000),
     p99LimitMs: positiveInt("p99-limit-ms", values["p99-limit-ms"], 50, 10_000),
+    emulatorCpuProfDir: values["emulator-cpu-prof"],
   };
   const planned = rates.length * (options.seconds * 1000 + drainTimeoutMs);
   if (planned > maxRunMs - 30_000) {
@@ -86,9 +91,11 @@ class EmulatorChild {
     this.info = info;
   }
 
-  static async create(): Promise<EmulatorChild> {
+  static async create(cpuProfDir: string | undefined): Promise<EmulatorChild> {
     const child = fork(fileURLToPath(new URL("./emulator-child.js", import.meta.url)), [], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
+      // The profile is written when the child exits normally (after the "close" request).
+      execArgv: cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`],
     });
     const info = await new Promise<EmulatorInfo>((resolve, reject) => {
       const onMessage = (m: ChildMessage) => {
@@ -184,13 +191,13 @@ async function stopClient(client: mqtt5.Mqtt5Client): Promise<void> {
   client.close();
 }
 
-function connectOne(config: mqtt5.Mqtt5ClientConfig, clientId: string, stack: CloseStack) {
+function connectOne(config: mqtt5.Mqtt5ClientConfig, clientId: string, clients: Set<mqtt5.Mqtt5Client>) {
   const client = new mqtt5.Mqtt5Client({
     ...config,
     // keepAliveIntervalSeconds is always set by baseConfig; ConnectPacket requires it.
     connectProperties: { keepAliveIntervalSeconds: 300, ...config.connectProperties, clientId },
   });
-  stack.add(() => stopClient(client));
+  clients.add(client);
   return new Promise<mqtt5.Mqtt5Client | undefined>((resolve) => {
     const timer = setTimeout(() => done(undefined), connectTimeoutMs);
     const done = (c: mqtt5.Mqtt5Client | undefined) => {
@@ -207,9 +214,12 @@ function connectOne(config: mqtt5.Mqtt5ClientConfig, clientId: string, stack: Cl
   });
 }
 
+function cpuUsedUs(before: NodeJS.CpuUsage, after: NodeJS.CpuUsage): number {
+  return after.user - before.user + (after.system - before.system);
+}
+
 function cpuPercent(before: NodeJS.CpuUsage, after: NodeJS.CpuUsage, wallMs: number): number {
-  const usedUs = after.user - before.user + (after.system - before.system);
-  return (usedUs / 1000 / wallMs) * 100;
+  return (cpuUsedUs(before, after) / 1000 / wallMs) * 100;
 }
 
 interface PhaseResult {
@@ -223,6 +233,8 @@ interface PhaseResult {
   p99CorrectedMs: number;
   maxLagMs: number;
   emulatorCpu: number;
+  /** Emulator CPU time per acknowledged publish: comparable across runs on a busy machine. */
+  emulatorUsPerMsg: number;
   harnessCpu: number;
 }
 
@@ -317,6 +329,7 @@ async function runPhase(
     p99CorrectedMs: corrected.getValueAtPercentile(99) / 1000,
     maxLagMs,
     emulatorCpu: cpuPercent(emuBefore.cpu, emuAfter.cpu, wallMs),
+    emulatorUsPerMsg: acked > 0 ? cpuUsedUs(emuBefore.cpu, emuAfter.cpu) / acked : 0,
     harnessCpu,
   };
   hist.destroy();
@@ -329,12 +342,13 @@ function pad(s: string | number, n: number): string {
 }
 
 function table(results: PhaseResult[], p99LimitMs: number): string {
-  const head = `${pad("offered/s", 10)}${pad("achieved/s", 11)}${pad("acked", 8)}${pad("failed", 7)}${pad("p50 ms", 8)}${pad("p99 ms", 8)}${pad("p99c ms", 9)}${pad("lag ms", 8)}${pad("emu CPU%", 9)}${pad("harn CPU%", 10)}`;
+  const head = `${pad("offered/s", 10)}${pad("achieved/s", 11)}${pad("acked", 8)}${pad("failed", 7)}${pad("p50 ms", 8)}${pad("p99 ms", 8)}${pad("p99c ms", 9)}${pad("lag ms", 8)}${pad("emu CPU%", 9)}${pad("emu µs/msg", 11)}${pad("harn CPU%", 10)}`;
   const rows = results.map(
     (r) =>
       `${pad(r.rate, 10)}${pad(r.achieved.toFixed(0), 11)}${pad(r.acked, 8)}${pad(r.failed, 7)}` +
       `${pad(r.p50Ms.toFixed(1), 8)}${pad(r.p99Ms.toFixed(1), 8)}${pad(r.p99CorrectedMs.toFixed(1), 9)}` +
-      `${pad(r.maxLagMs.toFixed(0), 8)}${pad(r.emulatorCpu.toFixed(0), 9)}${pad(r.harnessCpu.toFixed(0), 10)}`,
+      `${pad(r.maxLagMs.toFixed(0), 8)}${pad(r.emulatorCpu.toFixed(0), 9)}` +
+      `${pad(r.emulatorUsPerMsg.toFixed(0), 11)}${pad(r.harnessCpu.toFixed(0), 10)}`,
   );
   const ok = results.filter((r) => r.failed === 0 && r.p99Ms < p99LimitMs && r.achieved >= r.rate * 0.95);
   const best = ok.length > 0 ? Math.max(...ok.map((r) => r.rate)) : undefined;
@@ -352,7 +366,13 @@ async function main(argv: string[]): Promise<void> {
   const signal = AbortSignal.timeout(maxRunMs);
   const stack = new CloseStack();
   try {
-    const emulator = stack.add(await EmulatorChild.create());
+    const emulator = stack.add(await EmulatorChild.create(opts.emulatorCpuProfDir));
+    // Every client created (connected or not), stopped all at once at the end: one after the other,
+    // 1,000 CRT clients took ~100 s to stop.
+    const opened = new Set<mqtt5.Mqtt5Client>();
+    stack.add(async () => {
+      await Promise.all([...opened].map((c) => stopClient(c)));
+    });
     const { info } = emulator;
     const config = baseConfig(info, await assumeRole(info));
 
@@ -362,7 +382,7 @@ async function main(argv: string[]): Promise<void> {
     const t0 = performance.now();
     const connected = await Promise.all(
       Array.from({ length: opts.clients }, (_v, i) =>
-        limit(() => (signal.aborted ? undefined : connectOne(config, `bench-${i}`, stack))),
+        limit(() => (signal.aborted ? undefined : connectOne(config, `bench-${i}`, opened))),
       ),
     );
     const connectMs = performance.now() - t0;
@@ -371,7 +391,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(
       `connect: ${clients.length}/${opts.clients} CRT MQTT5 WSS clients in ${(connectMs / 1000).toFixed(2)} s = ` +
         `${(clients.length / (connectMs / 1000)).toFixed(0)} connects/s (concurrency ${opts.connectConcurrency}); ` +
-        `emulator CPU ${cpuPercent(emuBefore.cpu, emuAfter.cpu, connectMs).toFixed(0)}%, ` +
+        `emulator CPU ${cpuPercent(emuBefore.cpu, emuAfter.cpu, connectMs).toFixed(0)}% ` +
+        `(${(cpuUsedUs(emuBefore.cpu, emuAfter.cpu) / 1000 / Math.max(1, clients.length)).toFixed(2)} ms per connect), ` +
         `harness CPU ${cpuPercent(cpuBefore, process.cpuUsage(), connectMs).toFixed(0)}%\n`,
     );
     if (clients.length === 0) throw new Error("no client connected");

@@ -19,6 +19,7 @@ import {
 } from "mqtt-packet";
 import type { Principal } from "../types.js";
 import type { BrokerCore, ClientTransport } from "./core.js";
+import { decodeFast, readFixedHeader } from "./framing.js";
 import {
   AwsIotLimits,
   EmulatorLimits,
@@ -65,11 +66,6 @@ const V4_CONNACK = { unacceptableProtocol: 1, identifierRejected: 2, notAuthoriz
 /** MQTT 3.1.1 SUBACK failure [MQTT-3.9.3]. */
 const V4_SUBACK_FAILURE = 0x80;
 
-/** mqtt-packet's parser keeps the packet being assembled here; read to refuse oversize packets early. */
-interface ParserInternals {
-  packet?: { length?: number };
-}
-
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Connection {
@@ -92,7 +88,16 @@ export class Connection {
   #flushQueued = false;
   #transportOpen = true;
   #aliases: Map<number, string> | undefined;
-  readonly #authCache = new Map<string, boolean>();
+  /** Cached decisions per action, keyed by topic / filter (no per-lookup key string to build). */
+  readonly #authCache = {
+    "iot:Publish": new Map<string, boolean>(),
+    "iot:RetainPublish": new Map<string, boolean>(),
+    "iot:Subscribe": new Map<string, boolean>(),
+  };
+  /** The start of a packet that has not fully arrived yet (chunks), and its size once known (else 0). */
+  #partial: Buffer[] = [];
+  #partialBytes = 0;
+  #partialNeeded = 0;
   #clientMaxPacket = Number.POSITIVE_INFINITY;
 
   constructor(core: BrokerCore, transport: ClientTransport, principal: Principal) {
@@ -211,20 +216,63 @@ export class Connection {
     if (this.#state === "closed") return;
     this.#core.counters.bytesIn += data.length;
     this.#lastRx = this.#core.now();
+    let buf = data;
+    if (this.#partialBytes > 0) {
+      this.#partial.push(data);
+      this.#partialBytes += data.length;
+      if (this.#partialBytes < this.#partialNeeded) return;
+      buf = Buffer.concat(this.#partial, this.#partialBytes);
+      this.#partial = [];
+      this.#partialBytes = 0;
+      this.#partialNeeded = 0;
+    }
     try {
-      this.#parser.parse(data);
+      this.#consume(buf);
     } catch (error) {
       // A handler bug must cost one connection, not the emulator.
       this.#core.countRejected(`internal: ${error instanceof Error ? error.message : String(error)}`);
       this.#close("SERVER_ERROR", true, RC.unspecified);
-      return;
     }
-    if (this.#isClosed()) return;
-    // The parser buffers a whole packet before parsing it; refuse a huge declared length up front.
-    const pending = (this.#parser as unknown as ParserInternals).packet?.length ?? -1;
-    if (pending > EmulatorLimits.maxPacketBytes) {
-      this.#protocolViolation("packet too large", RC.packetTooLarge);
+  }
+
+  /**
+   * Splits `buf` into whole packets: the per-message kinds are decoded in place (framing.ts), the rest
+   * by mqtt-packet, which therefore only ever sees whole packets. A trailing partial packet is kept.
+   */
+  #consume(buf: Buffer): void {
+    let offset = 0;
+    while (offset < buf.length && !this.#isClosed()) {
+      const header = readFixedHeader(buf, offset);
+      if (header === "malformed") {
+        // mqtt-packet reports the bad Remaining Length (or bad flags) as a parse error.
+        this.#parser.parse(buf.subarray(offset));
+        return;
+      }
+      if (header === "incomplete") {
+        this.#keepPartial(buf.subarray(offset), 0);
+        return;
+      }
+      // Refuse a huge declared length before buffering it.
+      if (header.remaining > EmulatorLimits.maxPacketBytes) {
+        this.#protocolViolation("packet too large", RC.packetTooLarge);
+        return;
+      }
+      const size = header.headerBytes + header.remaining;
+      if (offset + size > buf.length) {
+        this.#keepPartial(buf.subarray(offset), size);
+        return;
+      }
+      const fast = this.#state === "open" ? decodeFast(buf, offset, header, this.#version) : undefined;
+      if (fast) this.#onPacket(fast);
+      else this.#parser.parse(buf.subarray(offset, offset + size));
+      offset += size;
     }
+  }
+
+  #keepPartial(rest: Buffer, needed: number): void {
+    this.#partial = [rest];
+    this.#partialBytes = rest.length;
+    this.#partialNeeded = needed;
   }
 
   /** Re-reads the state after calls that may have closed the connection (defeats TS narrowing). */
@@ -427,17 +475,16 @@ export class Connection {
 
   /** Cached authorization for this connection's principal (its policies do not change while open). */
   #allowed(action: "iot:Publish" | "iot:RetainPublish" | "iot:Subscribe", name: string): boolean {
-    // One map for all three actions: the key's first character says which.
-    const key = (action === "iot:Publish" ? "P" : action === "iot:Subscribe" ? "S" : "R") + name;
-    let allowed = this.#authCache.get(key);
+    const cache = this.#authCache[action];
+    let allowed = cache.get(name);
     if (allowed === undefined) {
       const core = this.#core;
       const resource = action === "iot:Subscribe" ? core.topicFilterArn(name) : core.topicArn(name);
       allowed = core.options.authorize(this.principal, action, resource, {
         clientId: this.clientId as string,
       }).allowed;
-      if (this.#authCache.size >= EmulatorLimits.authCacheEntries) this.#authCache.clear();
-      this.#authCache.set(key, allowed);
+      if (cache.size >= EmulatorLimits.authCacheEntries) cache.clear();
+      cache.set(name, allowed);
     }
     if (!allowed) this.#core.countDenial(action);
     return allowed;

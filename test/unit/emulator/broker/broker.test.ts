@@ -164,6 +164,47 @@ describe("Broker flow control and limits", () => {
     expect(sub.of("publish").map((p) => p.topic)).toEqual(["f/0", "f/1", "f/2", "f/3"]);
   });
 
+  it("reassembles packets split across transport chunks and splits packets packed into one", async () => {
+    const broker = newBroker();
+    const sub = open(broker, "sub", 5);
+    sub.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "s/#", qos: 1 }] }, 5);
+    const pub = open(broker, "pub", 4);
+    await flush();
+    const bytes = Buffer.concat([
+      generate(
+        {
+          cmd: "publish",
+          topic: "s/1",
+          payload: Buffer.from("one"),
+          qos: 1,
+          messageId: 77,
+          retain: false,
+          dup: false,
+        },
+        { protocolVersion: 4 },
+      ),
+      generate({ cmd: "pingreq" }, { protocolVersion: 4 }),
+      generate(
+        { cmd: "publish", topic: "s/2", payload: Buffer.alloc(300, 0x62), qos: 0, retain: false, dup: false },
+        { protocolVersion: 4 },
+      ),
+      generate(
+        { cmd: "subscribe", messageId: 2, subscriptions: [{ topic: "p/#", qos: 0 }] },
+        { protocolVersion: 4 },
+      ),
+    ]);
+    // One byte at a time (headers split too), then the same bytes again as a single chunk.
+    for (let i = 0; i < bytes.length; i++) pub.sendRaw(bytes.subarray(i, i + 1));
+    pub.sendRaw(bytes);
+    await flush();
+    expect(pub.closed).toBe(false);
+    expect(pub.of("puback").map((p) => p.messageId)).toEqual([77, 77]);
+    expect(pub.of("pingresp")).toHaveLength(2);
+    expect(pub.of("suback")).toHaveLength(2);
+    const got = sub.of("publish").map((p) => `${p.topic}:${Buffer.from(p.payload as Buffer).length}`);
+    expect(got).toEqual(["s/1:3", "s/2:300", "s/1:3", "s/2:300"]);
+  });
+
   it("refuses a packet whose declared length is oversize before buffering it", async () => {
     const broker = newBroker();
     const t = open(broker, "huge", 4);
