@@ -129,7 +129,8 @@ export function endpointHost(endpoint: string): string {
   return endpoint.split(/[/?#]/)[0] ?? "";
 }
 
-const KNOWN_COUNTERS = new Set([
+/** The plain numeric fields of `counts`, each fed by the counter of the same name. */
+const SCALAR_COUNTS = [
   "published",
   "acked",
   "received",
@@ -139,6 +140,10 @@ const KNOWN_COUNTERS = new Set([
   "outOfOrder",
   "errors",
   "scheduleLag",
+] as const;
+
+const KNOWN_COUNTERS = new Set<string>([
+  ...SCALAR_COUNTS,
   "connect.attempts",
   "connect.successes",
   "credentials.refreshes",
@@ -363,17 +368,7 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
     scheduleLag: 0,
     other: sumRecords(results.map((r) => r.counts.other)),
   };
-  for (const k of [
-    "published",
-    "acked",
-    "received",
-    "expected",
-    "lost",
-    "duplicates",
-    "outOfOrder",
-    "errors",
-    "scheduleLag",
-  ] as const) {
+  for (const k of SCALAR_COUNTS) {
     counts[k] = results.reduce((a, r) => a + r.counts[k], 0);
   }
 
