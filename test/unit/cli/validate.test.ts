@@ -41,12 +41,13 @@ describe("iotload validate", () => {
     });
   }
 
-  it("has the four example scenarios", () => {
+  it("has the documented example scenarios", () => {
     expect(examples.map((f) => f.split("/").pop()).sort()).toEqual([
       "credential-soak.yaml",
       "cross-account-aws.yaml",
       "local-smoke.yaml",
       "ramp-to-knee.yaml",
+      "steady-1000mps.yaml",
     ]);
   });
 
