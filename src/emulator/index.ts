@@ -18,9 +18,9 @@ import { createTap, filterProblem } from "./tap.js";
 import type { EmulatorCounters, EmulatorInfo } from "./types.js";
 import { defaultWorld, loadWorld, primaryIdentities, type World } from "./world.js";
 
+export { topicMatches } from "../lib/mqtt-topic.js";
 export type { TlsMaterial } from "./certs.js";
 export type { EndpointCounters } from "./iot-endpoint.js";
-export { topicMatches } from "./tap.js";
 export type {
   CredentialExpiryMode,
   EmulatorCounters,

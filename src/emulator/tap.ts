@@ -2,6 +2,7 @@
  * `--tap FILTER`: shows messages flowing through the broker the way the AWS IoT console's MQTT test
  * client does (topic, time, payload) — the "watched from B's console" half of the reference recipe.
  */
+import { topicMatches } from "../lib/mqtt-topic.js";
 
 export interface TappedMessage {
   topic: string;
@@ -20,23 +21,6 @@ export interface TapOptions {
   maxPayloadChars?: number;
   /** For the timestamp; defaults to Date.now. */
   now?: () => number;
-}
-
-/**
- * Whether `topic` matches the MQTT filter: `+` one level, `#` the rest (incl. the parent level), and
- * topics starting with `$` are not matched by a leading wildcard [MQTT-4.7.2-1].
- */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  if (topic.startsWith("$") && (f[0] === "+" || f[0] === "#")) return false;
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i];
-    if (level === "#") return true;
-    if (i >= t.length) return false;
-    if (level !== "+" && level !== t[i]) return false;
-  }
-  return f.length === t.length;
 }
 
 /** Validates a tap filter; returns a problem description or undefined. */

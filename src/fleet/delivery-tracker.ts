@@ -3,9 +3,10 @@
  * (acknowledged messages whose topic matches one of its filters), which it received, duplicates,
  * reordering, and — at the end of the grace period — loss. Latency is recorded on first receipt only.
  */
+
+import { topicMatches } from "../lib/mqtt-topic.js";
 import { GrowableBitset } from "./bitset.js";
 import type { DeliveryTag } from "./tag.js";
-import { topicMatches } from "./topic-match.js";
 import type { FleetRecorder } from "./types.js";
 
 export interface DeliveryCounts {

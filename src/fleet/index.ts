@@ -27,7 +27,6 @@ export {
   parseTag,
   type TagCarrier,
 } from "./tag.js";
-export { topicMatches } from "./topic-match.js";
 export type {
   DeviceSchedule,
   FleetEndpoint,

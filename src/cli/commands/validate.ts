@@ -5,9 +5,7 @@
  */
 import type { Argv } from "yargs";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
-import { parseThreshold } from "../../report/thresholds.js";
 import {
-  type Diagnostic,
   EXAMPLE_RUN_ID,
   formatBytes,
   formatDiagnostic,
@@ -18,6 +16,7 @@ import {
   type RunPlan,
   ScenarioError,
 } from "../../scenario/index.js";
+import { thresholdProblems } from "../threshold-check.js";
 import type { Command } from "./command.js";
 
 export interface ValidateOutput {
@@ -31,23 +30,7 @@ export async function validateFiles(files: readonly string[], io: ValidateOutput
   for (const file of files) {
     try {
       const loaded = await loadScenario(file);
-      // Threshold expressions belong to the report's grammar; check them here with their positions.
-      const problems: Diagnostic[] = [];
-      loaded.scenario.thresholds.forEach((expression, i) => {
-        try {
-          parseThreshold(expression);
-        } catch (error) {
-          if (!(error instanceof UserError)) throw error;
-          const at = loaded.locate(["thresholds", i]);
-          problems.push({
-            severity: "error",
-            file,
-            ...at,
-            path: `thresholds[${i}]`,
-            message: errorMessage(error),
-          });
-        }
-      });
+      const problems = thresholdProblems(loaded);
       if (problems.length > 0) throw new ScenarioError(file, [...problems, ...loaded.warnings]);
       const plan = planRun(loaded.scenario, {}, { runId: EXAMPLE_RUN_ID });
       const w = loaded.warnings.length;

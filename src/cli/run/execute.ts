@@ -20,7 +20,6 @@ import {
   buildResult,
   ProgressPrinter,
   type ProgressState,
-  parseThreshold,
   type RunResult,
   renderSummary,
   shouldUseColor,
@@ -29,15 +28,14 @@ import {
 import {
   applyOverrides,
   createRunId,
-  type Diagnostic,
   formatDiagnostic,
-  type LoadedScenario,
   loadScenario,
   parseOverrides,
   planRun,
   type RunPlan,
   ScenarioError,
 } from "../../scenario/index.js";
+import { thresholdProblems } from "../threshold-check.js";
 import { poolSigning } from "./signing.js";
 import { type ResolvedTarget, resolveTarget } from "./target.js";
 
@@ -84,7 +82,8 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
 
   // ---- 1. load, validate, plan (user mistakes → UserError, exit 2, nothing written) ----------
   const loaded = await loadScenario(flags.scenario);
-  checkThresholds(loaded);
+  const thresholdErrors = thresholdProblems(loaded);
+  if (thresholdErrors.length > 0) throw new ScenarioError(loaded.file, thresholdErrors);
   for (const w of loaded.warnings) say(`${formatDiagnostic(w)}\n`);
   const overrides = parseOverrides({
     devices: flags.devices,
@@ -261,26 +260,6 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   if (interrupted) return { exitCode: ExitCode.interrupted, result, reportDir };
   const broken = result.thresholds.filter((t) => !t.pass);
   return { exitCode: broken.length > 0 ? ExitCode.thresholds : ExitCode.ok, result, reportDir };
-}
-
-/** Threshold expressions use the report's grammar: check them with their scenario positions. */
-function checkThresholds(loaded: LoadedScenario): void {
-  const problems: Diagnostic[] = [];
-  loaded.scenario.thresholds.forEach((expression, i) => {
-    try {
-      parseThreshold(expression);
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error;
-      problems.push({
-        severity: "error",
-        file: loaded.file,
-        ...loaded.locate(["thresholds", i]),
-        path: `thresholds[${i}]`,
-        message: errorMessage(error),
-      });
-    }
-  });
-  if (problems.length > 0) throw new ScenarioError(loaded.file, problems);
 }
 
 function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {

@@ -85,8 +85,8 @@ export async function resolveTarget(plan: RunPlan, secrets: SecretRegistry): Pro
       "credentials.roleArn: required for target.kind aws — the ARN of the role in account B that account A assumes (e.g. arn:aws:iam::222222222222:role/iot-load-test).",
     );
   }
-  // Accept `xxx-ats.iot.<region>.amazonaws.com`, or a wss:// URL of it.
-  const host = t.endpoint.replace(/^wss?:\/\//, "").replace(/[/:].*$/, "");
+  // The schema accepts only a bare host (no scheme, port or path), so the endpoint IS the host.
+  const host = t.endpoint;
   return {
     kind: "aws",
     endpoint: { host, port: 443, region: t.region },

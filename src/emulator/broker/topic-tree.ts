@@ -88,16 +88,4 @@ export class TopicTree<K, V> {
 }
 
 /** Whether one valid filter matches one valid topic name (same rules as TopicTree). */
-export function topicMatches(filter: string, topic: string): boolean {
-  if (topic.charCodeAt(0) === 36 && (filter.charCodeAt(0) === 43 || filter.charCodeAt(0) === 35))
-    return false;
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i] as string;
-    if (level === "#") return true;
-    if (i >= t.length) return false;
-    if (level !== "+" && level !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+export { topicMatches } from "../../lib/mqtt-topic.js";

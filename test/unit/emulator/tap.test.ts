@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createTap, filterProblem, topicMatches } from "../../../src/emulator/tap.js";
+import { createTap, filterProblem } from "../../../src/emulator/tap.js";
+import { topicMatches } from "../../../src/lib/mqtt-topic.js";
 
 describe("topicMatches", () => {
   it.each([

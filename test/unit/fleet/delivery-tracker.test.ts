@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DeliveryTracker } from "../../../src/fleet/delivery-tracker.js";
-import { topicMatches } from "../../../src/fleet/topic-match.js";
 import type { FleetRecorder, LatencyMetric } from "../../../src/fleet/types.js";
+import { topicMatches } from "../../../src/lib/mqtt-topic.js";
 
 function fakeRecorder() {
   const counts: Record<string, number> = {};
