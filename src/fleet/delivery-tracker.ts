@@ -1,7 +1,13 @@
 /**
- * Exact delivery accounting across subscribers: which messages each subscriber should receive
- * (acknowledged messages whose topic matches one of its filters), which it received, duplicates,
- * reordering, and — at the end of the grace period — loss. Latency is recorded on first receipt only.
+ * Exact delivery accounting across subscribers: which messages each subscriber should receive, which
+ * it received, duplicates, reordering, and — at the end of the grace period — loss. Latency is
+ * recorded on first receipt only.
+ *
+ * "Expected" (reports/README.md, "Accounting"): a published message whose topic matches one of the
+ * subscriber's filters, unless the target refused it with a failure reason code. So a message the
+ * target acknowledged and then lost, and a message it never answered, both count as expected: neither
+ * can disappear from the loss figure (the fleet calls expect() on ack, on a failure without a reason
+ * code, and for every publish still unanswered at the end).
  */
 
 import { topicMatches } from "../lib/mqtt-topic.js";
@@ -10,7 +16,7 @@ import type { DeliveryTag } from "./tag.js";
 import type { FleetRecorder } from "./types.js";
 
 export interface DeliveryCounts {
-  /** Sum over subscribers of acknowledged messages that subscriber should receive. */
+  /** Sum over subscribers of published messages that subscriber should receive (see the header). */
   expected: number;
   /** Unique (subscriber, message) first receipts. */
   received: number;
@@ -62,8 +68,9 @@ export class DeliveryTracker {
     return this.#filters.length;
   }
 
-  /** A message was acknowledged (QoS 1 PUBACK success, or QoS 0 handed to the socket): subscribers whose filters match must receive it. */
-  acked(deviceIndex: number, seq: number, topic: string): void {
+  /** Subscribers whose filters match `topic` should receive message (deviceIndex, seq). Idempotent. */
+  expect(deviceIndex: number, seq: number, topic: string): void {
+    if (this.#filters.length === 0) return;
     for (const s of this.#subscribersFor(topic)) {
       const stream = this.#stream(s, deviceIndex);
       if (stream.expected.set(seq)) continue;

@@ -30,6 +30,8 @@ export interface Device {
   readonly index: number;
   readonly clientId: string;
   readonly connected: boolean;
+  /** True once the first connection succeeded: later attempts are reconnects. */
+  readonly everConnected: boolean;
   /** Resolves on the first successful connection; rejects with ConnectError (the client is stopped then). */
   connect(timeoutMs: number): Promise<void>;
   publish(topic: string, payload: Uint8Array, qos: 0 | 1, tag?: UserProperty): Promise<PublishOutcome>;

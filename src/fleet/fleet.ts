@@ -3,8 +3,11 @@
  * Lifecycle (one AbortSignal per run, two-phase stop — design notes §3.8):
  *   create → connectSubscribers → connectDevices → startPublishing → (schedule done | abort)
  *   → stopOffering → drain(grace) → close.
- * Every QoS 1 message is accounted: published = acked + failed(by reason) + inFlight; close() stops
- * the clients, which fails what is still in flight with a reason ("userRequestedStop"), never silently.
+ * Every message ends in exactly one state: published = acked + failed(by reason). The fleet owns the
+ * accounting, not the MQTT client: a publish the client never answers (target dead or stalled, offline
+ * queue never flushed) is failed by `settleUnanswered()` at the end of the drain with the reason
+ * `noResponse` (or `stoppedByUser` when the run was interrupted), and an answer arriving after that is
+ * ignored (counted as `publish.lateOutcomes`). See reports/README.md, "Accounting".
  */
 import { mqtt } from "aws-iot-device-sdk-v2";
 import { type Clock, systemClock } from "../lib/clock.js";
@@ -19,6 +22,7 @@ import {
   type DeviceEvents,
   Mqtt5Device,
   Mqtt311Device,
+  type PublishOutcome,
   type UserProperty,
 } from "./device.js";
 import { PublishScheduler, type ScheduledSend, type SchedulerStats } from "./schedule.js";
@@ -65,11 +69,21 @@ export interface FleetState {
   failed: number;
   inFlight: number;
   received: number;
-  /** Acked messages subscribers should have but have not received yet. */
+  /** Expected deliveries (see DeliveryTracker) not received yet. */
   outstandingDeliveries: number;
 }
 
+export interface FleetAvailability {
+  /** Fewest devices connected at any moment while publishing. */
+  minConnected: number;
+  /** Time while publishing with no device connected, ms. */
+  zeroConnectedMs: number;
+  /** Devices in the middle of a reconnect attempt now. */
+  reconnectsInProgress: number;
+}
+
 export interface FleetSummary extends FleetState {
+  availability: FleetAvailability;
   connectFailed: number;
   skipped: number;
   scheduler: SchedulerStats;
@@ -83,6 +97,19 @@ export interface FleetSummary extends FleetState {
   };
   tagCarrier: TagCarrier;
 }
+
+/** One publish awaiting its outcome. */
+interface PendingPublish {
+  index: number;
+  seq: number;
+  topic: string;
+  dueEpochMs: number;
+  sendEpochMs: number;
+  settled: boolean;
+}
+
+/** Why publishes still unanswered at the end are failed (see settleUnanswered). */
+export type UnansweredReason = "noResponse" | "stoppedByUser";
 
 const defaultNow = () => performance.timeOrigin + performance.now();
 /** Long enough to outlive any reconnect backoff, short enough not to leave sessions behind for long. */
@@ -114,8 +141,18 @@ export class Fleet implements Closeable {
   #acked = 0;
   #failed = 0;
   #skipped = 0;
-  #inFlight = 0;
+  /** Publishes sent and not yet settled (acked or failed); settleUnanswered() empties it. */
+  readonly #pending = new Set<PendingPublish>();
   #connectFailed = 0;
+  /** Devices with a reconnect attempt started and not yet ended (MQTT 5 reports attempts). */
+  readonly #reconnecting = new Set<number>();
+  /** When the connected-device count last dropped to 0 (undefined while some device is connected). */
+  #zeroSince: number | undefined;
+  #zeroConnectedMs = 0;
+  #minConnected: number | undefined;
+  #publishingEnded = false;
+  /** Set when close() starts stopping clients: their stop-induced failures are not run outcomes. */
+  #closingClients = false;
   #closing: Promise<void> | undefined;
 
   private constructor(o: FleetOptions) {
@@ -273,6 +310,8 @@ export class Fleet implements Closeable {
       ...(this.#o.lagThresholdMs !== undefined ? { lagThresholdMs: this.#o.lagThresholdMs } : {}),
     });
     for (const index of this.#ready) this.#scheduler.add(index, 0);
+    this.#minConnected = this.#connected;
+    if (this.#connected === 0) this.#zeroSince = this.#runStartMs;
     this.#scheduler.start(this.#runStartMs);
     this.#rec.mark("phase", "publishing");
   }
@@ -286,9 +325,15 @@ export class Fleet implements Closeable {
     return this.#runStartMs;
   }
 
-  /** Phase one of the stop: no more sends. Idempotent. */
+  /** Phase one of the stop: no more sends; availability stops accumulating. Idempotent. */
   stopOffering(): void {
     this.#scheduler?.stop();
+    if (this.#runStartMs === undefined || this.#publishingEnded) return;
+    this.#publishingEnded = true;
+    if (this.#zeroSince !== undefined) {
+      this.#zeroConnectedMs += this.#now() - this.#zeroSince;
+      this.#zeroSince = undefined;
+    }
   }
 
   /**
@@ -298,7 +343,7 @@ export class Fleet implements Closeable {
   async drain(graceMs: number, signal?: AbortSignal): Promise<{ drained: boolean }> {
     const deadline = this.#now() + graceMs;
     while (!signal?.aborted) {
-      if (this.#inFlight === 0 && this.#tracker.outstanding === 0) return { drained: true };
+      if (this.#pending.size === 0 && this.#tracker.outstanding === 0) return { drained: true };
       const left = deadline - this.#now();
       if (left <= 0) break;
       await new Promise<void>((resolve) => {
@@ -327,7 +372,7 @@ export class Fleet implements Closeable {
       published: this.#published,
       acked: this.#acked,
       failed: this.#failed,
-      inFlight: this.#inFlight,
+      inFlight: this.#pending.size,
       received: this.#tracker.receivedCount,
       outstandingDeliveries: this.#tracker.outstanding,
     };
@@ -348,6 +393,7 @@ export class Fleet implements Closeable {
         lagSamplesMs: [],
       },
       delivery,
+      availability: this.availability(),
       tagCarrier: this.#carrier,
     };
   }
@@ -356,6 +402,12 @@ export class Fleet implements Closeable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.stopOffering();
+      // A reconnect attempt still under way is ended by the stop: count its outcome so reconnect
+      // attempts = successes + failures, then ignore what the stopping clients report.
+      if (this.#reconnecting.size > 0)
+        this.#rec.count("reconnect.failures.stoppedAtEnd", this.#reconnecting.size);
+      this.#reconnecting.clear();
+      this.#closingClients = true;
       const devices = this.#devices.filter((d): d is Device => d !== undefined);
       for (let i = 0; i < devices.length; i += CLOSE_BATCH) {
         await Promise.all(devices.slice(i, i + CLOSE_BATCH).map((d) => d.close()));
@@ -372,7 +424,7 @@ export class Fleet implements Closeable {
     const device = this.#devices[s.index - this.#first];
     if (!device) return;
     if (s.lateMs > (this.#o.lagThresholdMs ?? 10)) this.#rec.lag(s.lateMs);
-    if (this.#inFlight >= (this.#o.maxInFlight ?? 200_000)) {
+    if (this.#pending.size >= (this.#o.maxInFlight ?? 200_000)) {
       this.#skipped++;
       this.#rec.count("skipped.inFlightLimit");
       return;
@@ -384,8 +436,7 @@ export class Fleet implements Closeable {
     const topic = plan.publish.topic(s.index, s.seq);
     let payload = plan.publish.payload(s.index, s.seq, sendEpochMs);
     let userProperty: UserProperty | undefined;
-    const tracking = this.#tracker.subscriberCount > 0;
-    if (tracking) {
+    if (this.#tracker.subscriberCount > 0) {
       const tag: DeliveryTag = {
         deviceIndex: s.index,
         seq: s.seq,
@@ -396,24 +447,60 @@ export class Fleet implements Closeable {
         userProperty = { name: TAG_USER_PROPERTY, value: formatTag(tag) };
       else payload = embedTag(payload, tag, this.#carrier);
     }
+    const p: PendingPublish = { index: s.index, seq: s.seq, topic, dueEpochMs, sendEpochMs, settled: false };
+    this.#pending.add(p);
     this.#published++;
-    this.#inFlight++;
     this.#rec.count("published");
-    device.publish(topic, payload, plan.publish.qos, userProperty).then((outcome) => {
-      this.#inFlight--;
-      if (outcome.ok) {
-        const t = this.#now();
-        this.#acked++;
-        this.#rec.count("acked");
-        this.#rec.latency("publishAck", t - dueEpochMs);
-        this.#rec.latency("publishAckUncorrected", t - sendEpochMs);
-        if (tracking) this.#tracker.acked(s.index, s.seq, topic);
-      } else {
-        this.#failed++;
-        this.#rec.count(`failed.${outcome.reason}`);
-        if (outcome.denied) this.#rec.count("denied");
-      }
-    });
+    device
+      .publish(topic, payload, plan.publish.qos, userProperty)
+      .then((outcome) => this.#settle(p, outcome));
+  }
+
+  /** The client answered a publish: exactly one of acked / failed, unless already settled. */
+  #settle(p: PendingPublish, outcome: PublishOutcome): void {
+    if (p.settled) {
+      // Answered after settleUnanswered() gave up on it: already failed, never counted twice.
+      this.#rec.count("publish.lateOutcomes");
+      return;
+    }
+    p.settled = true;
+    this.#pending.delete(p);
+    if (outcome.ok) {
+      const t = this.#now();
+      this.#acked++;
+      this.#rec.count("acked");
+      this.#rec.latency("publishAck", t - p.dueEpochMs);
+      this.#rec.latency("publishAckUncorrected", t - p.sendEpochMs);
+      this.#tracker.expect(p.index, p.seq, p.topic);
+      return;
+    }
+    this.#failed++;
+    this.#rec.count(`failed.${outcome.reason}`);
+    if (outcome.denied) this.#rec.count("denied");
+    // A failure reason code from the target (PUBACK ≥ 0x80) means it refused the message: nobody
+    // should receive it. Any other failure (client-side, connection lost) leaves it unknown whether
+    // the target took the message, so subscribers are still expected to receive it.
+    if (outcome.reasonCode === undefined) this.#tracker.expect(p.index, p.seq, p.topic);
+  }
+
+  /**
+   * Ends the wait for answers: every publish still unanswered is failed with `reason` (and still
+   * expected by the subscribers whose filters match — the target may have taken it). Call after the
+   * drain, before close(); later answers are ignored. Returns how many were settled.
+   */
+  settleUnanswered(reason: UnansweredReason): number {
+    const n = this.#pending.size;
+    for (const p of this.#pending) {
+      p.settled = true;
+      this.#tracker.expect(p.index, p.seq, p.topic);
+    }
+    this.#pending.clear();
+    if (n > 0) {
+      this.#failed += n;
+      this.#rec.count(`failed.${reason}`, n);
+      this.#rec.count("unanswered", n);
+    }
+    return n;
   }
 
   #nextSeqAt(index: number): number {
@@ -466,26 +553,71 @@ export class Fleet implements Closeable {
   }
 
   #deviceEvents(): DeviceEvents {
+    // Reconnect outcomes add up: attempts = successes + failures (by reason). MQTT 5 reports each
+    // attempt; MQTT 3.1.1 reports only outcomes, so there the attempt is counted with its outcome.
+    const reconnectAttempt = (index: number) => {
+      if (!this.#reconnecting.delete(index)) this.#rec.count("reconnect.attempts");
+    };
     return {
-      onAttempt: () => this.#rec.count("connect.attempts"),
+      onAttempt: (device) => {
+        if (this.#closingClients) return;
+        if (!device.everConnected) {
+          this.#rec.count("connect.attempts");
+          return;
+        }
+        if (this.#reconnecting.has(device.index)) return;
+        this.#reconnecting.add(device.index);
+        this.#rec.count("reconnect.attempts");
+      },
       onConnected: (device, info) => {
-        this.#connected++;
-        this.#rec.gauge("connected", this.#connected);
+        this.#connectedChanged(+1);
         if (info.reconnect) {
+          reconnectAttempt(device.index);
+          this.#rec.count("reconnect.successes");
           const cause = this.#lastCause.get(device.index) ?? "unknown";
           this.#rec.count(`reconnects.${cause}`);
           if (info.downtimeMs !== undefined) this.#rec.latency("reconnectDowntime", info.downtimeMs);
         }
       },
       onDisconnected: (device, cause) => {
-        this.#connected--;
-        this.#rec.gauge("connected", this.#connected);
+        this.#connectedChanged(-1);
         this.#rec.count(`disconnects.${cause}`);
         this.#lastCause.set(device.index, cause);
       },
-      onConnectFailure: (_device, reason, info) => {
-        this.#rec.count(info.reconnect ? `reconnect.failures.${reason}` : `connect.failures.${reason}`);
+      onConnectFailure: (device, reason, info) => {
+        if (this.#closingClients) return;
+        if (!info.reconnect) {
+          this.#rec.count(`connect.failures.${reason}`);
+          return;
+        }
+        reconnectAttempt(device.index);
+        this.#rec.count(`reconnect.failures.${reason}`);
       },
+    };
+  }
+
+  /** Connected-device bookkeeping: gauge, and while publishing the minimum and the time at zero. */
+  #connectedChanged(delta: 1 | -1): void {
+    this.#connected += delta;
+    this.#rec.gauge("connected", this.#connected);
+    if (this.#runStartMs === undefined || this.#publishingEnded) return;
+    const now = this.#now();
+    if (this.#connected === 0 && this.#zeroSince === undefined) this.#zeroSince = now;
+    if (this.#connected > 0 && this.#zeroSince !== undefined) {
+      this.#zeroConnectedMs += now - this.#zeroSince;
+      this.#zeroSince = undefined;
+    }
+    if (this.#minConnected === undefined || this.#connected < this.#minConnected)
+      this.#minConnected = this.#connected;
+  }
+
+  /** Availability while publishing: the fewest devices connected and the time with none. */
+  availability(): FleetAvailability {
+    const open = this.#zeroSince === undefined ? 0 : this.#now() - this.#zeroSince;
+    return {
+      minConnected: this.#minConnected ?? this.#connected,
+      zeroConnectedMs: Math.round(this.#zeroConnectedMs + open),
+      reconnectsInProgress: this.#reconnecting.size,
     };
   }
 

@@ -10,7 +10,14 @@ export {
 } from "./crt-config.js";
 export { type DeliveryCounts, DeliveryTracker, type ReceiptKind } from "./delivery-tracker.js";
 export { ConnectError, crtErrorName, type Device, type PublishOutcome, reasonName } from "./device.js";
-export { Fleet, type FleetOptions, type FleetState, type FleetSummary } from "./fleet.js";
+export {
+  Fleet,
+  type FleetAvailability,
+  type FleetOptions,
+  type FleetState,
+  type FleetSummary,
+  type UnansweredReason,
+} from "./fleet.js";
 export {
   PublishScheduler,
   type PublishSchedulerOptions,

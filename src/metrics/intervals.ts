@@ -61,9 +61,13 @@ export function intervalLatencyFrom(histogram: Histogram): IntervalLatency {
   };
 }
 
+/** Suffix of the per-interval minimum kept for every gauge (`connected.min`). */
+export const GAUGE_MIN_SUFFIX = ".min";
+
 /**
  * Merges consecutive intervals into one starting at `t` and lasting `durationMs`: counters summed,
- * gauges = the last interval's values (gauges are "last value"), histograms added exactly, markers kept.
+ * gauges = the last interval's values (gauges are "last value") except `<gauge>.min` (the lowest value
+ * during the interval), which takes the minimum; histograms added exactly, markers kept.
  */
 export function mergeIntervals(
   group: readonly IntervalRecord[],
@@ -76,7 +80,12 @@ export function mergeIntervals(
   const encoded: Record<string, string[]> = {};
   for (const iv of group) {
     for (const [k, v] of Object.entries(iv.counts)) counts[k] = (counts[k] ?? 0) + v;
-    gauges = { ...gauges, ...iv.gauges };
+    const lows: Record<string, number> = {};
+    for (const [k, v] of Object.entries(iv.gauges)) {
+      const before = gauges[k];
+      if (k.endsWith(GAUGE_MIN_SUFFIX) && before !== undefined) lows[k] = Math.min(before, v);
+    }
+    gauges = { ...gauges, ...iv.gauges, ...lows };
     markers.push(...iv.markers);
     for (const [m, lat] of Object.entries(iv.latency)) {
       if (!lat) continue;

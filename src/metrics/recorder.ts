@@ -23,6 +23,7 @@ import {
 } from "./histograms.js";
 import {
   coarsenOnce,
+  GAUGE_MIN_SUFFIX,
   INTERVAL_LATENCY_METRICS,
   type IntervalLatency,
   type IntervalLatencyMetric,
@@ -101,6 +102,8 @@ export class Recorder {
   readonly #counters = new Map<string, CounterSlot>();
   #callsSinceClockCheck = 0;
   readonly #gauges = new Map<string, number>();
+  /** Lowest value of each gauge in the current interval (starts at the value carried in). */
+  readonly #gaugeLows = new Map<string, number>();
   #ivMarkers: Marker[] = [];
   #markersDropped = 0;
   readonly #intervals: IntervalRecord[] = [];
@@ -169,11 +172,16 @@ export class Recorder {
     this.#lagHist.recordValue(us);
   }
 
-  /** Sets a gauge ("connected", "subscribersConnected", …); each interval keeps the last value. */
+  /**
+   * Sets a gauge ("connected", "subscribersConnected", …); each interval keeps the last value and, as
+   * `<name>.min`, the lowest: a dip to zero inside a second is not hidden by a recovery before its end.
+   */
   gauge(name: string, value: number): void {
     if (this.#closedAt !== undefined) return;
     this.#lazyTick();
     this.#gauges.set(name, value);
+    const low = this.#gaugeLows.get(name);
+    if (low === undefined || value < low) this.#gaugeLows.set(name, value);
   }
 
   /** A marker on the charts ("credentials.refresh", "reconnect.storm", "phase"). */
@@ -283,11 +291,16 @@ export class Recorder {
       counts[k] = slot.interval;
       slot.interval = 0;
     }
+    const gauges = Object.fromEntries(this.#gauges);
+    for (const [k, v] of this.#gauges) {
+      gauges[`${k}${GAUGE_MIN_SUFFIX}`] = Math.min(v, this.#gaugeLows.get(k) ?? v);
+      this.#gaugeLows.set(k, v);
+    }
     this.#intervals.push({
       t: this.#ivStart - this.#startMs,
       durationMs: endMs - this.#ivStart,
       counts,
-      gauges: Object.fromEntries(this.#gauges),
+      gauges,
       latency,
       markers: this.#ivMarkers,
     });

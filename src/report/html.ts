@@ -12,6 +12,7 @@ import { decodeHistogram, LATENCY_METRICS, percentileMs } from "../metrics/histo
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import { REPORT_CSS, REPORT_JS } from "./html-client.js";
 import type { ResultInterval, RunResult } from "./result.js";
+import { verdictLine } from "./terminal.js";
 
 type Series = Array<number | null>;
 
@@ -151,6 +152,10 @@ export function renderHtml(result: RunResult): string {
   const c = result.counts;
   const failedThresholds = result.thresholds.filter((t) => !t.pass).length;
   const badges: string[] = [];
+  const verdict = verdictLine(result);
+  badges.push(
+    `<span class="badge ${verdict.ok ? "ok" : "bad"}" id="verdict">${escapeHtml(verdict.text)}</span>`,
+  );
   if (result.thresholds.length > 0) {
     badges.push(
       failedThresholds === 0
@@ -174,13 +179,25 @@ export function renderHtml(result: RunResult): string {
   const cards = [
     card("published", fmtInt(c.published)),
     card("throughput", `${fmtRate(result.rates.publishedPerSec)} msg/s`),
-    card("publishAck p99", pa.count > 0 ? `${fmtMs(pa.p99)} ms` : "–"),
-    card("delivery p99", dl.count > 0 ? `${fmtMs(dl.p99)} ms` : "–"),
+    card(
+      "publishAck p99",
+      pa.count > 0
+        ? `${fmtMs(pa.p99)} ms${(pa.missing ?? 0) > 0 ? ` (of ${fmtInt(pa.count)} answered)` : ""}`
+        : "–",
+      (pa.missing ?? 0) > 0 ? "bad" : "",
+    ),
+    card("unanswered", fmtInt(c.unanswered ?? 0), (c.unanswered ?? 0) > 0 ? "bad" : "ok"),
+    card(
+      "delivery p99",
+      dl.count > 0
+        ? `${fmtMs(dl.p99)} ms${(dl.missing ?? 0) > 0 ? ` (of ${fmtInt(dl.count)} received)` : ""}`
+        : "–",
+    ),
     card("loss", fmtPct(result.rates.lossRate), c.lost > 0 ? "bad" : "ok"),
     card(
       "errors",
       fmtInt(c.errors + Object.values(c.failed).reduce((a, b) => a + b, 0)),
-      c.errors > 0 ? "bad" : "",
+      c.errors + Object.values(c.failed).reduce((a, b) => a + b, 0) > 0 ? "bad" : "",
     ),
     card("reconnects", fmtInt(Object.values(c.reconnects).reduce((a, b) => a + b, 0))),
     card("credential refreshes", fmtInt(result.credentials.refreshes)),
@@ -188,10 +205,12 @@ export function renderHtml(result: RunResult): string {
 
   const latencyRows = LATENCY_METRICS.map((m) => {
     const l = result.latency[m];
-    if (l.count === 0) return `<tr><td>${m}</td><td>0</td><td colspan="7">no data</td></tr>`;
-    return `<tr><td>${m}</td><td>${fmtInt(l.count)}</td>${[l.min, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max].map((v) => `<td>${fmtMs(v)}</td>`).join("")}</tr>`;
+    const missing = l.missing === undefined ? "" : fmtInt(l.missing);
+    if (l.count === 0)
+      return `<tr><td>${m}</td><td>0</td><td>${missing}</td><td colspan="7">no data</td></tr>`;
+    return `<tr><td>${m}</td><td>${fmtInt(l.count)}</td><td>${missing}</td>${[l.min, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max].map((v) => `<td>${fmtMs(v)}</td>`).join("")}</tr>`;
   }).join("");
-  const latencyTable = `<table><thead><tr><th>latency (ms)</th><th>count</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr></thead><tbody>${latencyRows}</tbody></table>`;
+  const latencyTable = `<table><thead><tr><th>latency (ms)</th><th>count</th><th title="messages that never completed: unanswered publishes, lost deliveries — not in the percentiles">never completed</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr></thead><tbody>${latencyRows}</tbody></table>`;
 
   const thresholdTable =
     result.thresholds.length === 0
@@ -199,7 +218,7 @@ export function renderHtml(result: RunResult): string {
       : `<table><thead><tr><th>threshold</th><th>observed</th><th>result</th></tr></thead><tbody>${result.thresholds
           .map(
             (t) =>
-              `<tr><td>${escapeHtml(t.expression)}</td><td>${escapeHtml(fmtObserved(t.metric, t.observed))}</td><td class="${t.pass ? "pass" : "fail"}">${t.pass ? "✓ pass" : "✗ fail"}</td></tr>`,
+              `<tr><td>${escapeHtml(t.expression)}${t.builtin ? " <small>(built-in)</small>" : ""}</td><td>${escapeHtml(t.observed === null && t.note !== undefined ? "unbounded" : fmtObserved(t.metric, t.observed))}${t.note !== undefined ? `<br><small>${escapeHtml(t.note)}</small>` : ""}</td><td class="${t.pass ? "pass" : "fail"}">${t.pass ? "✓ pass" : "✗ fail"}</td></tr>`,
           )
           .join("")}</tbody></table>`;
 
@@ -207,13 +226,27 @@ export function renderHtml(result: RunResult): string {
     ["published", `${fmtInt(c.published)} (${fmtRate(result.rates.publishedPerSec)}/s)`],
     ["acked", fmtInt(c.acked)],
     ["failed", byReason(c.failed)],
+    ["unanswered (in failed)", fmtInt(c.unanswered ?? 0)],
     ["received / expected", `${fmtInt(c.received)} / ${fmtInt(c.expected)}`],
     ["lost", `${fmtInt(c.lost)} (${fmtPct(result.rates.lossRate)})`],
     ["duplicates · out of order", `${fmtInt(c.duplicates)} · ${fmtInt(c.outOfOrder)}`],
     ["errors", `${fmtInt(c.errors)} (error rate ${fmtPct(result.rates.errorRate)})`],
     ["connect attempts / successes", `${fmtInt(c.connect.attempts)} / ${fmtInt(c.connect.successes)}`],
     ["connect failures", byReason(c.connect.failures)],
-    ["reconnects", byReason(c.reconnects)],
+    [
+      "reconnect attempts / successes",
+      `${fmtInt(c.reconnect?.attempts ?? 0)} / ${fmtInt(c.reconnect?.successes ?? 0)}`,
+    ],
+    ["reconnect failures", byReason(c.reconnect?.failures ?? {})],
+    ["reconnects by cause", byReason(c.reconnects)],
+    ...(result.availability
+      ? ([
+          [
+            "min connected · time with none",
+            `${fmtInt(result.availability.minConnected)} of ${fmtInt(result.availability.devices)} · ${fmtDuration(result.availability.zeroConnectedMs)}`,
+          ],
+        ] as Array<[string, string]>)
+      : []),
     ["late sends (schedule lag)", fmtInt(c.scheduleLag)],
   ]);
   const cr = result.credentials;

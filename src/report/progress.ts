@@ -19,6 +19,8 @@ export interface ProgressState {
   /** publishAck p99 so far, ms (null before the first ack). */
   p99Ms: number | null;
   errors: number;
+  /** Publishes sent and not answered yet (grows while the target is silent). */
+  inFlight?: number;
   /** Milliseconds until the next credential refresh, if known. */
   nextCredentialRefreshMs?: number | null;
 }
@@ -44,6 +46,7 @@ export function formatProgress(s: ProgressState): string {
     `devices ${fmtInt(s.connected)}/${fmtInt(s.targetDevices)}`,
     `msg/s sent ${fmtRate(s.sentPerSec)} acked ${fmtRate(s.ackedPerSec)} recv ${fmtRate(s.receivedPerSec)}`,
     `p99 ${s.p99Ms === null ? "–" : `${fmtMs(s.p99Ms)} ms`}`,
+    ...(s.inFlight === undefined ? [] : [`in flight ${fmtInt(s.inFlight)}`]),
     `errors ${fmtInt(s.errors)}`,
   ];
   if (s.nextCredentialRefreshMs !== undefined && s.nextCredentialRefreshMs !== null) {

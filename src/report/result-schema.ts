@@ -29,6 +29,11 @@ export const latencySummarySchema = z
         "Compressed base64 HdrHistogram (V2), values in MICROSECONDS, 1 µs..1 h, 3 significant digits.",
       ),
     clamped: count.describe("Values outside 0..1 h (negative, NaN or too large) clamped into the bounds."),
+    missing: count
+      .optional()
+      .describe(
+        "Messages that never completed and so have no value here: unanswered publishes (publishAck*), lost deliveries (delivery*). Percentile thresholds count them as slower than every recorded value.",
+      ),
   })
   .strict();
 
@@ -91,6 +96,11 @@ export const thresholdOutcomeSchema = z
     metric: z.string().describe("Resolved metric path."),
     observed: z.number().nullable().describe("Observed value in the metric's unit (ms, ratio, count)."),
     pass: z.boolean(),
+    builtin: z
+      .boolean()
+      .optional()
+      .describe("A check every run gets (e.g. 'unanswered == 0'), not one the scenario wrote."),
+    note: z.string().optional().describe("Why the observed value is what it is, when not obvious."),
   })
   .strict();
 
@@ -141,8 +151,24 @@ export const runResultSchema = z
         duplicates: count,
         outOfOrder: count,
         errors: count,
+        unanswered: count
+          .optional()
+          .describe(
+            "Publishes that got no answer before the run ended (also in failed as noResponse / stoppedByUser).",
+          ),
         connect: z.object({ attempts: count, successes: count, failures: byReason }).strict(),
-        reconnects: byReason.describe("Reconnects by cause."),
+        reconnect: z
+          .object({
+            attempts: count,
+            successes: count,
+            failures: byReason.describe("Failed reconnect attempts by reason."),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Reconnect attempts of devices after their first connection: attempts = successes + Σ failures.",
+          ),
+        reconnects: byReason.describe("Successful reconnects by the cause of the preceding disconnect."),
         scheduleLag: count.describe("Messages sent after their due time."),
         other: z.record(z.string(), z.number()).describe("Counters not listed above, by dotted name."),
       })
@@ -156,6 +182,15 @@ export const runResultSchema = z
         receivedPerSec: z.number(),
       })
       .strict(),
+    availability: z
+      .object({
+        devices: count.describe("Devices planned."),
+        minConnected: count.describe("Fewest devices connected at any moment while publishing."),
+        zeroConnectedMs: ms.describe("Time while publishing with no device connected."),
+      })
+      .strict()
+      .optional()
+      .describe("Time without service, while publishing."),
     latency: latencySchema,
     intervals: z.array(intervalSchema),
     markersDropped: count.describe("Markers not kept (over 100 in one interval)."),
@@ -164,7 +199,7 @@ export const runResultSchema = z
         refreshes: count,
         failures: byReason.describe("Credential refresh failures by error code."),
         stsCalls: count,
-        stsLatency: latencySummarySchema.omit({ encoded: true, clamped: true }),
+        stsLatency: latencySummarySchema.omit({ encoded: true, clamped: true, missing: true }),
         noValidCredentialsMs: ms.describe("Time during which no valid credentials were available."),
       })
       .strict(),

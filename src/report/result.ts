@@ -66,8 +66,35 @@ export interface BuildResultInput {
   };
   /** From GeneratorMonitor.read(); zeros when absent. */
   generator?: { eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; cpuPercent: number };
-  /** Threshold expressions to evaluate against the built result. */
+  /** Availability while publishing (from the fleet). */
+  availability?: { devices: number; minConnected: number; zeroConnectedMs: number };
+  /** Threshold expressions to evaluate against the built result (the built-in checks are added). */
   thresholds?: readonly string[];
+}
+
+/**
+ * Checks every run gets, whatever its scenario says (reports/README.md, "Accounting"): a publish the
+ * target never answered is a failure of the system under test, so a run with one cannot pass.
+ */
+export const BUILTIN_THRESHOLDS: readonly string[] = ["unanswered == 0"];
+
+/** Records the messages that never completed next to the latencies they would have had. */
+function withMissing(latency: RunResult["latency"], counts: ResultCounts): void {
+  const unanswered = counts.unanswered ?? 0;
+  latency.publishAck.missing = unanswered;
+  latency.publishAckUncorrected.missing = unanswered;
+  latency.delivery.missing = counts.lost;
+  latency.deliveryUncorrected.missing = counts.lost;
+}
+
+/** Scenario thresholds, then the built-in ones (flagged), evaluated on `result`. */
+function allThresholds(result: RunResult, expressions: readonly string[]): RunResult["thresholds"] {
+  const own = evaluateThresholds(result, expressions);
+  const builtin = evaluateThresholds(
+    result,
+    BUILTIN_THRESHOLDS.filter((b) => !expressions.includes(b)),
+  ).map((t) => ({ ...t, builtin: true }));
+  return [...own, ...builtin];
 }
 
 function packageVersion(name: string): string {
@@ -144,6 +171,9 @@ const SCALAR_COUNTS = [
 
 const KNOWN_COUNTERS = new Set<string>([
   ...SCALAR_COUNTS,
+  "unanswered",
+  "reconnect.attempts",
+  "reconnect.successes",
   "connect.attempts",
   "connect.successes",
   "credentials.refreshes",
@@ -170,7 +200,8 @@ export function countsFromCounters(
   const c = (k: string) => counters[k] ?? 0;
   const other: Record<string, number> = {};
   for (const [k, v] of Object.entries(counters)) {
-    const grouped = /^(failed|connect\.failures|reconnects|credentials\.failures)(\.|$)/.test(k);
+    const grouped =
+      /^(failed|connect\.failures|reconnect\.failures|reconnects|credentials\.failures)(\.|$)/.test(k);
     if (!KNOWN_COUNTERS.has(k) && !grouped) other[k] = v;
   }
   return {
@@ -183,10 +214,16 @@ export function countsFromCounters(
     duplicates: c("duplicates"),
     outOfOrder: c("outOfOrder"),
     errors: c("errors"),
+    unanswered: c("unanswered"),
     connect: {
       attempts: c("connect.attempts"),
       successes: counters["connect.successes"] ?? connectSuccessesFallback,
       failures: byPrefix(counters, "connect.failures.", "connect.failures"),
+    },
+    reconnect: {
+      attempts: c("reconnect.attempts"),
+      successes: c("reconnect.successes"),
+      failures: byPrefix(counters, "reconnect.failures.", "reconnect.failures"),
     },
     reconnects: byPrefix(counters, "reconnects.", "reconnects"),
     scheduleLag: c("scheduleLag"),
@@ -240,7 +277,7 @@ function fromEncoded(e: EncodedLatency): ResultLatency {
 }
 
 function stripEncoded(l: ResultLatency): RunResult["credentials"]["stsLatency"] {
-  const { encoded: _e, clamped: _c, ...rest } = l;
+  const { encoded: _e, clamped: _c, missing: _m, ...rest } = l;
   return rest;
 }
 
@@ -253,6 +290,7 @@ export function buildResult(input: BuildResultInput): RunResult {
   const latency = {} as RunResult["latency"];
   for (const k of LATENCY_METRICS) latency[k] = fromEncoded(m.latency[k]);
   const counts = countsFromCounters(m.counters, latency.connect.count, input.expected);
+  withMissing(latency, counts);
   const g = input.generator ?? { eventLoopDelayP99Ms: 0, eventLoopDelayMaxMs: 0, cpuPercent: 0 };
   const verdict = judgeSaturation({
     eventLoopDelayP99Ms: g.eventLoopDelayP99Ms,
@@ -279,6 +317,7 @@ export function buildResult(input: BuildResultInput): RunResult {
     environment: collectEnvironment(input.environment),
     counts,
     rates: ratesOf(counts, durationMs),
+    ...(input.availability ? { availability: { ...input.availability } } : {}),
     latency,
     intervals: m.intervals.map(resultInterval),
     markersDropped: m.markersDropped,
@@ -301,7 +340,7 @@ export function buildResult(input: BuildResultInput): RunResult {
     thresholds: [],
   };
   if (input.partialReason !== undefined) result.partialReason = input.partialReason;
-  if (input.thresholds?.length) result.thresholds = evaluateThresholds(result, input.thresholds);
+  result.thresholds = allThresholds(result, input.thresholds ?? []);
   return result;
 }
 
@@ -359,10 +398,16 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
     duplicates: 0,
     outOfOrder: 0,
     errors: 0,
+    unanswered: results.reduce((a, r) => a + (r.counts.unanswered ?? 0), 0),
     connect: {
       attempts: results.reduce((a, r) => a + r.counts.connect.attempts, 0),
       successes: results.reduce((a, r) => a + r.counts.connect.successes, 0),
       failures: sumRecords(results.map((r) => r.counts.connect.failures)),
+    },
+    reconnect: {
+      attempts: results.reduce((a, r) => a + (r.counts.reconnect?.attempts ?? 0), 0),
+      successes: results.reduce((a, r) => a + (r.counts.reconnect?.successes ?? 0), 0),
+      failures: sumRecords(results.map((r) => r.counts.reconnect?.failures ?? {})),
     },
     reconnects: sumRecords(results.map((r) => r.counts.reconnects)),
     scheduleLag: 0,
@@ -371,6 +416,17 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
   for (const k of SCALAR_COUNTS) {
     counts[k] = results.reduce((a, r) => a + r.counts[k], 0);
   }
+  withMissing(latency, counts);
+  // Shards hold different devices: the fewest connected overall is at least the sum of each shard's
+  // fewest, and time with NO device connected anywhere is at most the shortest such time of a shard.
+  const avail = results.map((r) => r.availability);
+  const availability = avail.every((a) => a !== undefined)
+    ? {
+        devices: avail.reduce((a, v) => a + v.devices, 0),
+        minConnected: avail.reduce((a, v) => a + v.minConnected, 0),
+        zeroConnectedMs: Math.min(...avail.map((v) => v.zeroConnectedMs)),
+      }
+    : undefined;
 
   // Intervals: rebase to the earliest start, group records with the same absolute start.
   const byT = new Map<number, IntervalRecord[]>();
@@ -422,6 +478,7 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
     },
     counts,
     rates: ratesOf(counts, durationMs),
+    ...(availability ? { availability } : {}),
     latency,
     intervals,
     markersDropped: results.reduce((a, r) => a + r.markersDropped, 0),
@@ -447,8 +504,8 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
   if (partials.length > 0) {
     merged.partialReason = [...new Set(partials.map((p) => p.partialReason ?? "partial"))].join("; ");
   }
-  const exprs = first.thresholds.map((t) => t.expression);
-  if (exprs.length > 0) merged.thresholds = evaluateThresholds(merged, exprs);
+  const exprs = first.thresholds.filter((t) => !t.builtin).map((t) => t.expression);
+  merged.thresholds = allThresholds(merged, exprs);
   return merged;
 }
 

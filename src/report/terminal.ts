@@ -55,14 +55,41 @@ function byReason(r: Record<string, number>): string {
   return `${fmtInt(total)} (${entries.map(([k, v]) => `${k}: ${fmtInt(v)}`).join(", ")})`;
 }
 
+const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+
+/**
+ * The headline: what a reader must see first when the run went wrong — broken checks, publishes the
+ * target never answered, time with no device connected, an interrupted or failed run.
+ */
+export function verdictLine(result: RunResult): { ok: boolean; text: string } {
+  const c = result.counts;
+  const problems: string[] = [];
+  const unanswered = c.unanswered ?? 0;
+  if (unanswered > 0)
+    problems.push(`${fmtInt(unanswered)} of ${fmtInt(c.published)} publishes never answered`);
+  const failed = total(c.failed) - unanswered;
+  if (failed > 0) problems.push(`${fmtInt(failed)} publishes failed`);
+  if (c.lost > 0) problems.push(`${fmtInt(c.lost)} of ${fmtInt(c.expected)} deliveries lost`);
+  const a = result.availability;
+  if (a && a.devices > 0 && a.zeroConnectedMs > 0)
+    problems.push(`no device connected for ${fmtDuration(a.zeroConnectedMs)}`);
+  const broken = result.thresholds.filter((t) => !t.pass).length;
+  if (broken > 0) problems.push(`${broken} threshold${broken > 1 ? "s" : ""} broken`);
+  if (result.partial) problems.unshift(`PARTIAL: ${result.partialReason ?? "interrupted"}`);
+  if (problems.length === 0) {
+    const n = result.thresholds.length;
+    return { ok: true, text: `PASSED · every publish answered${n > 0 ? ` · ${n} thresholds met` : ""}` };
+  }
+  return { ok: false, text: `FAILED · ${problems.join(" · ")}` };
+}
+
 export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   const p = palette(opts.color);
   const lines: string[] = [];
   const c = result.counts;
-  lines.push(
-    `${p.bold(`iotload · ${result.name}`)}  ${p.dim(`run ${result.runId}`)}` +
-      (result.partial ? `  ${p.yellow(`PARTIAL: ${result.partialReason ?? "interrupted"}`)}` : ""),
-  );
+  lines.push(`${p.bold(`iotload · ${result.name}`)}  ${p.dim(`run ${result.runId}`)}`);
+  const verdict = verdictLine(result);
+  lines.push(verdict.ok ? p.green(verdict.text) : p.red(p.bold(verdict.text)));
   lines.push(
     p.dim(
       `target ${result.target.kind} ${result.target.endpoint} (${result.target.region}) · ${fmtDuration(result.durationMs)} · ${result.startedAt} · ${result.environment.workers} worker(s)`,
@@ -93,6 +120,22 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
       r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
     lines.push(p.bold(fmtRow(head)));
     for (const r of rows) lines.push(fmtRow(r));
+    const unanswered = result.latency.publishAck.missing ?? 0;
+    if (unanswered > 0) {
+      lines.push(
+        p.yellow(
+          `publishAck: percentiles of the ${fmtInt(result.latency.publishAck.count)} answered publishes only; ${fmtInt(unanswered)} never answered (thresholds count them as slower than any answer)`,
+        ),
+      );
+    }
+    const lost = result.latency.delivery.missing ?? 0;
+    if (lost > 0 && result.latency.delivery.count > 0) {
+      lines.push(
+        p.yellow(
+          `delivery: percentiles of the ${fmtInt(result.latency.delivery.count)} received messages only; ${fmtInt(lost)} never arrived`,
+        ),
+      );
+    }
   }
   lines.push("");
   const lossText = `lost ${fmtInt(c.lost)} (${fmtPct(result.rates.lossRate)})`;
@@ -103,10 +146,22 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
     `${p.bold("delivery")}     received ${fmtInt(c.received)} of ${fmtInt(c.expected)} expected · ${c.lost > 0 ? p.red(lossText) : lossText} · duplicates ${fmtInt(c.duplicates)} · out of order ${fmtInt(c.outOfOrder)}`,
   );
   lines.push(
-    `${p.bold("connections")}  attempts ${fmtInt(c.connect.attempts)} · successes ${fmtInt(c.connect.successes)} · failures ${byReason(c.connect.failures)} · reconnects ${byReason(c.reconnects)}`,
+    `${p.bold("connections")}  attempts ${fmtInt(c.connect.attempts)} · successes ${fmtInt(c.connect.successes)} · failures ${byReason(c.connect.failures)}`,
   );
-  const errText = `${fmtInt(c.errors)} (error rate incl. failed publishes ${fmtPct(result.rates.errorRate)})`;
-  lines.push(`${p.bold("errors")}       ${c.errors > 0 ? p.red(errText) : errText}`);
+  const rc = c.reconnect;
+  if (rc && rc.attempts > 0) {
+    lines.push(
+      `${p.bold("reconnects")}   attempts ${fmtInt(rc.attempts)} · successes ${fmtInt(rc.successes)} · failures ${byReason(rc.failures)}${Object.keys(c.reconnects).length > 0 ? ` · after ${byReason(c.reconnects)}` : ""}`,
+    );
+  }
+  const a = result.availability;
+  if (a) {
+    const avail = `min connected ${fmtInt(a.minConnected)} of ${fmtInt(a.devices)} · no device connected for ${fmtDuration(a.zeroConnectedMs)}`;
+    lines.push(`${p.bold("availability")} ${a.zeroConnectedMs > 0 ? p.red(avail) : avail}`);
+  }
+  const errorTotal = c.errors + total(c.failed);
+  const errText = `${fmtInt(errorTotal)} (failed publishes ${fmtInt(total(c.failed))}, other ${fmtInt(c.errors)}) · error rate ${fmtPct(result.rates.errorRate)}`;
+  lines.push(`${p.bold("errors")}       ${errorTotal > 0 ? p.red(errText) : errText}`);
   const cr = result.credentials;
   lines.push(
     `${p.bold("credentials")}  refreshes ${fmtInt(cr.refreshes)} · STS calls ${fmtInt(cr.stsCalls)} (p99 ${fmtMs(cr.stsLatency.p99)} ms) · failures ${byReason(cr.failures)} · without valid credentials ${fmtDuration(cr.noValidCredentialsMs)}`,
@@ -121,7 +176,10 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
     lines.push(p.bold("thresholds"));
     for (const t of result.thresholds) {
       const mark = t.pass ? p.green("✓") : p.red("✗");
-      lines.push(`  ${mark} ${t.expression}  ${p.dim(`observed ${fmtObserved(t.metric, t.observed)}`)}`);
+      const observed =
+        t.observed === null && t.note !== undefined ? "unbounded" : fmtObserved(t.metric, t.observed);
+      const extra = `${t.note !== undefined ? ` (${t.note})` : ""}${t.builtin ? " [built-in]" : ""}`;
+      lines.push(`  ${mark} ${t.expression}  ${p.dim(`observed ${observed}${extra}`)}`);
     }
   }
   return `${lines.join("\n")}\n`;

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { UserError } from "../lib/errors.js";
-import { LATENCY_METRICS } from "../metrics/histograms.js";
+import { decodeHistogram, LATENCY_METRICS, percentileMs } from "../metrics/histograms.js";
 import type { RunResult } from "./result.js";
 import { runResultSchema } from "./result-schema.js";
 
@@ -31,6 +31,48 @@ export interface ThresholdOutcome {
   metric: string;
   observed: number | null;
   pass: boolean;
+  note?: string;
+}
+
+/** Percentile stats (result field → percentile) that messages which never completed push upward. */
+const PERCENTILE_OF: Record<string, number> = {
+  p50: 50,
+  p90: 90,
+  p99: 99,
+  p999: 99.9,
+  p9999: 99.99,
+  max: 100,
+};
+
+/**
+ * A latency percentile that counts the messages which never completed (`missing`: unanswered
+ * publishes, lost deliveries) as slower than every recorded value — as if they were still waiting.
+ * Among N = recorded + missing values, the p-th percentile is the value of rank ⌈p·N/100⌉; when that
+ * rank is beyond the recorded ones it is unbounded (null, with a note) and no `<` threshold passes.
+ * Otherwise it is the recorded histogram's value at that rank. So a p99 over the 787 survivors of
+ * 2,400 publishes is never taken for the run's p99.
+ */
+function percentileWithMissing(
+  result: RunResult,
+  metric: string,
+): { value: number | null; note: string } | undefined {
+  const [, name, stat] = metric.split(".");
+  const p = stat === undefined ? undefined : PERCENTILE_OF[stat];
+  if (name === undefined || p === undefined) return undefined;
+  const l = (result.latency as Record<string, { count: number; missing?: number; encoded: string }>)[name];
+  const missing = l?.missing ?? 0;
+  if (!l || missing === 0) return undefined;
+  const total = l.count + missing;
+  const rank = Math.max(1, Math.ceil((p / 100) * total));
+  const what = name.startsWith("delivery") ? "deliveries never arrived" : "publishes never answered";
+  const note = `${missing} of ${total} ${what}, counted as slower than every recorded value`;
+  if (rank > l.count) return { value: null, note };
+  const h = decodeHistogram(l.encoded);
+  try {
+    return { value: percentileMs(h, (rank / l.count) * 100), note };
+  } finally {
+    h.destroy();
+  }
 }
 
 const LATENCY_STATS: Record<string, string> = {
@@ -53,6 +95,7 @@ const ALIASES: Record<string, { path: string; kind: MetricKind }> = {
   loss: { path: "counts.lost", kind: "count" },
   "loss.rate": { path: "rates.lossRate", kind: "ratio" },
   errors: { path: "counts.errors", kind: "count" },
+  unanswered: { path: "counts.unanswered", kind: "count" },
   "errors.rate": { path: "rates.errorRate", kind: "ratio" },
 };
 
@@ -249,6 +292,13 @@ export function observe(result: RunResult, t: Threshold): number | null {
 export function evaluateThresholds(result: RunResult, expressions: readonly string[]): ThresholdOutcome[] {
   return expressions.map((expr) => {
     const t = parseThreshold(expr);
+    const withMissing = t.metric.startsWith("latency.") ? percentileWithMissing(result, t.metric) : undefined;
+    if (withMissing) {
+      const v = withMissing.value;
+      // Unbounded: larger than any number, so only `>`/`>=`/`!=` comparisons hold.
+      const pass = v === null ? t.op === ">" || t.op === ">=" || t.op === "!=" : compare(v, t.op, t.value);
+      return { expression: t.expression, metric: t.metric, observed: v, pass, note: withMissing.note };
+    }
     const observed = observe(result, t);
     return {
       expression: t.expression,

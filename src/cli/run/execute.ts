@@ -205,6 +205,8 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   const endedAt = Date.now();
   const health = monitor?.read();
   fleet?.stopOffering();
+  // The drain is over: whatever the target has not answered by now never will be, for this run.
+  fleet?.settleUnanswered(interrupts > 0 ? "stoppedByUser" : "noResponse");
   const summary = fleet?.summary();
   if (summary) {
     recorder.count("lost", summary.delivery.lost);
@@ -233,7 +235,16 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
     ...(partialReason !== undefined ? { partial: true, partialReason } : {}),
     target: target?.describe ?? describePlanTarget(plan),
     metrics: recorder.snapshot(),
-    ...(summary ? { expected: summary.delivery.expected } : {}),
+    ...(summary
+      ? {
+          expected: summary.delivery.expected,
+          availability: {
+            devices: plan.devices.count,
+            minConnected: summary.availability.minConnected,
+            zeroConnectedMs: summary.availability.zeroConnectedMs,
+          },
+        }
+      : {}),
     ...(pool ? { credentials: credentialStats(pool) } : {}),
     ...(health ? { generator: health } : {}),
     thresholds: plan.thresholds,
@@ -323,6 +334,7 @@ function progressState(
       ackedPerSec: (s.acked - last.acked) / secs,
       receivedPerSec: (s.received - last.received) / secs,
       p99Ms: s.acked > 0 ? recorder.percentile("publishAck", 99) : null,
+      inFlight: s.inFlight,
       errors: s.failed + recorder.counter("connect.devicesFailed"),
     };
     last = { at: now, published: s.published, acked: s.acked, received: s.received };

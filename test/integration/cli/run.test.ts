@@ -44,7 +44,9 @@ describe("iotload run (built CLI)", () => {
     expect(result.counts.acked).toBe(result.counts.published);
     expect(result.counts.received).toBe(result.counts.published * 2);
     expect(result.counts.lost).toBe(0);
-    expect(result.thresholds.length).toBe(3);
+    expect(result.thresholds.length).toBe(4); // the scenario's 3 + the built-in "unanswered == 0"
+    expect(result.counts.unanswered).toBe(0);
+    expect(result.availability).toEqual({ devices: 20, minConnected: 20, zeroConnectedMs: 0 });
     expect(result.thresholds.every((t) => t.pass)).toBe(true);
     const files = await readdir(out);
     expect(files.sort()).toEqual(["latency.hlog", "report.html", "result.json"]);

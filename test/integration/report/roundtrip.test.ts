@@ -176,7 +176,7 @@ describe("run → report → compare round trip (built CLI)", () => {
     }
     expect(stdout).toMatch(new RegExp(`published ${c.published} \\(.*· acked ${c.acked} · failed 0`));
     expect(stdout).toContain(`received ${c.received} of ${c.expected} expected · lost 0`);
-    expect(result.thresholds.map((t) => t.pass)).toEqual([true, true]);
+    expect(result.thresholds.map((t) => t.pass)).toEqual([true, true, true]); // + built-in unanswered == 0
   });
 
   it("report: same summary, byte-identical result.json, latency.hlog and report.html with the same numbers", async () => {
@@ -234,7 +234,9 @@ describe("run → report → compare round trip (built CLI)", () => {
     for (const m of LATENCY_METRICS) {
       const l = result.latency[m];
       if (l.count === 0) {
-        expect(html, m).toContain(`<tr><td>${m}</td><td>0</td><td colspan="7">no data</td></tr>`);
+        expect(html, m).toContain(
+          `<tr><td>${m}</td><td>0</td><td>${l.missing === undefined ? "" : fmtInt(l.missing)}</td><td colspan="7">no data</td></tr>`,
+        );
         continue;
       }
       const row = new RegExp(`<tr><td>${m}</td>((?:<td>[^<]*</td>)+)</tr>`).exec(html);
@@ -242,6 +244,7 @@ describe("run → report → compare round trip (built CLI)", () => {
       const cells = [...(row?.[1] ?? "").matchAll(/<td>([^<]*)<\/td>/g)].map((x) => x[1]);
       expect(cells, m).toEqual([
         fmtInt(l.count),
+        l.missing === undefined ? "" : fmtInt(l.missing), // "never completed"
         ...[l.min, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max].map(fmtMs),
       ]);
     }

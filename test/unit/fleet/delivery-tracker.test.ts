@@ -34,8 +34,8 @@ describe("DeliveryTracker", () => {
     const { rec } = fakeRecorder();
     const t = new DeliveryTracker({ subscriberFilters: [["dt/+/telemetry"], ["dt/0/#"]], recorder: rec });
     for (let seq = 0; seq < 5; seq++) {
-      t.acked(0, seq, "dt/0/telemetry");
-      t.acked(1, seq, "dt/1/telemetry");
+      t.expect(0, seq, "dt/0/telemetry");
+      t.expect(1, seq, "dt/1/telemetry");
     }
     // subscriber 0 expects 10, subscriber 1 expects device 0's 5 → 15
     for (let seq = 0; seq < 5; seq++) t.received(0, tag(0, seq), 1_010_000);
@@ -49,7 +49,7 @@ describe("DeliveryTracker", () => {
   it("counts duplicates and reordering, records latency on first receipt only", () => {
     const { rec, latencies, counts } = fakeRecorder();
     const t = new DeliveryTracker({ subscriberFilters: [["#"]], recorder: rec });
-    for (let seq = 0; seq < 4; seq++) t.acked(7, seq, "a/b");
+    for (let seq = 0; seq < 4; seq++) t.expect(7, seq, "a/b");
     expect(t.received(0, tag(7, 0), 1_005_000)).toBe("first");
     expect(t.received(0, tag(7, 2), 1_005_000)).toBe("first");
     expect(t.received(0, tag(7, 1), 1_005_000)).toBe("out-of-order");
@@ -66,9 +66,9 @@ describe("DeliveryTracker", () => {
     const t = new DeliveryTracker({ subscriberFilters: [["x"]], recorder: rec });
     t.received(0, tag(1, 0), 1_001_000);
     expect(t.outstanding).toBe(0);
-    t.acked(1, 0, "x");
+    t.expect(1, 0, "x");
     expect(t.outstanding).toBe(0);
-    t.acked(1, 1, "x");
+    t.expect(1, 1, "x");
     expect(t.outstanding).toBe(1);
     expect(t.counts().lost).toBe(1);
   });
@@ -76,7 +76,7 @@ describe("DeliveryTracker", () => {
   it("handles large sequence numbers with bitsets", () => {
     const { rec } = fakeRecorder();
     const t = new DeliveryTracker({ subscriberFilters: [["x"]], recorder: rec });
-    for (let seq = 0; seq < 100_000; seq++) t.acked(0, seq, "x");
+    for (let seq = 0; seq < 100_000; seq++) t.expect(0, seq, "x");
     for (let seq = 0; seq < 100_000; seq += 2) t.received(0, tag(0, seq), 1_001_000);
     expect(t.counts().lost).toBe(50_000);
   });

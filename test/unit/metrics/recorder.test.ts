@@ -26,6 +26,7 @@ describe("Recorder", () => {
     r.count("published", 10);
     r.latency("publishAck", 5);
     r.latency("publishAck", 7);
+    r.gauge("connected", 1);
     r.gauge("connected", 3);
     r.mark("phase", "ramp");
     clock.advance(1000); // boundary reached: the caller's 1 s timer ticks
@@ -40,7 +41,8 @@ describe("Recorder", () => {
     expect(s.intervals.map((i) => i.durationMs)).toEqual([1000, 1000, 1000]);
     const [a, b, c] = s.intervals;
     expect(a!.counts).toEqual({ published: 10 });
-    expect(a!.gauges).toEqual({ connected: 3 });
+    // Last value, and the lowest during the interval: a dip is not hidden by a recovery.
+    expect(a!.gauges).toEqual({ connected: 3, "connected.min": 1 });
     expect(a!.markers).toEqual([{ t: 0, kind: "phase", detail: "ramp" }]);
     expect(a!.latency.publishAck!.count).toBe(2);
     expect(a!.latency.publishAck!.max).toBeCloseTo(7, 2);
@@ -48,7 +50,7 @@ describe("Recorder", () => {
     expect(b!.latency.publishAck!.count).toBe(1);
     expect(b!.latency.publishAck!.p50).toBeCloseTo(100, 0);
     expect(c!.counts).toEqual({});
-    expect(c!.gauges).toEqual({ connected: 3 }); // gauges carry their last value
+    expect(c!.gauges).toEqual({ connected: 3, "connected.min": 3 }); // gauges carry their last value
     expect(c!.latency.publishAck).toBeUndefined();
     expect(s.counters).toEqual({ published: 14, "failed.135": 1 });
     expect(s.latency.publishAck.count).toBe(3);

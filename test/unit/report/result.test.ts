@@ -28,7 +28,13 @@ describe("buildResult", () => {
     expect(r.durationMs).toBe(30_000);
     expect(r.intervals).toHaveLength(30);
     expect(r.intervals[5]!.rates.sent).toBeCloseTo(100, 5);
-    expect(r.thresholds.map((t) => t.pass)).toEqual([true, true, true]);
+    // The scenario's three, then the built-in "every publish answered".
+    expect(r.thresholds.map((t) => [t.pass, t.builtin ?? false])).toEqual([
+      [true, false],
+      [true, false],
+      [true, false],
+      [true, true],
+    ]);
     expect(r.environment.node).toBe(process.version);
     expect(r.environment.iotload).toMatch(/^\d+\.\d+\.\d+/);
   });
@@ -131,8 +137,10 @@ describe("mergeResults", () => {
       expect(iv.gauges.connected).toBe(30); // 3 shards × 10 devices: gauges add across shards
     });
     expect(merged.intervals.flatMap((i) => i.markers)).toEqual(whole.intervals.flatMap((i) => i.markers));
-    expect(merged.thresholds).toHaveLength(1);
-    expect(merged.thresholds[0]!.pass).toBe(true);
+    expect(merged.thresholds.map((t) => [t.expression, t.pass])).toEqual([
+      ["publishAck.p99 < 1s", true],
+      ["unanswered == 0", true],
+    ]);
   });
 
   it("aligns shards that started at different times by absolute time", () => {

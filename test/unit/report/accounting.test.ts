@@ -1,0 +1,187 @@
+/**
+ * The accounting rules of reports/README.md "Accounting", on results built from a Recorder: unanswered
+ * publishes, percentiles that count never-completed messages, the built-in check, reconnect outcomes,
+ * availability, and the summary's headline.
+ */
+import { describe, expect, it } from "vitest";
+import { Recorder } from "../../../src/metrics/index.js";
+import { mergeIntervals } from "../../../src/metrics/intervals.js";
+import {
+  buildResult,
+  evaluateThresholds,
+  mergeResults,
+  type RunResult,
+  renderSummary,
+} from "../../../src/report/index.js";
+import { makeClock } from "../../fixtures/results/synthetic.js";
+
+const T0 = Date.UTC(2026, 10, 30, 8, 0, 0);
+
+/** `answered` publishes acked at 1, 2, … ms; `unanswered` failed as noResponse; `lost` deliveries. */
+function resultWith(o: {
+  answered: number;
+  unanswered: number;
+  lost?: number;
+  thresholds?: string[];
+  availability?: { devices: number; minConnected: number; zeroConnectedMs: number };
+}): RunResult {
+  const clock = makeClock(T0);
+  const r = new Recorder({ clock, startMs: T0 });
+  r.count("published", o.answered + o.unanswered);
+  r.count("acked", o.answered);
+  for (let i = 1; i <= o.answered; i++) r.latency("publishAck", i);
+  if (o.unanswered > 0) {
+    r.count("failed.noResponse", o.unanswered);
+    r.count("unanswered", o.unanswered);
+  }
+  r.count("reconnect.attempts", 7);
+  r.count("reconnect.successes", 4);
+  r.count("reconnect.failures.websocketUpgradeFailure", 2);
+  r.count("reconnect.failures.stoppedAtEnd", 1);
+  r.count("reconnects.serverClose", 4);
+  if (o.lost) r.count("lost", o.lost);
+  clock.set(T0 + 5000);
+  r.close();
+  return buildResult({
+    runId: "r1",
+    name: "acct",
+    scenario: {},
+    target: { kind: "local", endpoint: "127.0.0.1", region: "ap-northeast-1" },
+    metrics: r.snapshot(),
+    expected: o.answered + o.unanswered,
+    ...(o.availability ? { availability: o.availability } : {}),
+    thresholds: o.thresholds ?? [],
+  });
+}
+
+describe("accounting in the result", () => {
+  it("maps unanswered publishes, reconnect outcomes and missing latencies", () => {
+    const r = resultWith({ answered: 90, unanswered: 10, lost: 10 });
+    expect(r.counts.published).toBe(
+      r.counts.acked + Object.values(r.counts.failed).reduce((a, b) => a + b, 0),
+    );
+    expect(r.counts.unanswered).toBe(10);
+    expect(r.counts.failed).toEqual({ noResponse: 10 });
+    expect(r.counts.reconnect).toEqual({
+      attempts: 7,
+      successes: 4,
+      failures: { websocketUpgradeFailure: 2, stoppedAtEnd: 1 },
+    });
+    expect(r.counts.reconnects).toEqual({ serverClose: 4 });
+    expect(r.counts.other).toEqual({});
+    expect(r.latency.publishAck.missing).toBe(10);
+    expect(r.latency.publishAckUncorrected.missing).toBe(10);
+    expect(r.latency.delivery.missing).toBe(10);
+    expect(r.latency.connect.missing).toBeUndefined();
+    expect(r.rates.errorRate).toBeCloseTo(0.1, 10);
+  });
+
+  it("adds the built-in 'unanswered == 0' after the scenario's thresholds; it fails when a publish went unanswered", () => {
+    const clean = resultWith({ answered: 100, unanswered: 0, thresholds: ["loss == 0"] });
+    expect(clean.thresholds.map((t) => [t.expression, t.pass, t.builtin ?? false])).toEqual([
+      ["loss == 0", true, false],
+      ["unanswered == 0", true, true],
+    ]);
+    const dead = resultWith({ answered: 100, unanswered: 1, thresholds: ["loss == 0"] });
+    expect(dead.thresholds.map((t) => t.pass)).toEqual([true, false]);
+    // Written by the scenario too: evaluated once, as the scenario's.
+    const both = resultWith({ answered: 5, unanswered: 0, thresholds: ["unanswered == 0"] });
+    expect(both.thresholds).toHaveLength(1);
+  });
+
+  it("percentile thresholds count never-answered publishes as slower than every answer", () => {
+    // 990 answered (1..990 ms) + 10 unanswered: rank ⌈0.99 × 1000⌉ = 990 is the slowest answer.
+    const r = resultWith({ answered: 990, unanswered: 10 });
+    const [p99, p50, max] = evaluateThresholds(r, [
+      "publishAck.p99 < 2s",
+      "publishAck.p50 < 2s",
+      "publishAck.max < 3600s",
+    ]);
+    expect(p99!.pass).toBe(true);
+    expect(p99!.observed).toBeCloseTo(990, -1);
+    expect(p99!.note).toMatch(/10 of 1000 publishes never answered/);
+    // p50 is the 500th of 1000 values, i.e. 500 ms — not the median of the 990 answered (495 ms).
+    expect(p50!.observed).toBeCloseTo(500, -1);
+    // max is unbounded as soon as one publish was never answered.
+    expect(max!.observed).toBeNull();
+    expect(max!.pass).toBe(false);
+
+    // One more unanswered and the 99th percentile is past every answer: unbounded, fails `<`, holds `>`.
+    const worse = resultWith({ answered: 989, unanswered: 11 });
+    const [lt, gt] = evaluateThresholds(worse, ["publishAck.p99 < 3600s", "publishAck.p99 > 1ms"]);
+    expect(lt).toMatchObject({ observed: null, pass: false });
+    expect(lt!.note).toMatch(/11 of 1000/);
+    expect(gt!.pass).toBe(true);
+
+    // Nothing missing: the recorded percentile, no note.
+    const clean = resultWith({ answered: 1000, unanswered: 0 });
+    const [c] = evaluateThresholds(clean, ["publishAck.p99 < 2s"]);
+    expect(c!.observed).toBe(clean.latency.publishAck.p99);
+    expect(c!.note).toBeUndefined();
+  });
+
+  it("merges availability as bounds and sums unanswered and reconnect outcomes", () => {
+    const a = resultWith({
+      answered: 10,
+      unanswered: 2,
+      availability: { devices: 10, minConnected: 3, zeroConnectedMs: 500 },
+    });
+    const b = resultWith({
+      answered: 10,
+      unanswered: 1,
+      availability: { devices: 10, minConnected: 0, zeroConnectedMs: 2000 },
+    });
+    const m = mergeResults([a, b]);
+    expect(m.counts.unanswered).toBe(3);
+    expect(m.latency.publishAck.missing).toBe(3);
+    expect(m.counts.reconnect?.attempts).toBe(14);
+    expect(m.counts.reconnect?.failures.stoppedAtEnd).toBe(2);
+    expect(m.availability).toEqual({ devices: 20, minConnected: 3, zeroConnectedMs: 500 });
+    expect(m.thresholds.filter((t) => t.builtin).map((t) => t.pass)).toEqual([false]);
+  });
+
+  it("interval merges keep the lowest value of a gauge's .min", () => {
+    const iv = (t: number, connected: number, min: number) => ({
+      t,
+      durationMs: 1000,
+      counts: {},
+      gauges: { connected, "connected.min": min },
+      latency: {},
+      markers: [],
+    });
+    const merged = mergeIntervals([iv(0, 10, 10), iv(1000, 10, 0), iv(2000, 8, 8)], 0, 3000);
+    expect(merged.gauges).toEqual({ connected: 8, "connected.min": 0 });
+  });
+});
+
+describe("the summary's headline", () => {
+  it("says FAILED with the unanswered count, the time with no device and the broken checks", () => {
+    const r = resultWith({
+      answered: 648,
+      unanswered: 2352,
+      lost: 2352,
+      availability: { devices: 20, minConnected: 0, zeroConnectedMs: 23_476 },
+    });
+    const text = renderSummary(r, { color: false });
+    const headline = text.split("\n")[1];
+    expect(headline).toBe(
+      "FAILED · 2,352 of 3,000 publishes never answered · 2,352 of 3,000 deliveries lost · no device connected for 23.5 s · 1 threshold broken",
+    );
+    expect(text).toContain("percentiles of the 648 answered publishes only; 2,352 never answered");
+    expect(text).toContain("reconnects   attempts 7 · successes 4 · failures 3");
+    expect(text).toContain("min connected 0 of 20");
+    expect(text).toMatch(/✗ unanswered == 0 {2}observed 2,352 \[built-in\]/);
+  });
+
+  it("says PASSED when every publish was answered and every threshold held", () => {
+    const r = resultWith({
+      answered: 100,
+      unanswered: 0,
+      thresholds: ["publishAck.p99 < 1s"],
+      availability: { devices: 5, minConnected: 5, zeroConnectedMs: 0 },
+    });
+    expect(renderSummary(r, { color: false }).split("\n")[1]).toBe(
+      "PASSED · every publish answered · 2 thresholds met",
+    );
+  });
+});
