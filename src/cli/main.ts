@@ -2,14 +2,23 @@
 /**
  * iotload's entry point: yargs wiring and the one place that turns errors into exit codes and calls
  * process.exit. Commands live in ./commands/<verb>.ts and return an exit code.
+ *
+ * Before anything else (the commands, which load aws-crt, are imported dynamically after this), the
+ * process gets its SIGINT/SIGTERM guard (signals.ts) and stops treating a closed stdout/stderr as a
+ * crash (stdio.ts).
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { ExitCode, UserError } from "../lib/errors.js";
-import { commands } from "./commands/index.js";
 import { armExitWatchdog } from "./exit-watchdog.js";
+import { SignalGuard } from "./signals.js";
+import { ignoreOutputErrors } from "./stdio.js";
+
+const signals = SignalGuard.install();
+ignoreOutputErrors(process.stdout, process.stderr);
 
 async function main(argv: string[]): Promise<number> {
+  const { commands } = await import("./commands/index.js");
   let exitCode: number = ExitCode.ok;
   const parser = yargs(argv)
     .scriptName("iotload")
@@ -30,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     parser.command({
       ...c,
       handler: async (args: Record<string, unknown>) => {
-        exitCode = await c.run(args);
+        exitCode = await c.run(args, { signals });
       },
     });
   }
@@ -59,4 +68,7 @@ main(hideBin(process.argv))
       }
     },
   )
-  .finally(() => armExitWatchdog());
+  .finally(() => {
+    signals.finish();
+    armExitWatchdog();
+  });

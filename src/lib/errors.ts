@@ -16,7 +16,16 @@ export const ExitCode = {
   regression: 4,
   /** The target refused us: credentials, IAM, STS, endpoint unreachable. */
   target: 5,
-  /** Interrupted by SIGINT/SIGTERM; a partial report was written. */
+  /**
+   * The run ended but its report could not be written to its directory (disk full, directory removed
+   * or made read-only during the run): the summary was printed and the report went to a fallback
+   * directory under the system temp directory, whose path was printed. An interrupted run keeps 130.
+   */
+  reportNotWritten: 6,
+  /**
+   * Interrupted by SIGINT or SIGTERM (both, one rule; not 143 for SIGTERM): a partial report was
+   * written and `partialReason` names the signal.
+   */
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,4 +1,11 @@
 import type { Argv } from "yargs";
+import type { SignalGuard } from "../signals.js";
+
+/** What main.ts hands every command besides its arguments (absent when a test calls `run` directly). */
+export interface CommandContext {
+  /** The process's SIGINT/SIGTERM guard; a command that must not be cut short routes signals to itself. */
+  signals: SignalGuard;
+}
 
 /**
  * A CLI verb. `builder` declares its options; `run` does the work and resolves to the process exit
@@ -10,5 +17,5 @@ export interface Command {
   // biome-ignore lint/suspicious/noExplicitAny: yargs' builder types change per command; each module narrows its own args.
   builder: (y: Argv) => Argv<any>;
   // biome-ignore lint/suspicious/noExplicitAny: parsed args are typed inside each command module.
-  run: (args: any) => Promise<number>;
+  run: (args: any, ctx?: CommandContext) => Promise<number>;
 }

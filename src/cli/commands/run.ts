@@ -1,11 +1,13 @@
 /**
- * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--quiet] [--json]`:
+ * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--force] [--quiet] [--json]`:
  * runs a scenario against its target and writes reports/<name>-<runId>/{result.json, report.html,
- * latency.hlog}. Exit 0 ok, 2 bad input, 3 threshold broken, 5 target refused, 130 interrupted.
+ * latency.hlog}. Exit 0 ok, 2 bad input (including an unusable --out, checked before the run),
+ * 3 threshold broken, 5 target refused, 6 report written to a fallback directory, 130 interrupted.
  */
 import type { Argv } from "yargs";
 import { executeRun, type RunFlags } from "../run/execute.js";
-import type { Command } from "./command.js";
+import { listenWhileRunning } from "../signals.js";
+import type { Command, CommandContext } from "./command.js";
 
 const run: Command = {
   command: "run <scenario>",
@@ -23,18 +25,28 @@ const run: Command = {
         describe: "Override the peak per-device rate (shape kept), e.g. 2/s",
       })
       .option("seed", { type: "string", describe: "Override the random seed" })
-      .option("out", { type: "string", describe: "Report directory (default reports/<name>-<runId>)" })
+      .option("out", {
+        type: "string",
+        describe:
+          "Report directory (default reports/<name>-<runId>); created and test-written before the run, exit 2 if unusable",
+      })
+      .option("force", {
+        type: "boolean",
+        default: false,
+        describe: "Write into an existing non-empty --out directory (its report files are replaced)",
+      })
       .option("quiet", { type: "boolean", default: false, describe: "No progress line" })
       .option("json", {
         type: "boolean",
         default: false,
         describe: "Print the result JSON instead of the summary",
       }),
-  async run(args: RunFlags) {
+  async run(args: RunFlags, ctx?: CommandContext) {
     const outcome = await executeRun(args, {
       stdout: process.stdout,
       stderr: process.stderr,
       env: process.env,
+      onInterrupt: (handler) => (ctx ? ctx.signals.route(handler) : listenWhileRunning(handler)),
     });
     return outcome.exitCode;
   },

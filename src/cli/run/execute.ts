@@ -4,9 +4,10 @@
  * result (secrets stripped) → report files (always written; `partial: true` when interrupted or
  * failed mid-run) → summary → thresholds → exit code.
  *
- * One AbortSignal per run (design notes §3.8): the first SIGINT/SIGTERM aborts `run` (stop offering,
- * drain, report as partial; exit 130); a second aborts `hard` too (skip the drain, bounded close,
- * report what there is; exit 130).
+ * One AbortSignal per run: the first SIGINT/SIGTERM aborts `run` (stop offering, drain, report as
+ * partial; exit 130); a second aborts `hard` too (skip the drain, bounded close, report what there
+ * is; exit 130); later ones never cut the report or the summary short (./interrupts.ts).
+ * The report directory is checked before any load (./output-dir.ts).
  */
 import { randomInt } from "node:crypto";
 import path from "node:path";
@@ -23,7 +24,6 @@ import {
   type RunResult,
   renderSummary,
   shouldUseColor,
-  writeRunReport,
 } from "../../report/index.js";
 import {
   applyOverrides,
@@ -35,7 +35,10 @@ import {
   type RunPlan,
   ScenarioError,
 } from "../../scenario/index.js";
+import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
+import { RunInterrupts } from "./interrupts.js";
+import { describeReportOutcome, prepareOutputDir, writeReportWithFallback } from "./output-dir.js";
 import { poolSigning } from "./signing.js";
 import { type ResolvedTarget, resolveTarget } from "./target.js";
 
@@ -46,6 +49,8 @@ export interface RunFlags {
   rate?: string;
   seed?: string | number;
   out?: string;
+  /** Write into an existing non-empty `out` directory. */
+  force?: boolean;
   quiet?: boolean;
   json?: boolean;
 }
@@ -54,8 +59,11 @@ export interface RunIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   env: Record<string, string | undefined>;
-  /** Installs the interrupt handler; returns its removal. Default: SIGINT + SIGTERM on `process`. */
-  onInterrupt?: (handler: () => void) => () => void;
+  /**
+   * Routes SIGINT/SIGTERM to the run until it returns; returns the removal. The CLI passes its
+   * SignalGuard (../signals.ts), which also covers the moments after the removal.
+   */
+  onInterrupt: (handler: (signal: InterruptSignal) => void) => () => void;
 }
 
 export interface RunOutcome {
@@ -64,22 +72,29 @@ export interface RunOutcome {
   reportDir?: string;
 }
 
-const defaultOnInterrupt = (handler: () => void): (() => void) => {
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
-  return () => {
-    process.off("SIGINT", handler);
-    process.off("SIGTERM", handler);
-  };
-};
-
 /** Bounded close when the user insisted (second SIGINT): never hang on a native shutdown. */
 const HARD_CLOSE_MS = 3000;
 
 export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome> {
   const secrets = new SecretRegistry();
   const say = (text: string) => io.stderr.write(secrets.redact(text));
+  // Signals are the run's from its first line to its last (report and summary included).
+  const interrupts = new RunInterrupts(say);
+  const stopRouting = io.onInterrupt((signal) => interrupts.receive(signal));
+  try {
+    return await runScenario(flags, io, secrets, say, interrupts);
+  } finally {
+    stopRouting();
+  }
+}
 
+async function runScenario(
+  flags: RunFlags,
+  io: RunIo,
+  secrets: SecretRegistry,
+  say: (text: string) => void,
+  interrupts: RunInterrupts,
+): Promise<RunOutcome> {
   // ---- 1. load, validate, plan (user mistakes → UserError, exit 2, nothing written) ----------
   const loaded = await loadScenario(flags.scenario);
   const thresholdErrors = thresholdProblems(loaded);
@@ -95,23 +110,15 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   const runId = createRunId(startedAt, randomInt(0x1000000));
   const plan = planRun(loaded.scenario, overrides, { runId });
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
-  const reportDir = path.resolve(flags.out ?? path.join("reports", `${plan.name}-${runId}`));
+  // Before any load: a bad --out is exit 2 here, not a lost run later.
+  const { dir: reportDir } = await prepareOutputDir({
+    out: flags.out,
+    defaultDir: path.join("reports", `${plan.name}-${runId}`),
+    force: flags.force === true,
+  });
 
   // ---- 2. run ---------------------------------------------------------------------------------
-  const run = new AbortController();
-  const hard = new AbortController();
-  let interrupts = 0;
-  const removeInterrupt = (io.onInterrupt ?? defaultOnInterrupt)(() => {
-    interrupts++;
-    if (interrupts === 1) {
-      say("\niotload: interrupted — stopping, draining in-flight messages (Ctrl-C again to stop now)…\n");
-      run.abort(new Error("interrupted"));
-    } else {
-      say("\niotload: stopping now; writing what there is.\n");
-      hard.abort(new Error("interrupted twice"));
-      run.abort(new Error("interrupted"));
-    }
-  });
+  const { run, hard } = interrupts;
 
   const stack = new CloseStack();
   const recorder = new Recorder({ startMs: startedAt });
@@ -213,16 +220,14 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   }
   phase = "closing";
   // Closing stops the clients: QoS 1 publishes still in flight fail with a counted reason.
-  await closeBounded(stack, hard.signal.aborted ? HARD_CLOSE_MS : plan.graceMs + 30_000);
-  removeInterrupt();
+  await closeBounded(stack, plan.graceMs + 30_000, hard.signal);
+  interrupts.startReporting(reportDir);
 
   // ---- 3. result + report (always written once the plan exists) --------------------------------
   recorder.close(endedAt);
-  const interrupted = interrupts > 0;
+  const interrupted = interrupts.interrupted;
   const partialReason = interrupted
-    ? interrupts > 1
-      ? "interrupted twice (no drain)"
-      : "interrupted (SIGINT)"
+    ? interrupts.reason
     : failure !== undefined
       ? `failed: ${errorMessage(failure)}`
       : undefined;
@@ -251,7 +256,7 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   });
   // Last line of defence: no secret reaches a file or the terminal, whatever a field contains.
   result = JSON.parse(secrets.redact(JSON.stringify(result))) as RunResult;
-  const paths = await writeRunReport(reportDir, result);
+  const report = await writeReportWithFallback(reportDir, result);
 
   if (flags.json) {
     io.stdout.write(`${secrets.redact(JSON.stringify(result, null, 2))}\n`);
@@ -259,18 +264,25 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
     io.stdout.write(secrets.redact(renderSummary(result, { color: shouldUseColor(io.stdout, io.env) })));
     io.stdout.write("\n");
   }
-  say(`report: ${paths.htmlPath ?? paths.resultPath}\nresult: ${paths.resultPath}\n`);
+  say(describeReportOutcome(reportDir, report));
+  if (report.kind === "lost" && !flags.json) io.stdout.write(`${secrets.redact(JSON.stringify(result))}\n`);
+  // A report that is not where it was asked for outranks every verdict but an interruption's 130.
+  const outcome = (exitCode: number): RunOutcome => ({
+    exitCode: report.kind === "written" || interrupted ? exitCode : ExitCode.reportNotWritten,
+    result,
+    reportDir: report.kind === "fallback" ? path.dirname(report.paths.resultPath) : reportDir,
+  });
 
   if (failure !== undefined) {
     if (failure instanceof UserError) {
       say(`iotload: ${failure.message}\n`);
-      return { exitCode: failure.exitCode, result, reportDir };
+      return outcome(failure.exitCode);
     }
     throw failure;
   }
-  if (interrupted) return { exitCode: ExitCode.interrupted, result, reportDir };
+  if (interrupted) return outcome(ExitCode.interrupted);
   const broken = result.thresholds.filter((t) => !t.pass);
-  return { exitCode: broken.length > 0 ? ExitCode.thresholds : ExitCode.ok, result, reportDir };
+  return outcome(broken.length > 0 ? ExitCode.thresholds : ExitCode.ok);
 }
 
 function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
@@ -285,14 +297,22 @@ function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function closeBounded(stack: CloseStack, ms: number): Promise<void> {
+/** Closes within `ms`, or within HARD_CLOSE_MS of `hard` aborting (also when it aborts meanwhile). */
+async function closeBounded(stack: CloseStack, ms: number, hard: AbortSignal): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  let onHard: (() => void) | undefined;
   await Promise.race([
     stack.close().catch(() => undefined),
     new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
+      timer = setTimeout(resolve, hard.aborted ? HARD_CLOSE_MS : ms);
+      onHard = () => {
+        clearTimeout(timer);
+        timer = setTimeout(resolve, HARD_CLOSE_MS);
+      };
+      hard.addEventListener("abort", onHard, { once: true });
     }),
   ]);
+  if (onHard) hard.removeEventListener("abort", onHard);
   clearTimeout(timer);
 }
 

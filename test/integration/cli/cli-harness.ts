@@ -35,9 +35,13 @@ export interface CliRun {
   waitFor(text: string): Promise<boolean>;
 }
 
-export function spawnCli(args: string[], env: Record<string, string> = {}): CliRun {
+export function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { cwd?: string } = {},
+): CliRun {
   const child = spawn(process.execPath, [MAIN, ...args], {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: "1", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,0 +1,273 @@
+/**
+ * Where a run's report goes, decided BEFORE any load and made safe AFTER it (README "Exit codes").
+ *
+ * Before the run, `prepareOutputDir` resolves the directory, creates it and really writes a file in
+ * it, so that a bad `--out` (under a file, read-only, full, /dev/null/x, an existing non-empty
+ * directory without `--force`) is exit 2 with one line naming the path, before the emulator, STS or a
+ * single connect starts. It never calls `mkdir({ recursive: true })`: Node's recursive mkdir retries
+ * forever under /proc (mkdir there fails with ENOENT, which it takes for "create the parent first"),
+ * so this walks up to the nearest existing ancestor itself — at most one step per path component —
+ * and creates the missing levels one by one.
+ *
+ * After the run, `writeReportWithFallback` still cannot lose the result: if the directory vanished,
+ * filled up or turned read-only meanwhile, the report goes to a fresh directory under os.tmpdir()
+ * and the caller prints that path and exits with ExitCode.reportNotWritten (6).
+ */
+import { randomBytes } from "node:crypto";
+import type { Stats } from "node:fs";
+import { mkdir, mkdtemp, open, readdir, rm, rmdir, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { errorMessage, UserError } from "../../lib/errors.js";
+import {
+  type RunReportPaths,
+  type RunResult,
+  renderHlog,
+  renderHtml,
+  writeFileAtomic,
+  writeRunReport,
+} from "../../report/index.js";
+
+export interface OutputDirRequest {
+  /** `--out` as typed by the user, if any. */
+  out?: string | undefined;
+  /** The default directory (relative to the working directory) when `--out` is absent. */
+  defaultDir: string;
+  /** `--force`: write into an existing non-empty `--out` directory. */
+  force: boolean;
+}
+
+/** An existing, writable directory where the report will be written. */
+export interface PreparedOutputDir {
+  dir: string;
+}
+
+/** Why a file-system call failed, in words (errno codes: Linux open(2), mkdir(2)). */
+function why(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case "EACCES":
+      return "permission denied";
+    case "EPERM":
+      return "operation not permitted (read-only or immutable)";
+    case "EROFS":
+      return "read-only file system";
+    case "ENOSPC":
+      return "no space left on device";
+    case "EDQUOT":
+      return "disk quota exceeded";
+    case "ENOENT":
+      // Only reachable for a directory that exists but refuses new entries (/proc, a vanished dir).
+      return "it does not accept new files";
+    case "ENOTDIR":
+      return "a part of the path is not a directory";
+    case "EEXIST":
+      return "it exists and is not a directory";
+    case "ENAMETOOLONG":
+      return "the path is too long";
+    case "ELOOP":
+      return "too many levels of symbolic links";
+    case "EIO":
+      return "input/output error";
+    default:
+      return code ?? errorMessage(error);
+  }
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isFile()) return "a file";
+  if (stats.isCharacterDevice()) return "a character device";
+  if (stats.isBlockDevice()) return "a block device";
+  if (stats.isFIFO()) return "a named pipe";
+  if (stats.isSocket()) return "a socket";
+  return "not a directory";
+}
+
+/** A real write: create, write, fsync (ENOSPC on ext4 may only show at fsync), remove. */
+async function probeWrite(dir: string): Promise<void> {
+  const file = path.join(dir, `.iotload-write-test-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const handle = await open(file, "wx", 0o600);
+  try {
+    await handle.writeFile("iotload write test\n");
+    await handle.sync();
+  } finally {
+    await handle.close();
+    await rm(file, { force: true });
+  }
+}
+
+interface Walk {
+  /** The nearest path (the directory itself or an ancestor) that exists. */
+  existing: string;
+  stats: Stats;
+  /** Levels below `existing` that do not exist yet, outermost first. */
+  missing: string[];
+}
+
+/** Walks up from `dir` to the nearest existing path: one stat per path component, bounded. */
+async function nearestExisting(dir: string, fail: (where: string, reason: string) => never): Promise<Walk> {
+  const missing: string[] = [];
+  let p = dir;
+  for (;;) {
+    try {
+      return { existing: p, stats: await stat(p), missing };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // ENOTDIR: some ancestor is a file (/dev/null/x); keep walking, the check below names it.
+      if (code !== "ENOENT" && code !== "ENOTDIR") fail(p, why(error));
+      const parent = path.dirname(p);
+      if (parent === p) fail(p, "no part of the path exists");
+      missing.unshift(p);
+      p = parent;
+    }
+  }
+}
+
+/** Removes the levels this call created (innermost first); never touches anything that was there. */
+async function removeCreated(created: string[]): Promise<void> {
+  for (const level of [...created].reverse()) {
+    // A level we cannot remove is left behind empty: the original error is the one worth reporting.
+    await rmdir(level).catch(() => undefined);
+  }
+}
+
+/** Resolves, creates and test-writes the report directory; UserError (exit 2) naming it otherwise. */
+export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedOutputDir> {
+  const dir = path.resolve(req.out ?? req.defaultDir);
+  const label = req.out !== undefined ? `--out ${req.out}` : `report directory ${req.defaultDir}`;
+  const fail = (where: string, reason: string): never => {
+    const at = where === dir ? "" : ` (${where})`;
+    throw new UserError(
+      `${label}: cannot write the report there${at}: ${reason}. Nothing was run; choose another directory with --out.`,
+    );
+  };
+  const walk = await nearestExisting(dir, fail);
+  if (!walk.stats.isDirectory()) {
+    fail(
+      walk.existing,
+      walk.existing === dir ? `it exists as ${kindOf(walk.stats)}` : `${kindOf(walk.stats)}, not a directory`,
+    );
+  }
+
+  if (walk.missing.length === 0) {
+    if (req.out === undefined) fail(dir, "it already exists (the default directory is always a new one)");
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch (error) {
+      return fail(dir, why(error));
+    }
+    if (entries.length > 0 && !req.force) {
+      throw new UserError(
+        `${label}: the directory already exists and is not empty (${entries.length} entr${entries.length === 1 ? "y" : "ies"}); ` +
+          "pass --force to write into it (result.json, report.html and latency.hlog are replaced) or choose a new directory. Nothing was run.",
+      );
+    }
+    try {
+      await probeWrite(dir);
+    } catch (error) {
+      fail(dir, why(error));
+    }
+    return { dir };
+  }
+
+  try {
+    await probeWrite(walk.existing);
+  } catch (error) {
+    fail(walk.existing, why(error));
+  }
+  const created: string[] = [];
+  try {
+    for (const level of walk.missing) {
+      await mkdir(level); // one level, not recursive: bounded, and fails fast where it cannot work
+      created.push(level);
+    }
+    await probeWrite(dir);
+  } catch (error) {
+    await removeCreated(created);
+    fail(created.length < walk.missing.length ? walk.missing[created.length]! : dir, why(error));
+  }
+  return { dir };
+}
+
+/** Makes sure `dir` is a directory again (it may have been removed during the run), bounded. */
+async function ensureDir(dir: string): Promise<void> {
+  const walk = await nearestExisting(dir, (where, reason) => {
+    throw new Error(`${where}: ${reason}`);
+  });
+  if (!walk.stats.isDirectory()) {
+    const what = walk.existing === dir ? "it" : walk.existing;
+    throw new Error(`${what} is ${kindOf(walk.stats)}, not a directory`);
+  }
+  for (const level of walk.missing) await mkdir(level);
+}
+
+export type ReportWriteOutcome =
+  /** Written where asked. */
+  | { kind: "written"; paths: RunReportPaths }
+  /** The requested directory failed (`error`); the report is in `paths` under os.tmpdir(). */
+  | { kind: "fallback"; paths: RunReportPaths; error: string }
+  /** Neither worked; the caller must get the result JSON out some other way. */
+  | { kind: "lost"; error: string; fallbackRoot: string; fallbackError: string };
+
+/**
+ * Writes the report into `dir`; on any failure writes result.json (first, so the record survives
+ * even if the HTML does not fit) and then the rest into a fresh directory under os.tmpdir().
+ * Files are written atomically (temp file + rename), so no reader sees a half-written result.
+ */
+export async function writeReportWithFallback(
+  dir: string,
+  result: RunResult,
+  tmpRoot: string = os.tmpdir(),
+): Promise<ReportWriteOutcome> {
+  let error: string;
+  try {
+    await ensureDir(dir);
+    return { kind: "written", paths: await writeRunReport(dir, result) };
+  } catch (e) {
+    error = e instanceof Error && "code" in e ? `${why(e)} (${errorMessage(e)})` : errorMessage(e);
+  }
+  let fallback: string | undefined;
+  try {
+    fallback = await mkdtemp(path.join(tmpRoot, `iotload-${result.name}-${result.runId}-`));
+    const resultPath = path.join(fallback, "result.json");
+    await writeFileAtomic(resultPath, `${JSON.stringify(result, null, 2)}\n`);
+    const paths: RunReportPaths = {
+      resultPath,
+      hlogPath: path.join(fallback, "latency.hlog"),
+      htmlPath: undefined,
+    };
+    try {
+      await writeFileAtomic(paths.hlogPath, renderHlog(result));
+      const htmlPath = path.join(fallback, "report.html");
+      await writeFileAtomic(htmlPath, renderHtml(result));
+      paths.htmlPath = htmlPath;
+    } catch {
+      // result.json is the record; the hlog and HTML can be re-rendered from it with `iotload report`.
+    }
+    return { kind: "fallback", paths, error };
+  } catch (e) {
+    // Leave no empty fallback directory behind; if even that fails, the message below still stands.
+    if (fallback !== undefined) await rm(fallback, { recursive: true, force: true }).catch(() => undefined);
+    return { kind: "lost", error, fallbackRoot: tmpRoot, fallbackError: errorMessage(e) };
+  }
+}
+
+/** The lines for stderr that say where the report is (or why it is not anywhere). */
+export function describeReportOutcome(dir: string, outcome: ReportWriteOutcome): string {
+  const where = (p: RunReportPaths) => `report: ${p.htmlPath ?? p.resultPath}\nresult: ${p.resultPath}\n`;
+  switch (outcome.kind) {
+    case "written":
+      return where(outcome.paths);
+    case "fallback":
+      return (
+        `iotload: could not write the report to ${dir}: ${outcome.error}; ` +
+        `wrote it to ${path.dirname(outcome.paths.resultPath)} instead.\n${where(outcome.paths)}`
+      );
+    case "lost":
+      return (
+        `iotload: could not write the report to ${dir} (${outcome.error}) nor to ${outcome.fallbackRoot} ` +
+        `(${outcome.fallbackError}); the result JSON follows on stdout.\n`
+      );
+  }
+}
