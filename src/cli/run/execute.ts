@@ -213,7 +213,7 @@ async function runScenario(
   const health = monitor?.read();
   fleet?.stopOffering();
   // The drain is over: whatever the target has not answered by now never will be, for this run.
-  fleet?.settleUnanswered(interrupts > 0 ? "stoppedByUser" : "noResponse");
+  fleet?.settleUnanswered(interrupts.interrupted ? "stoppedByUser" : "noResponse");
   const summary = fleet?.summary();
   if (summary) {
     recorder.count("lost", summary.delivery.lost);
