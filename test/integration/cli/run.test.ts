@@ -96,7 +96,10 @@ describe("iotload run (built CLI)", () => {
     expect(code, cli.stderr()).toBe(130);
     const result = await readResult(out);
     expect(result.partial).toBe(true);
-    expect(result.partialReason).toMatch(/twice/);
+    // Against this healthy local target the drain may already be over when the second signal lands,
+    // and then it changes nothing (src/cli/run/interrupts.ts); the stalled-target case, where it must
+    // cut the drain short, is in test/integration/faults/verdict.test.ts.
+    expect(result.partialReason).toMatch(/^interrupted.*SIGINT/);
   });
 
   it("against a running emulator (target.kind emulator): no issued secret key or session token anywhere", async () => {

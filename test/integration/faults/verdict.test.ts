@@ -38,7 +38,13 @@ function expectExactAccounting(r: RunResult): void {
 /** A scenario of `devices` × `rate` for `duration` against the emulator described by `info`. */
 async function scenario(
   dir: string,
-  o: { duration: string; protocol?: "mqtt5" | "mqtt311"; rate?: string; subscribers?: boolean },
+  o: {
+    duration: string;
+    protocol?: "mqtt5" | "mqtt311";
+    rate?: string;
+    subscribers?: boolean;
+    grace?: string;
+  },
 ): Promise<string> {
   const file = path.join(dir, "s.yaml");
   await writeFile(
@@ -54,7 +60,7 @@ async function scenario(
         : [
             `subscribers: { count: 1, topics: ['dt/f/#'], protocol: ${o.protocol ?? "mqtt5"}, clientId: 'f-sub-{{runId}}-{{index}}' }`,
           ]),
-      "stop: { grace: 1s }",
+      `stop: { grace: ${o.grace ?? "1s"} }`,
       "thresholds: ['publishAck.p99 < 5s']",
     ].join("\n"),
   );
@@ -149,5 +155,30 @@ describe("the verdict when the target fails (real CLI, real emulator)", () => {
     expect(r.partialReason).toMatch(/interrupted/);
     expect(r.counts.failed.stoppedByUser ?? 0).toBeGreaterThan(0);
     expect(r.counts.failed.unknown).toBeUndefined();
+  });
+
+  it("a second Ctrl-C while draining a stalled target skips the drain: still exact, exit 130", async () => {
+    const dir = await tempDir();
+    const emu = await emulatorProcess(dir);
+    const out = path.join(dir, "out");
+    // A 60 s grace: without the second signal the drain would wait for the stalled target that long.
+    const file = await scenario(dir, { duration: "60s", rate: "10/s", grace: "60s" });
+    const run = spawnCli(["run", file, "--out", out]);
+    expect(await run.waitFor("publishing for"), run.stderr()).toBe(true);
+    await pause(1000);
+    emu.cli.child.kill("SIGSTOP");
+    onTestFinished(() => {
+      emu.cli.child.kill("SIGCONT");
+    });
+    run.child.kill("SIGINT");
+    expect(await run.waitFor("Ctrl-C again"), run.stderr()).toBe(true);
+    run.child.kill("SIGINT");
+    const { code } = await run.exit;
+    expect(code, run.stderr()).toBe(130);
+    const r = await readResult(out);
+    expectExactAccounting(r);
+    expect(r.partialReason).toMatch(/twice/);
+    expect(r.durationMs).toBeLessThan(60_000); // the 60 s drain was cut short
+    expect(r.counts.failed.stoppedByUser ?? 0).toBeGreaterThan(0);
   });
 });
