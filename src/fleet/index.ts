@@ -35,5 +35,6 @@ export type {
   FleetSigning,
   LatencyMetric,
   MqttProtocol,
+  SigningTransform,
   WebsocketHandshakeTransform,
 } from "./types.js";
