@@ -31,7 +31,10 @@ export interface UpgradeProbeTarget {
   region: string;
   /** PEM of the CA to trust instead of the system store (the emulator's CA). */
   caPem?: string;
-  /** An answer slower than this counts as no answer. Default 10 s. */
+  /**
+   * An answer slower than this counts as no answer. Default 5 s: the session's next handshakes wait for
+   * a probe in flight (cli/run/signing.ts), so a target that swallows connections must not hold them long.
+   */
   timeoutMs?: number;
 }
 
@@ -106,7 +109,7 @@ function readBody(res: IncomingMessage): Promise<string> {
 }
 
 export function createUpgradeProbe(target: UpgradeProbeTarget): UpgradeProbe {
-  const timeoutMs = target.timeoutMs ?? 10_000;
+  const timeoutMs = target.timeoutMs ?? 5_000;
   return async (creds, signal) => {
     const request = upgradeRequest(target.host);
     await auth.aws_sign_request(request, iotSigningConfig(creds, target.region));

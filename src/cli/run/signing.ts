@@ -14,7 +14,6 @@ import {
   createMqtt5HandshakeTransform,
   createUpgradeProbe,
   type HandshakeTransform,
-  type UpgradeProbe,
   type UpgradeProbeTarget,
   UpgradeRejections,
 } from "../../credentials/index.js";
@@ -24,8 +23,6 @@ import type { Closeable } from "../../lib/lifecycle.js";
 export interface PoolSigningOptions {
   /** Where refused upgrades are probed (the endpoint the devices connect to); none: no probing. */
   probeTarget?: UpgradeProbeTarget;
-  /** Replaces the HTTPS probe (tests). */
-  probe?: UpgradeProbe;
 }
 
 export function poolSigning(
@@ -35,15 +32,10 @@ export function poolSigning(
   options: PoolSigningOptions = {},
 ): FleetSigning & Closeable {
   const transforms = new Map<number, HandshakeTransform>();
-  const probe = options.probe ?? (options.probeTarget ? createUpgradeProbe(options.probeTarget) : undefined);
-  const rejections = probe
+  const rejections = options.probeTarget
     ? new UpgradeRejections(pool, {
-        probe,
-        onProbe: (e) => {
-          recorder?.count(`credentials.probes.${e.outcome}`);
-          if (e.invalidation === "invalidated" || e.invalidation === "deferred")
-            recorder?.mark("credentials.refused", `session ${e.session}: ${e.code ?? e.status}`);
-        },
+        probe: createUpgradeProbe(options.probeTarget),
+        onProbe: (e) => recorder?.count(`credentials.probes.${e.outcome}`),
       })
     : undefined;
   const transform = (session: number): HandshakeTransform => {
