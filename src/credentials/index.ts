@@ -1,6 +1,7 @@
 /**
  * Cross-account credentials: account A's source chain → STS AssumeRole pool (refresh-ahead, single
- * flight, backoff) → per-handshake SigV4 signing for aws-crt MQTT clients; and the IAM documents the
+ * flight, backoff, invalidation when the target refuses them) → per-handshake SigV4 signing for aws-crt
+ * MQTT clients, with a signed probe that tells why an upgrade was refused; and the IAM documents the
  * setup needs (`iotload policy`). Imports lib/ only; metrics reach it through PoolObserver.
  */
 export {
@@ -28,6 +29,7 @@ export {
 } from "./iam-documents.js";
 export {
   CredentialPool,
+  type InvalidationOutcome,
   type PoolObserver,
   type PoolOptions,
   type PoolStats,
@@ -50,3 +52,17 @@ export {
   type SharedFilePaths,
   type SourceSettings,
 } from "./source.js";
+export {
+  createUpgradeProbe,
+  refusalCode,
+  type UpgradeProbe,
+  type UpgradeProbeResult,
+  type UpgradeProbeTarget,
+} from "./upgrade-probe.js";
+export {
+  type ProbeEvent,
+  type ProbeOutcome,
+  type RejectionPool,
+  UpgradeRejections,
+  type UpgradeRejectionsOptions,
+} from "./upgrade-rejections.js";

@@ -8,7 +8,11 @@
  *   signed with them could be dropped at expiry (emulator `onCredentialExpiry: disconnect`; AWS leaves
  *   this undocumented, design notes §5);
  * - retry with exponential backoff + full jitter for throttling / 5xx / network errors while the current
- *   credentials stay in use; fatal errors (AccessDenied, …) become one-paragraph UserErrors (exit 5).
+ *   credentials stay in use; fatal errors (AccessDenied, …) become one-paragraph UserErrors (exit 5);
+ * - invalidation: when the target refuses a session's credentials (a restarted or different target, a
+ *   revoked session), `invalidate(session, generation, reason)` drops them and refreshes at once — once
+ *   per credential generation (however many devices were refused), and with the same backoff between
+ *   consecutive invalidations, so a target that refuses every fresh credential cannot cause an STS storm.
  * All state lives in the pool object; all timers come from the injected Clock and die in close().
  */
 
@@ -30,13 +34,27 @@ import {
 import { type BackoffSettings, defaultBackoff, fullJitterDelayMs, validateBackoff } from "./backoff.js";
 import { resolveSource, type SharedFilePaths, type SourceSettings } from "./source.js";
 
-export type RefreshReason = "initial" | "scheduled" | "forced";
+export type RefreshReason = "initial" | "scheduled" | "forced" | "invalidated";
+
+/** What `invalidate()` did with a report. */
+export type InvalidationOutcome =
+  /** The credentials were dropped and a refresh started (or joined). */
+  | "invalidated"
+  /** Within the backoff after the previous invalidation: it happens when the backoff ends. */
+  | "deferred"
+  /** This generation was already invalidated (or is about to be). */
+  | "duplicate"
+  /** Not the session's current generation: the credentials were already replaced. */
+  | "stale"
+  | "closed";
 
 /** Events for metrics (F wires this to the recorder). Observers must be cheap; a throw is counted, not propagated. */
 export interface PoolObserver {
   onRefresh?(e: { reason: RefreshReason; durationMs: number; expiresAt: Date; session: number }): void;
   onFailure?(e: { code: string; retryable: boolean; attempt: number; session: number }): void;
   onNoValidCredentials?(e: { session: number; sinceMs: number }): void;
+  /** Credentials of `generation` were dropped because the target refused them (`reason`, e.g. ExpiredToken). */
+  onInvalidation?(e: { reason: string; session: number; generation: number }): void;
 }
 
 export interface PoolOptions {
@@ -71,6 +89,7 @@ export interface PoolStats {
   /** Successful AssumeRole calls (initial + scheduled + forced). */
   refreshes: number;
   scheduledRefreshes: number;
+  /** On demand: nothing valid when a connect needed credentials, or the credentials were invalidated. */
   forcedRefreshes: number;
   /** Failed AssumeRole calls by error code. */
   failures: Record<string, number>;
@@ -84,6 +103,8 @@ export interface PoolStats {
   sourceArn?: string;
   /** Observer callbacks that threw (a bug in the observer; the pool kept going). */
   observerErrors: number;
+  /** Credential generations dropped because the target refused them, by reason (e.g. InvalidClientTokenId). */
+  invalidations: Record<string, number>;
 }
 
 /** Refresh lead and connect window for a given credential lifetime (pure; exported for tests). */
@@ -139,6 +160,14 @@ interface Session {
   readonly index: number;
   readonly roleSessionName: string;
   creds?: TemporaryCredentials;
+  /** 1 for the first credentials, +1 for each refresh (0 before the first). */
+  generation: number;
+  /** The last generation invalidated (or scheduled to be, see `deferred`). */
+  invalidatedGeneration?: number;
+  /** When the last invalidation happened and how many came in a row, each shortly after the previous. */
+  lastInvalidation?: { at: number; streak: number; nextAllowedAt: number };
+  /** An invalidation waiting for the backoff to end. */
+  deferred?: { generation: number; reason: string; timer: TimerHandle };
   expiresAt?: number;
   /** Hand the credentials out until this epoch ms (expiry − window). */
   usableUntil?: number;
@@ -211,6 +240,9 @@ export class CredentialPool implements Closeable {
   #stsCalls = 0;
   #observerErrors = 0;
   readonly #failures: Record<string, number> = {};
+  readonly #invalidations: Record<string, number> = {};
+  /** Which generation each handed-out credentials object belongs to (signers report refusals by it). */
+  readonly #generations = new WeakMap<TemporaryCredentials, number>();
 
   private constructor(
     assume: AssumeRoleSettings,
@@ -233,6 +265,7 @@ export class CredentialPool implements Closeable {
     this.#sessions = Array.from({ length: o.sessions }, (_, index) => ({
       index,
       roleSessionName: sessionName(assume.roleSessionName, index, o.sessions),
+      generation: 0,
       failures: 0,
       noValidMs: 0,
     }));
@@ -406,11 +439,13 @@ export class CredentialPool implements Closeable {
     this.#secrets?.add(creds.secretAccessKey);
     this.#secrets?.add(creds.sessionToken);
     s.creds = creds;
+    s.generation++;
+    this.#generations.set(creds, s.generation);
     s.failures = 0;
     s.lastFailure = undefined;
     this.#refreshes++;
     if (reason === "scheduled") this.#scheduled++;
-    if (reason === "forced") this.#forced++;
+    if (reason === "forced" || reason === "invalidated") this.#forced++;
     const expiresAt = creds.expiration?.getTime();
     s.expiresAt = expiresAt;
     if (expiresAt === undefined) {
@@ -531,6 +566,76 @@ export class CredentialPool implements Closeable {
     return undefined;
   }
 
+  /**
+   * The generation of a credentials object this pool handed out (1 = the session's first credentials,
+   * +1 per refresh), so a signer can say exactly which credentials a refused handshake carried.
+   */
+  generationOf(creds: TemporaryCredentials): number | undefined {
+    return this.#generations.get(creds);
+  }
+
+  /**
+   * The session's most recent credentials and their generation, whether or not they are still valid for
+   * the connect window or were invalidated; starts no refresh (for probing what the target thinks of them).
+   */
+  latest(session?: number): { credentials: TemporaryCredentials; generation: number } | undefined {
+    const s = this.#session(session);
+    return s.creds === undefined ? undefined : { credentials: s.creds, generation: s.generation };
+  }
+
+  /**
+   * The target refused credentials of `generation` (e.g. HTTP 403 InvalidClientTokenId at the WebSocket
+   * upgrade: the target restarted and forgot the session, or the session was revoked). Drops them and
+   * refreshes now, sharing the refresh with every caller (single flight). Once per generation: a thousand
+   * devices refused with the same credentials make one invalidation and one STS call; a report about an
+   * older generation does nothing. Consecutive invalidations (the fresh credentials were refused too) are
+   * spaced by the pool's backoff (exponential, full jitter, at least `backoff.baseMs`): a report inside
+   * that backoff is deferred to its end, not dropped, so the session still recovers once the target
+   * accepts credentials again. A failed refresh is not cached: it is retried on the pool's retry schedule.
+   */
+  invalidate(session: number, generation: number, reason: string): InvalidationOutcome {
+    if (this.#closed) return "closed";
+    const s = this.#session(session);
+    if (generation !== s.generation || s.creds === undefined) return "stale";
+    if (s.invalidatedGeneration === generation) return "duplicate";
+    s.invalidatedGeneration = generation;
+    const now = this.#clock.now();
+    const last = s.lastInvalidation;
+    if (last && now < last.nextAllowedAt) {
+      const timer = this.#clock.setTimeout(() => {
+        s.deferred = undefined;
+        // Replaced meanwhile (scheduled refresh): the new credentials get judged on their own.
+        if (!this.#closed && s.generation === generation) this.#invalidateNow(s, reason, this.#clock.now());
+      }, last.nextAllowedAt - now);
+      s.deferred = { generation, reason, timer };
+      return "deferred";
+    }
+    this.#invalidateNow(s, reason, now);
+    return "invalidated";
+  }
+
+  #invalidateNow(s: Session, reason: string, now: number): void {
+    const generation = s.generation;
+    const last = s.lastInvalidation;
+    // A streak is a run of invalidations each within the longest backoff of the previous one's end: a
+    // target that refuses every fresh credential. After a quiet spell the next one starts a new streak.
+    const streak = last && now - last.nextAllowedAt <= this.#o.backoff.maxMs ? last.streak + 1 : 0;
+    const delay = Math.max(this.#o.backoff.baseMs, fullJitterDelayMs(streak, this.#o.backoff, this.#random));
+    s.lastInvalidation = { at: now, streak, nextAllowedAt: now + delay };
+    this.#invalidations[reason] = (this.#invalidations[reason] ?? 0) + 1;
+    // Stop handing them out: get() now waits for the refresh instead of signing with refused credentials.
+    // The time until new ones arrive counts as time without valid credentials (#store closes the gap).
+    s.usableUntil = Math.min(s.usableUntil ?? now, now);
+    this.#notify(() => this.#observer.onInvalidation?.({ reason, session: s.index, generation }));
+    // Within the pacing of a failed STS call the retry timer already owns the next attempt.
+    if (!s.inflight && s.lastFailure && now < s.lastFailure.until && s.timer) return;
+    this.#attempt(s, "invalidated", { scheduleRetry: true }).then(
+      () => undefined,
+      // Counted, reported to the observer and rescheduled inside #failed; callers learn it from get().
+      () => undefined,
+    );
+  }
+
   /** The session a device uses: devices are spread round-robin over the sessions. */
   sessionFor(deviceIndex: number): number {
     if (!Number.isInteger(deviceIndex)) throw new RangeError(`sessionFor: ${deviceIndex} is not an integer`);
@@ -562,6 +667,7 @@ export class CredentialPool implements Closeable {
       noValidCredentialsMs: Math.round(noValid),
       ...(this.#sourceArn === undefined ? {} : { sourceArn: this.#sourceArn }),
       observerErrors: this.#observerErrors,
+      invalidations: { ...this.#invalidations },
     };
   }
 
@@ -572,6 +678,8 @@ export class CredentialPool implements Closeable {
     for (const s of this.#sessions) {
       s.timer?.cancel();
       s.timer = undefined;
+      s.deferred?.timer.cancel();
+      s.deferred = undefined;
     }
     if (this.#ownsSts) this.#sts.close();
   }

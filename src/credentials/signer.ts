@@ -35,8 +35,17 @@ export interface HandshakeSignerOptions {
   onError?(e: Error): void;
 }
 
-/** aws-crt's handshake-transform callback type (MQTT5 `websocketHandshakeTransform`, 3.1.1 `websocket_handshake_transform`). */
-export type HandshakeTransform = (request: http.HttpRequest, done: (errorCode?: number) => void) => void;
+/**
+ * aws-crt's handshake-transform callback type (MQTT5 `websocketHandshakeTransform`, 3.1.1
+ * `websocket_handshake_transform`), plus an optional `signed` callback the CRT never passes: a caller
+ * that wraps the transform learns which pool credential generation signed this handshake (called just
+ * before `done()`), so it can report that generation if the target then refuses the upgrade.
+ */
+export type HandshakeTransform = (
+  request: http.HttpRequest,
+  done: (errorCode?: number) => void,
+  signed?: (generation: number) => void,
+) => void;
 
 /** The CRT signing configuration used for the upgrade (exported so tests can sign reference requests). */
 export function iotSigningConfig(
@@ -82,7 +91,7 @@ export function createMqtt5HandshakeTransform(
     // A fresh object per signing: the CRT reads `date` (unset → now) at each call.
     return { ...cached.config };
   };
-  return (request, done) => {
+  return (request, done, signed) => {
     const sign = async (): Promise<TemporaryCredentials> => {
       const creds = await pool.get(session);
       await auth.aws_sign_request(request, configFor(creds));
@@ -90,6 +99,8 @@ export function createMqtt5HandshakeTransform(
     };
     sign().then(
       (creds) => {
+        const generation = pool.generationOf(creds);
+        if (signed && generation !== undefined) signed(generation);
         done();
         opts.onSigned?.({ accessKeyId: creds.accessKeyId, session });
       },

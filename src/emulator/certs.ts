@@ -6,7 +6,8 @@
  */
 
 import { webcrypto } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
 import type * as X509 from "@peculiar/x509";
 import { errorMessage, UserError } from "../lib/errors.js";
 
@@ -140,4 +141,50 @@ export async function readTlsMaterial(files: CertFiles): Promise<TlsMaterial> {
     read(files.ca, "CA certificate"),
   ]);
   return { certPem, keyPem, caPem };
+}
+
+/** File names inside a TLS directory (`iotload emulator --tls-dir`). */
+export const TLS_DIR_FILES = { ca: "ca.pem", cert: "cert.pem", key: "key.pem" } as const;
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw new UserError(`cannot access ${file}: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+/**
+ * TLS material kept in a directory across emulator restarts: the first start generates it and writes
+ * ca.pem, cert.pem and key.pem (key readable by the owner only); later starts read the same files, so
+ * clients that trust the first start's CA (a run in progress, an AWS CLI with AWS_CA_BUNDLE) trust the
+ * restarted emulator too. A directory holding only some of the files is a mistake to fix, not to guess.
+ */
+export async function persistentTlsMaterial(dir: string): Promise<TlsMaterial> {
+  const files = {
+    ca: path.join(dir, TLS_DIR_FILES.ca),
+    cert: path.join(dir, TLS_DIR_FILES.cert),
+    key: path.join(dir, TLS_DIR_FILES.key),
+  };
+  const present = await Promise.all([files.ca, files.cert, files.key].map(exists));
+  if (present.every(Boolean)) return readTlsMaterial(files);
+  if (present.some(Boolean)) {
+    throw new UserError(
+      `--tls-dir ${dir}: holds only some of ${Object.values(TLS_DIR_FILES).join(", ")}; remove them to generate new ones, or restore the missing ones.`,
+    );
+  }
+  const tls = await generateTlsMaterial();
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(files.ca, tls.caPem, { mode: 0o644 });
+    await writeFile(files.cert, tls.certPem, { mode: 0o644 });
+    await writeFile(files.key, tls.keyPem, { mode: 0o600 });
+  } catch (error) {
+    throw new UserError(`--tls-dir ${dir}: cannot write the TLS files: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+  return tls;
 }

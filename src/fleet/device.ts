@@ -394,11 +394,14 @@ export class Mqtt311Device extends BaseDevice {
   }
 }
 
-function connectFailureReason(error: unknown): string {
+/** The reason of a failed first MQTT 3.1.1 connect, as a counter name. */
+export function connectFailureReason(error: unknown): string {
   const crt = crtErrorName(error);
   if (crt !== "unknown") return crt;
   const msg = errorMessage(error);
   if (/rejected/i.test(msg)) return "connackRefused";
-  const m = /Failed to connect: (\S+)/.exec(msg);
+  // The 3.1.1 connect() rejects with a message, not a CrtError: "Failed to connect: aws-c-http:
+  // AWS_ERROR_HTTP_WEBSOCKET_UPGRADE_FAILURE, Failed to upgrade …" — the error name is the AWS_ token.
+  const m = /\b(AWS_[A-Z0-9_]+)/.exec(msg) ?? /Failed to connect: (\S+)/.exec(msg);
   return m?.[1] ? crtErrorName({ error_name: m[1] }) : "unknown";
 }

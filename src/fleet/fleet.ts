@@ -25,6 +25,7 @@ import {
   type PublishOutcome,
   type UserProperty,
 } from "./device.js";
+import { HandshakeWatch } from "./handshake-watch.js";
 import { PublishScheduler, type ScheduledSend, type SchedulerStats } from "./schedule.js";
 import {
   chooseTagCarrier,
@@ -536,14 +537,19 @@ export class Fleet implements Closeable {
     // Remember the expiry of the credentials this connection was signed with: a drop at (or after)
     // that moment is a credential-expiry disconnect, even though the pool has refreshed meanwhile.
     let signedExpiry: number | undefined;
+    // A refused upgrade is reported against the credential generation that signed it (handshake-watch.ts).
+    const watch = new HandshakeWatch(protocol, (generation) =>
+      signing.handshakeFailed?.(session, generation),
+    );
     const transform: WebsocketHandshakeTransform = (request, done) => {
       signedExpiry = signing.expiresAt?.(session);
-      sign(request, done);
+      watch.starting();
+      sign(request, done, (generation) => watch.signed(generation));
     };
     const options = {
       index,
       clientId,
-      events,
+      events: watch.observe(events),
       now: this.#now,
       credentialsExpired: () => signedExpiry !== undefined && Date.now() >= signedExpiry - 1000,
     };

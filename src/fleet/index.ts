@@ -42,5 +42,6 @@ export type {
   FleetSigning,
   LatencyMetric,
   MqttProtocol,
+  SigningTransform,
   WebsocketHandshakeTransform,
 } from "./types.js";

@@ -7,6 +7,16 @@ import type { mqtt5 } from "aws-iot-device-sdk-v2";
 
 export type WebsocketHandshakeTransform = mqtt5.WebsocketHandshakeTransform;
 
+/**
+ * A signing handshake transform: the CRT's two arguments, plus an optional `signed` callback through
+ * which the signer says which credential generation signed this handshake (called just before `done`).
+ */
+export type SigningTransform = (
+  request: Parameters<WebsocketHandshakeTransform>[0],
+  done: Parameters<WebsocketHandshakeTransform>[1],
+  signed?: (generation: number) => void,
+) => void;
+
 export type MqttProtocol = "mqtt5" | "mqtt311";
 
 /** Open-model due times: ms from run start, undefined once past the end of the run. */
@@ -79,7 +89,13 @@ export interface FleetSigning {
   /** Which credential session device `index` uses. */
   sessionFor(index: number): number;
   /** The websocket handshake transform for a session (signs each (re)connect with current creds). */
-  transform(session: number): WebsocketHandshakeTransform;
+  transform(session: number): SigningTransform;
   /** Epoch ms at which the session's current credentials expire, if known (reconnect cause analysis). */
   expiresAt?(session: number): number | undefined;
+  /**
+   * A handshake signed with credential generation `generation` of `session` did not lead to a
+   * connection, and the target may have refused the credentials: the signing side finds out (aws-crt
+   * does not expose the upgrade's HTTP status) and refreshes them if so. Cheap; called from client events.
+   */
+  handshakeFailed?(session: number, generation: number): void;
 }

@@ -201,6 +201,10 @@ export const runResultSchema = z
         stsCalls: count,
         stsLatency: latencySummarySchema.omit({ encoded: true, clamped: true, missing: true }),
         noValidCredentialsMs: ms.describe("Time during which no valid credentials were available."),
+        // Defaulted, not required: results written before this field existed still read as version 1.
+        invalidations: byReason
+          .default({})
+          .describe("Credential generations dropped because the target refused them, by error code."),
       })
       .strict(),
     generator: z

@@ -63,6 +63,8 @@ export interface BuildResultInput {
     failures?: Record<string, number>;
     stsCalls?: number;
     noValidCredentialsMs?: number;
+    /** Invalidations by reason; default: counters `credentials.invalidations.<reason>`. */
+    invalidations?: Record<string, number>;
   };
   /** From GeneratorMonitor.read(); zeros when absent. */
   generator?: { eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; cpuPercent: number };
@@ -201,7 +203,9 @@ export function countsFromCounters(
   const other: Record<string, number> = {};
   for (const [k, v] of Object.entries(counters)) {
     const grouped =
-      /^(failed|connect\.failures|reconnect\.failures|reconnects|credentials\.failures)(\.|$)/.test(k);
+      /^(failed|connect\.failures|reconnect\.failures|reconnects|credentials\.(failures|invalidations))(\.|$)/.test(
+        k,
+      );
     if (!KNOWN_COUNTERS.has(k) && !grouped) other[k] = v;
   }
   return {
@@ -327,6 +331,8 @@ export function buildResult(input: BuildResultInput): RunResult {
       stsCalls: cred.stsCalls ?? m.counters["sts.calls"] ?? latency.stsAssumeRole.count,
       stsLatency: stripEncoded(latency.stsAssumeRole),
       noValidCredentialsMs: cred.noValidCredentialsMs ?? 0,
+      invalidations:
+        cred.invalidations ?? byPrefix(m.counters, "credentials.invalidations.", "credentials.invalidations"),
     },
     generator: {
       eventLoopDelayP99Ms: g.eventLoopDelayP99Ms,
@@ -488,6 +494,7 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
       stsCalls: results.reduce((a, r) => a + r.credentials.stsCalls, 0),
       stsLatency,
       noValidCredentialsMs: Math.max(...results.map((r) => r.credentials.noValidCredentialsMs)),
+      invalidations: sumRecords(results.map((r) => r.credentials.invalidations)),
     },
     generator: {
       eventLoopDelayP99Ms: Math.max(...results.map((r) => r.generator.eventLoopDelayP99Ms)),

@@ -164,7 +164,7 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   lines.push(`${p.bold("errors")}       ${errorTotal > 0 ? p.red(errText) : errText}`);
   const cr = result.credentials;
   lines.push(
-    `${p.bold("credentials")}  refreshes ${fmtInt(cr.refreshes)} · STS calls ${fmtInt(cr.stsCalls)} (p99 ${fmtMs(cr.stsLatency.p99)} ms) · failures ${byReason(cr.failures)} · without valid credentials ${fmtDuration(cr.noValidCredentialsMs)}`,
+    `${p.bold("credentials")}  refreshes ${fmtInt(cr.refreshes)} · STS calls ${fmtInt(cr.stsCalls)} (p99 ${fmtMs(cr.stsLatency.p99)} ms) · failures ${byReason(cr.failures)} · invalidated ${byReason(cr.invalidations)} · without valid credentials ${fmtDuration(cr.noValidCredentialsMs)}`,
   );
   const g = result.generator;
   const health = g.saturated ? p.red(`SATURATED: ${g.saturationReason}`) : p.green("healthy");

@@ -111,7 +111,8 @@ function schemaPaths(): { exact: Map<string, PathInfo>; recordPrefixes: string[]
     /Ms$|^durationMs$/.test(path) ? "ms" : /Rate$/.test(path) ? "ratio" : "number";
   const walk = (schema: z.ZodType, path: string): void => {
     let s: z.ZodType = schema;
-    while (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
+    while (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodDefault)
+      s = s.unwrap() as z.ZodType;
     if (s instanceof z.ZodObject) {
       for (const [k, v] of Object.entries(s.shape)) walk(v as z.ZodType, path ? `${path}.${k}` : k);
     } else if (s instanceof z.ZodRecord) {

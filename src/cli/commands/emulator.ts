@@ -7,6 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import { dirname, join, parse } from "node:path";
 import type { Argv } from "yargs";
+import { persistentTlsMaterial } from "../../emulator/certs.js";
 import { type EmulatorHandle, type EmulatorInfo, startEmulator } from "../../emulator/index.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
 import type { Command } from "./command.js";
@@ -22,6 +23,7 @@ export interface EmulatorArgs {
   cert?: string;
   key?: string;
   ca?: string;
+  "tls-dir"?: string;
 }
 
 function checkPort(value: number, flag: string): number {
@@ -106,7 +108,15 @@ export async function runEmulator(args: EmulatorArgs, io: RunEmulatorIo): Promis
       "--cert, --key and --ca go together: give all three, or none to generate a local CA.",
     );
   }
-  const tls = args.cert && args.key && args.ca ? { cert: args.cert, key: args.key, ca: args.ca } : undefined;
+  if (certFlags !== 0 && args["tls-dir"] !== undefined) {
+    throw new UserError("--tls-dir and --cert/--key/--ca exclude each other: give one or the other.");
+  }
+  const tls =
+    args.cert && args.key && args.ca
+      ? { cert: args.cert, key: args.key, ca: args.ca }
+      : args["tls-dir"] !== undefined
+        ? await persistentTlsMaterial(args["tls-dir"])
+        : undefined;
   const emu = await startEmulator({
     host: args.host,
     iotPort: port,
@@ -153,7 +163,12 @@ const command: Command = {
         describe: "Server certificate chain (PEM) instead of a generated one",
       })
       .option("key", { type: "string", describe: "Server private key (PEM), with --cert" })
-      .option("ca", { type: "string", describe: "CA certificate (PEM) clients should trust, with --cert" }),
+      .option("ca", { type: "string", describe: "CA certificate (PEM) clients should trust, with --cert" })
+      .option("tls-dir", {
+        type: "string",
+        describe:
+          "Keep the generated TLS material here (ca.pem, cert.pem, key.pem) and reuse it on later starts, so a restart on the same ports keeps its CA",
+      }),
   run: (args: EmulatorArgs) =>
     runEmulator(args, {
       until: waitForSignal(),

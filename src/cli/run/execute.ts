@@ -154,14 +154,20 @@ async function runScenario(
             recorder.mark("credentials.refresh", `${e.reason} session ${e.session}`);
           },
           onFailure: (e) => recorder.count(`credentials.failures.${e.code}`),
+          onInvalidation: (e) => {
+            recorder.count(`credentials.invalidations.${e.reason}`);
+            recorder.mark("credentials.invalidated", `${e.reason} session ${e.session}`);
+          },
         },
       }),
     );
+    // Closed after the fleet (reverse order): probes of refused upgrades may be in flight until then.
+    const signing = stack.add(poolSigning(pool, t.endpoint.region, recorder, { probeTarget: t.endpoint }));
     fleet = stack.add(
       await Fleet.create({
         plan,
         endpoint: t.endpoint,
-        signing: poolSigning(pool, t.endpoint.region, recorder),
+        signing,
         recorder,
       }),
     );
@@ -323,6 +329,7 @@ function credentialStats(pool: CredentialPool) {
     failures: s.failures,
     stsCalls: s.stsCalls,
     noValidCredentialsMs: s.noValidCredentialsMs,
+    invalidations: s.invalidations,
   };
 }
 

@@ -94,16 +94,19 @@ export async function startRig(o: RigOptions): Promise<Rig> {
   const recorder = new Recorder();
   stack.add(() => recorder.close());
   const plan = simplePlan(o);
+  const endpoint = {
+    host: emu.info.iotHost,
+    port: emu.info.iotPort,
+    region: emu.info.region,
+    ...(emu.info.caPem ? { caPem: emu.info.caPem } : {}),
+  };
+  // As `iotload run` wires it: refused upgrades are probed at the endpoint the devices use.
+  const signing = stack.add(poolSigning(pool, emu.info.region, recorder, { probeTarget: endpoint }));
   const fleet = stack.add(
     await Fleet.create({
       plan,
-      endpoint: {
-        host: emu.info.iotHost,
-        port: emu.info.iotPort,
-        region: emu.info.region,
-        ...(emu.info.caPem ? { caPem: emu.info.caPem } : {}),
-      },
-      signing: poolSigning(pool, emu.info.region, recorder),
+      endpoint,
+      signing,
       recorder,
       reconnect: { minMs: 200, maxMs: 1000 },
     }),

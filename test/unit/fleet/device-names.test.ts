@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { crtErrorName, reasonName } from "../../../src/fleet/device.js";
+import { connectFailureReason, crtErrorName, reasonName } from "../../../src/fleet/device.js";
+import { UPGRADE_FAILURE } from "../../../src/fleet/handshake-watch.js";
 
 describe("counter names for CRT errors and MQTT reason codes", () => {
   it("shortens CRT error names to stable camelCase", () => {
@@ -17,5 +18,16 @@ describe("counter names for CRT errors and MQTT reason codes", () => {
     expect(reasonName(0x97)).toBe("quotaExceeded");
     expect(reasonName(0x8e)).toBe("sessionTakenOver");
     expect(reasonName(0xa2)).toBe("reason162");
+  });
+
+  it("names a refused first MQTT 3.1.1 connect by its AWS error, not by the library prefix", () => {
+    // What aws-crt 1.33's MqttClientConnection.connect() rejects with when the upgrade is refused.
+    const message =
+      "Failed to connect: aws-c-http: AWS_ERROR_HTTP_WEBSOCKET_UPGRADE_FAILURE, Failed to upgrade HTTP connection to Websocket.";
+    expect(connectFailureReason(message)).toBe(UPGRADE_FAILURE);
+    expect(connectFailureReason(new Error("Failed to connect: AWS_IO_SOCKET_CONNECTION_REFUSED"))).toBe(
+      "socketConnectionRefused",
+    );
+    expect(connectFailureReason(new Error("Connection rejected by server"))).toBe("connackRefused");
   });
 });
