@@ -15,9 +15,9 @@
  * emulator's sockets set TCP_NODELAY; the stall is in the client. README, "Limitations".
  *
  * `--delay-ms D` puts a TCP relay adding D ms each way between the clients and the emulator (a path
- * with a round trip of 2·D): once 2·D exceeds the delayed-ACK timeout the stall disappears and a
- * connect costs about 3 round trips (TCP, TLS 1.3, upgrade; the MQTT CONNECT/CONNACK rides the
- * round trip after the upgrade). The summary prints p50 / RTT.
+ * with a round trip of 2·D): once 2·D exceeds the delayed-ACK timeout the stall disappears and every
+ * client takes about 3 round trips (TLS 1.3, upgrade, CONNECT/CONNACK; the TCP handshake is with the
+ * local relay, so it is not delayed). The summary prints p50 / RTT.
  *
  * Flags: --connects 200 --warmup 5 --clients crt5,crt311,mqttjs --delay-ms 0. Bounded: at most
  * 2,000 connects per client, 15 s per connect, 5 minutes in all.

@@ -19,15 +19,15 @@ export function isLoopbackHost(endpoint: string): boolean {
  * On loopback, every aws-crt connect carries a ~40 ms client-side stall: aws-crt (1.33) sets no
  * TCP_NODELAY on its socket, so its TLS Finished and WebSocket upgrade request wait (Nagle) for the
  * server's delayed ACK (~40 ms on Linux). Measured with `npm run bench:connect`: aws-crt p50 ≈ 50 ms
- * where a Node client (TCP_NODELAY) takes ≈ 9 ms, and aws-crt itself ≈ 9 ms once loopback ACKs are
- * immediate (`ip route … quickack 1`). README, "Limitations".
+ * where a Node client (TCP_NODELAY) takes ≈ 8–13 ms, and aws-crt itself ≈ 6 ms once loopback ACKs
+ * are immediate (`ip route … quickack 1`). README, "Limitations".
  */
 export function connectLatencyNote(result: Pick<RunResult, "target" | "latency">): string | undefined {
   if (result.latency.connect.count === 0 || !isLoopbackHost(result.target.endpoint)) return undefined;
   return (
     "connect latency on loopback includes ~40 ms of client-side stall: aws-crt sets no TCP_NODELAY, so its " +
     "TLS Finished and upgrade request wait for the server's delayed ACK (measured: aws-crt p50 ≈ 50 ms, " +
-    "≈ 9 ms without the stall; README, Limitations)"
+    "≈ 6 ms when the server ACKs at once; README, Limitations)"
   );
 }
 
