@@ -11,8 +11,6 @@
  *        --connect-concurrency 64 --p99-limit-ms 50 [--emulator-cpu-prof DIR] (V8 CPU profile of the
  *        emulator child, written to DIR when it exits). Total run time is bounded (~3 min max).
  */
-import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { auth, iot, mqtt5 } from "aws-iot-device-sdk-v2";
@@ -20,7 +18,7 @@ import * as hdr from "hdr-histogram-js";
 import pLimit from "p-limit";
 import type { EmulatorInfo } from "../emulator/index.js";
 import { CloseStack } from "../lib/lifecycle.js";
-import type { ChildMessage, ChildRequest } from "./emulator-child.js";
+import { EmulatorChild } from "./emulator-process.js";
 
 interface BenchOptions {
   clients: number;
@@ -78,62 +76,6 @@ function parseOptions(argv: string[]): BenchOptions {
     throw new Error(`${rates.length} rates × ${options.seconds} s exceeds the bench's time bound; use fewer`);
   }
   return options;
-}
-
-/** The emulator in a child process, with CPU usage on request. */
-class EmulatorChild {
-  readonly info: EmulatorInfo;
-  readonly #child: ReturnType<typeof fork>;
-  #closing: Promise<void> | undefined;
-
-  private constructor(child: ReturnType<typeof fork>, info: EmulatorInfo) {
-    this.#child = child;
-    this.info = info;
-  }
-
-  static async create(cpuProfDir: string | undefined): Promise<EmulatorChild> {
-    const child = fork(fileURLToPath(new URL("./emulator-child.js", import.meta.url)), [], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      // The profile is written when the child exits normally (after the "close" request).
-      execArgv: cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`],
-    });
-    const info = await new Promise<EmulatorInfo>((resolve, reject) => {
-      const onMessage = (m: ChildMessage) => {
-        if (m.type === "ready") resolve(m.info);
-        else if (m.type === "error") reject(new Error(`emulator child: ${m.message}`));
-      };
-      child.on("message", onMessage);
-      child.once("exit", (code) => reject(new Error(`emulator child exited early (code ${code})`)));
-    });
-    child.removeAllListeners("message");
-    return new EmulatorChild(child, info);
-  }
-
-  usage(): Promise<Extract<ChildMessage, { type: "usage" }>> {
-    return new Promise((resolve) => {
-      const on = (m: ChildMessage) => {
-        if (m.type !== "usage") return;
-        this.#child.off("message", on);
-        resolve(m);
-      };
-      this.#child.on("message", on);
-      this.#child.send({ type: "usage" } satisfies ChildRequest);
-    });
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve) => {
-      if (this.#child.exitCode !== null) return resolve();
-      const kill = setTimeout(() => this.#child.kill("SIGKILL"), 10_000);
-      this.#child.once("exit", () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      if (this.#child.connected) this.#child.send({ type: "close" } satisfies ChildRequest);
-      else this.#child.kill("SIGTERM");
-    });
-    return this.#closing;
-  }
 }
 
 async function assumeRole(info: EmulatorInfo): Promise<{ id: string; secret: string; token: string }> {

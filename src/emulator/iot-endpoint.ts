@@ -241,6 +241,11 @@ export class IotEndpoint implements Closeable {
       cert: opts.tls.certPem,
       key: opts.tls.keyPem,
       handshakeTimeout: opts.tlsHandshakeTimeoutMs ?? 10_000,
+      // TCP_NODELAY on every accepted socket (Node's default, stated so it cannot silently change):
+      // the TLS flight, the 101 upgrade response and the CONNACK each leave in one write, at once.
+      // The ~40 ms that aws-crt clients still spend per connect on loopback is their own socket's
+      // Nagle + our kernel's delayed ACK (README, "Limitations"; npm run bench:connect).
+      noDelay: true,
     });
     const wss = new WebSocketServer({
       noServer: true,

@@ -76,6 +76,19 @@ export function cloneMqtt5Config(
   };
 }
 
+/** aws-crt's default PINGRESP timeout for MQTT 3.1.1 connections (aws-c-mqtt). */
+const MQTT311_DEFAULT_PING_TIMEOUT_MS = 3_000;
+
+/**
+ * aws-c-mqtt ABORTS THE PROCESS (fatal assert `keep_alive_time_ns > ping_timeout_ns`, client.c) when
+ * a 3.1.1 connection's keepalive is not longer than its ping timeout, 3 s by default: keepalives of
+ * 1–3 s (valid MQTT, accepted by the scenario schema) would crash the run with no report. Below the
+ * default, wait half a keepalive for the PINGRESP instead.
+ */
+export function mqtt311PingTimeoutMs(keepAliveSeconds: number): number {
+  return Math.min(MQTT311_DEFAULT_PING_TIMEOUT_MS, Math.floor((keepAliveSeconds * 1000) / 2));
+}
+
 export function buildMqtt311BaseConfig(o: CrtBaseOptions): mqtt.MqttConnectionConfig {
   const reconnect = o.reconnect ?? DEFAULT_RECONNECT;
   const builder = iot.AwsIotMqttConnectionConfigBuilder.new_with_websockets({
@@ -88,6 +101,7 @@ export function buildMqtt311BaseConfig(o: CrtBaseOptions): mqtt.MqttConnectionCo
     .with_client_id("iotload-base")
     .with_clean_session(o.cleanStart)
     .with_keep_alive_seconds(o.keepAliveSeconds)
+    .with_ping_timeout_ms(mqtt311PingTimeoutMs(o.keepAliveSeconds))
     .with_reconnect_min_sec(Math.max(1, Math.round(reconnect.minMs / 1000)))
     .with_reconnect_max_sec(Math.max(1, Math.round(reconnect.maxMs / 1000)));
   if (o.endpoint.caPem) builder.with_certificate_authority(o.endpoint.caPem);

@@ -12,7 +12,17 @@
  * - `trailer` (non-JSON payload through any MQTT 3.1.1 hop): a fixed 32-byte binary trailer appended
  *   to the user's bytes: magic "iotL" (4) | version u8 = 1 | 3 reserved bytes | deviceIndex u32 BE |
  *   seq u32 BE | dueEpochUs u64 BE | sendEpochUs u64 BE. Fixed size so a reader can find it from the end.
+ * The carrier choice and the bytes a tag adds to a payload live in lib/delivery-tag.ts (the scenario
+ * quota checks need them too).
  */
+
+import {
+  chooseTagCarrier,
+  TAG_JSON_FIELD,
+  TAG_USER_PROPERTY,
+  type TagCarrier,
+  TRAILER_SIZE,
+} from "../lib/delivery-tag.js";
 
 export interface DeliveryTag {
   deviceIndex: number;
@@ -23,11 +33,8 @@ export interface DeliveryTag {
   sendEpochUs: number;
 }
 
-export type TagCarrier = "user-property" | "json-field" | "trailer";
+export { chooseTagCarrier, TAG_JSON_FIELD, TAG_USER_PROPERTY, type TagCarrier, TRAILER_SIZE };
 
-export const TAG_USER_PROPERTY = "iotload";
-export const TAG_JSON_FIELD = "_iotload";
-export const TRAILER_SIZE = 32;
 const TRAILER_MAGIC = [0x69, 0x6f, 0x74, 0x4c] as const; // "iotL"
 const TRAILER_VERSION = 1;
 const JSON_PREFIX = `{"${TAG_JSON_FIELD}":"`;
@@ -35,16 +42,6 @@ const JSON_PREFIX_BYTES = new TextEncoder().encode(JSON_PREFIX);
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const QUOTE = 0x22;
-
-/** User properties only survive when every hop is MQTT 5; otherwise the payload must carry the tag. */
-export function chooseTagCarrier(
-  publisherProtocol: "mqtt5" | "mqtt311",
-  subscriberProtocol: "mqtt5" | "mqtt311",
-  contentType: "json" | "binary" | "text",
-): TagCarrier {
-  if (publisherProtocol === "mqtt5" && subscriberProtocol === "mqtt5") return "user-property";
-  return contentType === "json" ? "json-field" : "trailer";
-}
 
 export function formatTag(tag: DeliveryTag): string {
   return `${tag.deviceIndex}:${tag.seq}:${Math.round(tag.dueEpochUs)}:${Math.round(tag.sendEpochUs)}`;

@@ -2,7 +2,9 @@ export {
   type GeneratorHealth,
   GeneratorMonitor,
   type GeneratorMonitorOptions,
+  type GeneratorVerdict,
   judgeSaturation,
+  SATURATION_RULE,
   type SaturationInput,
 } from "./event-loop.js";
 export {

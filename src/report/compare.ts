@@ -8,7 +8,7 @@
 import { UserError } from "../lib/errors.js";
 import { LATENCY_METRICS } from "../metrics/histograms.js";
 import { fmtInt, fmtMs, fmtPct } from "./format.js";
-import type { RunResult } from "./result.js";
+import { generatorVerdict, type RunResult } from "./result.js";
 
 export interface CompareOptions {
   /** Allowed relative worsening, as a ratio (0.1 = 10 %). */
@@ -134,10 +134,20 @@ export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions)
   rows.push(row("rates", "errorRate", "ratio", a.rates.errorRate, b.rates.errorRate, true, errUp));
   if (lossUp) regressions.push(`loss rate ${fmtPct(a.rates.lossRate)} → ${fmtPct(b.rates.lossRate)}`);
   if (errUp) regressions.push(`error rate ${fmtPct(a.rates.errorRate)} → ${fmtPct(b.rates.errorRate)}`);
-  if (b.generator.saturated)
-    notes.push(`B's generator was saturated (${b.generator.saturationReason}): its latencies are suspect`);
-  if (a.generator.saturated)
-    notes.push(`A's generator was saturated (${a.generator.saturationReason}): its latencies are suspect`);
+  for (const [name, r] of [
+    ["B", b],
+    ["A", a],
+  ] as const) {
+    const verdict = generatorVerdict(r.generator);
+    if (verdict === "saturated")
+      notes.push(
+        `${name}'s generator was saturated (${r.generator.saturationReason}): its latencies are suspect`,
+      );
+    if (verdict === "machineBusy")
+      notes.push(
+        `${name}'s machine was busy (${r.generator.saturationReason}): its latencies include waiting for a CPU`,
+      );
+  }
   if (a.partial || b.partial) notes.push("at least one run is partial");
   return {
     a: { runId: a.runId, name: a.name, startedAt: a.startedAt },

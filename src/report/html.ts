@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { decodeHistogram, LATENCY_METRICS, percentileMs } from "../metrics/histograms.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import { REPORT_CSS, REPORT_JS } from "./html-client.js";
+import { connectLatencyNote, generatorDetail, generatorHeadline } from "./notes.js";
 import type { ResultInterval, RunResult } from "./result.js";
 import { verdictLine } from "./terminal.js";
 
@@ -167,7 +168,9 @@ export function renderHtml(result: RunResult): string {
     badges.push(
       `<span class="badge warn">partial: ${escapeHtml(result.partialReason ?? "interrupted")}</span>`,
     );
-  if (result.generator.saturated) badges.push(`<span class="badge bad">generator saturated</span>`);
+  const generator = generatorHeadline(result.generator);
+  if (generator.verdict === "saturated") badges.push(`<span class="badge bad">generator saturated</span>`);
+  if (generator.verdict === "machineBusy") badges.push(`<span class="badge warn">machine busy</span>`);
   badges.push(
     `<span class="badge">${escapeHtml(result.target.kind)} · ${escapeHtml(result.target.region)}</span>`,
   );
@@ -210,6 +213,7 @@ export function renderHtml(result: RunResult): string {
       return `<tr><td>${m}</td><td>0</td><td>${missing}</td><td colspan="7">no data</td></tr>`;
     return `<tr><td>${m}</td><td>${fmtInt(l.count)}</td><td>${missing}</td>${[l.min, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max].map((v) => `<td>${fmtMs(v)}</td>`).join("")}</tr>`;
   }).join("");
+  const connectNote = connectLatencyNote(result);
   const latencyTable = `<table><thead><tr><th>latency (ms)</th><th>count</th><th title="messages that never completed: unanswered publishes, lost deliveries — not in the percentiles">never completed</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr></thead><tbody>${latencyRows}</tbody></table>`;
 
   const thresholdTable =
@@ -261,12 +265,9 @@ export function renderHtml(result: RunResult): string {
     ["STS AssumeRole p50 / p99", `${fmtMs(cr.stsLatency.p50)} / ${fmtMs(cr.stsLatency.p99)} ms`],
     ["credential failures", byReason(cr.failures)],
     ["time without valid credentials", fmtDuration(cr.noValidCredentialsMs)],
-    ["generator", g.saturated ? `SATURATED: ${g.saturationReason}` : "healthy"],
-    ["event loop delay p99 / max", `${fmtMs(g.eventLoopDelayP99Ms)} / ${fmtMs(g.eventLoopDelayMaxMs)} ms`],
-    [
-      "CPU (% of one core) · late sends p99",
-      `${g.cpuPercent.toFixed(0)} % · ${fmtMs(g.scheduleLagP99Ms)} ms`,
-    ],
+    ["generator", generator.text],
+    ["generator load", generatorDetail(g)],
+    ["late sends · p99", `${fmtInt(g.scheduleLagCount)} · ${fmtMs(g.scheduleLagP99Ms)} ms`],
     ["iotload · node", `${env.iotload} · ${env.node}`],
     ["aws-crt · aws-iot-device-sdk-v2", `${env.awsCrt} · ${env.awsIotDeviceSdkV2}`],
     [
@@ -305,7 +306,7 @@ ${panel("chart-connected", "Connected devices", markerHint)}
 ${panel("chart-errors", "Errors over time", "Errors and failed publishes, connect failures, reconnects and lost messages per second.")}
 </div>
 <section class="tables">
-<div class="panel"><h2>Latency</h2>${latencyTable}</div>
+<div class="panel"><h2>Latency</h2>${latencyTable}${connectNote ? `<p class="hint">Note: ${escapeHtml(connectNote)}.</p>` : ""}</div>
 <div class="panel"><h2>Thresholds</h2>${thresholdTable}</div>
 <div class="panel"><h2>Counts</h2>${countsTable}</div>
 <div class="panel"><h2>Run</h2>${runTable}</div>

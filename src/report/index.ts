@@ -23,6 +23,7 @@ export {
   countsFromCounters,
   emptyLatency,
   endpointHost,
+  generatorVerdict,
   mergeResults,
   RESULT_VERSION,
   type ResultCounts,

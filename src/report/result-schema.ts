@@ -213,9 +213,44 @@ export const runResultSchema = z
         eventLoopDelayMaxMs: ms,
         scheduleLagCount: count,
         scheduleLagP99Ms: ms,
-        cpuPercent: z.number().describe("Process CPU as % of one core (summed over workers)."),
-        saturated: z.boolean(),
-        saturationReason: z.string().describe("Empty when not saturated."),
+        cpuPercent: z
+          .number()
+          .describe(
+            "Process CPU as % of one core, ALL threads (the JS thread plus aws-crt's native network thread; summed over workers). Informational: never judged.",
+          ),
+        // The fields below are optional so results written before them still validate.
+        eventLoopUtilization: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe("Share (0..1) of the time the JS thread's event loop was busy (max over shards)."),
+        jsThreadCpuPercent: z
+          .number()
+          .nullable()
+          .optional()
+          .describe(
+            "CPU of the JS thread, % of one core; null where unknown (per-thread CPU is read on Linux).",
+          ),
+        nativeThreadCpuPercent: z
+          .number()
+          .nullable()
+          .optional()
+          .describe("CPU of the busiest aws-crt network thread, % of one core; null where unknown."),
+        loadAverage1m: z
+          .number()
+          .optional()
+          .describe("The machine's 1-minute load average at the end of the run (max over shards)."),
+        verdict: z
+          .enum(["healthy", "saturated", "machineBusy"])
+          .optional()
+          .describe(
+            "saturated: the generator itself was the limit; machineBusy: delays while the generator was mostly idle (other processes); absent in old results (use saturated).",
+          ),
+        saturated: z.boolean().describe("The generator itself was the limit (verdict saturated)."),
+        saturationReason: z
+          .string()
+          .describe("Why the verdict is saturated or machineBusy; empty when healthy."),
       })
       .strict(),
     thresholds: z.array(thresholdOutcomeSchema),

@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { z } from "zod";
 import { stripSecrets } from "../lib/redact.js";
-import { judgeSaturation } from "../metrics/event-loop.js";
+import { type GeneratorVerdict, judgeSaturation } from "../metrics/event-loop.js";
 import {
   createHistogram,
   encodeHistogram,
@@ -66,8 +66,17 @@ export interface BuildResultInput {
     /** Invalidations by reason; default: counters `credentials.invalidations.<reason>`. */
     invalidations?: Record<string, number>;
   };
-  /** From GeneratorMonitor.read(); zeros when absent. */
-  generator?: { eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; cpuPercent: number };
+  /** From GeneratorMonitor.read(); zeros when absent (the optional parts: unknown, judged as idle). */
+  generator?: {
+    eventLoopDelayP99Ms: number;
+    eventLoopDelayMaxMs: number;
+    cpuPercent: number;
+    eventLoopUtilization?: number;
+    jsThreadCpuPercent?: number | null;
+    nativeThreadCpuPercent?: number | null;
+    loadAverage1m?: number;
+    spanMs?: number;
+  };
   /** Availability while publishing (from the fleet). */
   availability?: { devices: number; minConnected: number; zeroConnectedMs: number };
   /** Threshold expressions to evaluate against the built result (the built-in checks are added). */
@@ -296,12 +305,22 @@ export function buildResult(input: BuildResultInput): RunResult {
   const counts = countsFromCounters(m.counters, latency.connect.count, input.expected);
   withMissing(latency, counts);
   const g = input.generator ?? { eventLoopDelayP99Ms: 0, eventLoopDelayMaxMs: 0, cpuPercent: 0 };
+  const environment = collectEnvironment(input.environment);
+  const health = {
+    eventLoopUtilization: g.eventLoopUtilization ?? 0,
+    jsThreadCpuPercent: g.jsThreadCpuPercent ?? null,
+    nativeThreadCpuPercent: g.nativeThreadCpuPercent ?? null,
+    loadAverage1m: g.loadAverage1m ?? 0,
+  };
   const verdict = judgeSaturation({
     eventLoopDelayP99Ms: g.eventLoopDelayP99Ms,
     cpuPercent: g.cpuPercent,
     scheduleLagCount: counts.scheduleLag,
     published: counts.published,
     scheduleLagP99Ms: m.scheduleLag.p99,
+    ...health,
+    cores: environment.cores,
+    ...(g.spanMs === undefined ? {} : { spanMs: g.spanMs }),
   });
   const cred = input.credentials ?? {};
   const result: RunResult = {
@@ -318,7 +337,7 @@ export function buildResult(input: BuildResultInput): RunResult {
       endpoint: endpointHost(input.target.endpoint),
       region: input.target.region,
     },
-    environment: collectEnvironment(input.environment),
+    environment,
     counts,
     rates: ratesOf(counts, durationMs),
     ...(input.availability ? { availability: { ...input.availability } } : {}),
@@ -340,6 +359,8 @@ export function buildResult(input: BuildResultInput): RunResult {
       scheduleLagCount: counts.scheduleLag,
       scheduleLagP99Ms: m.scheduleLag.p99,
       cpuPercent: g.cpuPercent,
+      ...health,
+      verdict: verdict.verdict,
       saturated: verdict.saturated,
       saturationReason: verdict.reason,
     },
@@ -457,13 +478,7 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
 
   const stsLatency = stripEncoded(latency.stsAssumeRole);
   const lagP99 = Math.max(...results.map((r) => r.generator.scheduleLagP99Ms));
-  const saturatedReasons = results
-    .map((r, i) =>
-      r.generator.saturated
-        ? `shard ${r.environment.shard?.index ?? i}: ${r.generator.saturationReason}`
-        : "",
-    )
-    .filter((s) => s !== "");
+  const generator = mergeGenerators(results);
   const hostnames = [...new Set(results.map((r) => r.environment.hostname))];
   const partials = results.filter((r) => r.partial);
   const merged: RunResult = {
@@ -503,8 +518,7 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
       // Per-shard lag histograms are not in the result; the worst shard's p99 bounds the merged p99.
       scheduleLagP99Ms: lagP99,
       cpuPercent: results.reduce((a, r) => a + r.generator.cpuPercent, 0),
-      saturated: saturatedReasons.length > 0,
-      saturationReason: saturatedReasons.join("; "),
+      ...generator,
     },
     thresholds: [],
   };
@@ -514,6 +528,61 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
   const exprs = first.thresholds.filter((t) => !t.builtin).map((t) => t.expression);
   merged.thresholds = allThresholds(merged, exprs);
   return merged;
+}
+
+/**
+ * The generator verdict of a result; results written before `verdict` existed have only `saturated`
+ * (true → "saturated", false → "healthy": they could not tell a busy machine apart).
+ */
+export function generatorVerdict(g: ResultGenerator): GeneratorVerdict {
+  return g.verdict ?? (g.saturated ? "saturated" : "healthy");
+}
+
+/**
+ * Generator health of several shards: the worst verdict wins (saturated > machineBusy > healthy) —
+ * one saturated shard makes the merged latencies suspect — with each unhealthy shard's reason;
+ * utilisation, per-thread CPU and load average are the worst shard's (max), unknown (null) only when
+ * every shard's is.
+ */
+function mergeGenerators(
+  results: readonly RunResult[],
+): Pick<
+  ResultGenerator,
+  | "eventLoopUtilization"
+  | "jsThreadCpuPercent"
+  | "nativeThreadCpuPercent"
+  | "loadAverage1m"
+  | "verdict"
+  | "saturated"
+  | "saturationReason"
+> {
+  const verdicts = results.map((r) => generatorVerdict(r.generator));
+  const verdict: GeneratorVerdict = verdicts.includes("saturated")
+    ? "saturated"
+    : verdicts.includes("machineBusy")
+      ? "machineBusy"
+      : "healthy";
+  const reasons = results
+    .map((r, i) => {
+      const v = verdicts[i];
+      if (v === "healthy") return "";
+      const label = v === "machineBusy" ? " (machine busy)" : "";
+      return `shard ${r.environment.shard?.index ?? i}${label}: ${r.generator.saturationReason}`;
+    })
+    .filter((s) => s !== "");
+  const maxKnown = (pick: (g: ResultGenerator) => number | null | undefined): number | null => {
+    const known = results.map((r) => pick(r.generator)).filter((v): v is number => typeof v === "number");
+    return known.length > 0 ? Math.max(...known) : null;
+  };
+  return {
+    eventLoopUtilization: maxKnown((g) => g.eventLoopUtilization) ?? 0,
+    jsThreadCpuPercent: maxKnown((g) => g.jsThreadCpuPercent),
+    nativeThreadCpuPercent: maxKnown((g) => g.nativeThreadCpuPercent),
+    loadAverage1m: maxKnown((g) => g.loadAverage1m) ?? 0,
+    verdict,
+    saturated: verdict === "saturated",
+    saturationReason: reasons.join("; "),
+  };
 }
 
 /** An empty latency entry (used by fixtures/tests that build results by hand). */

@@ -5,6 +5,7 @@
  */
 import { LATENCY_METRICS } from "../metrics/histograms.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
+import { connectLatencyNote, generatorDetail, generatorHeadline } from "./notes.js";
 import type { RunResult } from "./result.js";
 
 export interface SummaryOptions {
@@ -137,6 +138,8 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
       );
     }
   }
+  const connectNote = connectLatencyNote(result);
+  if (connectNote) lines.push(p.dim(`note: ${connectNote}`));
   lines.push("");
   const lossText = `lost ${fmtInt(c.lost)} (${fmtPct(result.rates.lossRate)})`;
   lines.push(
@@ -167,9 +170,11 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
     `${p.bold("credentials")}  refreshes ${fmtInt(cr.refreshes)} · STS calls ${fmtInt(cr.stsCalls)} (p99 ${fmtMs(cr.stsLatency.p99)} ms) · failures ${byReason(cr.failures)} · invalidated ${byReason(cr.invalidations)} · without valid credentials ${fmtDuration(cr.noValidCredentialsMs)}`,
   );
   const g = result.generator;
-  const health = g.saturated ? p.red(`SATURATED: ${g.saturationReason}`) : p.green("healthy");
+  const headline = generatorHeadline(g);
+  const paint =
+    headline.verdict === "saturated" ? p.red : headline.verdict === "machineBusy" ? p.yellow : p.green;
   lines.push(
-    `${p.bold("generator")}    ${health} · event loop p99 ${fmtMs(g.eventLoopDelayP99Ms)} ms, max ${fmtMs(g.eventLoopDelayMaxMs)} ms · CPU ${g.cpuPercent.toFixed(0)} % · late sends ${fmtInt(g.scheduleLagCount)} (p99 ${fmtMs(g.scheduleLagP99Ms)} ms)`,
+    `${p.bold("generator")}    ${paint(headline.text)} · ${generatorDetail(g)} · late sends ${fmtInt(g.scheduleLagCount)} (p99 ${fmtMs(g.scheduleLagP99Ms)} ms)`,
   );
   if (result.thresholds.length > 0) {
     lines.push("");

@@ -16,6 +16,7 @@
  * shards connects at exactly `rate`, interleaved. Subscribers run in shard 0 only.
  */
 import { UserError } from "../lib/errors.js";
+import { checkQuotas } from "./quotas.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
 import { createSchedule, type DeviceSchedule } from "./schedule.js";
 import { LIMITS, type Scenario } from "./schema.js";
@@ -222,9 +223,32 @@ export function parseOverrides(flags: {
   return out;
 }
 
+/**
+ * `iotload validate` checked the scenario as written; --devices, --duration and --rate change what
+ * templates render (more digits in {{index}} and {{seq}}, a longer delivery tag), so the limits the
+ * target enforces are checked again on the scenario as it will run.
+ */
+function overridesWithinQuotas(s: Scenario, overrides: PlanOverrides): void {
+  const flags = [
+    overrides.devices !== undefined ? "--devices" : "",
+    overrides.durationMs !== undefined ? "--duration" : "",
+    overrides.ratePerSecond !== undefined ? "--rate" : "",
+  ].filter((f) => f !== "");
+  if (flags.length === 0) return;
+  const errors = checkQuotas(s).filter((f) => f.severity === "error");
+  if (errors.length === 0) return;
+  const what = errors
+    .map((f) => `${f.path.join(".")}: ${f.message}${f.allowed ? `; allowed: ${f.allowed}` : ""} [${f.quota}]`)
+    .join("; ");
+  throw new UserError(
+    `${flags.join(", ")}: with ${flags.length > 1 ? "these overrides" : "this override"} the scenario breaks a limit the target enforces: ${what}.`,
+  );
+}
+
 /** Builds the plan for one run (or one shard of it). Throws UserError on a bad override or context. */
 export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: PlanContext): RunPlan {
   const s = applyOverrides(scenario, overrides);
+  overridesWithinQuotas(s, overrides);
   const shard = ctx.shard ?? { index: 0, count: 1 };
   if (
     !Number.isSafeInteger(shard.count) ||

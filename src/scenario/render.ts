@@ -31,7 +31,9 @@ export function scenarioBounds(s: Scenario, runId: string = EXAMPLE_RUN_ID, maxW
   const schedule = createSchedule(
     s.phases.map((p) => ({ durationMs: p.duration, rate: p.rate, rampTo: p.rampTo })),
   );
-  const maxSeq = schedule.messagesFor(0) + 1;
+  // Device 0 has phase offset 0, so it sends the most messages; seq is 0-based. Exact, not padded:
+  // the quota checks must reject a scenario only when some message really crosses a limit.
+  const maxSeq = Math.max(0, schedule.messagesFor(0) - 1);
   const partial = { maxIndex: Math.max(0, s.devices.count - 1), maxSeq, maxWorker, runId };
   const clientId = compileTemplate(s.devices.clientId, "clientId");
   return { ...partial, deviceId: clientId.worst({ ...partial, deviceId: "" }) };

@@ -159,7 +159,14 @@ const credentials = z.strictObject({
   /** Profile holding account A's credentials (e.g. `switch`); default: the SDK's default chain. */
   sourceProfile: z.string().min(1).optional(),
   roleSessionName: template("sessionName").default("iotload-{{runId}}"),
-  externalId: z.string().min(2).max(1_224).optional(),
+  // STS AssumeRole ExternalId: 2–1224 characters of [\w+=,.@:/-] (AWS STS API reference); STS and the
+  // emulator refuse anything else with ValidationError.
+  externalId: z
+    .string()
+    .min(2)
+    .max(1_224)
+    .regex(/^[\w+=,.@:/-]*$/, "2–1224 characters of letters, digits and + = , . @ : / _ -")
+    .optional(),
   durationSeconds: z.number().int().min(900).max(43_200).optional(),
   sessions: z.number().int().min(1).max(LIMITS.maxSessions).default(1),
   /** STS region; default: the target's region. */

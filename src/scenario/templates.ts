@@ -42,6 +42,11 @@ export interface DynamicPart {
   render(ctx: RenderContext): string;
   /** The longest output this part can produce under `bounds`. */
   worst(bounds: WorstCaseBounds): string;
+  /**
+   * Every output this part can produce, when they are a fixed list (`random.choice`): quota checks
+   * look at each one for characters (slashes, wildcards) that the longest one may not have.
+   */
+  readonly alternatives?: readonly string[];
 }
 
 export type TemplatePart = string | DynamicPart;
@@ -356,6 +361,7 @@ function makePart(name: string, args: string[], slot: number, fail: Fail): Templ
         !numeric,
         (c) => values[Math.floor(rand01(c, slot) * n)] as string,
         () => w,
+        values,
       );
     }
     case "sine": {
@@ -402,8 +408,16 @@ function dyn(
   mayNeedEscape: boolean,
   render: (c: RenderContext) => string,
   worst: (b: WorstCaseBounds) => string,
+  alternatives?: readonly string[],
 ): DynamicPart {
-  return Object.freeze({ name, numeric, mayNeedEscape, render, worst });
+  return Object.freeze({
+    name,
+    numeric,
+    mayNeedEscape,
+    render,
+    worst,
+    ...(alternatives ? { alternatives } : {}),
+  });
 }
 
 /** N bytes of printable ASCII (JSON-safe, never needs escaping). */
@@ -481,16 +495,22 @@ function emitJson(value: unknown, path: (string | number)[], parts: TemplatePart
     for (const p of t.parts) {
       if (typeof p === "string") pushLiteral(parts, jsonEscape(p));
       else if (!p.mayNeedEscape) parts.push(p);
-      else
+      else {
+        // Escaping can make a shorter value longer (two quotes become four characters): of a fixed
+        // list, the longest ESCAPED value is the worst case.
+        const escaped = p.alternatives?.map(jsonEscape);
+        const worstEscaped = escaped ? longest(escaped) : undefined;
         parts.push(
           dyn(
             p.name,
             false,
             false,
             (c) => jsonEscape(p.render(c)),
-            (b) => jsonEscape(p.worst(b)),
+            (b) => worstEscaped ?? jsonEscape(p.worst(b)),
+            escaped,
           ),
         );
+      }
     }
     pushLiteral(parts, '"');
     return;

@@ -24,6 +24,7 @@ import {
   AwsIotLimits,
   EmulatorLimits,
   effectiveKeepAliveSec,
+  isSharedSubscription,
   validateClientId,
   validateTopicFilter,
   validateTopicName,
@@ -654,7 +655,7 @@ export class Connection {
       core.countRejected("topic-filter-invalid");
       return v5 ? RC.topicFilterInvalid : V4_SUBACK_FAILURE;
     }
-    if (filter.startsWith("$share/")) {
+    if (isSharedSubscription(filter)) {
       core.countRejected("shared-subscription");
       return v5 ? RC.sharedSubscriptionsNotSupported : V4_SUBACK_FAILURE;
     }

@@ -85,6 +85,14 @@ export function validateTopicFilter(filter: string): string | undefined {
   return undefined;
 }
 
+/**
+ * MQTT 5 shared subscriptions (`$share/<group>/<filter>`, MQTT 5.0 §4.8.2): AWS IoT Core supports
+ * them; this emulator does not and refuses the filter (SUBACK 0x9E / 0x80).
+ */
+export function isSharedSubscription(filter: string): boolean {
+  return filter.startsWith("$share/");
+}
+
 /** Client IDs: AWS allows up to 128 bytes. Empty IDs are handled by the CONNECT logic. */
 export function validateClientId(clientId: string): string | undefined {
   if (Buffer.byteLength(clientId, "utf8") > AwsIotLimits.maxClientIdBytes)

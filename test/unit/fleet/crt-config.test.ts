@@ -1,6 +1,6 @@
 import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { describe, expect, it } from "vitest";
-import { CrtConfigs } from "../../../src/fleet/crt-config.js";
+import { CrtConfigs, mqtt311PingTimeoutMs } from "../../../src/fleet/crt-config.js";
 import type { WebsocketHandshakeTransform } from "../../../src/fleet/types.js";
 
 const t1: WebsocketHandshakeTransform = (_r, done) => done();
@@ -46,5 +46,18 @@ describe("CrtConfigs", () => {
     expect(a.tls_ctx).toBe(b.tls_ctx);
     expect(a.websocket_handshake_transform).toBe(t1);
     expect(a.keep_alive).toBe(45);
+    expect(a.ping_timeout).toBe(3_000);
+  });
+
+  it("keeps the 3.1.1 ping timeout below the keepalive (aws-c-mqtt aborts the process otherwise)", () => {
+    // keep_alive_time_ns > ping_timeout_ns is a fatal assert in aws-c-mqtt's connect: 1–3 s keepalives
+    // (valid MQTT) crashed the run with the default 3 s timeout.
+    for (const k of [1, 2, 3, 4, 7, 60, 65_535]) {
+      expect(mqtt311PingTimeoutMs(k), `keepalive ${k} s`).toBeLessThan(k * 1000);
+      expect(mqtt311PingTimeoutMs(k)).toBeGreaterThan(0);
+    }
+    expect(mqtt311PingTimeoutMs(60)).toBe(3_000);
+    const configs = new CrtConfigs({ ...options, keepAliveSeconds: 1 });
+    expect(configs.mqtt311("sim-0", t1).ping_timeout).toBe(500);
   });
 });

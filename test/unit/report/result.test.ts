@@ -52,11 +52,42 @@ describe("buildResult", () => {
 
   it("marks a saturated generator with a reason", () => {
     const input = syntheticInput({ seconds: 2 });
-    input.generator = { eventLoopDelayP99Ms: 180, eventLoopDelayMaxMs: 900, cpuPercent: 99 };
+    input.generator = {
+      eventLoopDelayP99Ms: 180,
+      eventLoopDelayMaxMs: 900,
+      cpuPercent: 99,
+      eventLoopUtilization: 0.97,
+      jsThreadCpuPercent: 96,
+      nativeThreadCpuPercent: 12,
+      loadAverage1m: 1.1,
+      spanMs: 2000,
+    };
     const r = buildResult(input);
+    expect(r.generator.verdict).toBe("saturated");
     expect(r.generator.saturated).toBe(true);
     expect(r.generator.saturationReason).toContain("event-loop delay p99");
+    expect(r.generator.eventLoopUtilization).toBe(0.97);
+    expect(r.generator.jsThreadCpuPercent).toBe(96);
     expect(r.thresholds.find((t) => t.expression === "generator.saturated == false")!.pass).toBe(false);
+  });
+
+  it("event-loop delay with an idle JS thread is a busy machine: saturated stays false", () => {
+    const input = syntheticInput({ seconds: 2 });
+    input.generator = {
+      eventLoopDelayP99Ms: 180,
+      eventLoopDelayMaxMs: 900,
+      cpuPercent: 8,
+      eventLoopUtilization: 0.06,
+      jsThreadCpuPercent: 5,
+      nativeThreadCpuPercent: 3,
+      loadAverage1m: 6.5,
+      spanMs: 2000,
+    };
+    const r = buildResult(input);
+    expect(r.generator.verdict).toBe("machineBusy");
+    expect(r.generator.saturated).toBe(false);
+    expect(r.generator.saturationReason).toMatch(/JS thread was busy only 5 %.*load average 6\.5/);
+    expect(r.thresholds.find((t) => t.expression === "generator.saturated == false")!.pass).toBe(true);
   });
 
   it("parseResult rejects a non-result with the file name and field paths", () => {
@@ -155,6 +186,82 @@ describe("mergeResults", () => {
     );
     const total = mergeEncoded([a.latency.publishAck.encoded, b.latency.publishAck.encoded]);
     expect(m.latency.publishAck.count).toBe(total.totalCount);
+  });
+
+  it("combines generator verdicts: the worst wins, with every unhealthy shard's reason", () => {
+    const shard = (index: number, generator: Parameters<typeof buildResult>[0]["generator"]) =>
+      buildResult({ ...syntheticInput({ seconds: 2, shard: { index, count: 3 } }), generator });
+    const idle = { eventLoopDelayP99Ms: 3, eventLoopDelayMaxMs: 9, cpuPercent: 20, spanMs: 2000 };
+    const healthy = shard(0, {
+      ...idle,
+      eventLoopUtilization: 0.2,
+      jsThreadCpuPercent: 18,
+      loadAverage1m: 1,
+    });
+    const busyMachine = shard(1, {
+      ...idle,
+      eventLoopDelayP99Ms: 140,
+      eventLoopUtilization: 0.1,
+      jsThreadCpuPercent: 9,
+      loadAverage1m: 5,
+    });
+    const saturated = shard(2, {
+      ...idle,
+      eventLoopUtilization: 0.99,
+      jsThreadCpuPercent: 98,
+      nativeThreadCpuPercent: 40,
+      loadAverage1m: 2,
+    });
+    expect([healthy, busyMachine, saturated].map((r) => r.generator.verdict)).toEqual([
+      "healthy",
+      "machineBusy",
+      "saturated",
+    ]);
+
+    const two = mergeResults([healthy, busyMachine]);
+    expect(two.generator.verdict).toBe("machineBusy");
+    expect(two.generator.saturated).toBe(false);
+    expect(two.generator.saturationReason).toMatch(/^shard 1 \(machine busy\): event-loop delay/);
+    expect(two.generator.loadAverage1m).toBe(5);
+    expect(two.generator.nativeThreadCpuPercent).toBeNull();
+
+    const all = mergeResults([healthy, busyMachine, saturated]);
+    expect(all.generator.verdict).toBe("saturated");
+    expect(all.generator.saturated).toBe(true);
+    expect(all.generator.saturationReason).toContain("shard 2: JS thread busy 98 %");
+    expect(all.generator.saturationReason).toContain("shard 1 (machine busy)");
+    expect(all.generator.eventLoopUtilization).toBe(0.99);
+    expect(all.generator.nativeThreadCpuPercent).toBe(40);
+    expect(runResultSchema.safeParse(all).success).toBe(true);
+
+    expect(mergeResults([healthy, healthy]).generator).toMatchObject({
+      verdict: "healthy",
+      saturated: false,
+      saturationReason: "",
+    });
+  });
+
+  it("merges results written before the verdict existed: saturated → saturated, else healthy", () => {
+    const old = (saturated: boolean): RunResult => {
+      const r = syntheticResult({ seconds: 2 });
+      const {
+        verdict: _v,
+        eventLoopUtilization: _u,
+        jsThreadCpuPercent: _j,
+        nativeThreadCpuPercent: _n,
+        loadAverage1m: _l,
+        ...generator
+      } = r.generator;
+      return { ...r, generator: { ...generator, saturated, saturationReason: saturated ? "CPU 99 %" : "" } };
+    };
+    expect(parseResult(JSON.parse(JSON.stringify(old(true))), "old.json").generator.verdict).toBeUndefined();
+    expect(mergeResults([old(false), old(true)]).generator).toMatchObject({
+      verdict: "saturated",
+      saturated: true,
+      eventLoopUtilization: 0,
+      jsThreadCpuPercent: null,
+    });
+    expect(mergeResults([old(false), old(false)]).generator.verdict).toBe("healthy");
   });
 
   it("refuses an empty list", () => {

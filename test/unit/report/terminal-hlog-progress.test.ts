@@ -35,10 +35,54 @@ describe("renderSummary", () => {
     const input = syntheticInput({ seconds: 2 });
     input.partial = true;
     input.partialReason = "SIGINT";
-    input.generator = { eventLoopDelayP99Ms: 200, eventLoopDelayMaxMs: 300, cpuPercent: 50 };
+    input.generator = {
+      eventLoopDelayP99Ms: 200,
+      eventLoopDelayMaxMs: 300,
+      cpuPercent: 150,
+      eventLoopUtilization: 0.95,
+      jsThreadCpuPercent: 93,
+      nativeThreadCpuPercent: 57,
+      loadAverage1m: 1.9,
+      spanMs: 2000,
+    };
     const text = renderSummary(buildResult(input), { color: false });
     expect(text).toContain("PARTIAL: SIGINT");
-    expect(text).toContain("SATURATED: event-loop delay p99 200.0 ms > 50 ms");
+    expect(text).toContain("SATURATED: JS thread busy 93 %; event-loop delay p99 200.0 ms > 50 ms");
+    expect(text).toContain("process CPU 150 % of one core (all threads; aws-crt thread 57 %)");
+  });
+
+  it("shows a busy machine differently from a saturated generator", () => {
+    const input = syntheticInput({ seconds: 2 });
+    input.generator = {
+      eventLoopDelayP99Ms: 90,
+      eventLoopDelayMaxMs: 400,
+      cpuPercent: 8,
+      eventLoopUtilization: 0.04,
+      jsThreadCpuPercent: 3,
+      nativeThreadCpuPercent: 2,
+      loadAverage1m: 7.3,
+      spanMs: 2000,
+    };
+    const text = renderSummary(buildResult(input), { color: false });
+    const line = text.split("\n").find((l) => l.startsWith("generator"))!;
+    expect(line).toContain("MACHINE BUSY (the generator is not saturated");
+    expect(line).toContain("while the JS thread was busy only 3 %");
+    expect(line).not.toContain("SATURATED");
+    expect(renderSummary(buildResult(input), { color: true })).toContain("\u001b[33mMACHINE BUSY");
+  });
+
+  it("notes the client-side connect stall for loopback targets only", () => {
+    const loopback = renderSummary(result, { color: false });
+    expect(result.target.endpoint).toBe("127.0.0.1:8443");
+    expect(loopback).toMatch(/note: connect latency on loopback includes ~40 ms of client-side stall/);
+    const aws = renderSummary(
+      {
+        ...result,
+        target: { kind: "aws", endpoint: "abc-ats.iot.ap-northeast-1.amazonaws.com", region: "x" },
+      },
+      { color: false },
+    );
+    expect(aws).not.toContain("note: connect latency");
   });
 
   it("shouldUseColor honours NO_COLOR, FORCE_COLOR, TERM=dumb and the TTY", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseScenario } from "../../../src/scenario/load.js";
-import { checkQuotas, type QuotaFinding } from "../../../src/scenario/quotas.js";
+import { checkQuotas, EMULATOR_DEFAULT_WORLD, type QuotaFinding } from "../../../src/scenario/quotas.js";
 import { createRunId } from "../../../src/scenario/render.js";
 import { type Scenario, scenarioSchema } from "../../../src/scenario/schema.js";
 
@@ -38,13 +38,14 @@ describe("errors: what AWS IoT Core rejects (every target)", () => {
     expect(find(at(131_073), "error")).toEqual([
       "publish.payload: AWS IoT Core: message payload size 128 KB",
     ]);
-    // A JSON template is measured at its longest: {"s":11,"f":"…"} around 131,060 filler bytes; 11 = the largest seq + 1.
+    // A JSON template is measured at its longest: {"s":9,"f":"…"} around 131,060 filler bytes; 9 = the
+    // largest seq (10 messages, 0-based): 5 + 1 + 6 + 131,060 + 2 = 131,074.
     const json = checkQuotas(
       build({
         publish: 'publish: { topic: t, payload: { json: { s: "{{seq}}", f: "{{filler 131060}}" } } }',
       }),
     );
-    expect(json.map((f) => f.message)).toEqual([expect.stringContaining("can reach 131075 bytes")]);
+    expect(json.map((f) => f.message)).toEqual([expect.stringContaining("can reach 131074 bytes")]);
   });
 
   it("topic over 256 bytes or 7 slashes, at its longest rendering", () => {
@@ -102,12 +103,136 @@ describe("errors: what AWS IoT Core rejects (every target)", () => {
     ).toThrow(/q\.yaml:3:27: publish\.qos: AWS IoT Core does not support QoS 2 .*allowed: 0, 1/);
   });
 
-  it("more than 8 filters in one SUBSCRIBE: error for aws only", () => {
-    const topics = `subscribers: { topics: [${Array.from({ length: 9 }, (_, i) => `a/${i}`).join(", ")}], clientId: "s-{{index}}" }`;
-    expect(find(checkQuotas(aws({ subscribers: topics })), "error")).toEqual([
-      "subscribers.topics: AWS IoT Core: subscriptions per subscribe request (8)",
+  it("more than 8 filters in one SUBSCRIBE: an error for every target with MQTT 5 subscribers", () => {
+    const filters = (n: number, protocol = "mqtt5") =>
+      `subscribers: { protocol: ${protocol}, topics: [${Array.from({ length: n }, (_, i) => `a/${i}`).join(", ")}], clientId: "s-{{index}}" }`;
+    const err = ["subscribers.topics: AWS IoT Core: subscriptions per subscribe request (8)"];
+    expect(find(checkQuotas(aws({ subscribers: filters(9) })), "error")).toEqual(err);
+    // The emulator enforces it too: validate passed and `run` exited 5 before (issue 8).
+    expect(find(checkQuotas(build({ subscribers: filters(9) })), "error")).toEqual(err);
+    expect(find(checkQuotas(build({ subscribers: filters(8) })), "error")).toEqual([]);
+    // MQTT 3.1.1 subscribers send one SUBSCRIBE per filter: the per-request limit does not apply.
+    expect(find(checkQuotas(build({ subscribers: filters(9, "mqtt311") })), "error")).toEqual([]);
+    expect(find(checkQuotas(aws({ subscribers: filters(9, "mqtt311") })), "error")).toEqual([]);
+  });
+
+  it("more than 50 subscriptions per connection: an error against the emulator, a warning for aws", () => {
+    const filters = (n: number) =>
+      `subscribers: { protocol: mqtt311, topics: [${Array.from({ length: n }, (_, i) => `a/${i % 60}`).join(", ")}], clientId: "s-{{index}}" }`;
+    expect(find(checkQuotas(build({ subscribers: filters(51) })), "error")).toEqual([
+      "subscribers.topics: AWS IoT Core: subscriptions per connection (50)",
     ]);
-    expect(find(checkQuotas(build({ subscribers: topics })), "error")).toEqual([]);
+    expect(find(checkQuotas(build({ subscribers: filters(50) })), "error")).toEqual([]);
+    // Repeated filters are one subscription: 61 entries, 60 distinct… and 50 entries of 50 distinct.
+    expect(checkQuotas(build({ subscribers: filters(61) }))[0]?.got).toBe("60 distinct filters");
+    const onAws = checkQuotas(aws({ subscribers: filters(51) }));
+    expect(find(onAws, "error")).toEqual([]);
+    expect(find(onAws, "warning")).toContain(
+      "subscribers.topics: AWS IoT Core: subscriptions per connection (50, adjustable)",
+    );
+  });
+
+  it("shared subscriptions: refused by the emulator, accepted by AWS IoT Core", () => {
+    const subs = 'subscribers: { topics: ["$share/g/a/#"], clientId: "s-{{index}}" }';
+    expect(find(checkQuotas(build({ subscribers: subs })), "error")).toEqual([
+      "subscribers.topics.0: iotload emulator: no shared subscriptions",
+    ]);
+    expect(find(checkQuotas(aws({ subscribers: subs })), "error")).toEqual([]);
+  });
+
+  it("the payload limit includes the delivery tag when a 3.1.1 hop puts it in the payload", () => {
+    // 10 devices (index ≤ 9), 10 messages (seq ≤ 9): tag text 1 + 1 + 16 + 16 + 3 = 37 characters.
+    const scenario = (payload: string, devices: string, subscribers: string) =>
+      checkQuotas(
+        build({
+          devices: `devices: { count: 10, clientId: "d-{{index}}", protocol: ${devices} }`,
+          publish: `publish: { topic: t, payload: ${payload} }`,
+          subscribers: `subscribers: { protocol: ${subscribers}, topics: [t], clientId: "s-{{index}}" }`,
+        }),
+      );
+    const payloadErrors = (fs: QuotaFinding[]) =>
+      find(fs, "error").filter((f) => f.startsWith("publish.payload"));
+    // Trailer (binary payload, a 3.1.1 side): 32 bytes.
+    expect(payloadErrors(scenario("{ size: 131040 }", "mqtt311", "mqtt5"))).toEqual([]);
+    const over = scenario("{ size: 131041 }", "mqtt5", "mqtt311");
+    expect(payloadErrors(over)).toEqual(["publish.payload: AWS IoT Core: message payload size 128 KB"]);
+    expect(over[0]?.message).toContain("can reach 131073 bytes");
+    expect(over[0]?.message).toContain("32-byte delivery tag");
+    // MQTT 5 on both sides: the tag is a user property, the payload may use all 131,072 bytes.
+    expect(payloadErrors(scenario("{ size: 131072 }", "mqtt5", "mqtt5"))).toEqual([]);
+    // JSON field: {"_iotload":"<37>",…} adds 14 + 37 = 51 bytes to {"f":"<filler>"} (8 + N bytes).
+    const json = (n: number) => `{ json: { f: "{{filler ${n}}}" } }`;
+    expect(payloadErrors(scenario(json(131_072 - 8 - 51), "mqtt311", "mqtt311"))).toEqual([]);
+    expect(payloadErrors(scenario(json(131_072 - 8 - 51 + 1), "mqtt311", "mqtt311"))).toHaveLength(1);
+    // A JSON array cannot hold the field: the trailer (32 bytes) is used instead.
+    const arr = (n: number) => `{ json: ["{{filler ${n}}}"] }`;
+    expect(payloadErrors(scenario(arr(131_072 - 4 - 32), "mqtt311", "mqtt5"))).toEqual([]);
+    expect(payloadErrors(scenario(arr(131_072 - 4 - 32 + 1), "mqtt311", "mqtt5"))).toHaveLength(1);
+  });
+
+  it("topics: every random.choice word and the client ID count for slashes and wildcards", () => {
+    const topic = (t: string, clientId = "d-{{index}}") =>
+      find(
+        checkQuotas(
+          build({
+            devices: `devices: { count: 10, clientId: "${clientId}" }`,
+            publish: `publish: { topic: "${t}" }`,
+          }),
+        ),
+        "error",
+      );
+    // The longest word has no slash; the shorter one takes the topic to 8 slashes.
+    expect(topic("a/b/c/d/e/{{random.choice longestword x/y/z/w}}")).toEqual([
+      "publish.topic: AWS IoT Core: maximum number of slashes in topic and topic filter (7)",
+    ]);
+    expect(topic("a/b/c/d/e/{{random.choice longestword x/y/z}}")).toEqual([]);
+    expect(topic("t/{{random.choice a b+}}")).toEqual(["publish.topic: MQTT: topic names"]);
+    expect(topic("t/{{deviceId}}", "dev#{{index}}")).toEqual(["publish.topic: MQTT: topic names"]);
+    expect(topic("t/{{deviceId}}", "a/b/c/d/e/f/g/{{index}}")).toEqual([
+      "publish.topic: AWS IoT Core: maximum number of slashes in topic and topic filter (7)",
+    ]);
+    expect(topic("")).toEqual(["publish.topic: MQTT: topic names"]);
+  });
+
+  it("MQTT 3.1.1 keepalive above 1200 s (the client is never told the broker's maximum)", () => {
+    const ka = (protocol: string, keepAlive: string, subscribers = "") =>
+      checkQuotas(
+        build({
+          devices: `devices: { count: 1, clientId: "d{{index}}", protocol: ${protocol}, keepAlive: ${keepAlive} }`,
+          ...(subscribers ? { subscribers } : {}),
+        }),
+      );
+    expect(find(ka("mqtt311", "1201s"), "error")).toEqual([
+      "devices.keepAlive: AWS IoT Core: keep-alive 30–1200 s",
+    ]);
+    expect(find(ka("mqtt311", "1200s"), "error")).toEqual([]);
+    expect(find(ka("mqtt5", "1201s"), "error")).toEqual([]);
+    expect(find(ka("mqtt5", "1201s"), "warning")).toEqual([
+      "devices.keepAlive: AWS IoT Core: keep-alive 30–1200 s",
+    ]);
+    const sub311 = 'subscribers: { protocol: mqtt311, topics: [t], clientId: "s{{index}}" }';
+    expect(find(ka("mqtt5", "1h", sub311), "error")).toEqual([
+      "devices.keepAlive: AWS IoT Core: keep-alive 30–1200 s",
+    ]);
+  });
+
+  it("the embedded emulator's default world: its role and its MaxSessionDuration", () => {
+    const local = (credentials: string, target = "") =>
+      find(checkQuotas(build({ credentials, ...(target ? { target } : {}) })), "error");
+    expect(local("credentials: { durationSeconds: 3600 }")).toEqual([]);
+    expect(local("credentials: { durationSeconds: 3601 }")).toEqual([
+      "credentials.durationSeconds: AWS STS: DurationSeconds ≤ role MaxSessionDuration",
+    ]);
+    expect(local('credentials: { roleArn: "arn:aws:iam::222222222222:role/other" }')).toEqual([
+      "credentials.roleArn: iotload emulator: default world",
+    ]);
+    // With a world file, or a running emulator, the role is not known here: no error.
+    expect(local("credentials: { durationSeconds: 7200 }", "target: { kind: local, world: w.yaml }")).toEqual(
+      [],
+    );
+    expect(
+      local("credentials: { durationSeconds: 7200 }", "target: { kind: emulator, info: e.json }"),
+    ).toEqual([]);
   });
 });
 
@@ -198,13 +323,6 @@ describe("warnings: what AWS throttles or caps", () => {
     ]);
   });
 
-  it("more than 50 subscriptions per connection", () => {
-    const topics = `subscribers: { topics: [${Array.from({ length: 51 }, (_, i) => `a/${i}`).join(", ")}], clientId: "s-{{index}}" }`;
-    expect(find(checkQuotas(build({ subscribers: topics })), "warning")).toEqual([
-      "subscribers.topics: AWS IoT Core: subscriptions per connection (50, adjustable)",
-    ]);
-  });
-
   it("runs longer than 24 h on aws (SigV4 WebSocket connection lifetime)", () => {
     const f = checkQuotas(aws({ phases: "phases: [{ duration: 25h, rate: 0.01/s }]" }));
     expect(find(f, "warning")).toEqual(["phases: AWS IoT Core: WebSocket connection duration (24 h)"]);
@@ -220,5 +338,69 @@ describe("createRunId", () => {
   it("formats UTC time plus entropy, safe for client IDs and session names", () => {
     expect(createRunId(Date.UTC(2026, 0, 2, 3, 4, 5), 0xabc)).toBe("20260102-030405-000abc");
     expect(createRunId(0, 0x1234567)).toMatch(/^19700101-000000-[0-9a-f]{6}$/);
+  });
+});
+
+describe("the facts quotas.ts mirrors from elsewhere", () => {
+  it("EMULATOR_DEFAULT_WORLD matches the emulator's defaultWorld()", async () => {
+    const { defaultWorld } = await import("../../../src/emulator/world.js");
+    const role = defaultWorld().roles[0]!;
+    expect(EMULATOR_DEFAULT_WORLD.roleArn).toBe(role.arn);
+    expect(EMULATOR_DEFAULT_WORLD.maxSessionDurationSeconds).toBe(role.maxSessionDurationSeconds);
+    expect(defaultWorld().roles).toHaveLength(1);
+  });
+
+  it("the tag overhead is what embedTag really adds, at the largest index and seq", async () => {
+    const { embedTag } = await import("../../../src/fleet/tag.js");
+    const { maxTagTextLength, tagPayloadOverhead } = await import("../../../src/lib/delivery-tag.js");
+    const tag = {
+      deviceIndex: 999_999,
+      seq: 86_399,
+      dueEpochUs: 9_007_199_254_740_991,
+      sendEpochUs: 9_007_199_254_740_991,
+    };
+    const text = maxTagTextLength(999_999, 86_399);
+    const enc = new TextEncoder();
+    for (const payload of ['{"a":1}', "{}", "not json"]) {
+      const bytes = enc.encode(payload);
+      for (const carrier of ["json-field", "trailer"] as const) {
+        const added = embedTag(bytes, tag, carrier).length - bytes.length;
+        const usedCarrier = carrier === "json-field" && payload.startsWith("{") ? "json-field" : "trailer";
+        expect(added, `${carrier} on ${payload}`).toBeLessThanOrEqual(tagPayloadOverhead(usedCarrier, text));
+        if (payload === '{"a":1}' || usedCarrier === "trailer")
+          expect(added, `${carrier} on ${payload}`).toBe(tagPayloadOverhead(usedCarrier, text));
+      }
+    }
+  });
+});
+
+describe("validate = run: what the schema and the plan add", () => {
+  it("externalId: the STS character set (STS and the emulator refuse others)", () => {
+    const text = (id: string) =>
+      `name: q\ndevices: { count: 1 }\npublish: { topic: t }\nphases: [{ duration: 1s, rate: 1/s }]\ncredentials: { externalId: "${id}" }\n`;
+    expect(() => parseScenario(text("ok:id/with=chars@x"), "q.yaml")).not.toThrow();
+    expect(() => parseScenario(text("has space"), "q.yaml")).toThrow(/q\.yaml:5:28: credentials\.externalId/);
+  });
+
+  it("run overrides are checked again: --devices can push a topic past 256 bytes", async () => {
+    const { planRun } = await import("../../../src/scenario/plan.js");
+    const s = build({
+      devices: 'devices: { count: 10, clientId: "d{{index}}" }',
+      publish: `publish: { topic: "${"a".repeat(255)}{{index}}" }`,
+    });
+    expect(find(checkQuotas(s), "error")).toEqual([]);
+    const ctx = { runId: createRunId(0, 1) };
+    expect(() => planRun(s, { devices: 10 }, ctx)).not.toThrow();
+    expect(() => planRun(s, { devices: 11 }, ctx)).toThrow(
+      /--devices: with this override the scenario breaks a limit the target enforces: publish\.topic: the topic can reach 257 bytes/,
+    );
+  });
+
+  it("a JSON payload is measured with its escaped random.choice words", async () => {
+    const { compileJsonPayload } = await import("../../../src/scenario/templates.js");
+    // '""""' (4 characters) escapes to 8; 'abcdefg' (7) does not need escaping.
+    const r = compileJsonPayload({ v: '{{random.choice abcdefg """"}}' });
+    const bounds = { maxIndex: 0, maxSeq: 0, maxWorker: 0, runId: "r", deviceId: "d" };
+    expect(r.worst(bounds)).toBe('{"v":"\\"\\"\\"\\""}');
   });
 });

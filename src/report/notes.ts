@@ -1,0 +1,65 @@
+/**
+ * Notes printed next to a result's numbers (terminal summary and HTML report): facts about how a
+ * number was measured that a reader needs in order not to blame the target for it.
+ */
+import type { GeneratorVerdict } from "../metrics/event-loop.js";
+import { fmtMs } from "./format.js";
+import { generatorVerdict, type ResultGenerator, type RunResult } from "./result.js";
+
+/** True for 127.0.0.0/8, ::1 and localhost, given a host or host:port (IPv6 possibly bracketed). */
+export function isLoopbackHost(endpoint: string): boolean {
+  let host = endpoint.trim().toLowerCase();
+  if (host.startsWith("[")) host = host.slice(1, host.indexOf("]") < 0 ? undefined : host.indexOf("]"));
+  else if (/^[^:]+:\d+$/.test(host)) host = host.slice(0, host.lastIndexOf(":"));
+  if (host === "localhost" || host.endsWith(".localhost") || host === "::1") return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * On loopback, every aws-crt connect carries a ~40 ms client-side stall: aws-crt (1.33) sets no
+ * TCP_NODELAY on its socket, so its TLS Finished and WebSocket upgrade request wait (Nagle) for the
+ * server's delayed ACK (~40 ms on Linux). Measured with `npm run bench:connect`: aws-crt p50 ≈ 50 ms
+ * where a Node client (TCP_NODELAY) takes ≈ 8–13 ms, and aws-crt itself ≈ 6 ms once loopback ACKs
+ * are immediate (`ip route … quickack 1`). README, "Limitations".
+ */
+export function connectLatencyNote(result: Pick<RunResult, "target" | "latency">): string | undefined {
+  if (result.latency.connect.count === 0 || !isLoopbackHost(result.target.endpoint)) return undefined;
+  return (
+    "connect latency on loopback includes ~40 ms of client-side stall: aws-crt sets no TCP_NODELAY, so its " +
+    "TLS Finished and upgrade request wait for the server's delayed ACK (measured: aws-crt p50 ≈ 50 ms, " +
+    "≈ 6 ms when the server ACKs at once; README, Limitations)"
+  );
+}
+
+/** The generator verdict in words: "healthy", "SATURATED: …", "MACHINE BUSY (…): …". */
+export function generatorHeadline(g: ResultGenerator): { verdict: GeneratorVerdict; text: string } {
+  const verdict = generatorVerdict(g);
+  if (verdict === "saturated") return { verdict, text: `SATURATED: ${g.saturationReason}` };
+  if (verdict === "machineBusy") {
+    return {
+      verdict,
+      text: `MACHINE BUSY (the generator is not saturated; latencies include waiting for a CPU): ${g.saturationReason}`,
+    };
+  }
+  return { verdict, text: "healthy" };
+}
+
+/**
+ * The numbers behind the verdict. Process CPU is labelled as ALL threads: it adds the JS thread and
+ * aws-crt's native network thread, so it is not a measure of either (and 100+ % is normal).
+ */
+export function generatorDetail(g: ResultGenerator): string {
+  const parts = [`event loop p99 ${fmtMs(g.eventLoopDelayP99Ms)} ms, max ${fmtMs(g.eventLoopDelayMaxMs)} ms`];
+  if (g.eventLoopUtilization !== undefined) {
+    const cpu = typeof g.jsThreadCpuPercent === "number" ? `, CPU ${g.jsThreadCpuPercent.toFixed(0)} %` : "";
+    parts.push(`JS thread busy ${(g.eventLoopUtilization * 100).toFixed(0)} %${cpu}`);
+  }
+  const native =
+    typeof g.nativeThreadCpuPercent === "number"
+      ? `; aws-crt thread ${g.nativeThreadCpuPercent.toFixed(0)} %`
+      : "";
+  parts.push(`process CPU ${g.cpuPercent.toFixed(0)} % of one core (all threads${native})`);
+  if (g.loadAverage1m !== undefined && g.loadAverage1m > 0)
+    parts.push(`load average ${g.loadAverage1m.toFixed(1)}`);
+  return parts.join(" · ");
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { connectLatencyNote, isLoopbackHost } from "../../../src/report/notes.js";
+import { syntheticResult } from "../../fixtures/results/synthetic.js";
+
+describe("isLoopbackHost", () => {
+  it("recognises 127/8, ::1 and localhost, with or without a port", () => {
+    for (const h of [
+      "127.0.0.1",
+      "127.0.0.1:8443",
+      "127.1.2.3",
+      "localhost",
+      "localhost:443",
+      "::1",
+      "[::1]:443",
+    ])
+      expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of [
+      "a1b2-ats.iot.ap-northeast-1.amazonaws.com",
+      "10.0.0.1:443",
+      "128.0.0.1",
+      "[2001:db8::1]:443",
+      "",
+    ])
+      expect(isLoopbackHost(h), h).toBe(false);
+  });
+});
+
+describe("connectLatencyNote", () => {
+  const r = syntheticResult({ seconds: 12 });
+
+  it("is shown when connects were measured on loopback", () => {
+    expect(r.latency.connect.count).toBeGreaterThan(0);
+    expect(connectLatencyNote(r)).toMatch(/aws-crt sets no TCP_NODELAY/);
+  });
+
+  it("is absent for a remote endpoint or when nothing connected", () => {
+    expect(
+      connectLatencyNote({ ...r, target: { ...r.target, endpoint: "x-ats.iot.eu-west-1.amazonaws.com" } }),
+    ).toBeUndefined();
+    expect(
+      connectLatencyNote({ ...r, latency: { ...r.latency, connect: { ...r.latency.connect, count: 0 } } }),
+    ).toBeUndefined();
+  });
+});
