@@ -20,6 +20,8 @@ export interface SourceSettings {
   profile?: string;
   /** Static account-A keys, e.g. from `iotload emulator --info FILE`. */
   static?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** An already resolved source (from `resolveAwsSetup`, which read the profile as the AWS CLI does). */
+  resolved?: ResolvedSource;
 }
 
 /** Where to read shared files from (tests); default: the SDK's rules (env vars, then ~/.aws). */
@@ -90,6 +92,7 @@ export async function resolveSource(
   roleArn: string,
   paths?: SharedFilePaths,
 ): Promise<ResolvedSource> {
+  if (settings.resolved) return settings.resolved;
   if (settings.static && settings.profile !== undefined)
     throw new UserError(
       "credentials: both a source profile and static keys were given; name exactly one source for account A.",

@@ -14,8 +14,13 @@ export const ExitCode = {
   thresholds: 3,
   /** `compare` found a regression beyond the tolerance. */
   regression: 4,
-  /** The target refused us: credentials, IAM, STS, endpoint unreachable. */
+  /** The target refused us: STS, IAM or AWS IoT answered with a denial (AccessDenied, 403, CONNACK refusal). */
   target: 5,
+  /**
+   * The run could not start: no local credentials for account A, or STS / the IoT endpoint could not
+   * be reached (DNS, TCP, TLS, timeouts). Nothing refused us; nothing was measured.
+   */
+  unreachable: 6,
   /** Interrupted by SIGINT/SIGTERM; a partial report was written. */
   interrupted: 130,
 } as const;

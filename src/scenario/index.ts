@@ -8,7 +8,8 @@ export {
   ScenarioError,
   type Severity,
 } from "./diagnostics.js";
-export { type LoadedScenario, loadScenario, parseScenario } from "./load.js";
+export { applySets, interpolateEnv, parseSet } from "./interpolate.js";
+export { type LoadedScenario, type LoadOptions, loadScenario, parseScenario } from "./load.js";
 export {
   applyOverrides,
   type PlanContext,
@@ -24,6 +25,7 @@ export { AWS_QUOTAS, checkQuotas, type QuotaFinding } from "./quotas.js";
 export { createRunId, EXAMPLE_RUN_ID } from "./render.js";
 export { createSchedule, type DeviceSchedule, phaseOffset, type SchedulePhase } from "./schedule.js";
 export {
+  AWS_REGION_PATTERN,
   LIMITS,
   type Scenario,
   type ScenarioCredentials,

@@ -10,6 +10,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseD
 import type { z } from "zod";
 import { errorMessage, UserError } from "../lib/errors.js";
 import { closestMatch, type Diagnostic, formatPath, ScenarioError, showValue } from "./diagnostics.js";
+import { applySets, interpolateEnv } from "./interpolate.js";
 import { checkQuotas } from "./quotas.js";
 import { EXAMPLE_RUN_ID } from "./render.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
@@ -33,19 +34,31 @@ export interface LoadedScenario {
 
 type Path = readonly (string | number)[];
 
+export interface LoadOptions {
+  /** Environment for `${VAR}` / `${VAR:-default}` (default: process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** `--set path=value` overrides, applied after the environment, before validation. */
+  sets?: readonly string[];
+}
+
 /** Reads and validates a scenario file. Throws ScenarioError (exit 2) listing every problem. */
-export async function loadScenario(file: string): Promise<LoadedScenario> {
+export async function loadScenario(file: string, options: LoadOptions = {}): Promise<LoadedScenario> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
     throw new UserError(`${file}: cannot read the scenario file (${errorMessage(error)}).`, { cause: error });
   }
-  return parseScenario(text, file, dirname(resolve(file)));
+  return parseScenario(text, file, dirname(resolve(file)), options);
 }
 
 /** Validates scenario text; `baseDir` resolves relative paths inside it (default: the cwd). */
-export function parseScenario(text: string, file: string, baseDir: string = process.cwd()): LoadedScenario {
+export function parseScenario(
+  text: string,
+  file: string,
+  baseDir: string = process.cwd(),
+  options: LoadOptions = {},
+): LoadedScenario {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const diagnostics: Diagnostic[] = [];
@@ -72,6 +85,20 @@ export function parseScenario(text: string, file: string, baseDir: string = proc
     });
   }
   if (diagnostics.some((d) => d.severity === "error")) throw new ScenarioError(file, diagnostics);
+
+  // Environment variables, then --set, on the document itself: positions of everything else survive.
+  for (const p of interpolateEnv(doc, text, options.env ?? process.env)) {
+    diagnostics.push({
+      severity: "error",
+      file,
+      ...at(p.offset),
+      path: formatPath(p.path),
+      message: p.message,
+      allowed: p.allowed,
+    });
+  }
+  if (diagnostics.some((d) => d.severity === "error")) throw new ScenarioError(file, diagnostics);
+  if (options.sets !== undefined && options.sets.length > 0) applySets(doc, options.sets);
 
   let raw: unknown;
   try {
@@ -397,7 +424,7 @@ function crossFieldProblems(s: Scenario): Finding[] {
     // SigV4 signs for a region: an endpoint of another region refuses every upgrade (403). Custom
     // domains (IoT domain configurations) do not name a region, so only AWS host names are compared.
     const m = /\.iot\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(s.target.endpoint);
-    if (m && m[1] !== s.target.region) {
+    if (m && s.target.region !== undefined && m[1] !== s.target.region) {
       out.push({
         severity: "error",
         path: ["target", "endpoint"],

@@ -1,7 +1,8 @@
 /**
- * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--quiet] [--json]`:
- * runs a scenario against its target and writes reports/<name>-<runId>/{result.json, report.html,
- * latency.hlog}. Exit 0 ok, 2 bad input, 3 threshold broken, 5 target refused, 130 interrupted.
+ * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--quiet] [--json]
+ * [--profile P] [--region R] [--set path=value…]`: runs a scenario against its target and writes
+ * reports/<name>-<runId>/{result.json, report.html, latency.hlog}. Exit 0 ok, 2 bad input, 3 threshold
+ * broken, 5 target refused, 6 target unreachable / no local credentials (no report), 130 interrupted.
  */
 import type { Argv } from "yargs";
 import { executeRun, type RunFlags } from "../run/execute.js";
@@ -24,6 +25,21 @@ const run: Command = {
       })
       .option("seed", { type: "string", describe: "Override the random seed" })
       .option("out", { type: "string", describe: "Report directory (default reports/<name>-<runId>)" })
+      .option("profile", {
+        type: "string",
+        describe:
+          "AWS profile for target.kind aws (role_arn/source_profile/external_id/mfa_serial read as the AWS CLI does)",
+      })
+      .option("region", {
+        type: "string",
+        describe:
+          "AWS region for target.kind aws (else target.region, AWS_REGION, AWS_DEFAULT_REGION, the profile's)",
+      })
+      .option("set", {
+        type: "string",
+        array: true,
+        describe: "Override any scalar of the scenario, e.g. --set devices.count=5000 (repeatable)",
+      })
       .option("quiet", { type: "boolean", default: false, describe: "No progress line" })
       .option("json", {
         type: "boolean",

@@ -48,6 +48,10 @@ export interface RunFlags {
   out?: string;
   quiet?: boolean;
   json?: boolean;
+  /** AWS profile / region for target.kind aws (README "Targets"); `--set path=value` overrides. */
+  profile?: string;
+  region?: string;
+  set?: string[];
 }
 
 export interface RunIo {
@@ -73,6 +77,10 @@ const defaultOnInterrupt = (handler: () => void): (() => void) => {
   };
 };
 
+/** Connect failure reasons (fleet/device.ts names) that mean the target answered with a refusal. */
+const REFUSED_CONNECT =
+  /notAuthorized|badUserNameOrPassword|banned|connackRefused|upgrade|reason1[2-9]\d|quotaExceeded/i;
+
 /** Bounded close when the user insisted (second SIGINT): never hang on a native shutdown. */
 const HARD_CLOSE_MS = 3000;
 
@@ -81,7 +89,7 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   const say = (text: string) => io.stderr.write(secrets.redact(text));
 
   // ---- 1. load, validate, plan (user mistakes → UserError, exit 2, nothing written) ----------
-  const loaded = await loadScenario(flags.scenario);
+  const loaded = await loadScenario(flags.scenario, { env: io.env, sets: flags.set ?? [] });
   const thresholdErrors = thresholdProblems(loaded);
   if (thresholdErrors.length > 0) throw new ScenarioError(loaded.file, thresholdErrors);
   for (const w of loaded.warnings) say(`${formatDiagnostic(w)}\n`);
@@ -131,8 +139,15 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
     flags.quiet || flags.json ? undefined : new ProgressPrinter(io.stderr, { tty: io.stderr.isTTY === true });
 
   try {
-    target = stack.add(await resolveTarget(plan, secrets));
+    target = stack.add(
+      await resolveTarget(plan, secrets, {
+        env: io.env,
+        ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+        ...(flags.region === undefined ? {} : { region: flags.region }),
+      }),
+    );
     const t = target;
+    for (const note of t.notes) say(`iotload: note: ${note}\n`);
     pool = stack.add(
       await CredentialPool.create(t.source, t.assume, {
         sessions: plan.credentials.sessions,
@@ -150,6 +165,12 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
         },
       }),
     );
+    if (t.discoverEndpoint) {
+      const p = pool;
+      await t.discoverEndpoint(() => p.get(0));
+      if (!flags.quiet)
+        say(`iotload: target.endpoint auto → ${t.endpoint.host} (DescribeEndpoint iot:Data-ATS)\n`);
+    }
     fleet = stack.add(
       await Fleet.create({
         plan,
@@ -181,7 +202,8 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
         .join(", ");
       throw new UserError(
         `none of the ${plan.devices.count} devices could connect to ${t.describe.endpoint} (${reasons || "no reason reported"}); check the endpoint, the CA and the role's iot:Connect permission.`,
-        { exitCode: ExitCode.target },
+        // Refused (CONNACK/upgrade denial) → 5; otherwise nothing answered (DNS, TCP, TLS) → 6.
+        { exitCode: REFUSED_CONNECT.test(reasons) ? ExitCode.target : ExitCode.unreachable },
       );
     }
     if (!run.signal.aborted) {
@@ -215,6 +237,19 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   // Closing stops the clients: QoS 1 publishes still in flight fail with a counted reason.
   await closeBounded(stack, hard.signal.aborted ? HARD_CLOSE_MS : plan.graceMs + 30_000);
   removeInterrupt();
+
+  // ---- a run that never started (README "Exit codes") ------------------------------------------
+  // Nothing was published, so there is nothing to report: no report directory (which would show a
+  // healthy generator and passing thresholds), the reason printed once, exit 5 (refused) or 6
+  // (unreachable / no local credentials).
+  if (failure !== undefined && publishStart === undefined && interrupts === 0) {
+    recorder.close(endedAt);
+    if (failure instanceof UserError) {
+      say(`iotload: the run did not start: ${failure.message}\n`);
+      return { exitCode: failure.exitCode };
+    }
+    throw failure;
+  }
 
   // ---- 3. result + report (always written once the plan exists) --------------------------------
   recorder.close(endedAt);
@@ -308,7 +343,7 @@ function credentialStats(pool: CredentialPool) {
 
 function describePlanTarget(plan: RunPlan): { kind: string; endpoint: string; region: string } {
   const t = plan.target;
-  if (t.kind === "aws") return { kind: "aws", endpoint: t.endpoint, region: t.region };
+  if (t.kind === "aws") return { kind: "aws", endpoint: t.endpoint, region: t.region ?? "" };
   return { kind: t.kind, endpoint: "127.0.0.1", region: plan.credentials.region ?? "" };
 }
 
