@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
+import { basicIngestRule } from "../lib/basic-ingest.js";
 import { errorMessage, UserError } from "../lib/errors.js";
 import { closestMatch, type Diagnostic, formatPath, ScenarioError, showValue } from "./diagnostics.js";
 import { applySets, interpolateEnv } from "./interpolate.js";
@@ -435,6 +436,18 @@ function crossFieldProblems(s: Scenario): Finding[] {
     }
   }
   const topic = s.publish.topic;
+  const rule = basicIngestRule(topic);
+  if (rule !== undefined) {
+    out.push({
+      severity: "warning",
+      path: ["publish", "topic"],
+      message:
+        `publishes go to AWS IoT Basic Ingest (rule ${JSON.stringify(rule)}): AWS hands them to that rule only and never delivers them to subscribers, ` +
+        "so iotload counts them as published and acknowledged but never as expected deliveries or lost",
+      got: JSON.stringify(topic),
+      quota: "AWS IoT Core: Basic Ingest ($aws/rules/<rule>/…)",
+    });
+  }
   const literal = compileTemplate(topic, "topic")
     .parts.filter((x) => typeof x === "string")
     .join("");
