@@ -240,8 +240,17 @@ export function createStsHandler(identity: Identity, opts: StsHandlerOptions = {
     let mfaPresent = false;
     if (serial !== undefined || tokenCode !== undefined) {
       const device = identity.world.users.find((u) => u.arn === caller.arn)?.mfa;
-      if (serial === undefined || tokenCode === undefined || device?.serialNumber !== serial || device.code !== tokenCode)
-        throw new StsError(403, "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code.");
+      if (
+        serial === undefined ||
+        tokenCode === undefined ||
+        device?.serialNumber !== serial ||
+        device.code !== tokenCode
+      )
+        throw new StsError(
+          403,
+          "AccessDenied",
+          "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+        );
       mfaPresent = true;
     }
     const context: Record<string, string | string[]> = {

@@ -2,6 +2,16 @@
  * Scenario files: schema, loader (errors with file:line:col), units, templates, the run plan and AWS
  * quota checks. Imports nothing of ours but lib/.
  */
+
+export {
+  type CostEstimate,
+  costDetails,
+  costLine,
+  estimateCost,
+  formatUsd,
+  TAG_ALLOWANCE_BYTES,
+  tieredUsd,
+} from "./cost.js";
 export {
   type Diagnostic,
   formatDiagnostic,
@@ -9,9 +19,18 @@ export {
   type Severity,
 } from "./diagnostics.js";
 export { applySets, interpolateEnv, parseSet } from "./interpolate.js";
+export {
+  FALLBACK_PRICE_REGION,
+  IOT_PRICES,
+  type IotPriceTable,
+  type PriceTier,
+  priceTableSchema,
+  type RegionPrices,
+} from "./iot-prices.js";
 export { type LoadedScenario, type LoadOptions, loadScenario, parseScenario } from "./load.js";
 export {
   applyOverrides,
+  DEFAULT_ROLE_SESSION_NAME,
   type PlanContext,
   type PlanCredentials,
   type PlanOverrides,

@@ -413,14 +413,8 @@ function crossFieldProblems(s: Scenario): Finding[] {
       allowed: "at most 7d in total",
     });
   }
-  if (s.target.kind === "aws" && s.credentials.roleArn === undefined) {
-    out.push({
-      severity: "error",
-      path: ["credentials", "roleArn"],
-      message: "required for target kind aws (the role in account B to assume)",
-      allowed: "arn:aws:iam::<12-digit account>:role/<name>",
-    });
-  }
+  // credentials.roleArn may be omitted for the aws target: the profile's role_arn then names the role
+  // (src/credentials/aws-profile.ts); `run` and `policy` say so when neither names one.
   if (s.target.kind === "aws") {
     // SigV4 signs for a region: an endpoint of another region refuses every upgrade (403). Custom
     // domains (IoT domain configurations) do not name a region, so only AWS host names are compared.

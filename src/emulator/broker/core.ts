@@ -3,8 +3,9 @@
  * counters, and the IoT authorization checks that do not belong to one connection.
  * Everything is owned by one BrokerCore (no module-level state); `Broker` is its public face.
  */
-import { isBasicIngestTopic } from "../../lib/basic-ingest.js";
+
 import { randomUUID } from "node:crypto";
+import { isBasicIngestTopic } from "../../lib/basic-ingest.js";
 import type { AuthorizeDecision, Principal } from "../types.js";
 import { Connection } from "./connection.js";
 import { EmulatorLimits } from "./limits.js";
