@@ -151,7 +151,9 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
     const t = target;
     for (const note of t.notes) say(`iotload: note: ${note}\n`);
     if (t.kind === "aws" && !flags.quiet)
-      say(`iotload: cost ${costLine(estimateCost(plan, t.endpoint.region))} — 'iotload validate --cost' explains it\n`);
+      say(
+        `iotload: cost ${costLine(estimateCost(plan, t.endpoint.region))} — 'iotload validate --cost' explains it\n`,
+      );
     pool = stack.add(
       await CredentialPool.create(t.source, t.assume, {
         sessions: plan.credentials.sessions,

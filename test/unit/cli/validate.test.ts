@@ -80,9 +80,14 @@ describe("iotload validate", () => {
     const file = join(root, "scenarios/cross-account-aws.yaml");
     const { code, err } = await runValidate([file], { env: { AWS_CONFIG_FILE: "/nonexistent/c" } });
     expect(code).toBe(2);
-    const line = readFileSync(file, "utf8").split("\n").findIndex((l) => l.startsWith("  roleArn:")) + 1;
+    const line =
+      readFileSync(file, "utf8")
+        .split("\n")
+        .findIndex((l) => l.startsWith("  roleArn:")) + 1;
     const col = (readFileSync(file, "utf8").split("\n")[line - 1] ?? "").indexOf("${ACCOUNT_B_ID}") + 1;
-    expect(err).toContain(`${file}:${line}:${col}: credentials.roleArn: environment variable ACCOUNT_B_ID is not set`);
+    expect(err).toContain(
+      `${file}:${line}:${col}: credentials.roleArn: environment variable ACCOUNT_B_ID is not set`,
+    );
   });
 
   it("validate --cost: the reference scenario's estimate, breakdown and assumptions (hand-computed)", async () => {

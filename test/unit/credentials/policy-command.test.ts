@@ -30,7 +30,10 @@ subscribers: { count: 1, topics: ["dt/fleet/+/telemetry"], clientId: "sub-{{inde
 `;
 
 /** No real ~/.aws or environment leaks in; account A learnt from a fixed caller unless a test says otherwise. */
-const NO_FILES = { AWS_CONFIG_FILE: "/nonexistent/iotload-c", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/iotload-k" };
+const NO_FILES = {
+  AWS_CONFIG_FILE: "/nonexistent/iotload-c",
+  AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/iotload-k",
+};
 
 async function run(
   args: Parameters<typeof printPolicy>[0],
@@ -55,7 +58,6 @@ function awsFiles(config: string): { AWS_CONFIG_FILE: string; AWS_SHARED_CREDENT
   );
   return { AWS_CONFIG_FILE: join(dir, "config"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "credentials") };
 }
-
 
 describe("iotload policy", () => {
   it("prints the three documents scoped to the scenario", async () => {
@@ -101,7 +103,9 @@ describe("iotload policy", () => {
   });
 
   it("IoT ARNs use the IoT region, never credentials.region (the STS region)", async () => {
-    const file = scenarioFile(awsScenario.replace("  externalId: ext-777\n", "  externalId: ext-777\n  region: us-east-1\n"));
+    const file = scenarioFile(
+      awsScenario.replace("  externalId: ext-777\n", "  externalId: ext-777\n  region: us-east-1\n"),
+    );
     const doc = JSON.parse((await run({ scenario: file, sourceAccount: "111111111111" })).out);
     const text = JSON.stringify(doc.permissionPolicyB);
     expect(text).toContain("arn:aws:iot:ap-northeast-1:222222222222:client/sim-*");
@@ -109,11 +113,20 @@ describe("iotload policy", () => {
   });
 
   it("endpoint auto (the default) adds iot:DescribeEndpoint on *", async () => {
-    const file = scenarioFile(awsScenario.replace(", endpoint: abc-ats.iot.ap-northeast-1.amazonaws.com", ""));
+    const file = scenarioFile(
+      awsScenario.replace(", endpoint: abc-ats.iot.ap-northeast-1.amazonaws.com", ""),
+    );
     const doc = JSON.parse((await run({ scenario: file, sourceAccount: "111111111111" })).out);
     const st = doc.permissionPolicyB.Statement.find((x: { Sid: string }) => x.Sid === "DescribeEndpoint");
-    expect(st).toEqual({ Sid: "DescribeEndpoint", Effect: "Allow", Action: "iot:DescribeEndpoint", Resource: "*" });
-    const fixed = JSON.parse((await run({ scenario: scenarioFile(awsScenario), sourceAccount: "111111111111" })).out);
+    expect(st).toEqual({
+      Sid: "DescribeEndpoint",
+      Effect: "Allow",
+      Action: "iot:DescribeEndpoint",
+      Resource: "*",
+    });
+    const fixed = JSON.parse(
+      (await run({ scenario: scenarioFile(awsScenario), sourceAccount: "111111111111" })).out,
+    );
     expect(JSON.stringify(fixed.permissionPolicyB)).not.toContain("DescribeEndpoint");
   });
 
@@ -131,8 +144,12 @@ phases: [{ duration: 1s, rate: 1/s }]
     const r = await run({ scenario: file, profile: "target", sourceAccount: "111111111111" }, { env });
     const doc = JSON.parse(r.out);
     expect(doc.roleArn).toBe("arn:aws:iam::444444444444:role/from-profile");
-    expect(doc.trustPolicyB.Statement[0].Condition).toEqual({ StringEquals: { "sts:ExternalId": "profile-ext" } });
-    expect(JSON.stringify(doc.permissionPolicyB)).toContain("arn:aws:iot:eu-west-1:444444444444:client/sim-*");
+    expect(doc.trustPolicyB.Statement[0].Condition).toEqual({
+      StringEquals: { "sts:ExternalId": "profile-ext" },
+    });
+    expect(JSON.stringify(doc.permissionPolicyB)).toContain(
+      "arn:aws:iot:eu-west-1:444444444444:client/sim-*",
+    );
     // AWS_REGION outranks the profile's region, as in the AWS CLI.
     const r2 = await run(
       { scenario: file, profile: "target", sourceAccount: "111111111111" },
@@ -154,7 +171,9 @@ phases: [{ duration: 1s, rate: 1/s }]
     expect(t.Parameters.RoleName.Default).toBe("iot-load-test");
     const props = t.Resources.IotLoadTestRole.Properties;
     expect(props.RoleName).toEqual({ Ref: "RoleName" });
-    expect(props.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ AWS: { Ref: "TrustedPrincipalArn" } });
+    expect(props.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({
+      AWS: { Ref: "TrustedPrincipalArn" },
+    });
     expect(props.AssumeRolePolicyDocument.Statement[0].Condition).toEqual({
       StringEquals: { "sts:ExternalId": { Ref: "ExternalId" } },
     });

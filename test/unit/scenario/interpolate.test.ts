@@ -66,7 +66,12 @@ describe("environment variables in scenarios", () => {
       }
       return undefined;
     })() as ScenarioError;
-    expect(err.diagnostics[0]).toMatchObject({ line: 8, col: 10, path: "devices.count", message: "expected a number" });
+    expect(err.diagnostics[0]).toMatchObject({
+      line: 8,
+      col: 10,
+      path: "devices.count",
+      message: "expected a number",
+    });
   });
 });
 
@@ -79,13 +84,17 @@ describe("--set path=value", () => {
       "credentials.externalId=ext-1",
     ]);
     expect(scenario.devices.count).toBe(5000);
-    expect(scenario.target.kind === "aws" && scenario.target.endpoint).toBe("abc-ats.iot.us-east-1.amazonaws.com");
+    expect(scenario.target.kind === "aws" && scenario.target.endpoint).toBe(
+      "abc-ats.iot.us-east-1.amazonaws.com",
+    );
     expect(scenario.phases[0]?.rate).toBe(2);
     expect(scenario.credentials.externalId).toBe("ext-1");
   });
 
   it("a set value is validated like any other; an unknown key is still an error", () => {
-    expect(() => load({ ACCOUNT_B_ID: "222222222222" }, ["devices.count=0"])).toThrow(/devices\.count: too small/);
+    expect(() => load({ ACCOUNT_B_ID: "222222222222" }, ["devices.count=0"])).toThrow(
+      /devices\.count: too small/,
+    );
     expect(() => load({ ACCOUNT_B_ID: "222222222222" }, ["devices.cuont=5"])).toThrow(/unknown key/);
   });
 
