@@ -32,7 +32,17 @@ import {
 import { parseKnownFiles } from "@smithy/core/config";
 import { ExitCode, errorMessage, UserError } from "../lib/errors.js";
 import type { SourceCredentialsProvider, TemporaryCredentials } from "./assume-role.js";
-import { keyHint, type SharedFilePaths } from "./source.js";
+
+/** Where to read shared files from (tests); default: the SDK's rules (env vars, then ~/.aws). */
+export interface SharedFilePaths {
+  credentialsFile?: string;
+  configFile?: string;
+}
+
+/** The last 4 characters of an access key id: enough to tell keys apart in a message. */
+export function keyHint(accessKeyId: string): string {
+  return `…${accessKeyId.slice(-4)}`;
+}
 
 /** Asks for the current code of an MFA device (the SDK's `mfaCodeProvider` shape). */
 export type MfaCodeProvider = (mfaSerial: string) => Promise<string>;

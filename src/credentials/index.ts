@@ -55,8 +55,6 @@ export {
   iotSigningConfig,
 } from "./signer.js";
 export {
-  type ProfileRole,
-  readProfileRole,
   resolveSource,
   type SharedFilePaths,
   type SourceSettings,
