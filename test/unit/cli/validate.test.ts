@@ -84,6 +84,7 @@ describe("iotload validate", () => {
       readFileSync(file, "utf8")
         .split("\n")
         .findIndex((l) => l.startsWith("  roleArn:")) + 1;
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${…} (scenario variable / CloudFormation Fn::Sub), not a JS template.
     const col = (readFileSync(file, "utf8").split("\n")[line - 1] ?? "").indexOf("${ACCOUNT_B_ID}") + 1;
     expect(err).toContain(
       `${file}:${line}:${col}: credentials.roleArn: environment variable ACCOUNT_B_ID is not set`,

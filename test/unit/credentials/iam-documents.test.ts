@@ -146,7 +146,10 @@ describe("generateIamDocuments", () => {
     expect(params.RoleName?.Default).toBe("iot-load-test");
     expect(params.MaxSessionDuration?.Default).toBe(3600);
     // The same statements as the JSON documents, with ARNs for the deploying account and region.
-    const policy = (role?.Properties.Policies as { PolicyDocument: { Statement: { Sid: string }[] } }[])[0];
+    const policies = (role?.Properties.Policies ?? []) as {
+      PolicyDocument: { Statement: { Sid: string }[] };
+    }[];
+    const policy = policies[0];
     expect(policy?.PolicyDocument.Statement.map((st) => st.Sid)).toEqual(
       d.permissionPolicyB.Statement.map((st) => st.Sid),
     );

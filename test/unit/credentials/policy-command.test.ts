@@ -180,6 +180,7 @@ phases: [{ duration: 1s, rate: 1/s }]
     const text = JSON.stringify(props.Policies);
     expect(text).not.toContain("222222222222");
     expect(text).not.toContain("ap-northeast-1");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${…} (scenario variable / CloudFormation Fn::Sub), not a JS template.
     expect(text).toContain("arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:client/sim-*");
   });
 

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the scenario text under test uses the ${VAR} syntax.
 /**
  * `${VAR}` / `${VAR:-default}` in scenario values and `--set path=value`: substituted before validation,
  * every problem still at its file:line:col.
