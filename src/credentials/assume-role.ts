@@ -26,6 +26,11 @@ export interface AssumeRoleSettings {
   region: string;
   /** Custom STS endpoint URL, e.g. the emulator's http://127.0.0.1:PORT. */
   stsEndpoint?: string;
+  /**
+   * The profile's `mfa_serial`: every AssumeRole sends SerialNumber and a fresh TokenCode from
+   * `tokenCode` (STS AssumeRole API reference, SerialNumber / TokenCode).
+   */
+  mfa?: { serialNumber: string; tokenCode: (serialNumber: string) => Promise<string> };
 }
 
 /** Where account A's (source) credentials come from; the SDK's credential providers have this shape. */
@@ -39,6 +44,8 @@ export interface AssumeRoleRequest {
   durationSeconds?: number;
   policy?: string;
   tags?: Record<string, string>;
+  serialNumber?: string;
+  tokenCode?: string;
 }
 
 export interface AssumeRoleResult {
@@ -154,6 +161,8 @@ export function createStsCaller(
           DurationSeconds: r.durationSeconds,
           Policy: r.policy,
           Tags: r.tags && Object.entries(r.tags).map(([Key, Value]) => ({ Key, Value })),
+          SerialNumber: r.serialNumber,
+          TokenCode: r.tokenCode,
         }),
       );
       const c = out.Credentials;
@@ -303,7 +312,7 @@ function remedy(code: string, externalId: boolean): string {
     case "RegionDisabled":
       return "STS is not activated in this region for account B: activate it in IAM > Account settings, or use another region.";
     case "CredentialsProviderError":
-      return "No source credentials were found for account A: name a profile (credentials.sourceProfile) or set AWS_PROFILE / AWS_ACCESS_KEY_ID.";
+      return "No source credentials were found for account A.";
     default:
       return "STS refused the request; check the role ARN and both accounts' IAM documents ('iotload policy <scenario>').";
   }
@@ -319,9 +328,15 @@ export function fatalAssumeRoleError(
 ): UserError {
   const who = context.sourceArn ?? `the source identity (${context.sourceDescription})`;
   const aws = failure.message.replace(/\s+/g, " ").trim();
+  // No local credentials is not a refusal by the target: its own exit code (README, "Exit codes").
+  const local = failure.code === "CredentialsProviderError";
+  const hint =
+    local && /default AWS credential chain/.test(context.sourceDescription)
+      ? " Name a profile (--profile, credentials.sourceProfile or AWS_PROFILE) or set AWS_ACCESS_KEY_ID."
+      : "";
   return new UserError(
     `STS AssumeRole of ${context.roleArn} by ${who} failed with ${failure.code}` +
-      `${failure.status === undefined ? "" : ` (HTTP ${failure.status})`}: ${aws} ${remedy(failure.code, context.externalId)}`,
-    { exitCode: ExitCode.target, cause: failure },
+      `${failure.status === undefined ? "" : ` (HTTP ${failure.status})`}: ${aws} ${remedy(failure.code, context.externalId)}${hint}`,
+    { exitCode: local ? ExitCode.unreachable : ExitCode.target, cause: failure },
   );
 }

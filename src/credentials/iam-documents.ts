@@ -18,6 +18,9 @@ export interface IamStatement {
   Condition?: Record<string, Record<string, string>>;
 }
 
+/** A CloudFormation intrinsic ({"Ref": …}, {"Fn::Sub": …}) where a literal would be. */
+type Cfn = string | Record<string, unknown>;
+
 export interface IamPolicy {
   Version: "2012-10-17";
   Statement: IamStatement[];
@@ -41,6 +44,8 @@ export interface IamDocumentsInput {
   publishTopicTemplates: string[];
   /** MQTT topic filters subscribers subscribe to. */
   subscribeFilters: string[];
+  /** `target.endpoint: auto`: the role also needs iot:DescribeEndpoint (which has no resource-level ARN). */
+  describeEndpoint?: boolean;
 }
 
 export interface IamDocuments {
@@ -167,20 +172,101 @@ export function generateIamDocuments(input: IamDocumentsInput): IamDocuments {
       Resource: unique(filters.map((f) => `${iot}:topic/${f}`)),
     });
   }
+  if (input.describeEndpoint)
+    // DescribeEndpoint supports no resource-level permissions: "*" (Service Authorization Reference, AWS IoT).
+    statements.push({
+      Sid: "DescribeEndpoint",
+      Effect: "Allow",
+      Action: "iot:DescribeEndpoint",
+      Resource: "*",
+    });
   const permissionPolicyB: IamPolicy = { Version: "2012-10-17", Statement: statements };
 
-  const cloudFormation: Record<string, unknown> = {
+  const cloudFormation = cloudFormationTemplate(input, role, permissionPolicyB, iot, stsActions);
+  return { identityPolicyA, trustPolicyB, permissionPolicyB, cloudFormation, placeholders };
+}
+
+/**
+ * A template whose deploy-time values are Parameters (trusted principal, role name, ExternalId, max
+ * session duration) and whose IoT ARNs use the deploying account and region (AWS::AccountId,
+ * AWS::Region pseudo parameters), so one template serves any account B and region. A trusted
+ * principal iotload does not know has no default: CloudFormation then asks for it, instead of
+ * deploying a placeholder IAM would reject.
+ */
+function cloudFormationTemplate(
+  input: IamDocumentsInput,
+  role: RoleParts,
+  permissions: IamPolicy,
+  iotPrefix: string,
+  stsActions: string | string[],
+): Record<string, unknown> {
+  const params: Record<string, Record<string, unknown>> = {
+    TrustedPrincipalArn: {
+      Type: "String",
+      Description:
+        "Who in account A may assume the role: arn:aws:iam::<A>:root (the account) or a user/role ARN",
+      AllowedPattern: "^arn:aws[a-z-]*:iam::\\d{12}:\\S+$",
+      ...(input.trustedPrincipal === undefined
+        ? {}
+        : { Default: principalArn(role.partition, input.trustedPrincipal) }),
+    },
+    RoleName: { Type: "String", Default: role.name, Description: "Name of the role in account B" },
+    MaxSessionDuration: {
+      Type: "Number",
+      Default: input.maxSessionDurationSeconds ?? 3600,
+      MinValue: 3600,
+      MaxValue: 43200,
+      Description: "Longest AssumeRole session (seconds); at least the scenario's durationSeconds",
+    },
+  };
+  if (input.externalId !== undefined)
+    params.ExternalId = {
+      Type: "String",
+      Default: input.externalId,
+      Description:
+        "sts:ExternalId account A must send (the scenario's externalId or the profile's external_id)",
+    };
+  const trust: Record<string, unknown> = {
+    Sid: "TrustAccountA",
+    Effect: "Allow",
+    Principal: { AWS: { Ref: "TrustedPrincipalArn" } },
+    Action: stsActions,
+    ...(input.externalId === undefined
+      ? {}
+      : { Condition: { StringEquals: { "sts:ExternalId": { Ref: "ExternalId" } } } }),
+  };
+  // Fn::Sub reads "${…}" as its own variables: a literal "${" (an IAM escape) is written "${!".
+  const sub = (arn: string): Cfn =>
+    arn.startsWith(iotPrefix)
+      ? {
+          "Fn::Sub": `arn:\${AWS::Partition}:iot:\${AWS::Region}:\${AWS::AccountId}${arn.slice(iotPrefix.length).replaceAll("${", "${!")}`,
+        }
+      : arn;
+  const statements = permissions.Statement.map((st) => ({
+    ...st,
+    ...(st.Resource === undefined
+      ? {}
+      : { Resource: Array.isArray(st.Resource) ? st.Resource.map(sub) : sub(st.Resource) }),
+  }));
+  return {
     AWSTemplateFormatVersion: "2010-09-09",
-    Description: `iotload: the role in account ${role.accountB} that account A assumes to load-test AWS IoT Core`,
+    Description:
+      "iotload: the role in account B that account A assumes to load-test AWS IoT Core (iotload policy --format cloudformation)",
+    Parameters: params,
     Resources: {
       IotLoadTestRole: {
         Type: "AWS::IAM::Role",
         Properties: {
-          RoleName: role.name,
+          RoleName: { Ref: "RoleName" },
           Path: role.path,
-          MaxSessionDuration: input.maxSessionDurationSeconds ?? 3600,
-          AssumeRolePolicyDocument: trustPolicyB,
-          Policies: [{ PolicyName: "iotload-permissions", PolicyDocument: permissionPolicyB }],
+          MaxSessionDuration: { Ref: "MaxSessionDuration" },
+          AssumeRolePolicyDocument: { Version: "2012-10-17", Statement: [trust] },
+          Policies: [
+            {
+              PolicyName: "iotload-permissions",
+              PolicyDocument: { Version: "2012-10-17", Statement: statements },
+            },
+          ],
         },
       },
     },
@@ -191,6 +277,4 @@ export function generateIamDocuments(input: IamDocumentsInput): IamDocuments {
       },
     },
   };
-
-  return { identityPolicyA, trustPolicyB, permissionPolicyB, cloudFormation, placeholders };
 }

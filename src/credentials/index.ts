@@ -17,7 +17,18 @@ export {
   type TemporaryCredentials,
   validateAssumeRoleSettings,
 } from "./assume-role.js";
+export {
+  type AwsSetup,
+  type AwsSetupInput,
+  accountOf,
+  isRoleSession,
+  type MfaCodeProvider,
+  type RegionSource,
+  resolveAwsSetup,
+  roleOfSession,
+} from "./aws-profile.js";
 export { type BackoffSettings, defaultBackoff, fullJitterDelayMs } from "./backoff.js";
+export { type DescribeEndpointOptions, describeDataEndpoint } from "./describe-endpoint.js";
 export {
   ACCOUNT_A_PLACEHOLDER,
   generateIamDocuments,
@@ -46,12 +57,16 @@ export {
   iotSigningConfig,
 } from "./signer.js";
 export {
-  type ProfileRole,
-  readProfileRole,
   resolveSource,
   type SharedFilePaths,
   type SourceSettings,
 } from "./source.js";
+export {
+  inspectSource,
+  ROLE_CHAINING_MAX_SECONDS,
+  type SourceInspection,
+  sourceError,
+} from "./source-identity.js";
 export {
   createUpgradeProbe,
   refusalCode,

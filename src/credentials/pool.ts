@@ -324,7 +324,9 @@ export class CredentialPool implements Closeable {
           throw new UserError(
             `STS AssumeRole of ${this.#assume.roleArn} (session ${s.roleSessionName}) kept failing after ${attempt + 1} attempts: ` +
               `${(error as Error).message} Check that STS${this.#assume.stsEndpoint ? ` at ${this.#assume.stsEndpoint}` : ""} is reachable from this machine, then retry.`,
-            { exitCode: ExitCode.target, cause: error },
+            // Retryable failures only reach here (fatal ones are UserErrors above): STS was not
+            // reached or kept failing, nothing refused us — README "Exit codes".
+            { exitCode: ExitCode.unreachable, cause: error },
           );
         }
         await this.#sleep(fullJitterDelayMs(attempt, this.#o.backoff, this.#random));
@@ -393,6 +395,10 @@ export class CredentialPool implements Closeable {
     s.timer?.cancel();
     s.timer = undefined;
     const run = async (): Promise<TemporaryCredentials> => {
+      // Outside the try: a code that cannot be had (no terminal) is the user's UserError, not an STS
+      // failure; and before the timer starts, so a person typing is not counted as STS latency.
+      const mfa = this.#assume.mfa;
+      const tokenCode = mfa === undefined ? undefined : await mfa.tokenCode(mfa.serialNumber);
       const started = this.#clock.monotonicNs();
       this.#stsCalls++;
       try {
@@ -405,6 +411,9 @@ export class CredentialPool implements Closeable {
             : { durationSeconds: this.#assume.durationSeconds }),
           ...(this.#assume.sessionPolicy === undefined ? {} : { policy: this.#assume.sessionPolicy }),
           ...(this.#assume.tags === undefined ? {} : { tags: this.#assume.tags }),
+          ...(mfa === undefined || tokenCode === undefined
+            ? {}
+            : { serialNumber: mfa.serialNumber, tokenCode }),
         });
         const durationMs = Number(this.#clock.monotonicNs() - started) / 1e6;
         const expiresAt = r.credentials.expiration?.getTime();

@@ -398,6 +398,10 @@ export class IotEndpoint implements Closeable {
       this.#readBody(req, res, (body) => this.#httpPublish(req, res, url, path, body));
       return;
     }
+    if (req.method === "GET" && path === "/endpoint") {
+      this.#readBody(req, res, (body) => this.#describeEndpoint(req, res, url, body));
+      return;
+    }
     this.#fail(res, 404, "ResourceNotFoundException", `No route for ${req.method ?? "?"} ${path}`);
   }
 
@@ -480,6 +484,40 @@ export class IotEndpoint implements Closeable {
     }
     this.#counters.httpPublishes++;
     this.#send(res, 200, { message: "OK", traceId: randomUUID() });
+  }
+
+  /**
+   * The AWS IoT control plane's DescribeEndpoint (`GET /endpoint?endpointType=…`, SigV4 service `iot`,
+   * https://docs.aws.amazon.com/iot/latest/apireference/API_DescribeEndpoint.html), served on this
+   * port so `target.endpoint: auto` is tested end to end: it answers this endpoint's own host.
+   */
+  #describeEndpoint(req: IncomingMessage, res: ServerResponse, url: string, body: Buffer): void {
+    const auth = this.#opts.identity.verifyHeaderSigned(
+      { method: "GET", url, headers: req.headers, body },
+      "iot",
+    );
+    if (!auth.ok) {
+      this.#fail(res, auth.status, auth.code, auth.message);
+      return;
+    }
+    const params = new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+    const type = params.get("endpointType") ?? "iot:Data";
+    if (!["iot:Data", "iot:Data-ATS", "iot:CredentialProvider", "iot:Jobs"].includes(type)) {
+      this.#fail(res, 400, "InvalidRequestException", `Invalid endpointType: ${type}`);
+      return;
+    }
+    const decision = this.#opts.identity.authorize(auth.principal, "iot:DescribeEndpoint", "*", {});
+    if (!decision.allowed) {
+      bump(this.#counters.denials, "iot:DescribeEndpoint");
+      this.#fail(
+        res,
+        403,
+        "AccessDeniedException",
+        `User: ${auth.principal.arn} is not authorized to perform: iot:DescribeEndpoint (${decision.reason})`,
+      );
+      return;
+    }
+    this.#send(res, 200, { endpointAddress: this.#opts.host });
   }
 
   #topicProblem(topic: string): string | undefined {

@@ -233,8 +233,29 @@ export function createStsHandler(identity: Identity, opts: StsHandlerOptions = {
     if (!allowedByIdentity.allowed) {
       throw denied(`the caller's identity-based policies do not allow it: ${allowedByIdentity.reason}`);
     }
+    // MFA (STS AssumeRole SerialNumber/TokenCode): a wrong code is AWS's AccessDenied; a right one
+    // sets aws:MultiFactorAuthPresent for the trust policy (IAM "Configuring MFA-protected API access").
+    const serial = p.get("SerialNumber") ?? undefined;
+    const tokenCode = p.get("TokenCode") ?? undefined;
+    let mfaPresent = false;
+    if (serial !== undefined || tokenCode !== undefined) {
+      const device = identity.world.users.find((u) => u.arn === caller.arn)?.mfa;
+      if (
+        serial === undefined ||
+        tokenCode === undefined ||
+        device?.serialNumber !== serial ||
+        device.code !== tokenCode
+      )
+        throw new StsError(
+          403,
+          "AccessDenied",
+          "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+        );
+      mfaPresent = true;
+    }
     const context: Record<string, string | string[]> = {
       ...identity.contextOf(caller),
+      ...(mfaPresent ? { "aws:MultiFactorAuthPresent": "true" } : {}),
       "sts:RoleSessionName": name,
       ...(externalId === undefined ? {} : { "sts:ExternalId": externalId }),
     };

@@ -57,6 +57,11 @@ export interface WorldUser {
   userId: string;
   accessKeys: AccessKey[];
   policies: NamedPolicy[];
+  /**
+   * A virtual MFA device: AssumeRole with this SerialNumber and TokenCode sets
+   * aws:MultiFactorAuthPresent. The code is fixed (no TOTP): the emulator only plays the protocol.
+   */
+  mfa?: { serialNumber: string; code: string };
 }
 
 export interface WorldRole {
@@ -127,6 +132,16 @@ const worldSchema = z.strictObject({
           .default([]),
         policies: z.array(policyInput).default([]),
         attachedPolicies: z.array(z.string()).default([]),
+        mfa: z
+          .strictObject({
+            serialNumber: z
+              .string()
+              .regex(/^arn:aws[a-z-]*:iam::\d{12}:mfa\/[\w+=,.@-]+$|^[\w+=/:,.@-]{9,256}$/, {
+                message: "an MFA device ARN such as arn:aws:iam::111111111111:mfa/loadtester",
+              }),
+            code: z.string().regex(/^\d{6}$/, { message: "six digits" }),
+          })
+          .optional(),
       }),
     )
     .default([]),
@@ -266,6 +281,7 @@ function buildWorld(input: unknown): { world?: World; problems: Problem[] } {
       arn,
       userId: stableId("AIDA", arn),
       accessKeys: u.accessKeys,
+      ...(u.mfa === undefined ? {} : { mfa: u.mfa }),
       policies: [
         ...resolvePolicies(u.policies, ["users", i, "policies"], problems),
         ...attach(u.attachedPolicies, ["users", i, "attachedPolicies"]),
@@ -422,6 +438,8 @@ export function defaultWorldInput(overrides: Partial<WorldInput> = {}): WorldInp
                     `arn:aws:iot:${region}:${DEFAULT_ACCOUNT_B}:topicfilter/*`,
                   ],
                 },
+                // target.endpoint: auto (DescribeEndpoint has no resource-level permissions).
+                { Sid: "DescribeEndpoint", Effect: "Allow", Action: "iot:DescribeEndpoint", Resource: "*" },
               ],
             },
           },

@@ -10,6 +10,7 @@
  * code, and for every publish still unanswered at the end).
  */
 
+import { isBasicIngestTopic } from "../lib/basic-ingest.js";
 import { topicMatches } from "../lib/mqtt-topic.js";
 import { GrowableBitset } from "./bitset.js";
 import type { DeliveryTag } from "./tag.js";
@@ -151,6 +152,8 @@ export class DeliveryTracker {
     const cached = this.#matchCache.get(topic);
     if (cached) return cached;
     const matching: number[] = [];
+    // Basic Ingest topics reach the rule only, never a subscriber: expected by nobody, so never lost.
+    if (isBasicIngestTopic(topic)) return matching;
     this.#filters.forEach((filters, s) => {
       if (filters.some((f) => topicMatches(f, topic))) matching.push(s);
     });

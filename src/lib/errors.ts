@@ -14,14 +14,19 @@ export const ExitCode = {
   thresholds: 3,
   /** `compare` found a regression beyond the tolerance. */
   regression: 4,
-  /** The target refused us: credentials, IAM, STS, endpoint unreachable. */
+  /** The target refused us: STS, IAM or AWS IoT answered with a denial (AccessDenied, 403, CONNACK refusal). */
   target: 5,
+  /**
+   * The run could not start: no local credentials for account A, or STS / the IoT endpoint could not
+   * be reached (DNS, TCP, TLS, timeouts). Nothing refused us; nothing was measured; no report.
+   */
+  unreachable: 6,
   /**
    * The run ended but its report could not be written to its directory (disk full, directory removed
    * or made read-only during the run): the summary was printed and the report went to a fallback
    * directory under the system temp directory, whose path was printed. An interrupted run keeps 130.
    */
-  reportNotWritten: 6,
+  reportNotWritten: 7,
   /**
    * Interrupted by SIGINT or SIGTERM (both, one rule; not 143 for SIGTERM): a partial report was
    * written and `partialReason` names the signal.

@@ -2,15 +2,35 @@
  * Scenario files: schema, loader (errors with file:line:col), units, templates, the run plan and AWS
  * quota checks. Imports nothing of ours but lib/.
  */
+
+export {
+  type CostEstimate,
+  costDetails,
+  costLine,
+  estimateCost,
+  formatUsd,
+  TAG_ALLOWANCE_BYTES,
+  tieredUsd,
+} from "./cost.js";
 export {
   type Diagnostic,
   formatDiagnostic,
   ScenarioError,
   type Severity,
 } from "./diagnostics.js";
-export { type LoadedScenario, loadScenario, parseScenario } from "./load.js";
+export { applySets, interpolateEnv, parseSet } from "./interpolate.js";
+export {
+  FALLBACK_PRICE_REGION,
+  IOT_PRICES,
+  type IotPriceTable,
+  type PriceTier,
+  priceTableSchema,
+  type RegionPrices,
+} from "./iot-prices.js";
+export { type LoadedScenario, type LoadOptions, loadScenario, parseScenario } from "./load.js";
 export {
   applyOverrides,
+  DEFAULT_ROLE_SESSION_NAME,
   type PlanContext,
   type PlanCredentials,
   type PlanOverrides,
@@ -24,6 +44,7 @@ export { AWS_QUOTAS, checkQuotas, type QuotaFinding } from "./quotas.js";
 export { createRunId, EXAMPLE_RUN_ID } from "./render.js";
 export { createSchedule, type DeviceSchedule, phaseOffset, type SchedulePhase } from "./schedule.js";
 export {
+  AWS_REGION_PATTERN,
   LIMITS,
   type Scenario,
   type ScenarioCredentials,

@@ -8,8 +8,10 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
+import { basicIngestRule } from "../lib/basic-ingest.js";
 import { errorMessage, UserError } from "../lib/errors.js";
 import { closestMatch, type Diagnostic, formatPath, ScenarioError, showValue } from "./diagnostics.js";
+import { applySets, interpolateEnv } from "./interpolate.js";
 import { checkQuotas } from "./quotas.js";
 import { EXAMPLE_RUN_ID } from "./render.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
@@ -33,19 +35,31 @@ export interface LoadedScenario {
 
 type Path = readonly (string | number)[];
 
+export interface LoadOptions {
+  /** Environment for `${VAR}` / `${VAR:-default}` (default: process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** `--set path=value` overrides, applied after the environment, before validation. */
+  sets?: readonly string[];
+}
+
 /** Reads and validates a scenario file. Throws ScenarioError (exit 2) listing every problem. */
-export async function loadScenario(file: string): Promise<LoadedScenario> {
+export async function loadScenario(file: string, options: LoadOptions = {}): Promise<LoadedScenario> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
     throw new UserError(`${file}: cannot read the scenario file (${errorMessage(error)}).`, { cause: error });
   }
-  return parseScenario(text, file, dirname(resolve(file)));
+  return parseScenario(text, file, dirname(resolve(file)), options);
 }
 
 /** Validates scenario text; `baseDir` resolves relative paths inside it (default: the cwd). */
-export function parseScenario(text: string, file: string, baseDir: string = process.cwd()): LoadedScenario {
+export function parseScenario(
+  text: string,
+  file: string,
+  baseDir: string = process.cwd(),
+  options: LoadOptions = {},
+): LoadedScenario {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const diagnostics: Diagnostic[] = [];
@@ -72,6 +86,20 @@ export function parseScenario(text: string, file: string, baseDir: string = proc
     });
   }
   if (diagnostics.some((d) => d.severity === "error")) throw new ScenarioError(file, diagnostics);
+
+  // Environment variables, then --set, on the document itself: positions of everything else survive.
+  for (const p of interpolateEnv(doc, text, options.env ?? process.env)) {
+    diagnostics.push({
+      severity: "error",
+      file,
+      ...at(p.offset),
+      path: formatPath(p.path),
+      message: p.message,
+      allowed: p.allowed,
+    });
+  }
+  if (diagnostics.some((d) => d.severity === "error")) throw new ScenarioError(file, diagnostics);
+  if (options.sets !== undefined && options.sets.length > 0) applySets(doc, options.sets);
 
   let raw: unknown;
   try {
@@ -385,19 +413,13 @@ function crossFieldProblems(s: Scenario): Finding[] {
       allowed: "at most 7d in total",
     });
   }
-  if (s.target.kind === "aws" && s.credentials.roleArn === undefined) {
-    out.push({
-      severity: "error",
-      path: ["credentials", "roleArn"],
-      message: "required for target kind aws (the role in account B to assume)",
-      allowed: "arn:aws:iam::<12-digit account>:role/<name>",
-    });
-  }
+  // credentials.roleArn may be omitted for the aws target: the profile's role_arn then names the role
+  // (src/credentials/aws-profile.ts); `run` and `policy` say so when neither names one.
   if (s.target.kind === "aws") {
     // SigV4 signs for a region: an endpoint of another region refuses every upgrade (403). Custom
     // domains (IoT domain configurations) do not name a region, so only AWS host names are compared.
     const m = /\.iot\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(s.target.endpoint);
-    if (m && m[1] !== s.target.region) {
+    if (m && s.target.region !== undefined && m[1] !== s.target.region) {
       out.push({
         severity: "error",
         path: ["target", "endpoint"],
@@ -408,6 +430,19 @@ function crossFieldProblems(s: Scenario): Finding[] {
     }
   }
   // Wildcards, U+0000 and empty topics, in the text or in what templates render: quotas.ts.
+  const topic = s.publish.topic;
+  const rule = basicIngestRule(topic);
+  if (rule !== undefined) {
+    out.push({
+      severity: "warning",
+      path: ["publish", "topic"],
+      message:
+        `publishes go to AWS IoT Basic Ingest (rule ${JSON.stringify(rule)}): AWS hands them to that rule only and never delivers them to subscribers, ` +
+        "so iotload counts them as published and acknowledged but never as expected deliveries or lost",
+      got: JSON.stringify(topic),
+      quota: "AWS IoT Core: Basic Ingest ($aws/rules/<rule>/…)",
+    });
+  }
   try {
     const name = compileTemplate(s.credentials.roleSessionName, "sessionName").render({
       index: 0,

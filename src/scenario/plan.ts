@@ -41,7 +41,13 @@ export type PlanTarget =
       host?: string;
       port?: number;
     }
-  | { kind: "aws"; region: string; endpoint: string };
+  | {
+      kind: "aws";
+      /** Undefined: resolved from --region / the environment / the profile when the run starts. */
+      region?: string;
+      /** A host, or "auto": discovered with DescribeEndpoint(iot:Data-ATS) when the run starts. */
+      endpoint: string;
+    };
 
 export interface PlanCredentials {
   /** Undefined for local/emulator targets: use the emulator's role in account B. */
@@ -49,12 +55,20 @@ export interface PlanCredentials {
   sourceProfile?: string;
   /** Rendered ({{runId}}, {{worker}}); checked against STS's 2–64 `[\w+=,.@-]` rule. */
   roleSessionName: string;
+  /** The scenario kept the default template (a profile's role_session_name may then replace it). */
+  roleSessionNameIsDefault: boolean;
   externalId?: string;
   durationSeconds?: number;
   sessions: number;
+  /** STS region: credentials.region, else the target's region when the scenario names one. */
   region?: string;
+  /** credentials.region as written (the aws target resolves the rest as the AWS CLI does). */
+  stsRegion?: string;
   refresh: { marginMs: number; fraction: number; connectWindowMs: number };
 }
+
+/** The default `credentials.roleSessionName` template. */
+export const DEFAULT_ROLE_SESSION_NAME = "iotload-{{runId}}";
 
 export interface PlanPhase {
   name: string;
@@ -443,7 +457,9 @@ function planTarget(s: Scenario): PlanTarget {
       return out;
     }
     case "aws":
-      return { kind: "aws", region: t.region, endpoint: t.endpoint };
+      return t.region === undefined
+        ? { kind: "aws", endpoint: t.endpoint }
+        : { kind: "aws", region: t.region, endpoint: t.endpoint };
   }
 }
 
@@ -451,6 +467,7 @@ function planCredentials(s: Scenario, roleSessionName: string): PlanCredentials 
   const c = s.credentials;
   const out: PlanCredentials = {
     roleSessionName,
+    roleSessionNameIsDefault: c.roleSessionName === DEFAULT_ROLE_SESSION_NAME,
     sessions: c.sessions,
     refresh: {
       marginMs: c.refresh.margin,
@@ -462,7 +479,8 @@ function planCredentials(s: Scenario, roleSessionName: string): PlanCredentials 
   if (c.sourceProfile !== undefined) out.sourceProfile = c.sourceProfile;
   if (c.externalId !== undefined) out.externalId = c.externalId;
   if (c.durationSeconds !== undefined) out.durationSeconds = c.durationSeconds;
+  if (c.region !== undefined) out.stsRegion = c.region;
   if (c.region !== undefined) out.region = c.region;
-  else if (s.target.kind === "aws") out.region = s.target.region;
+  else if (s.target.kind === "aws" && s.target.region !== undefined) out.region = s.target.region;
   return out;
 }

@@ -139,13 +139,23 @@ const emulatorTarget = z.strictObject({
   port: z.number().int().min(1).max(65_535).optional(),
 });
 
+export const AWS_REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+
 const awsTarget = z.strictObject({
   kind: z.literal("aws"),
-  region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, "an AWS region such as ap-northeast-1"),
-  /** The IoT data endpoint host (`aws iot describe-endpoint --endpoint-type iot:Data-ATS`). */
+  /**
+   * Omitted: `iotload run --region`, AWS_REGION, AWS_DEFAULT_REGION, then the profile's `region`, in
+   * the AWS CLI's order (resolved when the run starts, src/credentials/aws-profile.ts).
+   */
+  region: z.string().regex(AWS_REGION_PATTERN, "an AWS region such as ap-northeast-1").optional(),
+  /**
+   * The IoT data endpoint host, or `auto` (the default): DescribeEndpoint(iot:Data-ATS) with the
+   * assumed role, as `aws iot describe-endpoint --endpoint-type iot:Data-ATS` does.
+   */
   endpoint: z
     .string()
-    .regex(/^[A-Za-z0-9.-]+$/, "a host name such as xxxxxxxx-ats.iot.ap-northeast-1.amazonaws.com"),
+    .regex(/^[A-Za-z0-9.-]+$/, "auto, or a host name such as xxxxxxxx-ats.iot.ap-northeast-1.amazonaws.com")
+    .default("auto"),
 });
 
 const target = z.discriminatedUnion("kind", [localTarget, emulatorTarget, awsTarget]);

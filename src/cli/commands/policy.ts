@@ -1,18 +1,26 @@
 /**
- * `iotload policy <scenario> [--format json|cloudformation] [--source-account ID | --source-arn ARN]`:
+ * `iotload policy <scenario> [--format json|cloudformation] [--source-account ID | --source-arn ARN]
+ * [--profile P] [--region R]`:
  * prints the IAM documents the scenario needs (design notes §0): (1) account A's identity policy
  * (sts:AssumeRole on the role), (2) account B's trust policy (trusting A, with sts:ExternalId when the
  * scenario sets one), (3) account B's permission policy scoped to the scenario's client IDs, topic and
- * filters — or a CloudFormation template creating the role in B with (2) and (3).
+ * filters (plus iot:DescribeEndpoint for `target.endpoint: auto`) — or a CloudFormation template
+ * creating the role in B with (2) and (3), its deploy-time values as Parameters. Without
+ * --source-account/--source-arn, account A is learnt with GetCallerIdentity on its credentials.
  * Documents go to stdout (valid JSON, pipeable); notes about placeholders go to stderr.
  */
 import { readFile } from "node:fs/promises";
 import type { Argv } from "yargs";
 import {
   ACCOUNT_A_PLACEHOLDER,
+  type AwsSetup,
+  accountOf,
+  createStsCaller,
   generateIamDocuments,
   type IamDocumentsInput,
-  readProfileRole,
+  resolveAwsSetup,
+  type SharedFilePaths,
+  sourceError,
 } from "../../credentials/index.js";
 import type { EmulatorInfo } from "../../emulator/index.js";
 import { defaultWorld, loadWorld } from "../../emulator/index.js";
@@ -28,6 +36,8 @@ export interface PolicyArgs {
   format?: PolicyFormat;
   sourceAccount?: string;
   sourceArn?: string;
+  profile?: string;
+  region?: string;
 }
 
 export interface PolicyOutput {
@@ -59,48 +69,64 @@ async function emulatorInfo(file: string): Promise<EmulatorInfo> {
   }
 }
 
-/** Role, region and account A as the scenario's target knows them. */
-async function targetFacts(s: Scenario): Promise<TargetFacts> {
+/** Role, region and account A as the scenario's local/emulator target knows them. */
+async function emulatorFacts(s: Scenario): Promise<TargetFacts> {
   const t = s.target;
-  if (t.kind === "aws") return { region: t.region };
   if (t.kind === "emulator") {
     const info = await emulatorInfo(t.info);
     return { roleArn: info.roleArn, region: info.region, accountA: info.accountA };
   }
-  const world = t.world === undefined ? defaultWorld() : await loadWorld(t.world);
-  const role = primaryIdentities(world).role;
-  return { ...(role ? { roleArn: role.arn } : {}), region: world.region, accountA: world.accounts.A };
+  if (t.kind === "local") {
+    const world = t.world === undefined ? defaultWorld() : await loadWorld(t.world);
+    const role = primaryIdentities(world).role;
+    return { ...(role ? { roleArn: role.arn } : {}), region: world.region, accountA: world.accounts.A };
+  }
+  throw new RangeError("emulatorFacts: aws target");
 }
 
-/** The IAM-document input for a loaded scenario (exported for tests). */
+export interface PolicyContext {
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Shared AWS files (tests). */
+  files?: SharedFilePaths;
+  /** Learns account A when neither --source-account nor --source-arn is given (default: STS GetCallerIdentity). */
+  callerIdentity?: (setup: AwsSetup) => Promise<string>;
+}
+
+/** GetCallerIdentity with account A's source credentials, as the run would make it. */
+async function stsCallerIdentity(setup: AwsSetup): Promise<string> {
+  const sts = createStsCaller(setup.source, {
+    region: setup.stsRegion ?? setup.region ?? "us-east-1",
+    ...(setup.stsEndpoint === undefined ? {} : { stsEndpoint: setup.stsEndpoint }),
+  });
+  try {
+    return (await sts.getCallerIdentity()).arn;
+  } catch (error) {
+    throw sourceError(error, setup.sourceDescription, setup.stsEndpoint);
+  } finally {
+    sts.close();
+  }
+}
+
+/**
+ * The IAM-document input for a loaded scenario (exported for tests). For the aws target, role,
+ * ExternalId and region come from the same resolver `run` uses (src/credentials/aws-profile.ts), and
+ * the IoT ARNs use the IoT region (the data endpoint's), never the STS region.
+ */
 export async function policyInput(
   file: string,
   s: Scenario,
-  trusted: { sourceAccount?: string; sourceArn?: string },
-): Promise<IamDocumentsInput> {
-  const facts = await targetFacts(s);
-  const c = s.credentials;
-  const profileRole = c.sourceProfile === undefined ? undefined : await readProfileRole(c.sourceProfile);
-  const roleArn = c.roleArn ?? profileRole?.roleArn ?? facts.roleArn;
-  if (roleArn === undefined)
-    throw new UserError(
-      `${file}: credentials.roleArn is missing; the aws target needs the role in account B (arn:aws:iam::<B>:role/<name>), ` +
-        "or a credentials.sourceProfile whose profile has role_arn.",
-    );
+  trusted: { sourceAccount?: string; sourceArn?: string; profile?: string; region?: string },
+  ctx: PolicyContext = {},
+): Promise<IamDocumentsInput & { accountFrom?: string }> {
   if (trusted.sourceAccount !== undefined && !/^\d{12}$/.test(trusted.sourceAccount))
     throw new UserError(`--source-account: '${trusted.sourceAccount}' is not a 12-digit AWS account id.`);
   if (trusted.sourceArn !== undefined && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$/.test(trusted.sourceArn))
     throw new UserError(
       `--source-arn: '${trusted.sourceArn}' is not an IAM ARN (arn:aws:iam::<A>:user/<name>).`,
     );
-  const trustedPrincipal = trusted.sourceArn ?? trusted.sourceAccount ?? facts.accountA;
+  const c = s.credentials;
   const subscribing = s.subscribers.count > 0;
-  const externalId = c.externalId ?? profileRole?.externalId;
-  return {
-    roleArn,
-    region: c.region ?? facts.region,
-    ...(trustedPrincipal === undefined ? {} : { trustedPrincipal }),
-    ...(externalId === undefined ? {} : { externalId }),
+  const common = {
     ...(c.durationSeconds !== undefined && c.durationSeconds > 3600
       ? { maxSessionDurationSeconds: c.durationSeconds }
       : {}),
@@ -108,20 +134,95 @@ export async function policyInput(
     publishTopicTemplates: [s.publish.topic],
     subscribeFilters: subscribing ? s.subscribers.topics : [],
   };
+  const t = s.target;
+  if (t.kind !== "aws") {
+    const facts = await emulatorFacts(s);
+    const roleArn = c.roleArn ?? facts.roleArn;
+    if (roleArn === undefined)
+      throw new UserError(`${file}: credentials.roleArn is missing and the emulator world has no role.`);
+    const trustedPrincipal = trusted.sourceArn ?? trusted.sourceAccount ?? facts.accountA;
+    return {
+      roleArn,
+      region: facts.region,
+      ...(trustedPrincipal === undefined ? {} : { trustedPrincipal }),
+      ...(c.externalId === undefined ? {} : { externalId: c.externalId }),
+      ...common,
+    };
+  }
+  const setup = await resolveAwsSetup({
+    ...(trusted.profile === undefined ? {} : { profileFlag: trusted.profile }),
+    ...(trusted.region === undefined ? {} : { regionFlag: trusted.region }),
+    scenario: {
+      ...(c.roleArn === undefined ? {} : { roleArn: c.roleArn }),
+      ...(c.sourceProfile === undefined ? {} : { sourceProfile: c.sourceProfile }),
+      ...(c.externalId === undefined ? {} : { externalId: c.externalId }),
+      ...(c.durationSeconds === undefined ? {} : { durationSeconds: c.durationSeconds }),
+      ...(c.region === undefined ? {} : { stsRegion: c.region }),
+      ...(t.region === undefined ? {} : { targetRegion: t.region }),
+    },
+    env: ctx.env ?? process.env,
+    ...(ctx.files === undefined ? {} : { files: ctx.files }),
+  });
+  if (setup.roleArn === undefined)
+    throw new UserError(
+      `${file}: credentials.roleArn is missing; the aws target needs the role in account B (arn:aws:iam::<B>:role/<name>), ` +
+        "or a profile with role_arn (--profile, credentials.sourceProfile or AWS_PROFILE).",
+    );
+  if (setup.region === undefined)
+    throw new UserError(
+      `${file}: target.region: no region for the IoT ARNs; set target.region, pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or give the profile a region.`,
+    );
+  let trustedPrincipal = trusted.sourceArn ?? trusted.sourceAccount;
+  let accountFrom: string | undefined;
+  if (trustedPrincipal === undefined) {
+    // A trust policy naming a placeholder is rejected by IAM: learn account A from its own credentials.
+    const arn = await (ctx.callerIdentity ?? stsCallerIdentity)(setup).catch((error: unknown) => {
+      throw new UserError(
+        `account A is unknown: pass --source-account <12-digit id> or --source-arn <user/role ARN>, or make account A's credentials available (${errorMessage(error)})`,
+        { exitCode: error instanceof UserError ? error.exitCode : ExitCode.usage, cause: error },
+      );
+    });
+    trustedPrincipal = accountOf(arn);
+    accountFrom = arn;
+  }
+  return {
+    roleArn: setup.roleArn,
+    region: setup.region,
+    ...(trustedPrincipal === undefined ? {} : { trustedPrincipal }),
+    ...(setup.externalId === undefined ? {} : { externalId: setup.externalId }),
+    ...common,
+    ...(t.endpoint === "auto" ? { describeEndpoint: true } : {}),
+    ...(accountFrom === undefined ? {} : { accountFrom }),
+  };
 }
 
-export async function printPolicy(args: PolicyArgs, io: PolicyOutput): Promise<number> {
+export async function printPolicy(
+  args: PolicyArgs,
+  io: PolicyOutput,
+  ctx: PolicyContext = {},
+): Promise<number> {
   const format = args.format ?? "json";
-  const { scenario } = await loadScenario(args.scenario);
-  const input = await policyInput(args.scenario, scenario, {
-    ...(args.sourceAccount === undefined ? {} : { sourceAccount: args.sourceAccount }),
-    ...(args.sourceArn === undefined ? {} : { sourceArn: args.sourceArn }),
-  });
+  const { scenario } = await loadScenario(args.scenario, { env: ctx.env ?? process.env });
+  const input = await policyInput(
+    args.scenario,
+    scenario,
+    {
+      ...(args.sourceAccount === undefined ? {} : { sourceAccount: args.sourceAccount }),
+      ...(args.sourceArn === undefined ? {} : { sourceArn: args.sourceArn }),
+      ...(args.profile === undefined ? {} : { profile: args.profile }),
+      ...(args.region === undefined ? {} : { region: args.region }),
+    },
+    ctx,
+  );
   const docs = generateIamDocuments(input);
+  if (input.accountFrom !== undefined)
+    io.err(
+      `Account A: ${input.trustedPrincipal} (from GetCallerIdentity: ${input.accountFrom}); pass --source-arn to trust only that identity.\n`,
+    );
   if (format === "cloudformation") {
     io.out(`${JSON.stringify(docs.cloudFormation, null, 2)}\n`);
     io.err(
-      `Deploy in account B (e.g. aws cloudformation deploy --capabilities CAPABILITY_NAMED_IAM --template-file FILE --stack-name iotload-role), ` +
+      `Deploy in account B (e.g. aws cloudformation deploy --capabilities CAPABILITY_NAMED_IAM --template-file FILE --stack-name iotload-role${input.trustedPrincipal === undefined ? " --parameter-overrides TrustedPrincipalArn=arn:aws:iam::<A>:root" : ""}), ` +
         `then attach identityPolicyA from 'iotload policy ${args.scenario}' to the user or role in account A.\n`,
     );
   } else {
@@ -137,7 +238,7 @@ export async function printPolicy(args: PolicyArgs, io: PolicyOutput): Promise<n
         `trustPolicyB: the trust policy of ${input.roleArn}. permissionPolicyB: attach to that role.\n`,
     );
   }
-  if (docs.placeholders.includes(ACCOUNT_A_PLACEHOLDER))
+  if (docs.placeholders.includes(ACCOUNT_A_PLACEHOLDER) && format !== "cloudformation")
     io.err(
       `Note: account A is unknown, so the trust policy names ${ACCOUNT_A_PLACEHOLDER}; pass --source-account <12-digit id> ` +
         "or --source-arn <user/role ARN> (see 'aws sts get-caller-identity --profile <source profile>').\n",
@@ -161,6 +262,11 @@ const policy: Command = {
       .option("source-arn", {
         type: "string",
         describe: "The user/role ARN in account A to trust (narrower than the account)",
+      })
+      .option("profile", { type: "string", describe: "AWS profile (as for iotload run --profile)" })
+      .option("region", {
+        type: "string",
+        describe: "AWS region of the IoT endpoint (as for iotload run --region)",
       })
       .conflicts("source-account", "source-arn"),
   run: (args: PolicyArgs) =>

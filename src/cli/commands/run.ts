@@ -1,8 +1,9 @@
 /**
- * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--force] [--quiet] [--json]`:
- * runs a scenario against its target and writes reports/<name>-<runId>/{result.json, report.html,
- * latency.hlog}. Exit 0 ok, 2 bad input (including an unusable --out, checked before the run),
- * 3 threshold broken, 5 target refused, 6 report written to a fallback directory, 130 interrupted.
+ * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--force] [--quiet] [--json]
+ * [--profile P] [--region R] [--set path=value…]`: runs a scenario against its target and writes
+ * reports/<name>-<runId>/{result.json, report.html, latency.hlog}. Exit 0 ok, 2 bad input (including an
+ * unusable --out, checked before the run), 3 threshold broken, 5 target refused, 6 target unreachable /
+ * no local credentials (no report), 7 report written to a fallback directory, 130 interrupted.
  */
 import type { Argv } from "yargs";
 import { executeRun, type RunFlags } from "../run/execute.js";
@@ -34,6 +35,21 @@ const run: Command = {
         type: "boolean",
         default: false,
         describe: "Write into an existing non-empty --out directory (its report files are replaced)",
+      })
+      .option("profile", {
+        type: "string",
+        describe:
+          "AWS profile for target.kind aws (role_arn/source_profile/external_id/mfa_serial read as the AWS CLI does)",
+      })
+      .option("region", {
+        type: "string",
+        describe:
+          "AWS region for target.kind aws (else target.region, AWS_REGION, AWS_DEFAULT_REGION, the profile's)",
+      })
+      .option("set", {
+        type: "string",
+        array: true,
+        describe: "Override any scalar of the scenario, e.g. --set devices.count=5000 (repeatable)",
       })
       .option("quiet", { type: "boolean", default: false, describe: "No progress line" })
       .option("json", {

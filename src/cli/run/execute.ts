@@ -27,7 +27,9 @@ import {
 } from "../../report/index.js";
 import {
   applyOverrides,
+  costLine,
   createRunId,
+  estimateCost,
   formatDiagnostic,
   loadScenario,
   parseOverrides,
@@ -53,6 +55,10 @@ export interface RunFlags {
   force?: boolean;
   quiet?: boolean;
   json?: boolean;
+  /** AWS profile / region for target.kind aws (README "Targets"); `--set path=value` overrides. */
+  profile?: string;
+  region?: string;
+  set?: string[];
 }
 
 export interface RunIo {
@@ -71,6 +77,10 @@ export interface RunOutcome {
   result?: RunResult;
   reportDir?: string;
 }
+
+/** Connect failure reasons (fleet/device.ts names) that mean the target answered with a refusal. */
+const REFUSED_CONNECT =
+  /notAuthorized|badUserNameOrPassword|banned|connackRefused|upgrade|reason1[2-9]\d|quotaExceeded/i;
 
 /** Bounded close when the user insisted (second SIGINT): never hang on a native shutdown. */
 const HARD_CLOSE_MS = 3000;
@@ -96,7 +106,7 @@ async function runScenario(
   interrupts: RunInterrupts,
 ): Promise<RunOutcome> {
   // ---- 1. load, validate, plan (user mistakes → UserError, exit 2, nothing written) ----------
-  const loaded = await loadScenario(flags.scenario);
+  const loaded = await loadScenario(flags.scenario, { env: io.env, sets: flags.set ?? [] });
   const thresholdErrors = thresholdProblems(loaded);
   if (thresholdErrors.length > 0) throw new ScenarioError(loaded.file, thresholdErrors);
   for (const w of loaded.warnings) say(`${formatDiagnostic(w)}\n`);
@@ -111,11 +121,12 @@ async function runScenario(
   const plan = planRun(loaded.scenario, overrides, { runId });
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
   // Before any load: a bad --out is exit 2 here, not a lost run later.
-  const { dir: reportDir } = await prepareOutputDir({
+  const output = await prepareOutputDir({
     out: flags.out,
     defaultDir: path.join("reports", `${plan.name}-${runId}`),
     force: flags.force === true,
   });
+  const reportDir = output.dir;
 
   // ---- 2. run ---------------------------------------------------------------------------------
   const { run, hard } = interrupts;
@@ -138,8 +149,19 @@ async function runScenario(
     flags.quiet || flags.json ? undefined : new ProgressPrinter(io.stderr, { tty: io.stderr.isTTY === true });
 
   try {
-    target = stack.add(await resolveTarget(plan, secrets));
+    target = stack.add(
+      await resolveTarget(plan, secrets, {
+        env: io.env,
+        ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+        ...(flags.region === undefined ? {} : { region: flags.region }),
+      }),
+    );
     const t = target;
+    for (const note of t.notes) say(`iotload: note: ${note}\n`);
+    if (t.kind === "aws" && !flags.quiet)
+      say(
+        `iotload: cost ${costLine(estimateCost(plan, t.endpoint.region))} — 'iotload validate --cost' explains it\n`,
+      );
     pool = stack.add(
       await CredentialPool.create(t.source, t.assume, {
         sessions: plan.credentials.sessions,
@@ -161,6 +183,12 @@ async function runScenario(
         },
       }),
     );
+    if (t.discoverEndpoint) {
+      const p = pool;
+      await t.discoverEndpoint(() => p.get(0));
+      if (!flags.quiet)
+        say(`iotload: target.endpoint auto → ${t.endpoint.host} (DescribeEndpoint iot:Data-ATS)\n`);
+    }
     // Closed after the fleet (reverse order): probes of refused upgrades may be in flight until then.
     const signing = stack.add(poolSigning(pool, t.endpoint.region, recorder, { probeTarget: t.endpoint }));
     fleet = stack.add(
@@ -194,7 +222,8 @@ async function runScenario(
         .join(", ");
       throw new UserError(
         `none of the ${plan.devices.count} devices could connect to ${t.describe.endpoint} (${reasons || "no reason reported"}); check the endpoint, the CA and the role's iot:Connect permission.`,
-        { exitCode: ExitCode.target },
+        // Refused (CONNACK/upgrade denial) → 5; otherwise nothing answered (DNS, TCP, TLS) → 6.
+        { exitCode: REFUSED_CONNECT.test(reasons) ? ExitCode.target : ExitCode.unreachable },
       );
     }
     if (!run.signal.aborted) {
@@ -228,6 +257,20 @@ async function runScenario(
   // Closing stops the clients: QoS 1 publishes still in flight fail with a counted reason.
   await closeBounded(stack, plan.graceMs + 30_000, hard.signal);
   interrupts.startReporting(reportDir);
+
+  // ---- a run that never started (README "Exit codes") ------------------------------------------
+  // Nothing was published, so there is nothing to report: no report directory (which would show a
+  // healthy generator and passing thresholds), the reason printed once, exit 5 (refused) or 6
+  // (unreachable / no local credentials).
+  if (failure !== undefined && publishStart === undefined && !interrupts.interrupted) {
+    recorder.close(endedAt);
+    await output.discard();
+    if (failure instanceof UserError) {
+      say(`iotload: the run did not start: ${failure.message}\n`);
+      return { exitCode: failure.exitCode };
+    }
+    throw failure;
+  }
 
   // ---- 3. result + report (always written once the plan exists) --------------------------------
   recorder.close(endedAt);
@@ -335,7 +378,7 @@ function credentialStats(pool: CredentialPool) {
 
 function describePlanTarget(plan: RunPlan): { kind: string; endpoint: string; region: string } {
   const t = plan.target;
-  if (t.kind === "aws") return { kind: "aws", endpoint: t.endpoint, region: t.region };
+  if (t.kind === "aws") return { kind: "aws", endpoint: t.endpoint, region: t.region ?? "" };
   return { kind: t.kind, endpoint: "127.0.0.1", region: plan.credentials.region ?? "" };
 }
 

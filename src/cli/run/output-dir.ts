@@ -11,7 +11,7 @@
  *
  * After the run, `writeReportWithFallback` still cannot lose the result: if the directory vanished,
  * filled up or turned read-only meanwhile, the report goes to a fresh directory under os.tmpdir()
- * and the caller prints that path and exits with ExitCode.reportNotWritten (6).
+ * and the caller prints that path and exits with ExitCode.reportNotWritten (7).
  */
 import { randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
@@ -40,6 +40,11 @@ export interface OutputDirRequest {
 /** An existing, writable directory where the report will be written. */
 export interface PreparedOutputDir {
   dir: string;
+  /**
+   * Removes the directory levels prepareOutputDir created, when a run never started and so writes
+   * no report (rmdir: only empty levels go; an existing --out is never touched).
+   */
+  discard(): Promise<void>;
 }
 
 /** Why a file-system call failed, in words (errno codes: Linux open(2), mkdir(2)). */
@@ -168,7 +173,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     } catch (error) {
       fail(dir, why(error));
     }
-    return { dir };
+    return { dir, discard: async () => {} };
   }
 
   try {
@@ -187,7 +192,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     await removeCreated(created);
     fail(created.length < walk.missing.length ? walk.missing[created.length]! : dir, why(error));
   }
-  return { dir };
+  return { dir, discard: () => removeCreated(created) };
 }
 
 /** Makes sure `dir` is a directory again (it may have been removed during the run), bounded. */

@@ -4,11 +4,24 @@
  * - `local`: the emulator started in-process (world = defaultWorld() or the scenario's world file,
  *   with the scenario's credential lifetime / expiry behaviour applied), closed with the run.
  * - `emulator`: a running `iotload emulator`, described by its `--info` JSON (host/port overridable).
- * - `aws`: the real IoT data endpoint; account A's credentials from the profile chain.
+ * - `aws`: the real IoT data endpoint; profile, role, region and endpoint resolved as the AWS CLI does
+ *   (src/credentials/aws-profile.ts), GetCallerIdentity on the source first (role chaining), and
+ *   `endpoint: auto` discovered with DescribeEndpoint once the role is assumed.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import type { AssumeRoleSettings, SourceSettings } from "../../credentials/index.js";
+import {
+  type AssumeRoleSettings,
+  createStsCaller,
+  describeDataEndpoint,
+  inspectSource,
+  type MfaCodeProvider,
+  resolveAwsSetup,
+  type SharedFilePaths,
+  type SourceInspection,
+  type SourceSettings,
+  type TemporaryCredentials,
+} from "../../credentials/index.js";
 import {
   type EmulatorHandle,
   type EmulatorInfo,
@@ -21,7 +34,8 @@ import type { FleetEndpoint } from "../../fleet/index.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
 import type { Closeable } from "../../lib/lifecycle.js";
 import type { SecretRegistry } from "../../lib/redact.js";
-import type { RunPlan } from "../../scenario/index.js";
+import { AWS_REGION_PATTERN, type RunPlan } from "../../scenario/index.js";
+import { terminalMfaPrompt } from "./mfa-prompt.js";
 
 export interface ResolvedTarget extends Closeable {
   kind: "local" | "emulator" | "aws";
@@ -32,9 +46,32 @@ export interface ResolvedTarget extends Closeable {
   describe: { kind: string; endpoint: string; region: string };
   /** The embedded emulator (local target only). */
   emulator?: EmulatorHandle;
+  /**
+   * `target.endpoint: auto`: discovers the data endpoint with the assumed role's credentials (call once
+   * the credential pool has them) and updates `endpoint` and `describe`.
+   */
+  discoverEndpoint?: (credentials: () => Promise<TemporaryCredentials>) => Promise<void>;
+  /** Things to tell the user before the run (role chaining, overrides); never a secret. */
+  notes: string[];
 }
 
-export async function resolveTarget(plan: RunPlan, secrets: SecretRegistry): Promise<ResolvedTarget> {
+export interface TargetOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+  /** `iotload run --profile`. */
+  profile?: string;
+  /** `iotload run --region`. */
+  region?: string;
+  /** Shared AWS files (tests); default: AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE, then ~/.aws. */
+  files?: SharedFilePaths;
+  /** Asked for MFA codes when the profile has mfa_serial (default: a prompt on a terminal, else an error). */
+  mfaCodeProvider?: MfaCodeProvider;
+}
+
+export async function resolveTarget(
+  plan: RunPlan,
+  secrets: SecretRegistry,
+  options: TargetOptions = {},
+): Promise<ResolvedTarget> {
   const t = plan.target;
   const c = plan.credentials;
   const assumeFrom = (roleArn: string, region: string, stsEndpoint?: string): AssumeRoleSettings => ({
@@ -61,6 +98,7 @@ export async function resolveTarget(plan: RunPlan, secrets: SecretRegistry): Pro
       assume: assumeFrom(c.roleArn ?? info.roleArn, info.region, info.stsEndpoint),
       describe: { kind: "local", endpoint: info.iotHost, region: info.region },
       emulator: emu,
+      notes: [],
       close: () => emu.close(),
     };
   }
@@ -76,25 +114,130 @@ export async function resolveTarget(plan: RunPlan, secrets: SecretRegistry): Pro
       source: { static: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey } },
       assume: assumeFrom(c.roleArn ?? info.roleArn, info.region, info.stsEndpoint),
       describe: { kind: "emulator", endpoint: host, region: info.region },
+      notes: [],
       close: async () => {},
     };
   }
 
-  if (!c.roleArn) {
+  return resolveAwsTarget(plan, t, secrets, options);
+}
+
+/**
+ * The aws target: profile, role, region and endpoints as the AWS CLI reads them (one resolver, shared
+ * with `iotload policy`), then GetCallerIdentity on the source to decide role chaining.
+ */
+async function resolveAwsTarget(
+  plan: RunPlan,
+  t: Extract<RunPlan["target"], { kind: "aws" }>,
+  secrets: SecretRegistry,
+  options: TargetOptions,
+): Promise<ResolvedTarget> {
+  const c = plan.credentials;
+  const env = options.env ?? process.env;
+  const setup = await resolveAwsSetup({
+    ...(options.profile === undefined ? {} : { profileFlag: options.profile }),
+    ...(options.region === undefined ? {} : { regionFlag: options.region }),
+    scenario: {
+      ...(c.roleArn === undefined ? {} : { roleArn: c.roleArn }),
+      ...(c.sourceProfile === undefined ? {} : { sourceProfile: c.sourceProfile }),
+      ...(c.externalId === undefined ? {} : { externalId: c.externalId }),
+      ...(c.durationSeconds === undefined ? {} : { durationSeconds: c.durationSeconds }),
+      ...(c.stsRegion === undefined ? {} : { stsRegion: c.stsRegion }),
+      ...(t.region === undefined ? {} : { targetRegion: t.region }),
+    },
+    env,
+    ...(options.files === undefined ? {} : { files: options.files }),
+    mfaCodeProvider: options.mfaCodeProvider ?? terminalMfaPrompt(),
+  });
+  if (setup.sourceSecret !== undefined) secrets.add(setup.sourceSecret, { pinned: true });
+  const roleArn = setup.roleArn;
+  if (roleArn === undefined)
     throw new UserError(
-      "credentials.roleArn: required for target.kind aws — the ARN of the role in account B that account A assumes (e.g. arn:aws:iam::222222222222:role/iot-load-test).",
+      "credentials.roleArn: required for target.kind aws — the ARN of the role in account B that account A assumes (e.g. arn:aws:iam::222222222222:role/iot-load-test), or a profile with role_arn (--profile, credentials.sourceProfile, AWS_PROFILE).",
     );
+  const region = setup.region;
+  if (region === undefined || !AWS_REGION_PATTERN.test(region))
+    throw new UserError(
+      region === undefined
+        ? "target.region: no region for the aws target; set target.region, pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or give the profile a region."
+        : `${setup.regionFrom}: ${JSON.stringify(region)} is not an AWS region name such as ap-northeast-1.`,
+    );
+  const endpointRegion = /\.iot\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(t.endpoint)?.[1];
+  if (endpointRegion !== undefined && endpointRegion !== region)
+    throw new UserError(
+      `target.endpoint: ${t.endpoint} is in ${endpointRegion} but the region is ${region} (from ${setup.regionFrom}); SigV4 signs for the region, so every connection would be refused.`,
+    );
+  const notes = [...setup.notes];
+  const stsRegion = setup.stsRegion ?? region;
+  const mfa =
+    setup.mfaSerial === undefined
+      ? undefined
+      : {
+          serialNumber: setup.mfaSerial,
+          tokenCode: options.mfaCodeProvider ?? terminalMfaPrompt(setup.profile),
+        };
+
+  // GetCallerIdentity first: decides role chaining (1 h cap) from the source's own ARN.
+  const sts = createStsCaller(setup.source, {
+    region: stsRegion,
+    ...(setup.stsEndpoint === undefined ? {} : { stsEndpoint: setup.stsEndpoint }),
+  });
+  let inspection: SourceInspection;
+  try {
+    inspection = await inspectSource(sts, {
+      roleArn,
+      ...(setup.durationSeconds === undefined ? {} : { durationSeconds: setup.durationSeconds }),
+      sourceDescription: setup.sourceDescription,
+      ...(setup.stsEndpoint === undefined ? {} : { stsEndpoint: setup.stsEndpoint }),
+    });
+  } finally {
+    sts.close();
   }
-  // The schema accepts only a bare host (no scheme, port or path), so the endpoint IS the host.
-  const host = t.endpoint;
-  return {
+  notes.push(...inspection.warnings);
+
+  const roleSessionName =
+    c.roleSessionNameIsDefault && setup.roleSessionName !== undefined
+      ? setup.roleSessionName
+      : c.roleSessionName;
+  const assume: AssumeRoleSettings = {
+    roleArn,
+    roleSessionName,
+    region: stsRegion,
+    ...(setup.externalId === undefined ? {} : { externalId: setup.externalId }),
+    ...(inspection.durationSeconds === undefined ? {} : { durationSeconds: inspection.durationSeconds }),
+    ...(setup.stsEndpoint === undefined ? {} : { stsEndpoint: setup.stsEndpoint }),
+    ...(mfa === undefined ? {} : { mfa }),
+  };
+  const auto = t.endpoint === "auto";
+  const target: ResolvedTarget = {
     kind: "aws",
-    endpoint: { host, port: 443, region: t.region },
-    source: c.sourceProfile !== undefined ? { profile: c.sourceProfile } : {},
-    assume: assumeFrom(c.roleArn, c.region ?? t.region),
-    describe: { kind: "aws", endpoint: host, region: t.region },
+    // The schema accepts only a bare host (no scheme, port or path), so the endpoint IS the host.
+    endpoint: { host: auto ? "" : t.endpoint, port: 443, region },
+    source: {
+      resolved: {
+        provider: setup.source,
+        description: `${setup.sourceDescription}, ${inspection.sourceArn}`,
+      },
+    },
+    assume,
+    describe: { kind: "aws", endpoint: auto ? "auto" : t.endpoint, region },
+    notes,
     close: async () => {},
   };
+  if (auto) {
+    target.discoverEndpoint = async (credentials) => {
+      const host = await describeDataEndpoint({
+        credentials,
+        region,
+        roleArn,
+        ...(setup.iotControlEndpoint === undefined ? {} : { endpoint: setup.iotControlEndpoint }),
+        ...(setup.caBundle === undefined ? {} : { caPem: setup.caBundle }),
+      });
+      target.endpoint = { ...target.endpoint, host };
+      target.describe = { ...target.describe, endpoint: host };
+    };
+  }
+  return target;
 }
 
 function endpointOf(info: EmulatorInfo): FleetEndpoint {

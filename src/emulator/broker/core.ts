@@ -3,7 +3,9 @@
  * counters, and the IoT authorization checks that do not belong to one connection.
  * Everything is owned by one BrokerCore (no module-level state); `Broker` is its public face.
  */
+
 import { randomUUID } from "node:crypto";
+import { isBasicIngestTopic } from "../../lib/basic-ingest.js";
 import type { AuthorizeDecision, Principal } from "../types.js";
 import { Connection } from "./connection.js";
 import { EmulatorLimits } from "./limits.js";
@@ -225,6 +227,9 @@ export class BrokerCore {
         ...(message.origin === undefined ? {} : { clientId: message.origin }),
       });
     }
+    // Basic Ingest: `$aws/rules/<rule>/…` goes to the rule only, never to subscribers or the retained
+    // store (AWS IoT developer guide, "Reducing messaging costs with Basic Ingest").
+    if (isBasicIngestTopic(message.topic)) return;
     // [MQTT-3.3.1-5]: store (or with a zero-byte payload, delete [MQTT-3.3.1-10]) the retained message.
     if (message.retain) this.retained.set(message);
     this.subscriptions.match(message.topic, (session, sub) => this.deliver(session, sub, message, false));

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { ExitCode } from "../../../src/lib/errors.js";
 import { type RunResult, renderSummary } from "../../../src/report/index.js";
 import { startTestEmulator } from "../../helpers/emulator.js";
 import { makeUnwritable } from "../../helpers/unwritable.js";
@@ -155,7 +156,7 @@ describe("iotload run: the output path is checked before any load", () => {
 describe("iotload run: a report that cannot be written after the run is not lost", () => {
   beforeAll(ensureBuilt, 180_000);
 
-  it("output directory replaced by a file during the run: summary printed, report in a named fallback, exit 6", async () => {
+  it("output directory replaced by a file during the run: summary printed, report in a named fallback, exit 7", async () => {
     const dir = await tempDir();
     const out = path.join(dir, "out");
     const cli = spawnCli(["run", await tinyScenario(dir, "3s"), "--out", out]);
@@ -165,7 +166,7 @@ describe("iotload run: a report that cannot be written after the run is not lost
     await rm(out, { recursive: true });
     await writeFile(out, "in the way");
     const { code } = await cli.exit;
-    expect(code, cli.stderr()).toBe(6);
+    expect(code, cli.stderr()).toBe(ExitCode.reportNotWritten);
     const m = /wrote it to (\S+) instead\.\n/.exec(cli.stderr());
     expect(m, cli.stderr()).not.toBeNull();
     const fallback = m![1]!;

@@ -11,17 +11,31 @@ const examples = readdirSync(join(root, "scenarios"))
   .filter((f) => f.endsWith(".yaml"))
   .map((f) => join(root, "scenarios", f));
 
-async function runValidate(files: string[]): Promise<{ code: number; out: string; err: string }> {
+/** No ~/.aws, no real environment: what the reference scenario needs, and nothing else. */
+const ENV = {
+  ACCOUNT_B_ID: "222222222222",
+  AWS_CONFIG_FILE: "/nonexistent/iotload-test-config",
+  AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/iotload-test-credentials",
+};
+
+async function runValidate(
+  files: string[],
+  options: Parameters<typeof validateFiles>[2] = {},
+): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const code = await validateFiles(files, {
-    out: (s) => {
-      out += s;
+  const code = await validateFiles(
+    files,
+    {
+      out: (s) => {
+        out += s;
+      },
+      err: (s) => {
+        err += s;
+      },
     },
-    err: (s) => {
-      err += s;
-    },
-  });
+    { env: ENV, ...options },
+  );
   return { code, out, err };
 }
 
@@ -61,6 +75,49 @@ describe("iotload validate", () => {
       expect(out).toMatch(/messages: +\d+ expected, peak [\d.]+ msg\/s/);
     });
   }
+
+  it("cross-account-aws.yaml needs no editing: ACCOUNT_B_ID unset is an error at its line and column", async () => {
+    const file = join(root, "scenarios/cross-account-aws.yaml");
+    const { code, err } = await runValidate([file], { env: { AWS_CONFIG_FILE: "/nonexistent/c" } });
+    expect(code).toBe(2);
+    const line =
+      readFileSync(file, "utf8")
+        .split("\n")
+        .findIndex((l) => l.startsWith("  roleArn:")) + 1;
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${…} (scenario variable / CloudFormation Fn::Sub), not a JS template.
+    const col = (readFileSync(file, "utf8").split("\n")[line - 1] ?? "").indexOf("${ACCOUNT_B_ID}") + 1;
+    expect(err).toContain(
+      `${file}:${line}:${col}: credentials.roleArn: environment variable ACCOUNT_B_ID is not set`,
+    );
+  });
+
+  it("validate --cost: the reference scenario's estimate, breakdown and assumptions (hand-computed)", async () => {
+    const { code, out } = await runValidate([join(root, "scenarios/cross-account-aws.yaml")], {
+      cost: true,
+      env: { ...ENV, AWS_REGION: "ap-northeast-1" },
+    });
+    expect(code).toBe(0);
+    // 10 devices × 1 msg/s × 120 s = 1,200 publishes, 1,200 deliveries to 1 subscriber, 1,200 subscriber
+    // PUBACKs, 11 CONNECTs, 1 SUBSCRIBE = 3,612 messages × $1.20/M = $0.0043344; 11 clients × 3 min
+    // (2 m 10 s rounded up) = 33 connection-minutes × $0.096/M = $0.000003168; total $0.004337568.
+    expect(out).toContain("3,612 metered messages");
+    expect(out).toContain("33 connection-minutes");
+    expect(out).toContain("≈ $0.00434 (below one cent) on AWS IoT Core ap-northeast-1");
+    expect(out).toContain("assumptions:");
+    expect(out).toContain("region from AWS_REGION");
+  });
+
+  it("every aws-target plan print-out has a cost line; --set overrides a scalar before validation", async () => {
+    const file = join(root, "scenarios/cross-account-aws.yaml");
+    const { code, out } = await runValidate([file], {
+      set: ["devices.count=20", "target.endpoint=abc-ats.iot.us-east-1.amazonaws.com"],
+      env: { ...ENV, AWS_REGION: "us-east-1" },
+    });
+    expect(code).toBe(0);
+    expect(out).toContain("devices:   20 × mqtt5");
+    expect(out).toContain("abc-ats.iot.us-east-1.amazonaws.com");
+    expect(out).toMatch(/cost: +≈ \$[\d.]+ \(below one cent\) on AWS IoT Core us-east-1/);
+  });
 
   it("local-smoke stays within the demo's budget (≤ 20 s, ~20 devices, 2 subscribers)", async () => {
     const { out } = await runValidate([join(root, "scenarios/local-smoke.yaml")]);

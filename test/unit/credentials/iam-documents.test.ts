@@ -137,12 +137,22 @@ describe("generateIamDocuments", () => {
     ).IotLoadTestRole;
     expect(role?.Type).toBe("AWS::IAM::Role");
     expect(role?.Properties).toMatchObject({
-      RoleName: "iot-load-test",
+      RoleName: { Ref: "RoleName" },
       Path: "/load/",
-      MaxSessionDuration: 3600,
-      AssumeRolePolicyDocument: d.trustPolicyB,
-      Policies: [{ PolicyName: "iotload-permissions", PolicyDocument: d.permissionPolicyB }],
+      MaxSessionDuration: { Ref: "MaxSessionDuration" },
+      Policies: [{ PolicyName: "iotload-permissions" }],
     });
+    const params = d.cloudFormation.Parameters as Record<string, { Default?: unknown }>;
+    expect(params.RoleName?.Default).toBe("iot-load-test");
+    expect(params.MaxSessionDuration?.Default).toBe(3600);
+    // The same statements as the JSON documents, with ARNs for the deploying account and region.
+    const policies = (role?.Properties.Policies ?? []) as {
+      PolicyDocument: { Statement: { Sid: string }[] };
+    }[];
+    const policy = policies[0];
+    expect(policy?.PolicyDocument.Statement.map((st) => st.Sid)).toEqual(
+      d.permissionPolicyB.Statement.map((st) => st.Sid),
+    );
     expect(d.cloudFormation.AWSTemplateFormatVersion).toBe("2010-09-09");
     // Valid JSON all the way down (what `iotload policy --format cloudformation` prints).
     expect(JSON.parse(JSON.stringify(d.cloudFormation))).toEqual(d.cloudFormation);

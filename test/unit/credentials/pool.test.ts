@@ -271,7 +271,7 @@ describe("CredentialPool failures", () => {
     expect(sts.closed).toBe(false); // injected callers belong to the caller
   });
 
-  it("retryable failures at create() are retried initialAttempts times, then exit 5", async () => {
+  it("retryable failures at create() are retried initialAttempts times, then exit 6 (unreachable, not refused)", async () => {
     const sts = new FakeSts();
     sts.failWith = () =>
       Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
@@ -282,7 +282,7 @@ describe("CredentialPool failures", () => {
     await vi.advanceTimersByTimeAsync(10_000);
     const err = await p;
     expect(err).toBeInstanceOf(UserError);
-    expect((err as UserError).exitCode).toBe(ExitCode.target);
+    expect((err as UserError).exitCode).toBe(ExitCode.unreachable);
     expect((err as UserError).message).toContain("ECONNREFUSED");
     expect(sts.calls).toBe(3);
     expect(vi.getTimerCount()).toBe(0);

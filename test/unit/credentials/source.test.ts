@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { readProfileRole, resolveSource, type SharedFilePaths } from "../../../src/credentials/index.js";
+import { resolveSource, type SharedFilePaths } from "../../../src/credentials/index.js";
 import { UserError } from "../../../src/lib/errors.js";
 
 const ROLE = "arn:aws:iam::222222222222:role/iot-load-test";
@@ -24,22 +24,6 @@ function referenceFiles(): SharedFilePaths {
   );
   return { credentialsFile, configFile };
 }
-
-describe("readProfileRole", () => {
-  it("reads the role profile of the reference setup", async () => {
-    const files = referenceFiles();
-    expect(await readProfileRole("target", files)).toEqual({
-      profile: "target",
-      roleArn: ROLE,
-      sourceProfile: "switch",
-      externalId: "ext-1",
-      durationSeconds: 1800,
-      region: "ap-northeast-1",
-    });
-    expect(await readProfileRole("switch", files)).toBeUndefined();
-    expect(await readProfileRole("missing", files)).toBeUndefined();
-  });
-});
 
 describe("resolveSource", () => {
   it("static keys: a provider returning them, described without the secret", async () => {

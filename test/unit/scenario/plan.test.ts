@@ -301,6 +301,7 @@ describe("planRun", () => {
       externalId: "ex",
       durationSeconds: 900,
       roleSessionName: "s-r9-4",
+      roleSessionNameIsDefault: false,
       sessions: 1,
       region: "ap-northeast-1",
       refresh: { marginMs: 300_000, fraction: 0.2, connectWindowMs: 60_000 },
