@@ -82,15 +82,27 @@ describe("prepareOutputDir", () => {
     await writeFile(path.join(full, "other.txt"), "keep");
     const e = await refusal(prepareOutputDir({ out: full, defaultDir: "", force: false }));
     expect(e.message).toMatch(/already exists and is not empty \(1 entry\); pass --force/);
-    await expect(prepareOutputDir({ out: full, defaultDir: "", force: true })).resolves.toEqual({
+    await expect(prepareOutputDir({ out: full, defaultDir: "", force: true })).resolves.toMatchObject({
       dir: full,
     });
     expect(await readdir(full)).toEqual(["other.txt"]);
     const empty = path.join(root, "empty");
     await mkdir(empty);
-    await expect(prepareOutputDir({ out: empty, defaultDir: "", force: false })).resolves.toEqual({
+    await expect(prepareOutputDir({ out: empty, defaultDir: "", force: false })).resolves.toMatchObject({
       dir: empty,
     });
+  });
+
+  it("discard() removes the levels it created (a run that never started) and never an existing --out", async () => {
+    const root = await tempDir();
+    const created = await prepareOutputDir({ out: path.join(root, "a", "b"), defaultDir: "", force: false });
+    await created.discard();
+    expect(await readdir(root)).toEqual([]);
+    const existing = path.join(root, "kept");
+    await mkdir(existing);
+    const reused = await prepareOutputDir({ out: existing, defaultDir: "", force: false });
+    await reused.discard();
+    expect(await readdir(root)).toEqual(["kept"]);
   });
 
   it("a read-only directory (real write test), with and without missing levels below it", async (ctx) => {
