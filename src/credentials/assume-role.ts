@@ -244,7 +244,7 @@ const RETRYABLE_CODES = new Set([
   "ExpiredOnArrival",
 ]);
 // Node socket-level errors (errno codes): the network, not the request, failed.
-const NETWORK_CODES = new Set([
+export const NETWORK_CODES: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
   "ETIMEDOUT",

@@ -10,7 +10,7 @@
  * (`ExitCode.unreachable`); STS refusing the keys → exit 5 (`ExitCode.target`).
  */
 import { ExitCode, UserError } from "../lib/errors.js";
-import { classifyStsError, type StsCaller } from "./assume-role.js";
+import { classifyStsError, NETWORK_CODES, type StsCaller } from "./assume-role.js";
 import { isRoleSession, roleOfSession } from "./aws-profile.js";
 
 /** AssumeRole's session cap when the caller is itself a role session (IAM user guide, role chaining). */
@@ -25,21 +25,13 @@ export interface SourceInspection {
   warnings: string[];
 }
 
-const NETWORK = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ECONNABORTED",
-  "ERR_SOCKET_CONNECTION_TIMEOUT",
-  "UND_ERR_SOCKET",
+/** Failures that mean STS could not be reached (or answered nothing usable), not that it refused. */
+const NETWORK: ReadonlySet<string> = new Set([
+  ...NETWORK_CODES,
   "NetworkError",
   "TimeoutError",
   "RequestTimeout",
+  "ExpiredOnArrival",
 ]);
 
 /**
