@@ -22,6 +22,7 @@ export interface EmulatorArgs {
   cert?: string;
   key?: string;
   ca?: string;
+  throttle?: string;
 }
 
 function checkPort(value: number, flag: string): number {
@@ -55,7 +56,7 @@ function banner(info: EmulatorInfo): string {
     "iotload emulator: AWS IoT Core + STS stand-in on loopback (local-only keys, not AWS).",
     `  IoT data endpoint  ${info.iotEndpoint}  (MQTT: ${wss}, HTTPS publish: POST /topics/{topic}?qos=1)`,
     `  STS endpoint       ${info.stsEndpoint}`,
-    `  Region             ${info.region}`,
+    `  Region             ${info.region}  (throttling: ${info.throttle === "off" ? "off" : "AWS IoT Core quotas of this Region"})`,
     `  Account A (caller) ${info.accountA}  access key id ${info.accessKeyId}`,
     `                     secret access key ${info.secretAccessKey}  (the emulator's own local key)`,
     `  Account B (IoT)    ${info.accountB}  role ${info.roleArn}`,
@@ -82,10 +83,13 @@ function summary(emu: EmulatorHandle): string {
   const rejected = Object.entries(c.upgradesRejected)
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
+  const throttled = Object.entries(c.throttled)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   return (
     `iotload emulator: stopped. connections=${c.connections} packetsIn=${c.packetsIn} ` +
     `packetsOut=${c.packetsOut} malformed=${c.malformed} expiryDisconnects=${c.expiryDisconnects}` +
-    `${rejected ? ` upgradesRejected: ${rejected}` : ""}\n`
+    `${rejected ? ` upgradesRejected: ${rejected}` : ""}${throttled ? ` throttled: ${throttled}` : ""}\n`
   );
 }
 
@@ -107,6 +111,12 @@ export async function runEmulator(args: EmulatorArgs, io: RunEmulatorIo): Promis
     );
   }
   const tls = args.cert && args.key && args.ca ? { cert: args.cert, key: args.key, ca: args.ca } : undefined;
+  const throttle = args.throttle ?? "aws";
+  if (throttle !== "aws" && throttle !== "off") {
+    throw new UserError(
+      `--throttle must be 'aws' (AWS IoT Core's rate quotas for the world's Region, the default) or 'off' (no rate limits), got '${throttle}'.`,
+    );
+  }
   const emu = await startEmulator({
     host: args.host,
     iotPort: port,
@@ -114,6 +124,7 @@ export async function runEmulator(args: EmulatorArgs, io: RunEmulatorIo): Promis
     ...(args.world ? { world: args.world } : {}),
     ...(args.tap ? { tap: { filter: args.tap, write: (line: string) => io.out(`${line}\n`) } } : {}),
     ...(tls ? { tls } : {}),
+    throttle,
   });
   try {
     const caFile = caFilePath(args);
@@ -153,7 +164,12 @@ const command: Command = {
         describe: "Server certificate chain (PEM) instead of a generated one",
       })
       .option("key", { type: "string", describe: "Server private key (PEM), with --cert" })
-      .option("ca", { type: "string", describe: "CA certificate (PEM) clients should trust, with --cert" }),
+      .option("ca", { type: "string", describe: "CA certificate (PEM) clients should trust, with --cert" })
+      .option("throttle", {
+        type: "string",
+        describe:
+          "'aws' (default): apply AWS IoT Core's rate quotas of the world's Region (publishes/connects/subscriptions per second); 'off': no rate limits",
+      }),
   run: (args: EmulatorArgs) =>
     runEmulator(args, {
       until: waitForSignal(),
