@@ -1,18 +1,26 @@
 /**
- * Exact delivery accounting across subscribers: which messages each subscriber should receive
- * (acknowledged messages whose topic matches one of its filters), which it received, duplicates,
- * reordering, and — at the end of the grace period — loss. Latency is recorded on first receipt only.
+ * Exact delivery accounting across subscribers: which messages should be received (acknowledged
+ * messages whose topic matches a subscription), which were, duplicates, reordering, and — at the end
+ * of the grace period — loss. Latency is recorded on first receipt only.
+ *
+ * Accounting is per RECEIVER: each subscriber's ordinary filters form one receiver; each shared
+ * subscription group (`$share/<ShareName>/<filter>`, every subscriber holding that exact filter) forms
+ * another, because the broker gives each message to ONE member of the group (MQTT 5.0 §4.8.2; AWS IoT
+ * Core, developer guide "MQTT" → Shared subscriptions). A message to a group is expected once per
+ * group, whichever member receives it; a second copy to any member is a duplicate. Ordering is checked
+ * per subscriber connection (what one client sees), since a group spreads one device's messages over
+ * its members. Topic matching is lib/mqtt-topic.ts, the same code the emulator routes with.
  */
 
-import { topicMatches } from "../lib/mqtt-topic.js";
+import { parseSharedFilter, topicMatches } from "../lib/mqtt-topic.js";
 import { GrowableBitset } from "./bitset.js";
 import type { DeliveryTag } from "./tag.js";
 import type { FleetRecorder } from "./types.js";
 
 export interface DeliveryCounts {
-  /** Sum over subscribers of acknowledged messages that subscriber should receive. */
+  /** Sum over receivers (subscribers and shared groups) of acknowledged messages they should receive. */
   expected: number;
-  /** Unique (subscriber, message) first receipts. */
+  /** Unique (receiver, message) first receipts. */
   received: number;
   lost: number;
   duplicates: number;
@@ -26,46 +34,82 @@ export type ReceiptKind = "first" | "duplicate" | "out-of-order";
 interface Stream {
   received: GrowableBitset;
   expected: GrowableBitset;
-  maxSeq: number;
 }
 
-/** Upper bound on the topic→subscribers cache so a per-message topic cannot grow memory unbounded. */
+/** A subscriber's own subscriptions, or one shared group. */
+interface Receiver {
+  /** Filters that decide what it should receive (shared prefix removed). */
+  readonly filters: readonly string[];
+  /** deviceIndex → stream state. */
+  readonly streams: Map<number, Stream>;
+}
+
+/** Upper bound on the topic→receivers caches so a per-message topic cannot grow memory unbounded. */
 const MATCH_CACHE_LIMIT = 100_000;
 
 export interface DeliveryTrackerOptions {
-  /** Topic filters per subscriber (index = subscriber number). */
+  /** Topic filters per subscriber (index = subscriber number); `$share/…` filters form groups. */
   subscriberFilters: readonly (readonly string[])[];
   recorder: FleetRecorder;
 }
 
 export class DeliveryTracker {
-  readonly #filters: readonly (readonly string[])[];
+  readonly #subscribers: number;
   readonly #recorder: FleetRecorder;
-  /** #streams[subscriber] : deviceIndex → stream state. */
-  readonly #streams: Map<number, Stream>[];
+  readonly #receivers: Receiver[] = [];
+  /** Receivers each subscriber belongs to: its own first (if it has ordinary filters), then its groups. */
+  readonly #membership: number[][];
+  /** Highest sequence seen per (subscriber, device), for reordering. */
+  readonly #maxSeq: Map<number, number>[];
   readonly #matchCache = new Map<string, number[]>();
+  readonly #receiptCache: Map<string, number[]>[];
   #duplicates = 0;
   #outOfOrder = 0;
   #untagged = 0;
   #received = 0;
   #expected = 0;
-  /** (subscriber, message) pairs both expected and received, whichever came second. */
+  /** (receiver, message) pairs both expected and received, whichever came second. */
   #matched = 0;
 
   constructor(options: DeliveryTrackerOptions) {
-    this.#filters = options.subscriberFilters;
     this.#recorder = options.recorder;
-    this.#streams = this.#filters.map(() => new Map());
+    this.#subscribers = options.subscriberFilters.length;
+    this.#membership = options.subscriberFilters.map(() => []);
+    this.#maxSeq = options.subscriberFilters.map(() => new Map());
+    this.#receiptCache = options.subscriberFilters.map(() => new Map());
+    const groups = new Map<string, number>();
+    options.subscriberFilters.forEach((filters, s) => {
+      const own: string[] = [];
+      for (const f of filters) {
+        const shared = parseSharedFilter(f);
+        if (typeof shared !== "object") {
+          own.push(f);
+          continue;
+        }
+        // One group per (ShareName, filter), as the broker keys it.
+        const key = `${shared.shareName}\u0000${shared.filter}`;
+        let r = groups.get(key);
+        if (r === undefined) {
+          r = this.#receivers.push({ filters: [shared.filter], streams: new Map() }) - 1;
+          groups.set(key, r);
+        }
+        if (!this.#membership[s]!.includes(r)) this.#membership[s]!.push(r);
+      }
+      if (own.length > 0) {
+        const r = this.#receivers.push({ filters: own, streams: new Map() }) - 1;
+        this.#membership[s]!.unshift(r);
+      }
+    });
   }
 
   get subscriberCount(): number {
-    return this.#filters.length;
+    return this.#subscribers;
   }
 
-  /** A message was acknowledged (QoS 1 PUBACK success, or QoS 0 handed to the socket): subscribers whose filters match must receive it. */
+  /** A message was acknowledged (QoS 1 PUBACK success, or QoS 0 handed to the socket): receivers whose filters match must receive it. */
   acked(deviceIndex: number, seq: number, topic: string): void {
-    for (const s of this.#subscribersFor(topic)) {
-      const stream = this.#stream(s, deviceIndex);
+    for (const r of this.#receiversFor(topic)) {
+      const stream = this.#stream(r, deviceIndex);
       if (stream.expected.set(seq)) continue;
       this.#expected++;
       if (stream.received.has(seq)) this.#matched++;
@@ -82,25 +126,40 @@ export class DeliveryTracker {
     return this.#received;
   }
 
-  /** A subscriber received a tagged message at `nowEpochUs`. */
-  received(subscriber: number, tag: DeliveryTag, nowEpochUs: number): ReceiptKind {
-    const stream = this.#stream(subscriber, tag.deviceIndex);
-    if (stream.received.set(tag.seq)) {
+  /**
+   * A subscriber received a tagged message at `nowEpochUs`. `topic` (the message's topic) picks the
+   * receiver when the subscriber belongs to several; without it, its first receiver is used.
+   */
+  received(subscriber: number, tag: DeliveryTag, nowEpochUs: number, topic?: string): ReceiptKind {
+    const candidates = this.#receiversOf(subscriber, topic);
+    let stream: Stream | undefined;
+    for (const r of candidates) {
+      const s = this.#stream(r, tag.deviceIndex);
+      if (!s.received.has(tag.seq)) {
+        stream = s;
+        break;
+      }
+    }
+    if (!stream) {
+      // Every receiver this copy could be for already has it (or none matches): a duplicate.
       this.#duplicates++;
       this.#recorder.count("duplicates");
       return "duplicate";
     }
+    stream.received.set(tag.seq);
     this.#received++;
     if (stream.expected.has(tag.seq)) this.#matched++;
     this.#recorder.count("received");
     this.#recorder.latency("delivery", (nowEpochUs - tag.dueEpochUs) / 1000);
     this.#recorder.latency("deliveryUncorrected", (nowEpochUs - tag.sendEpochUs) / 1000);
-    if (tag.seq < stream.maxSeq) {
+    const order = this.#maxSeq[subscriber]!;
+    const max = order.get(tag.deviceIndex) ?? -1;
+    if (tag.seq < max) {
       this.#outOfOrder++;
       this.#recorder.count("outOfOrder");
       return "out-of-order";
     }
-    stream.maxSeq = tag.seq;
+    order.set(tag.deviceIndex, tag.seq);
     return "first";
   }
 
@@ -113,8 +172,8 @@ export class DeliveryTracker {
   counts(): DeliveryCounts {
     let expected = 0;
     let lost = 0;
-    for (const perDevice of this.#streams) {
-      for (const stream of perDevice.values()) {
+    for (const r of this.#receivers) {
+      for (const stream of r.streams.values()) {
         expected += stream.expected.size;
         lost += stream.expected.countMissingFrom(stream.received);
       }
@@ -129,25 +188,40 @@ export class DeliveryTracker {
     };
   }
 
-  #stream(subscriber: number, deviceIndex: number): Stream {
-    const perDevice = this.#streams[subscriber];
-    if (!perDevice) throw new RangeError(`no subscriber ${subscriber}`);
-    let stream = perDevice.get(deviceIndex);
+  #stream(receiver: number, deviceIndex: number): Stream {
+    const r = this.#receivers[receiver];
+    if (!r) throw new RangeError(`no receiver ${receiver}`);
+    let stream = r.streams.get(deviceIndex);
     if (!stream) {
-      stream = { received: new GrowableBitset(), expected: new GrowableBitset(), maxSeq: -1 };
-      perDevice.set(deviceIndex, stream);
+      stream = { received: new GrowableBitset(), expected: new GrowableBitset() };
+      r.streams.set(deviceIndex, stream);
     }
     return stream;
   }
 
-  #subscribersFor(topic: string): number[] {
+  #receiversFor(topic: string): number[] {
     const cached = this.#matchCache.get(topic);
     if (cached) return cached;
     const matching: number[] = [];
-    this.#filters.forEach((filters, s) => {
-      if (filters.some((f) => topicMatches(f, topic))) matching.push(s);
+    this.#receivers.forEach((r, i) => {
+      if (r.filters.some((f) => topicMatches(f, topic))) matching.push(i);
     });
     if (this.#matchCache.size < MATCH_CACHE_LIMIT) this.#matchCache.set(topic, matching);
+    return matching;
+  }
+
+  /** The receivers a subscriber's copy of a message on `topic` may count for, own subscriptions first. */
+  #receiversOf(subscriber: number, topic: string | undefined): number[] {
+    const all = this.#membership[subscriber];
+    if (!all) throw new RangeError(`no subscriber ${subscriber}`);
+    if (topic === undefined || all.length === 1) return all;
+    const cache = this.#receiptCache[subscriber]!;
+    const cached = cache.get(topic);
+    if (cached) return cached;
+    let matching = all.filter((r) => this.#receivers[r]!.filters.some((f) => topicMatches(f, topic)));
+    // A topic none of its filters match (someone else's routing): account it to its first receiver.
+    if (matching.length === 0) matching = all;
+    if (cache.size < MATCH_CACHE_LIMIT) cache.set(topic, matching);
     return matching;
   }
 }

@@ -410,7 +410,9 @@ export class Fleet implements Closeable {
         if (tracking) this.#tracker.acked(s.index, s.seq, topic);
       } else {
         this.#failed++;
-        this.#rec.count(`failed.${outcome.reason}`);
+        // A quota refusal is counted by quota (result counts.throttled), not as a generic failure.
+        if (outcome.throttled !== undefined) this.#rec.count(`throttled.publish.${outcome.throttled}`);
+        else this.#rec.count(`failed.${outcome.reason}`);
         if (outcome.denied) this.#rec.count("denied");
       }
     });
@@ -484,7 +486,8 @@ export class Fleet implements Closeable {
         this.#lastCause.set(device.index, cause);
       },
       onConnectFailure: (_device, reason, info) => {
-        this.#rec.count(info.reconnect ? `reconnect.failures.${reason}` : `connect.failures.${reason}`);
+        if (info.throttled !== undefined) this.#rec.count(`throttled.connect.${info.throttled}`);
+        else this.#rec.count(info.reconnect ? `reconnect.failures.${reason}` : `connect.failures.${reason}`);
       },
     };
   }
@@ -505,10 +508,10 @@ export class Fleet implements Closeable {
         this.#subscribersConnected--;
         this.#rec.gauge("subscribersConnected", this.#subscribersConnected);
       },
-      onMessage: (_d, _topic, payload, userProperties) => {
+      onMessage: (_d, topic, payload, userProperties) => {
         const tag = extractTag(payload, userProperties);
         if (!tag) this.#tracker.untagged();
-        else this.#tracker.received(k, tag, this.#now() * 1000);
+        else this.#tracker.received(k, tag, this.#now() * 1000, topic);
       },
     };
   }

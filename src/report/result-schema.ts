@@ -144,13 +144,32 @@ export const runResultSchema = z
         connect: z.object({ attempts: count, successes: count, failures: byReason }).strict(),
         reconnects: byReason.describe("Reconnects by cause."),
         scheduleLag: count.describe("Messages sent after their due time."),
+        throttled: z
+          .object({
+            publish: byReason.describe(
+              "Publishes refused by an AWS IoT rate quota (MQTT 5 PUBACK 0x97), by quota.",
+            ),
+            connect: byReason.describe(
+              "Connection attempts refused by an AWS IoT rate quota (CONNACK 0x97), by quota.",
+            ),
+            subscribe: byReason.describe(
+              "Topic filters refused by an AWS IoT rate quota (SUBACK 0x97), by quota.",
+            ),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Requests AWS IoT Core (or the emulator) throttled, by quota key (src/lib/aws-iot-quotas.ts); 'unknown' when the server did not name the quota. Absent in results written before it existed.",
+          ),
         other: z.record(z.string(), z.number()).describe("Counters not listed above, by dotted name."),
       })
       .strict(),
     rates: z
       .object({
         lossRate: z.number().describe("lost / expected (0 when nothing was expected)."),
-        errorRate: z.number().describe("(errors + Σ failed) / published (0 when nothing was published)."),
+        errorRate: z
+          .number()
+          .describe("(errors + Σ failed + Σ throttled.publish) / published (0 when nothing was published)."),
         publishedPerSec: z.number(),
         ackedPerSec: z.number(),
         receivedPerSec: z.number(),

@@ -170,7 +170,7 @@ export function countsFromCounters(
   const c = (k: string) => counters[k] ?? 0;
   const other: Record<string, number> = {};
   for (const [k, v] of Object.entries(counters)) {
-    const grouped = /^(failed|connect\.failures|reconnects|credentials\.failures)(\.|$)/.test(k);
+    const grouped = /^(failed|connect\.failures|reconnects|credentials\.failures|throttled)(\.|$)/.test(k);
     if (!KNOWN_COUNTERS.has(k) && !grouped) other[k] = v;
   }
   return {
@@ -190,6 +190,11 @@ export function countsFromCounters(
     },
     reconnects: byPrefix(counters, "reconnects.", "reconnects"),
     scheduleLag: c("scheduleLag"),
+    throttled: {
+      publish: byPrefix(counters, "throttled.publish.", "throttled.publish"),
+      connect: byPrefix(counters, "throttled.connect.", "throttled.connect"),
+      subscribe: byPrefix(counters, "throttled.subscribe.", "throttled.subscribe"),
+    },
     other,
   };
 }
@@ -199,7 +204,11 @@ function ratesOf(counts: ResultCounts, durationMs: number): RunResult["rates"] {
   const per = (n: number) => (secs > 0 ? n / secs : 0);
   return {
     lossRate: counts.expected > 0 ? counts.lost / counts.expected : 0,
-    errorRate: counts.published > 0 ? (counts.errors + sum(counts.failed)) / counts.published : 0,
+    // A publish refused by a quota is not a generic failure (its own counter), but it still did not go through.
+    errorRate:
+      counts.published > 0
+        ? (counts.errors + sum(counts.failed) + sum(counts.throttled?.publish ?? {})) / counts.published
+        : 0,
     publishedPerSec: per(counts.published),
     ackedPerSec: per(counts.acked),
     receivedPerSec: per(counts.received),
@@ -366,6 +375,11 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
     },
     reconnects: sumRecords(results.map((r) => r.counts.reconnects)),
     scheduleLag: 0,
+    throttled: {
+      publish: sumRecords(results.map((r) => r.counts.throttled?.publish ?? {})),
+      connect: sumRecords(results.map((r) => r.counts.throttled?.connect ?? {})),
+      subscribe: sumRecords(results.map((r) => r.counts.throttled?.subscribe ?? {})),
+    },
     other: sumRecords(results.map((r) => r.counts.other)),
   };
   for (const k of SCALAR_COUNTS) {
