@@ -178,7 +178,11 @@ export const AWS_IOT_QUOTAS = {
     adjustable: false,
     // 146 KiB: the 128 KiB payload plus room for the topic, properties and headers.
     value: 146 * 1024,
-    source: { doc: `${DG_MQTT} → MQTT 5 supported features`, checked: CHECKED },
+    source: {
+      doc: `${DG_MQTT} → MQTT 5 supported features`,
+      checked: CHECKED,
+      note: "Not re-read from the live guide when checked (the reachable copy predates MQTT 5 support).",
+    },
   },
   topicBytes: {
     name: "Topic size",

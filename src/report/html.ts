@@ -12,6 +12,7 @@ import { decodeHistogram, LATENCY_METRICS, percentileMs } from "../metrics/histo
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import { REPORT_CSS, REPORT_JS } from "./html-client.js";
 import type { ResultInterval, RunResult } from "./result.js";
+import { throttledRows } from "./throttled.js";
 
 type Series = Array<number | null>;
 
@@ -207,6 +208,7 @@ export function renderHtml(result: RunResult): string {
     ["published", `${fmtInt(c.published)} (${fmtRate(result.rates.publishedPerSec)}/s)`],
     ["acked", fmtInt(c.acked)],
     ["failed", byReason(c.failed)],
+    ...throttledRows(c).map(([quota, n]): [string, string] => [`throttled ${quota}`, n]),
     ["received / expected", `${fmtInt(c.received)} / ${fmtInt(c.expected)}`],
     ["lost", `${fmtInt(c.lost)} (${fmtPct(result.rates.lossRate)})`],
     ["duplicates · out of order", `${fmtInt(c.duplicates)} · ${fmtInt(c.outOfOrder)}`],

@@ -152,9 +152,6 @@ export const runResultSchema = z
             connect: byReason.describe(
               "Connection attempts refused by an AWS IoT rate quota (CONNACK 0x97), by quota.",
             ),
-            subscribe: byReason.describe(
-              "Topic filters refused by an AWS IoT rate quota (SUBACK 0x97), by quota.",
-            ),
           })
           .strict()
           .optional()

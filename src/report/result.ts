@@ -193,7 +193,6 @@ export function countsFromCounters(
     throttled: {
       publish: byPrefix(counters, "throttled.publish.", "throttled.publish"),
       connect: byPrefix(counters, "throttled.connect.", "throttled.connect"),
-      subscribe: byPrefix(counters, "throttled.subscribe.", "throttled.subscribe"),
     },
     other,
   };
@@ -378,7 +377,6 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
     throttled: {
       publish: sumRecords(results.map((r) => r.counts.throttled?.publish ?? {})),
       connect: sumRecords(results.map((r) => r.counts.throttled?.connect ?? {})),
-      subscribe: sumRecords(results.map((r) => r.counts.throttled?.subscribe ?? {})),
     },
     other: sumRecords(results.map((r) => r.counts.other)),
   };

@@ -3,10 +3,10 @@
  * reconnects, credential refreshes, generator health and thresholds (✓/✗). Colour only when the
  * caller says so; `shouldUseColor` implements the NO_COLOR convention (https://no-color.org).
  */
-import { isQuotaKey, quotaLabel } from "../lib/aws-iot-quotas.js";
 import { LATENCY_METRICS } from "../metrics/histograms.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import type { RunResult } from "./result.js";
+import { throttledRows } from "./throttled.js";
 
 export interface SummaryOptions {
   color: boolean;
@@ -54,20 +54,6 @@ function byReason(r: Record<string, number>): string {
   if (entries.length === 0) return "0";
   const total = entries.reduce((a, [, v]) => a + v, 0);
   return `${fmtInt(total)} (${entries.map(([k, v]) => `${k}: ${fmtInt(v)}`).join(", ")})`;
-}
-
-/** One line per quota that throttled something: `by AWS quota "…" (L-…): 1,234 publishes`. */
-function throttledLines(t: NonNullable<RunResult["counts"]["throttled"]>): string[] {
-  const lines: string[] = [];
-  const what = { publish: "publishes", connect: "connection attempts", subscribe: "subscriptions" } as const;
-  for (const kind of ["publish", "connect", "subscribe"] as const) {
-    for (const [quota, n] of Object.entries(t[kind])) {
-      if (n <= 0) continue;
-      const name = isQuotaKey(quota) ? `"${quotaLabel(quota)}"` : "(not named by the server)";
-      lines.push(`by AWS quota ${name}: ${fmtInt(n)} ${what[kind]}`);
-    }
-  }
-  return lines;
 }
 
 export function renderSummary(result: RunResult, opts: SummaryOptions): string {
@@ -120,8 +106,8 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   lines.push(
     `${p.bold("connections")}  attempts ${fmtInt(c.connect.attempts)} · successes ${fmtInt(c.connect.successes)} · failures ${byReason(c.connect.failures)} · reconnects ${byReason(c.reconnects)}`,
   );
-  if (c.throttled)
-    for (const line of throttledLines(c.throttled)) lines.push(`${p.bold("throttled")}    ${p.yellow(line)}`);
+  for (const [quota, n] of throttledRows(c))
+    lines.push(`${p.bold("throttled")}    ${p.yellow(`${quota}: ${n}`)}`);
   const errText = `${fmtInt(c.errors)} (error rate incl. failed and throttled publishes ${fmtPct(result.rates.errorRate)})`;
   lines.push(`${p.bold("errors")}       ${c.errors > 0 ? p.red(errText) : errText}`);
   const cr = result.credentials;

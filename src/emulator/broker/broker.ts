@@ -40,7 +40,8 @@ export class Broker {
     if (payload.length > AwsIotLimits.maxPayloadBytes)
       throw new RangeError(`payload is larger than ${AwsIotLimits.maxPayloadBytes} bytes`);
     const now = core.now();
-    if (!core.throttles.account("inboundPublishesPerSecondPerAccount", now)) return "throttled";
+    const t = core.throttles;
+    if (!t.take(t.inbound, "inboundPublishesPerSecondPerAccount", now)) return "throttled";
     const properties = options.userProperties ? { userProperties: options.userProperties } : undefined;
     core.route(createMessage(topic, payload, qos, options.retain === true, properties, now, undefined));
     return "ok";

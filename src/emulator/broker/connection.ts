@@ -609,7 +609,7 @@ export class Connection {
     if (t.enabled) {
       const over = !t.take(this.#inbound, "publishesPerSecondPerConnection", now)
         ? "publishesPerSecondPerConnection"
-        : !t.account("inboundPublishesPerSecondPerAccount", now)
+        : !t.take(t.inbound, "inboundPublishesPerSecondPerAccount", now)
           ? "inboundPublishesPerSecondPerAccount"
           : undefined;
       if (over !== undefined) {
@@ -743,7 +743,7 @@ export class Connection {
       const now = core.now();
       for (const s of subs) {
         // Each filter counts toward "Subscriptions per second per account".
-        if (!core.throttles.account("subscriptionsPerSecondPerAccount", now)) {
+        if (!core.throttles.subscription(now)) {
           throttled = core.throttles.reason("subscriptionsPerSecondPerAccount");
           codes.push(v5 ? RC.quotaExceeded : V4_SUBACK_FAILURE);
           continue;

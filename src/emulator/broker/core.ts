@@ -302,8 +302,8 @@ export class BrokerCore {
     const t = this.throttles;
     if (t.enabled) {
       if (!t.take(session.outbound, "publishesPerSecondPerConnection", now)) return;
-      if (!t.account("outboundPublishesPerSecondPerAccount", now)) return;
-      if (!online && !t.account("queuedMessagesPerSecondPerAccount", now)) return;
+      if (!t.take(t.outbound, "outboundPublishesPerSecondPerAccount", now)) return;
+      if (!online && !t.take(t.queued, "queuedMessagesPerSecondPerAccount", now)) return;
     }
     if (online) {
       conn.deliver({ message, qos, retain }, now);

@@ -47,7 +47,12 @@ export class Throttles {
   readonly region: string;
   /** Requests refused (or discarded), by quota. */
   readonly counts: Partial<Record<RateQuotaKey, number>> = {};
-  readonly #account: Partial<Record<RateQuotaKey, TokenBucket>> = {};
+  /** The account's buckets (undefined when throttling is off); fields, not a keyed map: hot path. */
+  readonly inbound: TokenBucket | undefined;
+  readonly outbound: TokenBucket | undefined;
+  readonly queued: TokenBucket | undefined;
+  readonly #connects: TokenBucket | undefined;
+  readonly #subscriptions: TokenBucket | undefined;
   /** Epoch ms of the last accepted CONNECT per client ID (1 per second, not adjustable). */
   readonly #lastConnect = new Map<string, number>();
   readonly #clientIdIntervalMs: number;
@@ -56,6 +61,12 @@ export class Throttles {
     this.enabled = mode === "aws";
     this.region = region;
     this.#clientIdIntervalMs = 1000 / quotaValue("connectsPerSecondPerClientId", region);
+    // A bucket created at time 0 is full at its first use.
+    this.inbound = this.bucket("inboundPublishesPerSecondPerAccount", 0);
+    this.outbound = this.bucket("outboundPublishesPerSecondPerAccount", 0);
+    this.queued = this.bucket("queuedMessagesPerSecondPerAccount", 0);
+    this.#connects = this.bucket("connectsPerSecondPerAccount", 0);
+    this.#subscriptions = this.bucket("subscriptionsPerSecondPerAccount", 0);
   }
 
   /** A per-connection (or per-session) bucket for a rate quota, or undefined when throttling is off. */
@@ -63,17 +74,9 @@ export class Throttles {
     return this.enabled ? new TokenBucket(quotaValue(key, this.region), now) : undefined;
   }
 
-  /** Takes from an account-wide quota; false (and counted) when the account is over it. */
-  account(key: RateQuotaKey, now: number): boolean {
-    if (!this.enabled) return true;
-    let b = this.#account[key];
-    if (!b) {
-      b = new TokenBucket(quotaValue(key, this.region), now);
-      this.#account[key] = b;
-    }
-    if (b.take(now)) return true;
-    this.count(key);
-    return false;
+  /** One filter of a SUBSCRIBE against the account's subscription rate; false (and counted) when over. */
+  subscription(now: number): boolean {
+    return this.take(this.#subscriptions, "subscriptionsPerSecondPerAccount", now);
   }
 
   /** Takes from a per-connection bucket; false (and counted) when over. */
@@ -94,7 +97,7 @@ export class Throttles {
       this.count("connectsPerSecondPerClientId");
       return "connectsPerSecondPerClientId";
     }
-    if (!this.account("connectsPerSecondPerAccount", now)) return "connectsPerSecondPerAccount";
+    if (!this.take(this.#connects, "connectsPerSecondPerAccount", now)) return "connectsPerSecondPerAccount";
     this.#lastConnect.set(clientId, now);
     return undefined;
   }

@@ -3,7 +3,13 @@
  * error rate, one "by AWS quota" summary row per quota, summed on merge, usable in thresholds.
  */
 import { describe, expect, it } from "vitest";
-import { buildResult, mergeResults, renderSummary, runResultSchema } from "../../../src/report/index.js";
+import {
+  buildResult,
+  mergeResults,
+  renderHtml,
+  renderSummary,
+  runResultSchema,
+} from "../../../src/report/index.js";
 import { syntheticInput } from "../../fixtures/results/synthetic.js";
 
 function throttledInput() {
@@ -27,7 +33,6 @@ describe("counts.throttled", () => {
     expect(r.counts.throttled).toEqual({
       publish: { publishesPerSecondPerConnection: 40, unknown: 2 },
       connect: { connectsPerSecondPerAccount: 3 },
-      subscribe: {},
     });
     expect(r.counts.failed).toEqual(plain.counts.failed);
     expect(Object.keys(r.counts.other).filter((k) => k.startsWith("throttled"))).toEqual([]);
@@ -52,6 +57,10 @@ describe("counts.throttled", () => {
       'by AWS quota "Connect requests per second per account (L-AEA1E176)": 3 connection attempts',
     );
     expect(text).toContain("by AWS quota (not named by the server): 2 publishes");
+    const html = renderHtml(r);
+    expect(html).toContain("throttled by AWS quota");
+    expect(html).toContain("Publish requests per second per connection (L-083F3861)");
+    expect(html).toContain("40 publishes");
     expect(renderSummary(buildResult(syntheticInput({ seconds: 5 })), { color: false })).not.toContain(
       "by AWS quota",
     );
