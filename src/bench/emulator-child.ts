@@ -5,8 +5,9 @@
  *   parent → child  { type: "usage" }                   → child answers { type: "usage", cpu, counters }
  *   parent → child  { type: "close" }                   → child closes the emulator and disconnects
  * If the parent goes away, the child closes the emulator and exits with it.
+ * argv: [throttle ("aws" | "off"), region] — the emulator's rate quotas and the world's Region.
  */
-import { type EmulatorInfo, startEmulator } from "../emulator/index.js";
+import { defaultWorld, type EmulatorInfo, startEmulator } from "../emulator/index.js";
 
 export type ChildRequest = { type: "usage" } | { type: "close" };
 export type ChildMessage =
@@ -22,7 +23,10 @@ async function main(): Promise<void> {
   const send = (m: ChildMessage) => process.send?.(m);
   if (!process.send)
     throw new Error("emulator-child must be started with an IPC channel (child_process.fork)");
-  const emu = await startEmulator();
+  const [throttle = "aws", region = "us-east-1"] = process.argv.slice(2);
+  if (throttle !== "aws" && throttle !== "off")
+    throw new Error(`throttle must be aws or off, got ${throttle}`);
+  const emu = await startEmulator({ world: defaultWorld({ region }), throttle });
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= emu.close().finally(() => {

@@ -19,8 +19,13 @@ export class EmulatorChild {
     this.info = info;
   }
 
-  static async create(cpuProfDir: string | undefined): Promise<EmulatorChild> {
-    const child = fork(fileURLToPath(new URL("./emulator-child.js", import.meta.url)), [], {
+  /** `throttle`/`region`: the emulator's AWS rate quotas (emulator-child.ts argv). */
+  static async create(
+    cpuProfDir: string | undefined,
+    throttle: "aws" | "off" = "aws",
+    region = "us-east-1",
+  ): Promise<EmulatorChild> {
+    const child = fork(fileURLToPath(new URL("./emulator-child.js", import.meta.url)), [throttle, region], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       // The profile is written when the child exits normally (after the "close" request).
       execArgv: cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`],

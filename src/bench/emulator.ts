@@ -9,7 +9,13 @@
  *
  * Flags: --clients 1000 --rates 2000,4000,6000,8000,10000,12000 --seconds 8 --payload 200
  *        --connect-concurrency 64 --p99-limit-ms 50 [--emulator-cpu-prof DIR] (V8 CPU profile of the
- *        emulator child, written to DIR when it exits). Total run time is bounded (~3 min max).
+ *        emulator child, written to DIR when it exits) --throttle aws|off --region us-east-1.
+ *        Total run time is bounded (~3 min max).
+ *
+ * Throttling: by default the emulator applies AWS IoT Core's rate quotas (so its cost is measured) for
+ * us-east-1, whose defaults (500 connects/s and 20,000 inbound publishes/s per account; 100 publishes/s
+ * per connection) the default load stays within; the bench says when a phase would exceed one.
+ * `--throttle off` measures the emulator without them.
  */
 import { parseArgs } from "node:util";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
@@ -17,6 +23,7 @@ import { auth, iot, mqtt5 } from "aws-iot-device-sdk-v2";
 import * as hdr from "hdr-histogram-js";
 import pLimit from "p-limit";
 import type { EmulatorInfo } from "../emulator/index.js";
+import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { CloseStack } from "../lib/lifecycle.js";
 import { EmulatorChild } from "./emulator-process.js";
 
@@ -29,6 +36,8 @@ interface BenchOptions {
   p99LimitMs: number;
   /** When set, the emulator child runs with --cpu-prof and writes its .cpuprofile here on exit. */
   emulatorCpuProfDir: string | undefined;
+  throttle: "aws" | "off";
+  region: string;
 }
 
 /** Hard bound on the whole run, whatever the flags say. */
@@ -56,6 +65,8 @@ function parseOptions(argv: string[]): BenchOptions {
       "connect-concurrency": { type: "string" },
       "p99-limit-ms": { type: "string" },
       "emulator-cpu-prof": { type: "string" },
+      throttle: { type: "string" },
+      region: { type: "string" },
     },
     strict: true,
   });
@@ -70,7 +81,11 @@ function parseOptions(argv: string[]): BenchOptions {
     connectConcurrency: positiveInt("connect-concurrency", values["connect-concurrency"], 64, 1000),
     p99LimitMs: positiveInt("p99-limit-ms", values["p99-limit-ms"], 50, 10_000),
     emulatorCpuProfDir: values["emulator-cpu-prof"],
+    throttle: values.throttle === "off" ? "off" : "aws",
+    region: values.region ?? "us-east-1",
   };
+  if (values.throttle !== undefined && values.throttle !== "aws" && values.throttle !== "off")
+    throw new Error(`--throttle must be aws or off, got '${values.throttle}'`);
   const planned = rates.length * (options.seconds * 1000 + drainTimeoutMs);
   if (planned > maxRunMs - 30_000) {
     throw new Error(`${rates.length} rates × ${options.seconds} s exceeds the bench's time bound; use fewer`);
@@ -308,7 +323,23 @@ async function main(argv: string[]): Promise<void> {
   const signal = AbortSignal.timeout(maxRunMs);
   const stack = new CloseStack();
   try {
-    const emulator = stack.add(await EmulatorChild.create(opts.emulatorCpuProfDir));
+    const emulator = stack.add(
+      await EmulatorChild.create(opts.emulatorCpuProfDir, opts.throttle, opts.region),
+    );
+    if (opts.throttle === "aws") {
+      const inbound = quotaValue("inboundPublishesPerSecondPerAccount", opts.region);
+      const perConnection = quotaValue("publishesPerSecondPerConnection", opts.region);
+      const connects = quotaValue("connectsPerSecondPerAccount", opts.region);
+      process.stdout.write(
+        `emulator: throttle aws, ${opts.region} quotas (${connects} connects/s and ${inbound} inbound publishes/s per account, ${perConnection}/s per connection)\n`,
+      );
+      for (const rate of opts.rates) {
+        if (rate > inbound || rate / opts.clients > perConnection)
+          process.stdout.write(
+            `  note: ${rate} msg/s exceeds a quota; that phase will be throttled (failed column)\n`,
+          );
+      }
+    } else process.stdout.write("emulator: throttle off (no AWS rate quotas)\n");
     // Every client created (connected or not), stopped all at once at the end: one after the other,
     // 1,000 CRT clients took ~100 s to stop.
     const opened = new Set<mqtt5.Mqtt5Client>();

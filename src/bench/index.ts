@@ -6,10 +6,12 @@
  *
  * Per published message the fleet: asks the schedule for the next due time, renders the topic and the
  * payload, formats the delivery tag, and records latencies and counters; per delivery a subscriber
- * parses the tag. The recorder section also measures memory over a simulated 10-minute run.
+ * parses the tag. The recorder section also measures memory over a simulated 10-minute run. The last
+ * section prices the emulator's AWS-like throttling per publish (broker-throttle.ts).
  */
 import { formatTag, parseTag } from "../fleet/tag.js";
 import { parseScenario, planRun } from "../scenario/index.js";
+import { formatBrokerThrottleBench, runBrokerThrottleBench } from "./broker-throttle.js";
 import { formatRecorderBench, runRecorderBench } from "./recorder.js";
 
 const scenarioText = `
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
   for (const [name, ns] of rows)
     process.stdout.write(`  ${name.padEnd(width)}  ${ns.toFixed(0).padStart(6)} ns\n`);
   process.stdout.write(`${formatRecorderBench(await runRecorderBench())}\n`);
+  process.stdout.write(`${formatBrokerThrottleBench(await runBrokerThrottleBench())}\n`);
   if (sink === 42) process.stdout.write("\n"); // keeps the results alive for the optimizer
 }
 

@@ -8,6 +8,7 @@
  *     topic/<name>, iot:Subscribe on topicfilter/<filter>.
  * Pure functions; `iotload policy` prints the result.
  */
+import { parseSharedFilter } from "../lib/mqtt-topic.js";
 
 export interface IamStatement {
   Sid: string;
@@ -165,11 +166,18 @@ export function generateIamDocuments(input: IamDocumentsInput): IamDocuments {
       Action: "iot:Subscribe",
       Resource: unique(filters.map((f) => `${iot}:topicfilter/${f}`)),
     });
+    // iot:Receive is checked on the topic a message was published to. A shared subscription
+    // ($share/<ShareName>/<filter>) receives the topics its inner filter matches; the $share form is
+    // granted as well, as AWS's own shared-subscription samples (aws-iot-device-sdk-*-v2) do.
+    const receive = input.subscribeFilters.flatMap((f) => {
+      const shared = parseSharedFilter(f);
+      return typeof shared === "object" ? [shared.filter, f] : [f];
+    });
     statements.push({
       Sid: "Receive",
       Effect: "Allow",
       Action: "iot:Receive",
-      Resource: unique(filters.map((f) => `${iot}:topic/${f}`)),
+      Resource: unique(receive.map((f) => `${iot}:topic/${mqttFilterToIamPattern(f)}`)),
     });
   }
   if (input.describeEndpoint)

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { systemClock } from "../lib/clock.js";
 import { UserError } from "../lib/errors.js";
 import { CloseStack } from "../lib/lifecycle.js";
-import { Broker, type BrokerCounters } from "./broker/index.js";
+import { Broker, type BrokerCounters, type ThrottleMode } from "./broker/index.js";
 import { type CertFiles, generateTlsMaterial, readTlsMaterial, type TlsMaterial } from "./certs.js";
 import { Identity } from "./identity.js";
 import { type EndpointCounters, IotEndpoint } from "./iot-endpoint.js";
@@ -19,6 +19,7 @@ import type { EmulatorCounters, EmulatorInfo } from "./types.js";
 import { defaultWorld, loadWorld, primaryIdentities, type World } from "./world.js";
 
 export { topicMatches } from "../lib/mqtt-topic.js";
+export type { ThrottleMode } from "./broker/index.js";
 export type { TlsMaterial } from "./certs.js";
 export type { EndpointCounters } from "./iot-endpoint.js";
 export type {
@@ -55,6 +56,12 @@ export interface StartEmulatorOptions {
   tap?: string | ((line: string) => void) | EmulatorTapOptions;
   /** TLS material: generated at start by default; PEM file paths or PEMs to use instead. */
   tls?: CertFiles | TlsMaterial;
+  /**
+   * `aws` (default): AWS IoT Core's request-rate quotas for the world's Region (connects, publishes,
+   * subscriptions per second; persistent-session replay at 10 messages/s), as AWS applies them;
+   * `off`: no rate limits (benchmarks of the emulator itself, tests about something else).
+   */
+  throttle?: ThrottleMode;
   /** Endpoint limits, mostly for tests of malformed input. */
   limits?: {
     maxFrameBytes?: number;
@@ -203,6 +210,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       onCredentialExpiry: world.onCredentialExpiry,
       maxConnectionAgeMs: world.maxConnectionAgeSeconds * 1000,
       now: () => clock.now(),
+      throttle: options.throttle ?? "aws",
       ...(onMessage ? { onMessage } : {}),
       ...(options.limits?.connectTimeoutMs === undefined
         ? {}
@@ -236,6 +244,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       roleArn: role.arn,
       accessKeyId: key.accessKeyId,
       secretAccessKey: key.secretAccessKey,
+      throttle: options.throttle ?? "aws",
     };
 
     const counters = (): EmulatorCountersDetail => {
@@ -255,6 +264,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
         malformed: b.malformed + endpointMalformed,
         stsRequests: sts.counters(),
         expiryDisconnects: b.expiryDisconnects,
+        throttled: b.throttled,
         endpoint: e,
         broker: b,
       };

@@ -31,7 +31,8 @@ export interface EndpointTransport {
 /** The part of the broker the endpoint uses (structural, so this file does not depend on its internals). */
 export interface EndpointBroker {
   handleConnection(transport: EndpointTransport, principal: Principal): void;
-  publish(topic: string, payload: Buffer, qos: 0 | 1, options?: { retain?: boolean }): void;
+  /** `"throttled"` when the account's inbound publish rate refused it. */
+  publish(topic: string, payload: Buffer, qos: 0 | 1, options?: { retain?: boolean }): "ok" | "throttled";
 }
 
 export interface IotEndpointOptions {
@@ -477,7 +478,14 @@ export class IotEndpoint implements Closeable {
       }
     }
     try {
-      this.#opts.broker.publish(topic, body, qosText === "1" ? 1 : 0, { retain: retainText === "true" });
+      const outcome = this.#opts.broker.publish(topic, body, qosText === "1" ? 1 : 0, {
+        retain: retainText === "true",
+      });
+      if (outcome === "throttled") {
+        // The account's inbound publish rate; HTTP 429 "Too many requests" (developer guide, "AWS IoT errors").
+        this.#fail(res, 429, "ThrottlingException", "Rate exceeded");
+        return;
+      }
     } catch (error) {
       this.#fail(res, 400, "InvalidRequestException", error instanceof Error ? error.message : String(error));
       return;

@@ -279,14 +279,23 @@ export function createStsHandler(identity: Identity, opts: StsHandlerOptions = {
     if (trust.decision !== "Allow")
       throw denied(`the role's trust policy does not allow it: ${trust.reason}`);
     if (tags) {
-      // Passing session tags needs sts:TagSession in the trust policy (IAM "Passing session tags in STS").
-      const tagTrust = evaluate({ ...trustReq, action: "sts:TagSession" }, [role.trustPolicy]);
-      if (tagTrust.decision !== "Allow") {
-        throw new StsError(
+      // Passing session tags needs sts:TagSession in the trust policy and, when the caller is in another
+      // account, in the caller's identity-based policy too (IAM user guide, "Passing session tags in
+      // AWS STS" → "Permissions required to add session tags"; cross-account access needs both sides).
+      const tagDenied = (why: string): StsError =>
+        new StsError(
           403,
           "AccessDenied",
-          `User: ${caller.arn} is not authorized to perform: sts:TagSession on resource: ${arn} (emulator: ${tagTrust.reason})`,
+          `User: ${caller.arn} is not authorized to perform: sts:TagSession on resource: ${arn} (emulator: ${why})`,
         );
+      const tagTrust = evaluate({ ...trustReq, action: "sts:TagSession" }, [role.trustPolicy]);
+      if (tagTrust.decision !== "Allow")
+        throw tagDenied(`the role's trust policy does not allow it: ${tagTrust.reason}`);
+      const roleAccount = arn.split(":")[4];
+      if (roleAccount !== caller.accountId) {
+        const tagIdentity = identity.authorize(caller, "sts:TagSession", arn, {});
+        if (!tagIdentity.allowed)
+          throw tagDenied(`the caller's identity-based policies do not allow it: ${tagIdentity.reason}`);
       }
     }
     if (durationSeconds > role.maxSessionDurationSeconds) {

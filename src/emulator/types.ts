@@ -104,6 +104,8 @@ export interface EmulatorCounters {
   malformed: number;
   stsRequests: Record<string, number>;
   expiryDisconnects: number;
+  /** Requests refused or messages discarded by AWS IoT rate quotas, by quota key (lib/aws-iot-quotas.ts). */
+  throttled: Record<string, number>;
 }
 
 export interface EmulatorEndpoints {
@@ -125,4 +127,6 @@ export interface EmulatorInfo extends EmulatorEndpoints {
   roleArn: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** Whether the emulator applies AWS IoT Core's rate quotas (absent in files from older versions: "aws"). */
+  throttle?: "aws" | "off";
 }

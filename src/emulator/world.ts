@@ -399,7 +399,14 @@ export function defaultWorldInput(overrides: Partial<WorldInput> = {}): WorldInp
             document: {
               Version: "2012-10-17",
               Statement: [
-                { Sid: "AssumeIotLoadTest", Effect: "Allow", Action: "sts:AssumeRole", Resource: roleArn },
+                // sts:TagSession on the caller's side too: cross-account session tags need it in both
+                // the identity policy and the trust policy (IAM "Passing session tags in AWS STS").
+                {
+                  Sid: "AssumeIotLoadTest",
+                  Effect: "Allow",
+                  Action: ["sts:AssumeRole", "sts:TagSession"],
+                  Resource: roleArn,
+                },
               ],
             },
           },

@@ -5,6 +5,7 @@
  * stopped; a publish never rejects to the caller — it resolves to an outcome with a reason.
  */
 import { type mqtt, mqtt5 } from "aws-iot-device-sdk-v2";
+import { quotaFromReasonString } from "../lib/aws-iot-quotas.js";
 import { errorMessage } from "../lib/errors.js";
 
 export interface UserProperty {
@@ -14,15 +15,25 @@ export interface UserProperty {
 
 export type PublishOutcome =
   | { ok: true; reasonCode: number }
-  | { ok: false; reason: string; reasonCode?: number; denied: boolean };
+  | {
+      ok: false;
+      reason: string;
+      reasonCode?: number;
+      denied: boolean;
+      /** Refused by an AWS IoT rate quota (PUBACK 0x97): the quota key, or "unknown" when not named. */
+      throttled?: string;
+    };
 
 export interface DeviceEvents {
   onAttempt?(device: Device): void;
   /** A connection was established; `downtimeMs` is set for reconnects. */
   onConnected?(device: Device, info: { reconnect: boolean; downtimeMs?: number }): void;
   onDisconnected?(device: Device, cause: string): void;
-  /** One failed connection attempt (initial or reconnect). */
-  onConnectFailure?(device: Device, reason: string, info: { reconnect: boolean }): void;
+  /**
+   * One failed connection attempt (initial or reconnect); `throttled` is the quota key (or "unknown")
+   * when an AWS IoT rate quota refused it (CONNACK 0x97).
+   */
+  onConnectFailure?(device: Device, reason: string, info: { reconnect: boolean; throttled?: string }): void;
   onMessage?(device: Device, topic: string, payload: Uint8Array, userProperties?: UserProperty[]): void;
 }
 
@@ -83,6 +94,14 @@ const REASON_NAMES: Record<number, string> = {
 
 export function reasonName(code: number): string {
   return REASON_NAMES[code] ?? `reason${code}`;
+}
+
+/** MQTT 5 "Quota exceeded": how AWS IoT Core refuses a request over a rate quota. */
+const QUOTA_EXCEEDED = 0x97;
+
+/** The quota a 0x97 refusal names in its Reason String (the emulator names it; AWS may not). */
+function throttledBy(reasonString: string | undefined): string {
+  return quotaFromReasonString(reasonString) ?? "unknown";
 }
 
 /** CONNACK codes that will not change by retrying: stop instead of reconnecting forever. */
@@ -204,7 +223,10 @@ export class Mqtt5Device extends BaseDevice {
     c.on("connectionFailure", (e) => {
       const code = e.connack?.reasonCode;
       const reason = code !== undefined && code >= 0x80 ? reasonName(code) : crtErrorName(e.error);
-      this.events.onConnectFailure?.(this, reason, { reconnect: this.everConnected });
+      this.events.onConnectFailure?.(this, reason, {
+        reconnect: this.everConnected,
+        ...(code === QUOTA_EXCEEDED ? { throttled: throttledBy(e.connack?.reasonString) } : {}),
+      });
       const initial = this.#initial;
       if (!initial) return;
       initial.lastReason = reason;
@@ -261,7 +283,13 @@ export class Mqtt5Device extends BaseDevice {
       const code = result?.reasonCode ?? 0;
       // [MQTT-3.4.2.1] < 0x80 success (0x10 "no matching subscribers" included); ≥ 0x80 failure.
       if (code < 0x80) return { ok: true, reasonCode: code };
-      return { ok: false, reason: reasonName(code), reasonCode: code, denied: code === 0x87 };
+      return {
+        ok: false,
+        reason: reasonName(code),
+        reasonCode: code,
+        denied: code === 0x87,
+        ...(code === QUOTA_EXCEEDED ? { throttled: throttledBy(result?.reasonString) } : {}),
+      };
     } catch (error) {
       return { ok: false, reason: crtErrorName(error), denied: false };
     }

@@ -476,7 +476,14 @@ export class Fleet implements Closeable {
       return;
     }
     this.#failed++;
-    this.#rec.count(`failed.${outcome.reason}`);
+    if (outcome.throttled !== undefined) {
+      // A quota refusal: a failure like any other for the accounting, and also counted by quota
+      // (result counts.throttled) so the report can say which AWS quota refused it.
+      this.#rec.count("failed.throttled");
+      this.#rec.count(`throttled.publish.${outcome.throttled}`);
+    } else {
+      this.#rec.count(`failed.${outcome.reason}`);
+    }
     if (outcome.denied) this.#rec.count("denied");
     // A failure reason code from the target (PUBACK ≥ 0x80) means it refused the message: nobody
     // should receive it. Any other failure (client-side, connection lost) leaves it unknown whether
@@ -592,12 +599,15 @@ export class Fleet implements Closeable {
       },
       onConnectFailure: (device, reason, info) => {
         if (this.#closingClients) return;
+        // A quota refusal is also counted by quota (result counts.throttled).
+        if (info.throttled !== undefined) this.#rec.count(`throttled.connect.${info.throttled}`);
+        const why = info.throttled !== undefined ? "throttled" : reason;
         if (!info.reconnect) {
-          this.#rec.count(`connect.failures.${reason}`);
+          this.#rec.count(`connect.failures.${why}`);
           return;
         }
         reconnectAttempt(device.index);
-        this.#rec.count(`reconnect.failures.${reason}`);
+        this.#rec.count(`reconnect.failures.${why}`);
       },
     };
   }
@@ -643,10 +653,10 @@ export class Fleet implements Closeable {
         this.#subscribersConnected--;
         this.#rec.gauge("subscribersConnected", this.#subscribersConnected);
       },
-      onMessage: (_d, _topic, payload, userProperties) => {
+      onMessage: (_d, topic, payload, userProperties) => {
         const tag = extractTag(payload, userProperties);
         if (!tag) this.#tracker.untagged();
-        else this.#tracker.received(k, tag, this.#now() * 1000);
+        else this.#tracker.received(k, tag, this.#now() * 1000, topic);
       },
     };
   }

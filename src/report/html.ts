@@ -14,6 +14,7 @@ import { REPORT_CSS, REPORT_JS } from "./html-client.js";
 import { connectLatencyNote, generatorDetail, generatorHeadline } from "./notes.js";
 import type { ResultInterval, RunResult } from "./result.js";
 import { verdictLine } from "./terminal.js";
+import { throttledRows } from "./throttled.js";
 
 type Series = Array<number | null>;
 
@@ -231,6 +232,7 @@ export function renderHtml(result: RunResult): string {
     ["acked", fmtInt(c.acked)],
     ["failed", byReason(c.failed)],
     ["unanswered (in failed)", fmtInt(c.unanswered ?? 0)],
+    ...throttledRows(c).map(([quota, n]): [string, string] => [`throttled ${quota}`, n]),
     ["received / expected", `${fmtInt(c.received)} / ${fmtInt(c.expected)}`],
     ["lost", `${fmtInt(c.lost)} (${fmtPct(result.rates.lossRate)})`],
     ["duplicates · out of order", `${fmtInt(c.duplicates)} · ${fmtInt(c.outOfOrder)}`],

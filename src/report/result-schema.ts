@@ -170,6 +170,20 @@ export const runResultSchema = z
           ),
         reconnects: byReason.describe("Successful reconnects by the cause of the preceding disconnect."),
         scheduleLag: count.describe("Messages sent after their due time."),
+        throttled: z
+          .object({
+            publish: byReason.describe(
+              "Publishes refused by an AWS IoT rate quota (MQTT 5 PUBACK 0x97), by quota; also in failed as 'throttled'.",
+            ),
+            connect: byReason.describe(
+              "Connection attempts refused by an AWS IoT rate quota (CONNACK 0x97), by quota; also in connect/reconnect failures as 'throttled'.",
+            ),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Requests AWS IoT Core (or the emulator) throttled, by quota key (src/lib/aws-iot-quotas.ts); 'unknown' when the server did not name the quota. Absent in results written before it existed.",
+          ),
         other: z.record(z.string(), z.number()).describe("Counters not listed above, by dotted name."),
       })
       .strict(),

@@ -212,7 +212,7 @@ export function countsFromCounters(
   const other: Record<string, number> = {};
   for (const [k, v] of Object.entries(counters)) {
     const grouped =
-      /^(failed|connect\.failures|reconnect\.failures|reconnects|credentials\.(failures|invalidations))(\.|$)/.test(
+      /^(failed|connect\.failures|reconnect\.failures|reconnects|credentials\.(failures|invalidations)|throttled)(\.|$)/.test(
         k,
       );
     if (!KNOWN_COUNTERS.has(k) && !grouped) other[k] = v;
@@ -240,6 +240,10 @@ export function countsFromCounters(
     },
     reconnects: byPrefix(counters, "reconnects.", "reconnects"),
     scheduleLag: c("scheduleLag"),
+    throttled: {
+      publish: byPrefix(counters, "throttled.publish.", "throttled.publish"),
+      connect: byPrefix(counters, "throttled.connect.", "throttled.connect"),
+    },
     other,
   };
 }
@@ -249,6 +253,7 @@ function ratesOf(counts: ResultCounts, durationMs: number): RunResult["rates"] {
   const per = (n: number) => (secs > 0 ? n / secs : 0);
   return {
     lossRate: counts.expected > 0 ? counts.lost / counts.expected : 0,
+    // Throttled publishes are in failed (reason "throttled"; by quota in counts.throttled).
     errorRate: counts.published > 0 ? (counts.errors + sum(counts.failed)) / counts.published : 0,
     publishedPerSec: per(counts.published),
     ackedPerSec: per(counts.acked),
@@ -438,6 +443,10 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
     },
     reconnects: sumRecords(results.map((r) => r.counts.reconnects)),
     scheduleLag: 0,
+    throttled: {
+      publish: sumRecords(results.map((r) => r.counts.throttled?.publish ?? {})),
+      connect: sumRecords(results.map((r) => r.counts.throttled?.connect ?? {})),
+    },
     other: sumRecords(results.map((r) => r.counts.other)),
   };
   for (const k of SCALAR_COUNTS) {

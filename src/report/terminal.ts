@@ -7,6 +7,7 @@ import { LATENCY_METRICS } from "../metrics/histograms.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import { connectLatencyNote, generatorDetail, generatorHeadline } from "./notes.js";
 import type { RunResult } from "./result.js";
+import { throttledRows } from "./throttled.js";
 
 export interface SummaryOptions {
   color: boolean;
@@ -162,6 +163,8 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
     const avail = `min connected ${fmtInt(a.minConnected)} of ${fmtInt(a.devices)} · no device connected for ${fmtDuration(a.zeroConnectedMs)}`;
     lines.push(`${p.bold("availability")} ${a.zeroConnectedMs > 0 ? p.red(avail) : avail}`);
   }
+  for (const [quota, n] of throttledRows(c))
+    lines.push(`${p.bold("throttled")}    ${p.yellow(`${quota}: ${n}`)}`);
   const errorTotal = c.errors + total(c.failed);
   const errText = `${fmtInt(errorTotal)} (failed publishes ${fmtInt(total(c.failed))}, other ${fmtInt(c.errors)}) · error rate ${fmtPct(result.rates.errorRate)}`;
   lines.push(`${p.bold("errors")}       ${errorTotal > 0 ? p.red(errText) : errText}`);

@@ -33,6 +33,8 @@ export type PlanTarget =
       onCredentialExpiry?: "keep" | "disconnect";
       /** Absolute path of a world file for the embedded emulator. */
       worldFile?: string;
+      /** Whether the embedded emulator applies AWS IoT Core's rate quotas (default "aws"). */
+      throttle: "aws" | "off";
     }
   | {
       kind: "emulator";
@@ -40,6 +42,8 @@ export type PlanTarget =
       infoFile: string;
       host?: string;
       port?: number;
+      /** The throttling the running emulator must apply, when the scenario says. */
+      throttle?: "aws" | "off";
     }
   | {
       kind: "aws";
@@ -443,7 +447,7 @@ function planTarget(s: Scenario): PlanTarget {
   const t = s.target;
   switch (t.kind) {
     case "local": {
-      const out: PlanTarget = { kind: "local" };
+      const out: PlanTarget = { kind: "local", throttle: t.throttle ?? "aws" };
       if (t.credentialLifetime !== undefined)
         out.credentialLifetimeSeconds = Math.ceil(t.credentialLifetime / 1_000);
       if (t.onCredentialExpiry !== undefined) out.onCredentialExpiry = t.onCredentialExpiry;
@@ -454,6 +458,7 @@ function planTarget(s: Scenario): PlanTarget {
       const out: PlanTarget = { kind: "emulator", infoFile: t.info };
       if (t.host !== undefined) out.host = t.host;
       if (t.port !== undefined) out.port = t.port;
+      if (t.throttle !== undefined) out.throttle = t.throttle;
       return out;
     }
     case "aws":

@@ -1,18 +1,29 @@
 /**
- * AWS IoT Core and STS quotas (AWS IoT Core endpoints and quotas,
- * https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits; STS AssumeRole
- * API reference), checked against what the run will really send. ERRORS for what AWS or the emulator
- * rejects, for every target the limit applies to (the emulator enforces AWS's limits, plus a few of
- * its own: no shared subscriptions, 50 subscriptions per connection, the default world's role); QoS 2
- * is rejected by the schema itself. WARNINGS name the quota for what AWS throttles or caps;
- * throughput and connect-rate warnings only for `target.kind: aws`, since the emulator does not throttle.
+ * AWS IoT Core and STS quotas against a scenario, checked against what the run will really send. The
+ * numbers come from the one quota table, lib/aws-iot-quotas.ts (AWS General Reference "AWS IoT Core
+ * endpoints and quotas"; STS AssumeRole API reference for STS), which the emulator enforces too.
+ * ERRORS for what AWS or the emulator rejects, for every target the limit applies to (the emulator
+ * enforces AWS's limits, plus a few of its own: 50 subscriptions per connection, the default world's
+ * role); QoS 2 is rejected by the schema itself. WARNINGS name the quota for what AWS throttles or
+ * caps: for `target.kind: aws`, and for the emulator targets unless `target.throttle: off` (the
+ * emulator throttles like AWS by default). Account-level rates are read for the target's Region (aws)
+ * or the emulator's default Region.
  *
  * "What the run sends" (README, "Fleet"; fleet/device.ts): the payload WITH iotload's delivery tag
  * when there are subscribers (lib/delivery-tag.ts), every value a template can render (the longest,
  * and every `random.choice` word for slashes and wildcards), all of an MQTT 5 subscriber's filters in
- * ONE SUBSCRIBE, one SUBSCRIBE per filter for MQTT 3.1.1.
+ * ONE SUBSCRIBE, one SUBSCRIBE per filter for MQTT 3.1.1. A shared subscription's `$share/<ShareName>/`
+ * counts toward neither the topic size nor the slash limit.
  */
+import {
+  AWS_IOT_QUOTAS,
+  type AwsIotQuota,
+  DEFAULT_QUOTA_REGION,
+  type QuotaKey,
+  quotaValue,
+} from "../lib/aws-iot-quotas.js";
 import { chooseTagCarrier, maxTagTextLength, tagPayloadOverhead } from "../lib/delivery-tag.js";
+import { countedSlashes, matchingFilter, parseSharedFilter } from "../lib/mqtt-topic.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
 import type { Scenario } from "./schema.js";
 import { compileTemplate, type Renderer, type WorstCaseBounds } from "./templates.js";
@@ -27,22 +38,22 @@ export interface QuotaFinding {
   quota: string;
 }
 
+/** The table's values for the emulator's default Region (kept for callers that want plain numbers). */
 export const AWS_QUOTAS = {
-  /** "128 KB" in AWS's table is 131,072 bytes. */
-  payloadBytes: 131_072,
-  topicBytes: 256,
-  topicSlashes: 7,
-  clientIdBytes: 128,
-  topicsPerSubscribe: 8,
-  subscriptionsPerConnection: 50,
-  publishesPerSecondPerConnection: 100,
-  bytesPerSecondPerConnection: 524_288,
-  connectsPerSecondPerAccount: 500,
-  connectsPerSecondPerClientId: 1,
-  keepAliveMinSeconds: 30,
-  keepAliveMaxSeconds: 1_200,
+  payloadBytes: quotaValue("payloadBytes"),
+  topicBytes: quotaValue("topicBytes"),
+  topicSlashes: quotaValue("topicSlashes"),
+  clientIdBytes: quotaValue("clientIdBytes"),
+  topicsPerSubscribe: quotaValue("filtersPerSubscribe"),
+  subscriptionsPerConnection: quotaValue("subscriptionsPerConnection"),
+  publishesPerSecondPerConnection: quotaValue("publishesPerSecondPerConnection"),
+  bytesPerSecondPerConnection: quotaValue("throughputPerConnection"),
+  connectsPerSecondPerAccount: quotaValue("connectsPerSecondPerAccount"),
+  connectsPerSecondPerClientId: quotaValue("connectsPerSecondPerClientId"),
+  keepAliveMinSeconds: quotaValue("keepAliveMinSeconds"),
+  keepAliveMaxSeconds: quotaValue("keepAliveMaxSeconds"),
   defaultMaxSessionSeconds: 3_600,
-  connectionMaxHours: 24,
+  connectionMaxHours: quotaValue("webSocketConnectionSeconds") / 3_600,
 } as const;
 
 /**
@@ -55,10 +66,16 @@ export const EMULATOR_DEFAULT_WORLD = {
   maxSessionDurationSeconds: 3_600,
 } as const;
 
-/** MQTT 5 shared subscriptions ([MQTT-4.8.2]); the emulator refuses them (AWS IoT Core accepts them). */
-const SHARED_SUBSCRIPTION_PREFIX = "$share/";
+/** `AWS IoT Core: Connect requests per second per account (100 in ap-northeast-1, adjustable)`. */
+function quotaName(key: QuotaKey, region?: string): string {
+  const q: AwsIotQuota = AWS_IOT_QUOTAS[key];
+  const v = quotaValue(key, region);
+  const where = region !== undefined && q.regions !== undefined ? ` in ${region}` : "";
+  return `AWS IoT Core: ${q.name} (${v.toLocaleString("en-US")}${where}${q.adjustable ? ", adjustable" : ""})`;
+}
 
 const bytes = (s: string): number => Buffer.byteLength(s, "utf8");
+/** Slashes in one rendered piece of a topic name (shared-subscription prefixes: countedSlashes). */
 const slashes = (s: string): number => s.split("/").length - 1;
 
 /**
@@ -164,16 +181,7 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
     });
   }
   s.subscribers.topics.forEach((filter, i) => {
-    checkTopic(out, ["subscribers", "topics", i], filter, slashes(filter));
-    if (emulated && s.subscribers.count > 0 && filter.startsWith(SHARED_SUBSCRIPTION_PREFIX)) {
-      out.push({
-        severity: "error",
-        path: ["subscribers", "topics", i],
-        message: "the emulator does not support shared subscriptions ($share/…); AWS IoT Core does",
-        got: JSON.stringify(filter),
-        quota: "iotload emulator: no shared subscriptions",
-      });
-    }
+    checkTopic(out, ["subscribers", "topics", i], filter, countedSlashes(filter));
   });
   checkClientId(out, ["devices", "clientId"], compileTemplate(s.devices.clientId, "clientId").worst(bounds));
   if (s.subscribers.count > 0) {
@@ -285,23 +293,29 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
       quota: "AWS IoT Core: subscriptions per connection (50, adjustable)",
     });
   }
-  if (!aws) return out;
+  // Throttling: AWS always; the emulator targets unless they turn it off.
+  const throttleOff = s.target.kind !== "aws" && s.target.throttle === "off";
+  if (throttleOff) return out;
+  const region = s.target.kind === "aws" ? s.target.region : DEFAULT_QUOTA_REGION;
+  const who = aws ? "AWS IoT Core" : "The emulator (like AWS IoT Core)";
 
   const peakRate = Math.max(...s.phases.map((p) => Math.max(p.rate, p.rampTo ?? p.rate)));
   const peakPhase = s.phases.findIndex((p) => Math.max(p.rate, p.rampTo ?? p.rate) === peakRate);
-  if (peakRate > AWS_QUOTAS.publishesPerSecondPerConnection) {
+  const perConnection = quotaValue("publishesPerSecondPerConnection", region);
+  if (peakRate > perConnection) {
     out.push({
       severity: "warning",
       path: ["phases", peakPhase],
       message: s.devices.awsLimits
-        ? "with awsLimits the client holds each connection to 100 publishes/s, so the schedule falls behind (counted as schedule lag)"
-        : "AWS IoT Core throttles a connection above 100 publishes/s",
+        ? `with awsLimits the client holds each connection to ${perConnection} publishes/s, so the schedule falls behind (counted as schedule lag)`
+        : `${who} throttles a connection above ${perConnection} publishes/s (MQTT 5: PUBACK 0x97 "Quota exceeded"; MQTT 3.1.1: discarded without PUBACK)`,
       got: `${formatRate(peakRate)} per device`,
-      quota: "AWS IoT Core: publish requests per second per connection (100)",
+      quota: quotaName("publishesPerSecondPerConnection"),
     });
   }
   const peakBytes = peakRate * payloadMax;
-  if (peakBytes > AWS_QUOTAS.bytesPerSecondPerConnection) {
+  if (aws && peakBytes > AWS_QUOTAS.bytesPerSecondPerConnection) {
+    // The emulator does not emulate AWS's delaying of bytes over 512 KiB/s (README, emulator vs AWS).
     out.push({
       severity: "warning",
       path: ["phases", peakPhase],
@@ -309,24 +323,64 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
       quota: "AWS IoT Core: throughput per connection (512 KiB/s)",
     });
   }
-  const delivered = peakRate * s.devices.count;
-  if (s.subscribers.count > 0 && delivered > AWS_QUOTAS.publishesPerSecondPerConnection) {
+  const fleetRate = peakRate * s.devices.count;
+  const inbound = quotaValue("inboundPublishesPerSecondPerAccount", region);
+  if (fleetRate > inbound) {
     out.push({
       severity: "warning",
-      path: ["subscribers"],
-      message: `if every message matches, each subscriber receives up to ${formatRate(delivered)}; AWS IoT Core limits a connection to 100 publishes/s, so deliveries may be throttled or dropped`,
-      quota: "AWS IoT Core: publish requests per second per connection (100)",
+      path: ["phases", peakPhase],
+      message: `the fleet publishes up to ${formatRate(fleetRate)}; ${who} throttles an account's inbound publishes above ${inbound.toLocaleString("en-US")}/s in ${region}`,
+      quota: quotaName("inboundPublishesPerSecondPerAccount", region),
     });
   }
-  if (s.devices.connect.rate > AWS_QUOTAS.connectsPerSecondPerAccount) {
+  if (s.subscribers.count > 0) {
+    // If every message matches: an ordinary subscription gets all of them, a shared group splits them
+    // over its members (one member per message).
+    const topics = s.subscribers.topics;
+    const shared = topics.filter((f) => typeof parseSharedFilter(f) === "object").length;
+    const ordinary = topics.length - shared;
+    const perSubscriber = ordinary > 0 ? fleetRate : fleetRate / s.subscribers.count;
+    if (perSubscriber > perConnection) {
+      out.push({
+        severity: "warning",
+        path: ["subscribers"],
+        message: `if every message matches, each subscriber receives up to ${formatRate(perSubscriber)}; ${who} limits a connection to ${perConnection} publishes/s and discards the rest${ordinary > 0 ? " (a shared subscription, $share/<group>/<filter>, spreads them over the subscribers)" : ""}`,
+        quota: quotaName("publishesPerSecondPerConnection"),
+      });
+    }
+    const outbound = quotaValue("outboundPublishesPerSecondPerAccount", region);
+    const delivered = fleetRate * (ordinary > 0 ? s.subscribers.count : 1);
+    if (delivered > outbound) {
+      out.push({
+        severity: "warning",
+        path: ["subscribers"],
+        message: `if every message matches, the account delivers up to ${formatRate(delivered)}; ${who} discards an account's outbound publishes above ${outbound.toLocaleString("en-US")}/s in ${region}`,
+        quota: quotaName("outboundPublishesPerSecondPerAccount", region),
+      });
+    }
+    const subscriptions = s.subscribers.count * topics.length;
+    const subscribeRate = quotaValue("subscriptionsPerSecondPerAccount", region);
+    if (subscriptions > subscribeRate) {
+      out.push({
+        severity: "warning",
+        path: ["subscribers"],
+        message: `${subscriptions} subscriptions are made at once; ${who} refuses an account's subscriptions above ${subscribeRate}/s (SUBACK 0x97)`,
+        quota: quotaName("subscriptionsPerSecondPerAccount", region),
+      });
+    }
+  }
+  const connects = quotaValue("connectsPerSecondPerAccount", region);
+  if (s.devices.connect.rate > connects) {
     out.push({
       severity: "warning",
       path: ["devices", "connect", "rate"],
-      message: "AWS IoT Core throttles CONNECTs above the account's quota (500/s by default in most regions)",
+      message: `${who} throttles CONNECTs above the account's quota (${connects}/s in ${region}; CONNACK 0x97, the MQTT 5 client retries)`,
       got: formatRate(s.devices.connect.rate),
-      quota: "AWS IoT Core: connect requests per second per account (500, adjustable)",
+      quota: quotaName("connectsPerSecondPerAccount", region),
     });
   }
+  if (!aws) return out;
+
   if (!/\{\{\s*runId\s*\}\}/.test(s.devices.clientId)) {
     out.push({
       severity: "warning",
@@ -349,7 +403,14 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
   return out;
 }
 
-function checkTopic(out: QuotaFinding[], path: (string | number)[], topic: string, maxSlashes: number): void {
+/** Topic names and filters; `maxSlashes` is the most the topic can have once rendered. */
+function checkTopic(
+  out: QuotaFinding[],
+  path: (string | number)[],
+  topicOrFilter: string,
+  maxSlashes: number,
+): void {
+  const topic = matchingFilter(topicOrFilter);
   if (bytes(topic) > AWS_QUOTAS.topicBytes) {
     out.push({
       severity: "error",
@@ -365,7 +426,7 @@ function checkTopic(out: QuotaFinding[], path: (string | number)[], topic: strin
       severity: "error",
       path,
       message: `the topic can have ${maxSlashes} slashes`,
-      got: JSON.stringify(topic),
+      got: JSON.stringify(topicOrFilter),
       allowed: `at most ${AWS_QUOTAS.topicSlashes} slashes (8 levels)`,
       quota: "AWS IoT Core: maximum number of slashes in topic and topic filter (7)",
     });

@@ -6,6 +6,7 @@
  * for users lives in scenarios/README.md.
  */
 import { z } from "zod";
+import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
 import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
 import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
 
@@ -94,19 +95,12 @@ const qos = z.unknown().transform((v, ctx): 0 | 1 => {
   return z.NEVER;
 });
 
-/** MQTT topic filter syntax [MQTT-4.7.1-1..3]: `#` last and alone in its level, `+` alone in its level. */
+/**
+ * MQTT topic filter syntax [MQTT-4.7.1-1..3], shared subscriptions (`$share/<ShareName>/<filter>`)
+ * included: the same rules the emulator's broker applies (lib/mqtt-topic.ts).
+ */
 export function topicFilterProblem(filter: string): string | undefined {
-  if (filter.length === 0) return "a topic filter cannot be empty [MQTT-4.7.3-1]";
-  if (filter.includes("\u0000")) return "a topic filter cannot contain U+0000 [MQTT-4.7.3-2]";
-  const levels = filter.split("/");
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i] as string;
-    if (level.includes("#") && (level !== "#" || i !== levels.length - 1)) {
-      return '"#" must be the last level and alone in it [MQTT-4.7.1-2]';
-    }
-    if (level.includes("+") && level !== "+") return '"+" must be alone in its level [MQTT-4.7.1-3]';
-  }
-  return undefined;
+  return filterSyntaxProblem(filter);
 }
 
 const topicFilter = z.string().superRefine((s, ctx) => {
@@ -116,7 +110,9 @@ const topicFilter = z.string().superRefine((s, ctx) => {
       code: "custom",
       message: problem,
       input: s,
-      params: { allowed: "an MQTT topic filter such as dt/fleet/+/telemetry or dt/#" },
+      params: {
+        allowed: "an MQTT topic filter such as dt/fleet/+/telemetry, dt/# or $share/group/dt/#",
+      },
     });
   }
 });
@@ -129,6 +125,8 @@ const localTarget = z.strictObject({
   onCredentialExpiry: z.enum(["keep", "disconnect"]).optional(),
   /** A world file for the embedded emulator (path relative to the scenario file). */
   world: z.string().min(1).optional(),
+  /** `aws` (default): the emulator applies AWS IoT Core's rate quotas; `off`: no rate limits. */
+  throttle: z.enum(["aws", "off"]).optional(),
 });
 
 const emulatorTarget = z.strictObject({
@@ -137,6 +135,8 @@ const emulatorTarget = z.strictObject({
   info: z.string().min(1),
   host: z.string().min(1).optional(),
   port: z.number().int().min(1).max(65_535).optional(),
+  /** What the running emulator must be doing (`iotload emulator --throttle`); checked against its info file. */
+  throttle: z.enum(["aws", "off"]).optional(),
 });
 
 export const AWS_REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;

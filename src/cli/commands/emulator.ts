@@ -24,6 +24,7 @@ export interface EmulatorArgs {
   key?: string;
   ca?: string;
   "tls-dir"?: string;
+  throttle?: string;
 }
 
 function checkPort(value: number, flag: string): number {
@@ -57,7 +58,7 @@ function banner(info: EmulatorInfo): string {
     "iotload emulator: AWS IoT Core + STS stand-in on loopback (local-only keys, not AWS).",
     `  IoT data endpoint  ${info.iotEndpoint}  (MQTT: ${wss}, HTTPS publish: POST /topics/{topic}?qos=1)`,
     `  STS endpoint       ${info.stsEndpoint}`,
-    `  Region             ${info.region}`,
+    `  Region             ${info.region}  (throttling: ${info.throttle === "off" ? "off" : "AWS IoT Core quotas of this Region"})`,
     `  Account A (caller) ${info.accountA}  access key id ${info.accessKeyId}`,
     `                     secret access key ${info.secretAccessKey}  (the emulator's own local key)`,
     `  Account B (IoT)    ${info.accountB}  role ${info.roleArn}`,
@@ -84,10 +85,13 @@ function summary(emu: EmulatorHandle): string {
   const rejected = Object.entries(c.upgradesRejected)
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
+  const throttled = Object.entries(c.throttled)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   return (
     `iotload emulator: stopped. connections=${c.connections} packetsIn=${c.packetsIn} ` +
     `packetsOut=${c.packetsOut} malformed=${c.malformed} expiryDisconnects=${c.expiryDisconnects}` +
-    `${rejected ? ` upgradesRejected: ${rejected}` : ""}\n`
+    `${rejected ? ` upgradesRejected: ${rejected}` : ""}${throttled ? ` throttled: ${throttled}` : ""}\n`
   );
 }
 
@@ -117,6 +121,12 @@ export async function runEmulator(args: EmulatorArgs, io: RunEmulatorIo): Promis
       : args["tls-dir"] !== undefined
         ? await persistentTlsMaterial(args["tls-dir"])
         : undefined;
+  const throttle = args.throttle ?? "aws";
+  if (throttle !== "aws" && throttle !== "off") {
+    throw new UserError(
+      `--throttle must be 'aws' (AWS IoT Core's rate quotas for the world's Region, the default) or 'off' (no rate limits), got '${throttle}'.`,
+    );
+  }
   const emu = await startEmulator({
     host: args.host,
     iotPort: port,
@@ -124,6 +134,7 @@ export async function runEmulator(args: EmulatorArgs, io: RunEmulatorIo): Promis
     ...(args.world ? { world: args.world } : {}),
     ...(args.tap ? { tap: { filter: args.tap, write: (line: string) => io.out(`${line}\n`) } } : {}),
     ...(tls ? { tls } : {}),
+    throttle,
   });
   try {
     const caFile = caFilePath(args);
@@ -168,6 +179,11 @@ const command: Command = {
         type: "string",
         describe:
           "Keep the generated TLS material here (ca.pem, cert.pem, key.pem) and reuse it on later starts, so a restart on the same ports keeps its CA",
+      })
+      .option("throttle", {
+        type: "string",
+        describe:
+          "'aws' (default): apply AWS IoT Core's rate quotas of the world's Region (publishes/connects/subscriptions per second); 'off': no rate limits",
       }),
   run: (args: EmulatorArgs) =>
     runEmulator(args, {

@@ -88,7 +88,7 @@ export async function resolveTarget(
     if (t.credentialLifetimeSeconds !== undefined)
       world = { ...world, credentialLifetimeSeconds: t.credentialLifetimeSeconds };
     if (t.onCredentialExpiry !== undefined) world = { ...world, onCredentialExpiry: t.onCredentialExpiry };
-    const emu = await startEmulator({ world });
+    const emu = await startEmulator({ world, throttle: t.throttle });
     const info = emu.info;
     secrets.add(info.secretAccessKey, { pinned: true });
     return {
@@ -106,6 +106,12 @@ export async function resolveTarget(
   if (t.kind === "emulator") {
     const info = await readInfo(t.infoFile);
     secrets.add(info.secretAccessKey, { pinned: true });
+    const running = info.throttle ?? "aws";
+    if (t.throttle !== undefined && t.throttle !== running) {
+      throw new UserError(
+        `target.throttle: the scenario expects throttle '${t.throttle}' but the emulator described by ${t.infoFile} runs with '${running}'; restart it with 'iotload emulator --throttle ${t.throttle}' or change target.throttle.`,
+      );
+    }
     const host = t.host ?? info.iotHost;
     const endpoint = { ...endpointOf(info), host, port: t.port ?? info.iotPort };
     return {

@@ -24,23 +24,27 @@ export class Broker {
   /**
    * Publish from outside MQTT (HTTPS POST /topics); the caller has already authorized iot:Publish
    * (and iot:RetainPublish for retain). Throws RangeError for a topic or payload AWS IoT would refuse
-   * (check first with `validateTopicName` to answer the HTTP client properly).
+   * (check first with `validateTopicName` to answer the HTTP client properly). Returns "throttled"
+   * (nothing routed) when the account's inbound publish rate is exceeded.
    */
   publish(
     topic: string,
     payload: Buffer,
     qos: 0 | 1,
     options: { retain?: boolean; userProperties?: Record<string, string | string[]> } = {},
-  ): void {
-    if (this.#core.closed) return;
+  ): "ok" | "throttled" {
+    const core = this.#core;
+    if (core.closed) return "ok";
     const problem = validateTopicName(topic);
     if (problem !== undefined) throw new RangeError(`invalid topic: ${problem}`);
     if (payload.length > AwsIotLimits.maxPayloadBytes)
       throw new RangeError(`payload is larger than ${AwsIotLimits.maxPayloadBytes} bytes`);
+    const now = core.now();
+    const t = core.throttles;
+    if (!t.take(t.inbound, "inboundPublishesPerSecondPerAccount", now)) return "throttled";
     const properties = options.userProperties ? { userProperties: options.userProperties } : undefined;
-    this.#core.route(
-      createMessage(topic, payload, qos, options.retain === true, properties, this.#core.now(), undefined),
-    );
+    core.route(createMessage(topic, payload, qos, options.retain === true, properties, now, undefined));
+    return "ok";
   }
 
   /** Fault injection: closes the sockets of matching clients (a server-side drop); returns how many. */

@@ -1,9 +1,17 @@
 /**
  * One client connection: MQTT 3.1.1 / 5.0 packet handling with AWS IoT Core's rules
  * (developer guide "MQTT" → "AWS IoT differences from MQTT specifications", "MQTT 5 supported
- * features", "MQTT reason codes"; AWS General Reference message broker limits).
- * Owns its parser, its timers (connect timeout, keep-alive, credential expiry / max age) and its
- * output batch; `#close()` releases all of them exactly once.
+ * features", "MQTT reason codes", "MQTT persistent sessions"; AWS General Reference message broker
+ * limits). Owns its parser, its timers (connect timeout, keep-alive, credential expiry, stored-message
+ * replay) and its output batch; `#close()` releases all of them exactly once.
+ *
+ * Throttling (AWS General Reference quotas; what happens over a quota per protocol):
+ * - PUBLISH over the connection's or the account's inbound rate: MQTT 5 QoS 1 gets PUBACK 0x97 (Quota
+ *   exceeded) with a Reason String naming the quota; QoS 0 and MQTT 3.1.1 publishes are discarded
+ *   without an acknowledgement (3.1.1 has no negative PUBACK); the connection stays open.
+ * - CONNECT over the client ID's or the account's connect rate: MQTT 5 CONNACK 0x97 with the quota in
+ *   the Reason String; MQTT 3.1.1 CONNACK return code 3 (Server unavailable); then the socket closes.
+ * - SUBSCRIBE filters over the account's subscription rate: SUBACK 0x97 (MQTT 5) / 0x80 (3.1.1).
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -17,6 +25,8 @@ import {
   type Packet,
   type Parser,
 } from "mqtt-packet";
+import { quotaValue } from "../../lib/aws-iot-quotas.js";
+import { hasWildcard, parseSharedFilter } from "../../lib/mqtt-topic.js";
 import type { Principal } from "../types.js";
 import type { BrokerCore, ClientTransport } from "./core.js";
 import { decodeFast, readFixedHeader } from "./framing.js";
@@ -24,7 +34,6 @@ import {
   AwsIotLimits,
   EmulatorLimits,
   effectiveKeepAliveSec,
-  isSharedSubscription,
   validateClientId,
   validateTopicFilter,
   validateTopicName,
@@ -40,6 +49,7 @@ import {
 } from "./message.js";
 import type { DisconnectReason, PresenceInfo } from "./presence.js";
 import type { Delivery, Session, SubscriptionOptions } from "./session.js";
+import type { TokenBucket } from "./throttle.js";
 
 /** MQTT 5 reason codes used here (MQTT 5.0 §2.4). */
 const RC = {
@@ -59,11 +69,15 @@ const RC = {
   packetTooLarge: 0x95,
   quotaExceeded: 0x97,
   qosNotSupported: 0x9b,
-  sharedSubscriptionsNotSupported: 0x9e,
 } as const;
 
 /** MQTT 3.1.1 CONNACK return codes [MQTT-3.2.2.3]. */
-const V4_CONNACK = { unacceptableProtocol: 1, identifierRejected: 2, notAuthorized: 5 } as const;
+const V4_CONNACK = {
+  unacceptableProtocol: 1,
+  identifierRejected: 2,
+  serverUnavailable: 3,
+  notAuthorized: 5,
+} as const;
 /** MQTT 3.1.1 SUBACK failure [MQTT-3.9.3]. */
 const V4_SUBACK_FAILURE = 0x80;
 
@@ -85,6 +99,11 @@ export class Connection {
   #lastRx = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
+  #replayTimer: NodeJS.Timeout | undefined;
+  /** Epoch ms the WebSocket opened: AWS closes it at the first message sent after 24 h. */
+  readonly #openedAt: number;
+  /** Inbound publishes per second ("Publish requests per second per connection"); unset = off. */
+  #inbound: TokenBucket | undefined;
   #out: Buffer[] = [];
   #flushQueued = false;
   #transportOpen = true;
@@ -114,6 +133,7 @@ export class Connection {
       this.#close("CONNECTION_LOST", true);
     });
     this.#lastRx = core.now();
+    this.#openedAt = this.#lastRx;
     // The first packet must be CONNECT, within a bound [MQTT-3.1.0-1]; else the server closes.
     this.#idleTimer = setTimeout(() => this.#protocolViolation("no CONNECT in time"), core.connectTimeoutMs);
     this.#idleTimer.unref();
@@ -123,36 +143,35 @@ export class Connection {
   // ---- lifetime ------------------------------------------------------------------------------
 
   /**
-   * One timer per connection for whichever comes first: credential expiry (mode "disconnect") or the
-   * 24 h SigV4 WebSocket maximum. What AWS does at STS expiry is undocumented; both modes exist.
+   * Credential expiry in mode "disconnect": one timer. (What AWS does at STS expiry is undocumented;
+   * both modes exist.) The 24 h WebSocket limit is not a timer: AWS closes the connection when a
+   * message is sent after 24 h (General Reference, protocol limits, "WebSocket connection duration"),
+   * so it is checked on each PUBLISH in either direction (`#expiredAt`).
    */
   #armDeadline(): void {
     const core = this.#core;
-    const now = core.now();
-    let deadline = now + core.maxConnectionAgeMs;
-    let expiry = false;
     const expiresAt = this.principal.expiresAt;
-    if (
-      core.options.onCredentialExpiry === "disconnect" &&
-      expiresAt !== undefined &&
-      expiresAt <= deadline
-    ) {
-      deadline = expiresAt;
-      expiry = true;
-    }
+    if (core.options.onCredentialExpiry !== "disconnect" || expiresAt === undefined) return;
     const fire = () => {
-      const left = deadline - core.now();
+      const left = expiresAt - core.now();
       if (left > 0) {
         this.#deadlineTimer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
         this.#deadlineTimer.unref();
         return;
       }
-      if (expiry) core.counters.expiryDisconnects++;
-      else core.counters.maxAgeDisconnects++;
-      this.#close(expiry ? "SERVER_INITIATED_DISCONNECT" : "WEBSOCKET_TTL_EXPIRATION", true);
+      core.counters.expiryDisconnects++;
+      this.#close("SERVER_INITIATED_DISCONNECT", true);
     };
-    this.#deadlineTimer = setTimeout(fire, Math.min(Math.max(0, deadline - now), MAX_TIMER_MS));
+    this.#deadlineTimer = setTimeout(fire, Math.min(Math.max(0, expiresAt - core.now()), MAX_TIMER_MS));
     this.#deadlineTimer.unref();
+  }
+
+  /** True (and the connection closed) when a message is sent past the 24 h WebSocket limit. */
+  #expiredAt(now: number): boolean {
+    if (now - this.#openedAt < this.#core.maxConnectionAgeMs) return false;
+    this.#core.counters.maxAgeDisconnects++;
+    this.#close("WEBSOCKET_TTL_EXPIRATION", true);
+    return true;
   }
 
   /** Keep-alive: close after 1.5 × the keep-alive with no packet from the client [MQTT-3.1.2-24]. */
@@ -178,6 +197,7 @@ export class Connection {
     this.#state = "closed";
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#deadlineTimer);
+    clearInterval(this.#replayTimer);
     this.#flush();
     // The parser may still hold bytes of this turn; its handlers ignore them once closed.
     if (this.#transportOpen) {
@@ -254,7 +274,7 @@ export class Connection {
         return;
       }
       // Refuse a huge declared length before buffering it.
-      if (header.remaining > EmulatorLimits.maxPacketBytes) {
+      if (header.headerBytes + header.remaining > AwsIotLimits.maxPacketBytes) {
         this.#protocolViolation("packet too large", RC.packetTooLarge);
         return;
       }
@@ -331,12 +351,22 @@ export class Connection {
 
   // ---- CONNECT -------------------------------------------------------------------------------
 
-  #refuseConnect(v4Code: number | undefined, v5Code: number, reason: string): void {
-    this.#core.countRejected(reason);
-    if (this.#version === 5) this.#sendPacket({ cmd: "connack", reasonCode: v5Code, sessionPresent: false });
-    else if (v4Code !== undefined)
+  #refuseConnect(v4Code: number | undefined, v5Code: number, reason: string, reasonString?: string): void {
+    if (v5Code !== RC.quotaExceeded) this.#core.countRejected(reason);
+    if (this.#version === 5) {
+      this.#sendPacket({
+        cmd: "connack",
+        reasonCode: v5Code,
+        sessionPresent: false,
+        ...(reasonString === undefined ? {} : { properties: { reasonString } }),
+      });
+    } else if (v4Code !== undefined) {
       this.#sendPacket({ cmd: "connack", returnCode: v4Code, sessionPresent: false });
-    this.#close(v5Code === RC.notAuthorized ? "AUTH_ERROR" : "CLIENT_ERROR", false);
+    }
+    this.#close(
+      v5Code === RC.notAuthorized ? "AUTH_ERROR" : v5Code === RC.quotaExceeded ? "THROTTLED" : "CLIENT_ERROR",
+      false,
+    );
   }
 
   #onConnect(p: IConnectPacket): void {
@@ -374,6 +404,17 @@ export class Connection {
     }
     if (validateClientId(clientId) !== undefined) {
       this.#refuseConnect(V4_CONNACK.identifierRejected, RC.clientIdNotValid, "client-id-too-long");
+      return;
+    }
+    const now = core.now();
+    const throttled = core.throttles.connect(clientId, now);
+    if (throttled !== undefined) {
+      this.#refuseConnect(
+        V4_CONNACK.serverUnavailable,
+        RC.quotaExceeded,
+        "throttled",
+        core.throttles.reason(throttled),
+      );
       return;
     }
     const will = p.will;
@@ -420,6 +461,7 @@ export class Connection {
     if (v5 && props?.maximumPacketSize !== undefined) this.#clientMaxPacket = props.maximumPacketSize;
     core.register(this, clientId);
     this.#state = "open";
+    this.#inbound = core.throttles.bucket("publishesPerSecondPerConnection", now);
 
     const requestedKeepAlive = p.keepalive ?? 0;
     const keepAliveSec = effectiveKeepAliveSec(requestedKeepAlive);
@@ -435,11 +477,12 @@ export class Connection {
           receiveMaximum: AwsIotLimits.maxInflight,
           maximumQoS: 1,
           retainAvailable: true,
-          maximumPacketSize: EmulatorLimits.maxPacketBytes,
+          maximumPacketSize: AwsIotLimits.maxPacketBytes,
           topicAliasMaximum: AwsIotLimits.topicAliasMaximum,
           wildcardSubscriptionAvailable: true,
           subscriptionIdentifiersAvailable: false,
-          sharedSubscriptionAvailable: false,
+          // AWS IoT Core supports shared subscriptions on MQTT 5 and 3.1.1 (developer guide, "MQTT").
+          sharedSubscriptionAvailable: true,
           ...(keepAliveSec === requestedKeepAlive ? {} : { serverKeepAlive: keepAliveSec }),
           ...(assigned === undefined ? {} : { assignedClientIdentifier: assigned }),
           ...(expiry === requestedExpiry ? {} : { sessionExpiryInterval: expiry }),
@@ -449,11 +492,34 @@ export class Connection {
       this.#sendPacket({ cmd: "connack", returnCode: 0, sessionPresent: present });
     }
     this.presence = core.announceConnected(clientId, this.principal, this.#transport.remoteAddress);
-    if (present) {
-      // Unacknowledged QoS 1 messages are re-sent with DUP=1 on session resumption [MQTT-4.4.0-1].
-      for (const [id, d] of session.inflight()) this.#sendPublish(d, id, true);
+    if (present && session.beginReplay() > 0) this.#startReplay();
+  }
+
+  /**
+   * Sends a resumed session's stored messages: at most 10 per second alongside live traffic ("all
+   * stored messages are sent to the client at a maximum rate of 10 messages per second" — developer
+   * guide, "MQTT persistent sessions"), or all at once when throttling is off. Re-sent messages carry
+   * DUP=0: AWS does not set the DUP flag on messages it sends again (developer guide, "AWS IoT
+   * differences from MQTT specifications").
+   */
+  #startReplay(): void {
+    const core = this.#core;
+    if (!core.throttles.enabled) {
       this.#drain();
+      return;
     }
+    const interval = 1000 / quotaValue("persistentSessionReplayPerSecond", core.throttles.region);
+    this.#replayTimer = setInterval(() => {
+      const session = this.session;
+      if (this.#state !== "open" || !session) return;
+      const d = session.nextReplay();
+      if (d) this.#sendPublish(d, session.track(d));
+      if (session.replaying === 0) {
+        clearInterval(this.#replayTimer);
+        this.#replayTimer = undefined;
+      }
+    }, interval);
+    this.#replayTimer.unref();
   }
 
   #willMessage(): BrokerMessage | undefined {
@@ -494,10 +560,13 @@ export class Connection {
   #onPublish(p: IPublishPacket): void {
     const core = this.#core;
     const v5 = this.#version === 5;
+    const now = core.now();
+    if (this.#expiredAt(now)) return;
     if (p.qos === 2) {
-      // AWS IoT does not support QoS 2 and disconnects the client.
+      // "AWS IoT doesn't support publishing or subscribing with QoS level 2. When QoS level 2 is
+      // requested, the message broker doesn't send a PUBACK or SUBACK" (developer guide, "AWS IoT
+      // differences from MQTT specifications"): ignored, not routed, the connection stays open.
       core.countRejected("qos2");
-      this.#close("CLIENT_ERROR", true, RC.qosNotSupported);
       return;
     }
     let topic = p.topic;
@@ -536,6 +605,19 @@ export class Connection {
       this.#close("CLIENT_ERROR", true, RC.packetTooLarge);
       return;
     }
+    const t = core.throttles;
+    if (t.enabled) {
+      const over = !t.take(this.#inbound, "publishesPerSecondPerConnection", now)
+        ? "publishesPerSecondPerConnection"
+        : !t.take(t.inbound, "inboundPublishesPerSecondPerAccount", now)
+          ? "inboundPublishesPerSecondPerAccount"
+          : undefined;
+      if (over !== undefined) {
+        // MQTT 5 QoS 1: PUBACK 0x97; QoS 0 and MQTT 3.1.1: discarded, no acknowledgement.
+        if (v5 && p.qos === 1) this.#puback(p.messageId, RC.quotaExceeded, t.reason(over));
+        return;
+      }
+    }
     const denied =
       !this.#allowed("iot:Publish", topic) ||
       // Retained publishes also need iot:RetainPublish (AWS IoT policy actions).
@@ -556,46 +638,58 @@ export class Connection {
         p.qos,
         p.retain,
         v5 ? forwardedProperties(p.properties) : undefined,
-        core.now(),
+        now,
         this.clientId,
       ),
     );
     if (p.qos === 1) this.#puback(p.messageId, RC.success);
   }
 
-  #puback(messageId: number | undefined, reasonCode: number): void {
+  #puback(messageId: number | undefined, reasonCode: number, reasonString?: string): void {
     if (messageId === undefined) {
       this.#protocolViolation("QoS 1 PUBLISH without packet identifier");
       return;
     }
     if (reasonCode === RC.success) this.#send(encodePubackSuccess(messageId));
-    else this.#sendPacket({ cmd: "puback", messageId, reasonCode });
+    else
+      this.#sendPacket({
+        cmd: "puback",
+        messageId,
+        reasonCode,
+        ...(reasonString === undefined ? {} : { properties: { reasonString } }),
+      });
   }
 
   // ---- delivery to this client ---------------------------------------------------------------
 
-  /** Called by the broker for each message this client's session should receive. */
-  deliver(d: Delivery): void {
+  /** Called by the broker for each message this client's session should receive (`now`: epoch ms). */
+  deliver(d: Delivery, now: number): void {
     const session = this.session;
     if (this.#state !== "open" || !session) return;
+    if (this.#expiredAt(now)) return;
     if (d.qos === 0) {
-      this.#sendPublish(d, 0, false);
+      this.#sendPublish(d, 0);
       return;
     }
     // ≤ Receive Maximum / 100 unacknowledged QoS 1 messages in flight; the rest wait, in order.
-    if (session.canSendNow()) this.#sendPublish(d, session.track(d), false);
+    if (session.canSendNow()) this.#sendPublish(d, session.track(d));
     else if (!session.enqueue(d)) this.#core.counters.queueDrops++;
   }
 
+  /** Fills the in-flight window: live overflow first; stored messages too when they are not paced. */
   #drain(): void {
     const session = this.session;
     if (!session) return;
     for (let d = session.nextQueued(); d !== undefined && this.#state === "open"; d = session.nextQueued()) {
-      this.#sendPublish(d, session.track(d), false);
+      this.#sendPublish(d, session.track(d));
+    }
+    if (this.#replayTimer !== undefined) return;
+    for (let d = session.nextReplay(); d !== undefined && this.#state === "open"; d = session.nextReplay()) {
+      this.#sendPublish(d, session.track(d));
     }
   }
 
-  #sendPublish(d: Delivery, messageId: number, dup: boolean): void {
+  #sendPublish(d: Delivery, messageId: number): void {
     const core = this.#core;
     const remaining = remainingExpirySec(d.message, core.now());
     if (remaining !== undefined && remaining <= 0) {
@@ -604,7 +698,7 @@ export class Connection {
       core.counters.expiredMessages++;
       return;
     }
-    const bytes = encodePublish(d.message, this.#version, d.qos, d.retain, messageId, dup, remaining);
+    const bytes = encodePublish(d.message, this.#version, d.qos, d.retain, messageId, false, remaining);
     if (bytes.length > this.#clientMaxPacket) {
       // The client said it cannot take a packet this large: discard as if sent [MQTT-3.1.2-25].
       if (d.qos === 1) this.session?.acknowledge(messageId);
@@ -627,19 +721,51 @@ export class Connection {
       this.#protocolViolation("empty SUBSCRIBE");
       return;
     }
+    if (subs.some((s) => s.qos === 2)) {
+      // No SUBACK when QoS 2 is requested, and nothing subscribed (developer guide, "AWS IoT
+      // differences from MQTT specifications").
+      core.countRejected("qos2");
+      return;
+    }
+    // [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error.
+    if (v5 && subs.some((s) => s.nl === true && typeof parseSharedFilter(s.topic) === "object")) {
+      this.#protocolViolation("No Local on a shared subscription");
+      return;
+    }
     const codes: number[] = [];
     const replay: [string, SubscriptionOptions][] = [];
+    let throttled: string | undefined;
     if (subs.length > AwsIotLimits.maxFiltersPerSubscribe) {
       // AWS: at most 8 subscriptions per SUBSCRIBE.
       core.countRejected("too-many-filters");
       for (let i = 0; i < subs.length; i++) codes.push(v5 ? RC.quotaExceeded : V4_SUBACK_FAILURE);
     } else {
-      for (const s of subs) codes.push(this.#subscribeOne(session, s, replay));
+      const now = core.now();
+      for (const s of subs) {
+        // Each filter counts toward "Subscriptions per second per account".
+        if (!core.throttles.subscription(now)) {
+          throttled = core.throttles.reason("subscriptionsPerSecondPerAccount");
+          codes.push(v5 ? RC.quotaExceeded : V4_SUBACK_FAILURE);
+          continue;
+        }
+        codes.push(this.#subscribeOne(session, s, replay));
+      }
     }
-    this.#sendPacket({ cmd: "suback", messageId: p.messageId, granted: codes });
-    // Retained messages go out after the SUBACK [MQTT-3.3.1-6].
-    for (const [filter, opts] of replay) {
-      for (const m of core.retained.matching(filter)) core.deliver(session, opts, m, true);
+    this.#sendPacket({
+      cmd: "suback",
+      messageId: p.messageId,
+      granted: codes,
+      ...(v5 && throttled !== undefined ? { properties: { reasonString: throttled } } : {}),
+    });
+    // Retained messages go out after the SUBACK [MQTT-3.3.1-6], and only for a filter that names their
+    // topic exactly: "Subscription to topic filters that contain a wildcard character can't receive
+    // retained messages" (developer guide, "AWS IoT differences from MQTT specifications").
+    if (replay.length > 0) {
+      const now = core.now();
+      for (const [filter, opts] of replay) {
+        const m = core.retained.get(filter);
+        if (m) core.deliver(session, opts, m, true, now);
+      }
     }
   }
 
@@ -655,10 +781,8 @@ export class Connection {
       core.countRejected("topic-filter-invalid");
       return v5 ? RC.topicFilterInvalid : V4_SUBACK_FAILURE;
     }
-    if (isSharedSubscription(filter)) {
-      core.countRejected("shared-subscription");
-      return v5 ? RC.sharedSubscriptionsNotSupported : V4_SUBACK_FAILURE;
-    }
+    // Shared subscriptions need iot:Subscribe on topicfilter/$share/<ShareName>/<filter>: the resource is
+    // the filter as subscribed (AWS IoT SDK shared-subscription samples grant exactly that).
     if (!this.#allowed("iot:Subscribe", filter)) {
       return v5 ? RC.notAuthorized : V4_SUBACK_FAILURE;
     }
@@ -667,7 +791,6 @@ export class Connection {
       core.countRejected("too-many-subscriptions");
       return v5 ? RC.quotaExceeded : V4_SUBACK_FAILURE;
     }
-    // AWS IoT grants at most QoS 1 (QoS 2 requests are granted 1).
     const qos: 0 | 1 = s.qos >= 1 ? 1 : 0;
     const opts: SubscriptionOptions = {
       qos,
@@ -675,11 +798,12 @@ export class Connection {
       retainAsPublished: v5 && s.rap === true,
     };
     // Replaces an existing identical filter's subscription [MQTT-3.8.4-3].
-    session.subscriptions.set(filter, opts);
-    core.subscriptions.set(filter, session, opts);
+    core.subscribe(session, filter, opts);
     // Retain Handling: 0 = send retained, 1 = only for a new subscription, 2 = never [MQTT-3.3.1-9..11 (v5)].
+    // Shared subscriptions get no retained messages on subscribe (MQTT 5.0 §4.8.2).
     const rh = v5 ? (s.rh ?? 0) : 0;
-    if (rh === 0 || (rh === 1 && !existed)) replay.push([filter, opts]);
+    const exact = !hasWildcard(filter) && parseSharedFilter(filter) === undefined;
+    if (exact && (rh === 0 || (rh === 1 && !existed))) replay.push([filter, opts]);
     return qos;
   }
 
@@ -691,8 +815,7 @@ export class Connection {
     }
     const codes: number[] = [];
     for (const filter of p.unsubscriptions) {
-      const existed = session.subscriptions.delete(filter);
-      if (existed) this.#core.subscriptions.delete(filter, session);
+      const existed = this.#core.unsubscribe(session, filter);
       codes.push(existed ? RC.success : RC.noSubscriptionExisted);
     }
     if (this.#version === 5) this.#sendPacket({ cmd: "unsuback", messageId: p.messageId, granted: codes });

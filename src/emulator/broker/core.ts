@@ -6,6 +6,7 @@
 
 import { randomUUID } from "node:crypto";
 import { isBasicIngestTopic } from "../../lib/basic-ingest.js";
+import { parseSharedFilter, TopicTree } from "../../lib/mqtt-topic.js";
 import type { AuthorizeDecision, Principal } from "../types.js";
 import { Connection } from "./connection.js";
 import { EmulatorLimits } from "./limits.js";
@@ -20,7 +21,7 @@ import {
 } from "./presence.js";
 import { RetainedStore } from "./retained.js";
 import { Session, type SubscriptionOptions } from "./session.js";
-import { TopicTree } from "./topic-tree.js";
+import { type ThrottleMode, Throttles } from "./throttle.js";
 
 /** One client connection, already authenticated (the WebSocket endpoint adapts its sockets to this). */
 export interface ClientTransport {
@@ -65,6 +66,11 @@ export interface BrokerOptions {
   onMessage?: (m: TapMessage) => void;
   /** Time allowed between transport open and CONNECT (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * `aws` (default): AWS IoT Core's request-rate quotas for `region` (lib/aws-iot-quotas.ts) and the
+   * 10 messages/s replay of persistent sessions; `off`: no rate limits at all.
+   */
+  throttle?: ThrottleMode;
 }
 
 export interface BrokerCounters {
@@ -94,12 +100,25 @@ export interface BrokerCounters {
   queueDrops: number;
   /** Messages not delivered because their MQTT 5 Message Expiry Interval had passed. */
   expiredMessages: number;
+  /** Requests refused or messages discarded by AWS IoT rate quotas, by quota key (lib/aws-iot-quotas.ts). */
+  throttled: Record<string, number>;
   sessions: number;
   subscriptions: number;
   retained: number;
 }
 
-type MutableCounters = Omit<BrokerCounters, "sessions" | "subscriptions" | "retained">;
+type MutableCounters = Omit<BrokerCounters, "sessions" | "subscriptions" | "retained" | "throttled">;
+
+/**
+ * One shared subscription group (`$share/<ShareName>/<filter>`): each matching message goes to ONE
+ * member, chosen at random among the connected ones (AWS IoT Core sends a shared subscription's message
+ * "to only one of its subscribers in a random manner" — AWS IoT blog, "How to get started with the new
+ * shared subscriptions in AWS IoT Core").
+ */
+interface SharedGroup {
+  readonly members: Session[];
+  readonly options: Map<Session, SubscriptionOptions>;
+}
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SESSION_SWEEP_MS = 60_000;
@@ -129,6 +148,9 @@ export class BrokerCore {
     expiredMessages: 0,
   };
   readonly subscriptions = new TopicTree<Session, SubscriptionOptions>();
+  /** Shared subscription groups, indexed by their inner filter and keyed by share name. */
+  readonly shared = new TopicTree<string, SharedGroup>();
+  readonly throttles: Throttles;
   readonly retained = new RetainedStore();
   readonly sessions = new Map<string, Session>();
   /** Connections that completed CONNECT, by client ID. */
@@ -147,6 +169,7 @@ export class BrokerCore {
     this.maxConnectionAgeMs = options.maxConnectionAgeMs ?? DAY_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? EmulatorLimits.connectTimeoutMs;
     this.#arnPrefix = `arn:aws:iot:${options.region}:${options.accountId}:`;
+    this.throttles = new Throttles(options.throttle ?? "aws", options.region);
   }
 
   get closed(): boolean {
@@ -214,7 +237,7 @@ export class BrokerCore {
 
   // ---- routing -------------------------------------------------------------------------------
 
-  /** Accepts a message: tap, retained store, then every matching subscription. */
+  /** Accepts a message: tap, retained store, then every matching subscription and shared group. */
   route(message: BrokerMessage): void {
     this.counters.messagesIn++;
     const tap = this.options.onMessage;
@@ -232,25 +255,102 @@ export class BrokerCore {
     if (isBasicIngestTopic(message.topic)) return;
     // [MQTT-3.3.1-5]: store (or with a zero-byte payload, delete [MQTT-3.3.1-10]) the retained message.
     if (message.retain) this.retained.set(message);
-    this.subscriptions.match(message.topic, (session, sub) => this.deliver(session, sub, message, false));
+    const now = message.receivedAt;
+    this.subscriptions.match(message.topic, (session, sub) =>
+      this.deliver(session, sub, message, false, now),
+    );
+    if (this.shared.size > 0)
+      this.shared.match(message.topic, (_name, group) => this.#deliverShared(group, message, now));
+  }
+
+  /** One member of a shared group gets the message: a connected one if any, else an offline persistent session. */
+  #deliverShared(group: SharedGroup, message: BrokerMessage, now: number): void {
+    const members = group.members;
+    const n = members.length;
+    if (n === 0) return;
+    const start = n === 1 ? 0 : Math.floor(Math.random() * n);
+    let offline: Session | undefined;
+    for (let i = 0; i < n; i++) {
+      const session = members[(start + i) % n] as Session;
+      const conn = this.connected.get(session.clientId);
+      if (conn && conn.session === session) {
+        this.deliver(session, group.options.get(session) as SubscriptionOptions, message, false, now);
+        return;
+      }
+      if (offline === undefined && session.expiryIntervalSec > 0 && !session.isExpired(now))
+        offline = session;
+    }
+    if (offline)
+      this.deliver(offline, group.options.get(offline) as SubscriptionOptions, message, false, now);
   }
 
   /**
    * One message to one subscription. Retained replays carry RETAIN=1 [MQTT-3.3.1-8]; forwarded
    * messages carry RETAIN=0 [MQTT-3.3.1-9] unless MQTT 5 Retain As Published [MQTT-3.3.1-12/13].
+   * Rate quotas: the client's publishes per second (offline persistent sessions included) and the
+   * account's outbound publishes; messages over them are discarded, as AWS does.
    */
-  deliver(session: Session, sub: SubscriptionOptions, message: BrokerMessage, replay: boolean): void {
+  deliver(
+    session: Session,
+    sub: SubscriptionOptions,
+    message: BrokerMessage,
+    replay: boolean,
+    now: number,
+  ): void {
     if (sub.noLocal && message.origin === session.clientId) return; // [MQTT-3.8.3-3]
     if (!this.#mayReceive(session, message.topic)) return;
     const qos: 0 | 1 = message.qos === 1 && sub.qos === 1 ? 1 : 0;
     const retain = replay ? true : sub.retainAsPublished ? message.retain : false;
     const conn = this.connected.get(session.clientId);
-    if (conn && conn.session === session) {
-      conn.deliver({ message, qos, retain });
-    } else if (qos === 1 && !session.isExpired(this.now())) {
-      // Offline persistent session: AWS queues QoS 1 only.
-      if (!session.enqueue({ message, qos, retain })) this.counters.queueDrops++;
+    const online = conn !== undefined && conn.session === session;
+    if (!online && (qos === 0 || session.isExpired(now))) return;
+    const t = this.throttles;
+    if (t.enabled) {
+      if (!t.take(session.outbound, "publishesPerSecondPerConnection", now)) return;
+      if (!t.take(t.outbound, "outboundPublishesPerSecondPerAccount", now)) return;
+      if (!online && !t.take(t.queued, "queuedMessagesPerSecondPerAccount", now)) return;
     }
+    if (online) {
+      conn.deliver({ message, qos, retain }, now);
+    } else if (!session.enqueue({ message, qos, retain })) {
+      // Offline persistent session: AWS queues QoS 1 only.
+      this.counters.queueDrops++;
+    }
+  }
+
+  // ---- subscriptions -------------------------------------------------------------------------
+
+  /** Adds or replaces a session's subscription (shared or not) in the routing index. */
+  subscribe(session: Session, filter: string, opts: SubscriptionOptions): void {
+    session.subscriptions.set(filter, opts);
+    const shared = parseSharedFilter(filter);
+    if (typeof shared !== "object") {
+      this.subscriptions.set(filter, session, opts);
+      return;
+    }
+    let group = this.shared.get(shared.filter, shared.shareName);
+    if (!group) {
+      group = { members: [], options: new Map() };
+      this.shared.set(shared.filter, shared.shareName, group);
+    }
+    if (!group.options.has(session)) group.members.push(session);
+    group.options.set(session, opts);
+  }
+
+  /** Removes a session's subscription; returns whether it existed. */
+  unsubscribe(session: Session, filter: string): boolean {
+    if (!session.subscriptions.delete(filter)) return false;
+    const shared = parseSharedFilter(filter);
+    if (typeof shared !== "object") {
+      this.subscriptions.delete(filter, session);
+      return true;
+    }
+    const group = this.shared.get(shared.filter, shared.shareName);
+    if (group?.options.delete(session)) {
+      group.members.splice(group.members.indexOf(session), 1);
+      if (group.members.length === 0) this.shared.delete(shared.filter, shared.shareName);
+    }
+    return true;
   }
 
   // ---- sessions ------------------------------------------------------------------------------
@@ -274,6 +374,7 @@ export class BrokerCore {
         maxQueued: EmulatorLimits.maxQueuedPerSession,
         receiveMaximum,
       });
+      session.outbound = this.throttles.bucket("publishesPerSecondPerConnection", this.now());
       this.sessions.set(clientId, session);
     }
     session.expiryIntervalSec = expiryIntervalSec;
@@ -287,7 +388,7 @@ export class BrokerCore {
   }
 
   destroySession(session: Session): void {
-    for (const filter of session.subscriptions.keys()) this.subscriptions.delete(filter, session);
+    for (const filter of [...session.subscriptions.keys()]) this.unsubscribe(session, filter);
     session.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
   }
@@ -296,6 +397,7 @@ export class BrokerCore {
     const now = this.now();
     for (const session of [...this.sessions.values()])
       if (session.isExpired(now)) this.destroySession(session);
+    this.throttles.sweep(now);
   }
 
   // ---- connection bookkeeping ----------------------------------------------------------------
@@ -374,6 +476,7 @@ export class BrokerCore {
       ...c,
       denials: { ...c.denials },
       rejected: { ...c.rejected },
+      throttled: { ...this.throttles.counts },
       sessions: this.sessions.size,
       subscriptions: this.subscriptions.size,
       retained: this.retained.size,

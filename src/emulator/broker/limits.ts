@@ -1,39 +1,40 @@
 /**
- * AWS IoT Core message-broker limits and the MQTT topic rules the broker enforces.
- * Sources: AWS General Reference "AWS IoT Core endpoints and quotas" → Message broker and protocol
- * limits (https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits), the AWS IoT
- * developer guide "MQTT topics" / "AWS IoT differences from MQTT specifications", and MQTT 3.1.1 §4.7 /
- * MQTT 5.0 §4.7 for filter syntax.
+ * AWS IoT Core message-broker limits and the MQTT topic rules the broker enforces. The numbers come
+ * from the one quota table (`lib/aws-iot-quotas.ts`, sourced from the AWS General Reference "AWS IoT
+ * Core endpoints and quotas" and the developer guide "MQTT"); topic syntax is MQTT 3.1.1 §4.7 /
+ * MQTT 5.0 §4.7 and §4.8.2 (shared subscriptions), from `lib/mqtt-topic.ts`.
  */
+import { quotaValue } from "../../lib/aws-iot-quotas.js";
+import { countedSlashes, filterSyntaxProblem, matchingFilter } from "../../lib/mqtt-topic.js";
 
 export const AwsIotLimits = {
-  /** Maximum publish payload (128 KB). */
-  maxPayloadBytes: 128 * 1024,
+  /** Maximum publish payload (128 KB = 128 KiB). */
+  maxPayloadBytes: quotaValue("payloadBytes"),
   /** Maximum topic (and topic filter) length in UTF-8 bytes. */
-  maxTopicBytes: 256,
+  maxTopicBytes: quotaValue("topicBytes"),
   /** Maximum number of forward slashes in a topic or filter (8 levels). */
-  maxTopicSlashes: 7,
+  maxTopicSlashes: quotaValue("topicSlashes"),
   /** Maximum client ID length in UTF-8 bytes. */
-  maxClientIdBytes: 128,
+  maxClientIdBytes: quotaValue("clientIdBytes"),
   /** Maximum topic filters in one SUBSCRIBE. */
-  maxFiltersPerSubscribe: 8,
+  maxFiltersPerSubscribe: quotaValue("filtersPerSubscribe"),
   /** Maximum subscriptions per connection. */
-  maxSubscriptionsPerConnection: 50,
+  maxSubscriptionsPerConnection: quotaValue("subscriptionsPerConnection"),
   /** Maximum unacknowledged in-flight QoS 1 messages per client (also our CONNACK Receive Maximum). */
-  maxInflight: 100,
+  maxInflight: quotaValue("inflightPerClient"),
   /** Keep-alive bounds in seconds: lower values are raised to 30; 0 or > 1200 means 1200. */
-  minKeepAliveSec: 30,
-  maxKeepAliveSec: 1200,
+  minKeepAliveSec: quotaValue("keepAliveMinSeconds"),
+  maxKeepAliveSec: quotaValue("keepAliveMaxSeconds"),
   /** Persistent-session expiry: AWS default 1 h (the emulator does not raise it). */
-  maxSessionExpirySec: 3600,
+  maxSessionExpirySec: quotaValue("persistentSessionExpirySeconds"),
   /** Topic aliases a client may set on an MQTT 5 connection (AWS: 8). */
-  topicAliasMaximum: 8,
+  topicAliasMaximum: quotaValue("topicAliasMaximum"),
+  /** CONNACK Maximum Packet Size; larger packets from a client close the connection [MQTT-3.2.2-15]. */
+  maxPacketBytes: quotaValue("maximumPacketBytes"),
 } as const;
 
 /** Emulator-only bounds (not AWS quotas): keep memory bounded under misbehaving clients. */
 export const EmulatorLimits = {
-  /** Packets whose declared remaining length exceeds this are refused before being buffered. */
-  maxPacketBytes: 256 * 1024,
   /** QoS 1 messages kept for one offline persistent session (oldest kept, newest dropped). */
   maxQueuedPerSession: 1000,
   /** Time allowed between the transport opening and the CONNECT packet. */
@@ -42,7 +43,7 @@ export const EmulatorLimits = {
   authCacheEntries: 512,
 } as const;
 
-function countSlashes(s: string): number {
+function slashes(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 47) n++;
   return n;
@@ -59,38 +60,26 @@ export function validateTopicName(topic: string): string | undefined {
   if (topic.includes("\u0000")) return "topic contains U+0000";
   if (Buffer.byteLength(topic, "utf8") > AwsIotLimits.maxTopicBytes)
     return `topic is longer than ${AwsIotLimits.maxTopicBytes} bytes`;
-  if (countSlashes(topic) > AwsIotLimits.maxTopicSlashes)
+  if (slashes(topic) > AwsIotLimits.maxTopicSlashes)
     return `topic has more than ${AwsIotLimits.maxTopicSlashes} forward slashes`;
   return undefined;
 }
 
 /**
- * Checks a SUBSCRIBE topic filter. `#` must be the last level and alone in it [MQTT-4.7.1-2]; `+` must
- * occupy a whole level [MQTT-4.7.1-3]; at least one character [MQTT-4.7.3-1]; plus the AWS limits.
+ * Checks a SUBSCRIBE topic filter: MQTT syntax (shared subscriptions included) plus AWS's limits. The
+ * `$share/<ShareName>/` prefix counts toward neither the 256 bytes nor the 7 slashes (AWS IoT Core
+ * Developer Guide, "MQTT" → Shared subscriptions; aws-c-mqtt skips it the same way in its IoT Core
+ * validation, `aws_mqtt5_topic_skip_aws_iot_core_uncounted_prefix`).
  */
 export function validateTopicFilter(filter: string): string | undefined {
-  if (filter.length === 0) return "topic filter is empty";
-  if (filter.includes("\u0000")) return "topic filter contains U+0000";
-  if (Buffer.byteLength(filter, "utf8") > AwsIotLimits.maxTopicBytes)
+  const syntax = filterSyntaxProblem(filter);
+  if (syntax !== undefined) return syntax;
+  const inner = matchingFilter(filter);
+  if (Buffer.byteLength(inner, "utf8") > AwsIotLimits.maxTopicBytes)
     return `topic filter is longer than ${AwsIotLimits.maxTopicBytes} bytes`;
-  if (countSlashes(filter) > AwsIotLimits.maxTopicSlashes)
+  if (countedSlashes(inner) > AwsIotLimits.maxTopicSlashes)
     return `topic filter has more than ${AwsIotLimits.maxTopicSlashes} forward slashes`;
-  const levels = filter.split("/");
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i] as string;
-    if (level.includes("#") && (level !== "#" || i !== levels.length - 1))
-      return "'#' must be the last level of the filter and alone in it";
-    if (level.includes("+") && level !== "+") return "'+' must occupy a whole level of the filter";
-  }
   return undefined;
-}
-
-/**
- * MQTT 5 shared subscriptions (`$share/<group>/<filter>`, MQTT 5.0 §4.8.2): AWS IoT Core supports
- * them; this emulator does not and refuses the filter (SUBACK 0x9E / 0x80).
- */
-export function isSharedSubscription(filter: string): boolean {
-  return filter.startsWith("$share/");
 }
 
 /** Client IDs: AWS allows up to 128 bytes. Empty IDs are handled by the CONNECT logic. */

@@ -16,6 +16,7 @@ export type DisconnectReason =
   | "MQTT_KEEP_ALIVE_TIMEOUT"
   | "SERVER_ERROR"
   | "SERVER_INITIATED_DISCONNECT"
+  | "THROTTLED"
   | "WEBSOCKET_TTL_EXPIRATION";
 
 export interface PresenceInfo {

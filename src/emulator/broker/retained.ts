@@ -1,11 +1,10 @@
 /**
  * Retained messages (AWS IoT developer guide, "MQTT retained messages"; MQTT 3.1.1 §3.3.1.3):
  * one message per topic; a retained PUBLISH with an empty payload deletes it [MQTT-3.3.1-10/11].
- * Lookup on SUBSCRIBE scans the store: subscribes are rare next to publishes, and AWS caps the
- * store per account, so a second trie is not worth its upkeep here.
+ * AWS replays a retained message only to a subscription whose filter IS its topic (no wildcards), so
+ * the store is a map by topic and a SUBSCRIBE looks up one key.
  */
 import type { BrokerMessage } from "./message.js";
-import { topicMatches } from "./topic-tree.js";
 
 export class RetainedStore {
   readonly #byTopic = new Map<string, BrokerMessage>();
@@ -22,13 +21,6 @@ export class RetainedStore {
 
   get(topic: string): BrokerMessage | undefined {
     return this.#byTopic.get(topic);
-  }
-
-  /** Retained messages whose topic matches a valid filter. */
-  matching(filter: string): BrokerMessage[] {
-    const out: BrokerMessage[] = [];
-    for (const [topic, message] of this.#byTopic) if (topicMatches(filter, topic)) out.push(message);
-    return out;
   }
 
   clear(): void {

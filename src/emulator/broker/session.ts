@@ -1,12 +1,16 @@
 /**
  * Session state [MQTT-4.1]: subscriptions, QoS 1 messages in flight to the client (unacknowledged),
- * and QoS 1 messages queued while the client is offline or its in-flight window is full.
+ * QoS 1 messages queued while the client is offline or its in-flight window is full, and — after a
+ * persistent session resumes — the stored messages still to be replayed.
  * AWS IoT persistent sessions keep subscriptions and queue QoS 1 messages for a returning client
  * (developer guide "MQTT persistent sessions"; default expiry 1 h); QoS 0 messages are not queued.
+ * On resumption AWS sends the stored messages at up to 10 per second alongside live traffic, so they
+ * are kept apart from the live overflow queue (`beginReplay` / `nextReplay`; the connection paces).
  * Pure bookkeeping: no sockets, no timers, time passed in.
  */
 import type { Principal } from "../types.js";
 import type { BrokerMessage } from "./message.js";
+import type { TokenBucket } from "./throttle.js";
 
 export interface SubscriptionOptions {
   /** Granted QoS (AWS grants at most 1). */
@@ -44,6 +48,11 @@ export class Session {
   principal: Principal | undefined;
   /** iot:Receive decisions by topic for `principal` (cleared when the principal changes). */
   readonly receiveCache = new Map<string, boolean>();
+  /**
+   * Outbound publishes per second to this client ("Publish requests per second per connection"; AWS
+   * counts messages to an offline persistent session too, so it lives with the session). Unset = off.
+   */
+  outbound: TokenBucket | undefined;
 
   readonly #maxQueued: number;
   #receiveMaximum: number;
@@ -51,6 +60,9 @@ export class Session {
   #head = 0;
   readonly #inflight = new Map<number, Delivery>();
   #nextId = 1;
+  /** Stored messages of a resumed session not yet sent, oldest first. */
+  #replay: Delivery[] = [];
+  #replayHead = 0;
 
   constructor(clientId: string, expiryIntervalSec: number, options: SessionOptions) {
     this.clientId = clientId;
@@ -126,9 +138,47 @@ export class Session {
     return this.#inflight.delete(messageId);
   }
 
-  /** In-flight deliveries, oldest first, for re-sending with DUP on session resumption [MQTT-4.4.0-1]. */
+  /** In-flight deliveries, oldest first. */
   inflight(): [number, Delivery][] {
     return [...this.#inflight];
+  }
+
+  /** Stored messages still to replay. */
+  get replaying(): number {
+    return this.#replay.length - this.#replayHead;
+  }
+
+  /**
+   * Session resumed: everything stored becomes the replay list, oldest first — unacknowledged
+   * messages (re-sent [MQTT-4.4.0-1]; AWS: "that have not been acknowledged by the client are sent"),
+   * what is left of an interrupted replay, then what was queued while offline. Their packet
+   * identifiers are released: a re-sent message gets a new one (AWS: "might be sent with a different
+   * packet ID"). Returns how many messages wait.
+   */
+  beginReplay(): number {
+    const pending = [...this.#inflight.values()];
+    this.#inflight.clear();
+    for (let i = this.#replayHead; i < this.#replay.length; i++) pending.push(this.#replay[i] as Delivery);
+    for (let i = this.#head; i < this.#queue.length; i++) pending.push(this.#queue[i] as Delivery);
+    this.#replay = pending;
+    this.#replayHead = 0;
+    this.#queue = [];
+    this.#head = 0;
+    return pending.length;
+  }
+
+  /** The next stored message to replay, if the in-flight window has room. */
+  nextReplay(): Delivery | undefined {
+    if (this.#replayHead >= this.#replay.length || this.#inflight.size >= this.#receiveMaximum)
+      return undefined;
+    const d = this.#replay[this.#replayHead];
+    this.#replay[this.#replayHead] = undefined as unknown as Delivery; // release the reference
+    this.#replayHead++;
+    if (this.#replayHead === this.#replay.length) {
+      this.#replay = [];
+      this.#replayHead = 0;
+    }
+    return d;
   }
 
   /** Drops all state (clean start, expiry). */
@@ -137,5 +187,7 @@ export class Session {
     this.#inflight.clear();
     this.#queue = [];
     this.#head = 0;
+    this.#replay = [];
+    this.#replayHead = 0;
   }
 }

@@ -2,12 +2,15 @@
  * The broker over real TCP sockets with a real MQTT client (MQTT.js, protocol 4 and 5).
  * A tiny inline `authorize` stands in for the IAM engine: everything is allowed except topics,
  * filters and client IDs under `denied/` (resources …:topic/denied/…, …:topicfilter/denied/…, …:client/denied-…).
+ * These tests are about protocol handling, so the broker runs with `throttle: "off"` (an immediate
+ * reconnect or takeover would otherwise meet AWS's 1 CONNECT/s per client ID); the rate quotas are
+ * tested in aws-fidelity.test.ts.
  */
 import { once } from "node:events";
 import net from "node:net";
 import { mqtt5 } from "aws-crt";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
-import { generate } from "mqtt-packet";
+import { generate, type Packet, parser } from "mqtt-packet";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { Broker, type BrokerOptions, type ClientTransport } from "../../../src/emulator/broker/index.js";
 import type { AuthorizeDecision, Principal } from "../../../src/emulator/types.js";
@@ -61,6 +64,7 @@ async function startBroker(
     accountId: "222222222222",
     authorize,
     onCredentialExpiry: "keep",
+    throttle: "off",
     ...overrides,
   });
   const socketErrors: Error[] = [];
@@ -184,7 +188,7 @@ describe.each([4, 5] as const)("broker over TCP, MQTT protocol %i", (protocolVer
     expect(h.broker.counters().denials["iot:Publish"]).toBe(1);
   });
 
-  it("refuses a denied subscription in its SUBACK and grants QoS 1 for QoS 2", async () => {
+  it("refuses a denied subscription in its SUBACK and sends no SUBACK for a QoS 2 request", async () => {
     const h = await startBroker();
     const a = await connect(h, { protocolVersion, clientId: "sub-denied" });
     const code = await a.subscribeAsync({ "denied/#": { qos: 1 } }).then(
@@ -192,9 +196,21 @@ describe.each([4, 5] as const)("broker over TCP, MQTT protocol %i", (protocolVer
       (e: { packet?: { granted?: number[] } }) => e.packet?.granted?.[0],
     );
     expect(code).toBe(v5 ? 0x87 : 0x80);
-    const granted = await a.subscribeAsync({ "ok/2": { qos: 2 } });
-    expect(granted[0]?.qos).toBe(1);
+    // AWS: "When QoS level 2 is requested, the message broker doesn't send a PUBACK or SUBACK."
+    let settled = false;
+    a.subscribeAsync({ "ok/2": { qos: 2 } }).then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    // The broker answers in order: a PUBACK for a later publish means no SUBACK is coming.
+    await a.publishAsync("ok/marker", "m", { qos: 1 });
+    expect(settled).toBe(false);
     expect(h.broker.counters().denials["iot:Subscribe"]).toBe(1);
+    expect(h.broker.counters().rejected.qos2).toBe(1);
   });
 
   it("refuses a CONNECT whose iot:Connect is denied", async () => {
@@ -218,7 +234,8 @@ describe.each([4, 5] as const)("broker over TCP, MQTT protocol %i", (protocolVer
     await pub.publishAsync("ret/a", "kept", { qos: 1, retain: true });
     const sub = await connect(h, { protocolVersion, clientId: "ret-sub" });
     const first = nextMessages(sub, 1);
-    await sub.subscribeAsync("ret/+", { qos: 1 });
+    // AWS replays a retained message only to a filter naming its topic exactly (no wildcards).
+    await sub.subscribeAsync("ret/a", { qos: 1 });
     const [retained] = await first;
     expect(retained?.payload.toString()).toBe("kept");
     expect(retained?.retain).toBe(true);
@@ -398,10 +415,16 @@ describe("broker over TCP, AWS IoT specifics", () => {
     expect(h.broker.counters().connectionsOpen).toBe(1);
   });
 
-  it("disconnects a QoS 2 publisher (AWS IoT supports QoS 0 and 1 only)", async () => {
+  it("ignores a QoS 2 publish: no PUBACK/PUBREC, not routed, connection kept (AWS IoT)", async () => {
     const h = await startBroker();
     const socket = await rawSocket(h);
-    const gone = once(socket, "close");
+    const packets: string[] = [];
+    const p = parser({ protocolVersion: 4 });
+    p.on("packet", (packet: Packet) => packets.push(packet.cmd));
+    socket.on("data", (d: Buffer) => p.parse(d));
+    const pong = new Promise<void>((resolve) =>
+      p.on("packet", (x: Packet) => x.cmd === "pingresp" && resolve()),
+    );
     socket.write(
       generate({
         cmd: "connect",
@@ -423,8 +446,12 @@ describe("broker over TCP, AWS IoT specifics", () => {
         dup: false,
       }),
     );
-    await gone;
-    expect(h.broker.counters().rejected.qos2).toBe(1);
+    socket.write(generate({ cmd: "pingreq" }));
+    await pong;
+    expect(packets).toEqual(["connack", "pingresp"]);
+    expect(socket.destroyed).toBe(false);
+    // Routed: only the client's "connected" lifecycle event, not the QoS 2 message.
+    expect(h.broker.counters()).toMatchObject({ rejected: { qos2: 1 }, messagesIn: 1 });
   });
 
   it("closes the socket at credential expiry in mode 'disconnect'", async () => {

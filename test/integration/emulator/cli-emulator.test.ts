@@ -58,6 +58,9 @@ describe("iotload emulator", () => {
     expect(out).toContain(info.roleArn);
     expect(out).toContain(info.accessKeyId);
     expect(out).toContain(info.region);
+    // Throttling like AWS is the default, and the info file says so (a scenario's target checks it).
+    expect(info.throttle).toBe("aws");
+    expect(out).toContain("throttling: AWS IoT Core quotas of this Region");
 
     // The info file is enough to reach the emulator: assume the role, connect, publish.
     const creds = await assumeRole(info, { sessionName: "cli" });
@@ -75,10 +78,13 @@ describe("iotload emulator", () => {
     expect(out).toMatch(/stopped\. connections=1 /);
   });
 
-  it("refuses a bad port and an incomplete --cert/--key/--ca set with a UserError", async () => {
+  it("refuses a bad port, an incomplete --cert/--key/--ca set and an unknown --throttle with a UserError", async () => {
     const io = { until: Promise.resolve("x"), out: () => undefined, err: () => undefined };
     await expect(runEmulator({ ...baseArgs, port: 70000 }, io)).rejects.toBeInstanceOf(UserError);
     await expect(runEmulator({ ...baseArgs, cert: "a.pem" }, io)).rejects.toThrow(/go together/);
+    await expect(runEmulator({ ...baseArgs, throttle: "fast" }, io)).rejects.toThrow(
+      /--throttle must be 'aws'/,
+    );
   });
 
   it("the built CLI runs until SIGTERM, then closes and exits 0", async () => {

@@ -118,6 +118,8 @@ describe("CRT MQTT 3.1.1 over SigV4 WSS (reference world)", () => {
     const first = mqtt311Connection(emu.info, creds, { clientId: "m311-takeover" });
     await first.connect();
     const dropped = stopOnNextInterrupt(first, "the first m311-takeover connection");
+    // Precondition: AWS allows 1 CONNECT per second per client ID; an earlier one would be throttled.
+    await new Promise((resolve) => setTimeout(resolve, 1_050));
 
     const second = mqtt311Connection(emu.info, creds, { clientId: "m311-takeover" });
     const messages = inbox(second);

@@ -75,6 +75,8 @@ describe("CRT MQTT5 over SigV4 WSS (reference world)", () => {
     const creds = await assumeRole(emu.info, { sessionName: "mqtt5-takeover" });
     const first = await connectMqtt5(emu.info, creds, { clientId: "m5-takeover" });
     const dropped = stopOnNextDisconnection(first);
+    // Precondition: AWS allows 1 CONNECT per second per client ID; an earlier one would be throttled.
+    await new Promise((resolve) => setTimeout(resolve, 1_050));
     const second = await connectMqtt5(emu.info, creds, { clientId: "m5-takeover" });
     const event = await dropped;
     expect(event.disconnect?.reasonCode).toBe(mqtt5.DisconnectReasonCode.SessionTakenOver);

@@ -78,7 +78,9 @@ export function simplePlan(o: RigOptions): FleetPlan {
 export async function startRig(o: RigOptions): Promise<Rig> {
   const stack = new CloseStack();
   onTestFinished(() => stack.close());
-  const emu = stack.add(await startEmulator(o.emulator ?? {}));
+  // Fleet mechanics run at rates beyond AWS's quotas (e.g. 500 msg/s into one subscriber): throttling
+  // is off unless a test asks for it (`emulator: { throttle: "aws" }`).
+  const emu = stack.add(await startEmulator({ throttle: "off", ...o.emulator }));
   const pool = stack.add(
     await CredentialPool.create(
       { static: { accessKeyId: emu.info.accessKeyId, secretAccessKey: emu.info.secretAccessKey } },

@@ -143,6 +143,8 @@ describe("the reference recipe's v1 aws-iot-device-sdk sample", () => {
       connected: true,
     });
     const upgradesBefore = emu.counters().endpoint.upgradesAccepted;
+    // Precondition: AWS allows 1 CONNECT per second per client ID, so the reconnect comes a second later.
+    await new Promise((resolve) => setTimeout(resolve, 1_050));
 
     const reconnected = nextConnect(device);
     expect(emu.faults.disconnectClients((id) => id === clientId)).toBe(1);

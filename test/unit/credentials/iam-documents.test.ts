@@ -127,6 +127,16 @@ describe("generateIamDocuments", () => {
     expect(d.permissionPolicyB.Statement[0]?.Resource).toEqual([`${R}:client/a-*`]);
   });
 
+  it("a shared subscription: iot:Subscribe on its $share filter, iot:Receive on the topics it matches", () => {
+    const d = generateIamDocuments({ ...input, subscribeFilters: ["$share/workers/dt/fleet/+/telemetry"] });
+    const bySid = (sid: string) => d.permissionPolicyB.Statement.find((s) => s.Sid === sid)?.Resource;
+    expect(bySid("Subscribe")).toEqual([`${R}:topicfilter/$share/workers/dt/fleet/*/telemetry`]);
+    expect(bySid("Receive")).toEqual([
+      `${R}:topic/dt/fleet/*/telemetry`,
+      `${R}:topic/$share/workers/dt/fleet/*/telemetry`,
+    ]);
+  });
+
   it("the CloudFormation template creates the role in B with both documents", () => {
     const d = generateIamDocuments({
       ...input,

@@ -5,7 +5,7 @@ import { topicMatches } from "../../../src/lib/mqtt-topic.js";
 describe("topicMatches", () => {
   it.each([
     ["topic/#", "topic/test", true],
-    ["topic/#", "topic", true],
+    ["topic/#", "topic", false], // AWS: # does not match its parent level
     ["topic/+", "topic/test", true],
     ["topic/+", "topic/test/deeper", false],
     ["topic/test", "topic/test", true],

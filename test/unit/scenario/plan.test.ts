@@ -318,7 +318,16 @@ describe("planRun", () => {
       kind: "local",
       credentialLifetimeSeconds: 5,
       onCredentialExpiry: "disconnect",
+      throttle: "aws",
     });
+    const off = planRun(scenario(phases, "target: { kind: local, throttle: off }\n"), {}, ctx);
+    expect(off.target).toEqual({ kind: "local", throttle: "off" });
+    const emu = planRun(
+      scenario(phases, "target: { kind: emulator, info: emu.json, throttle: aws }\n"),
+      {},
+      ctx,
+    );
+    expect(emu.target).toMatchObject({ kind: "emulator", throttle: "aws" });
     expect(() => planRun(aws, {}, { runId: "bad run id" })).toThrow(/roleSessionName/);
   });
 });

@@ -236,16 +236,16 @@ describe("errors: what AWS IoT Core rejects (every target)", () => {
   });
 });
 
+const PER_CONNECTION = "AWS IoT Core: Publish requests per second per connection (100)";
+
 describe("warnings: what AWS throttles or caps", () => {
-  it("per-connection publish rate above 100/s (aws), differently worded with awsLimits", () => {
+  it("per-connection publish rate above 100/s (aws and the throttling emulator), differently worded with awsLimits", () => {
     const fast = checkQuotas(
       aws({
         phases: "phases: [{ duration: 10s, rate: 50/s }, { duration: 10s, rate: 50/s, rampTo: 150/s }]",
       }),
     );
-    expect(find(fast, "warning")).toContain(
-      "phases.1: AWS IoT Core: publish requests per second per connection (100)",
-    );
+    expect(find(fast, "warning")).toContain(`phases.1: ${PER_CONNECTION}`);
     expect(fast.find((f) => f.path[0] === "phases")?.message).toContain("throttles");
     const limited = checkQuotas(
       aws({
@@ -254,9 +254,47 @@ describe("warnings: what AWS throttles or caps", () => {
       }),
     );
     expect(limited.find((f) => f.path[0] === "phases")?.message).toContain("schedule falls behind");
-    expect(
-      find(checkQuotas(build({ phases: "phases: [{ duration: 10s, rate: 150/s }]" })), "warning"),
-    ).toEqual([]);
+    // The emulator throttles like AWS by default; `throttle: off` turns the warnings off.
+    const local = checkQuotas(build({ phases: "phases: [{ duration: 10s, rate: 150/s }]" }));
+    expect(find(local, "warning")).toEqual([`phases.0: ${PER_CONNECTION}`]);
+    expect(local[0]?.message).toMatch(/^The emulator \(like AWS IoT Core\) throttles/);
+    const off = checkQuotas(
+      build({
+        phases: "phases: [{ duration: 10s, rate: 150/s }]",
+        target: "target: { kind: local, throttle: off }",
+      }),
+    );
+    expect(off).toEqual([]);
+  });
+
+  it("account-level inbound and outbound publish rates, by Region", () => {
+    const fleet = (region: string) =>
+      aws({
+        target: `target: { kind: aws, region: ${region}, endpoint: x-ats.iot.${region}.amazonaws.com }`,
+        devices: 'devices: { count: 500, clientId: "d-{{runId}}-{{index}}" }',
+        phases: "phases: [{ duration: 10s, rate: 5/s }]",
+        subscribers: 'subscribers: { count: 50, topics: ["$share/g/t/#"], clientId: "s-{{index}}" }',
+      });
+    // 2,500 msg/s: over the 2,000/s default of ap-northeast-1, under us-east-1's 20,000/s.
+    expect(find(checkQuotas(fleet("ap-northeast-1")), "warning")).toEqual([
+      "phases.0: AWS IoT Core: Inbound publish requests per second per account (2,000 in ap-northeast-1, adjustable)",
+      "subscribers: AWS IoT Core: Outbound publish requests per second per account (2,000 in ap-northeast-1, adjustable)",
+    ]);
+    expect(find(checkQuotas(fleet("us-east-1")), "warning")).toEqual([]);
+  });
+
+  it("a shared subscription spreads deliveries over its subscribers; its $share prefix is not counted", () => {
+    const sub = (topics: string, count: number) =>
+      checkQuotas(
+        build({
+          subscribers: `subscribers: { count: ${count}, topics: [${topics}], clientId: "s-{{index}}" }`,
+          phases: "phases: [{ duration: 10s, rate: 30/s }]",
+        }),
+      );
+    // 10 devices × 30/s = 300/s: one ordinary subscriber is over 100/s; 4 shared members get 75/s each.
+    expect(find(sub('"t/#"', 1), "warning")).toEqual([`subscribers: ${PER_CONNECTION}`]);
+    expect(find(sub('"$share/g/t/#"', 4), "warning")).toEqual([]);
+    expect(find(sub('"$share/g/1/2/3/4/5/6/7/#"', 4), "error")).toEqual([]);
   });
 
   it("per-connection bytes above 512 KiB/s (aws)", () => {
@@ -276,18 +314,23 @@ describe("warnings: what AWS throttles or caps", () => {
         phases: "phases: [{ duration: 10s, rate: 11/s }]",
       }),
     );
-    expect(find(busy, "warning")).toEqual([
-      "subscribers: AWS IoT Core: publish requests per second per connection (100)",
-    ]);
+    expect(find(busy, "warning")).toEqual([`subscribers: ${PER_CONNECTION}`]);
   });
 
-  it("connect rate above the account's 500/s (aws)", () => {
+  it("connect rate above the account's quota of the Region (aws: 100/s in ap-northeast-1, 500/s in us-east-1)", () => {
     const f = checkQuotas(
-      aws({ devices: 'devices: { count: 10, clientId: "d-{{runId}}-{{index}}", connect: { rate: 600/s } }' }),
+      aws({ devices: 'devices: { count: 10, clientId: "d-{{runId}}-{{index}}", connect: { rate: 200/s } }' }),
     );
     expect(find(f, "warning")).toEqual([
-      "devices.connect.rate: AWS IoT Core: connect requests per second per account (500, adjustable)",
+      "devices.connect.rate: AWS IoT Core: Connect requests per second per account (100 in ap-northeast-1, adjustable)",
     ]);
+    const virginia = checkQuotas(
+      aws({
+        target: "target: { kind: aws, region: us-east-1, endpoint: x-ats.iot.us-east-1.amazonaws.com }",
+        devices: 'devices: { count: 10, clientId: "d-{{runId}}-{{index}}", connect: { rate: 200/s } }',
+      }),
+    );
+    expect(find(virginia, "warning")).toEqual([]);
   });
 
   it("client IDs without {{runId}} on aws (1 connect/s per client ID, takeovers)", () => {

@@ -2,77 +2,9 @@
  * Broker logic driven through an in-memory ClientTransport with fake timers: time-based rules
  * (connect timeout, keep-alive, credential expiry) and flow control, without sockets.
  */
-import { generate, type Packet, parser } from "mqtt-packet";
-import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
-import { Broker, type BrokerOptions, type ClientTransport } from "../../../../src/emulator/broker/index.js";
-import type { Principal } from "../../../../src/emulator/types.js";
-
-const principal: Principal = {
-  arn: "arn:aws:iam::111111111111:user/loadtester",
-  accountId: "111111111111",
-  accessKeyId: "AKIATEST",
-  kind: "user",
-  policies: [],
-};
-
-class MemoryTransport implements ClientTransport {
-  readonly received: Packet[] = [];
-  closed = false;
-  #onData: ((b: Buffer) => void) | undefined;
-  #onClose: (() => void) | undefined;
-  readonly #parser: ReturnType<typeof parser>;
-
-  constructor(protocolVersion: 4 | 5) {
-    this.#parser = parser({ protocolVersion });
-    this.#parser.on("packet", (p: Packet) => this.received.push(p));
-  }
-  write(data: Uint8Array): void {
-    this.#parser.parse(Buffer.from(data));
-  }
-  close(): void {
-    this.closed = true;
-  }
-  onData(cb: (data: Buffer) => void): void {
-    this.#onData = cb;
-  }
-  onClose(cb: () => void): void {
-    this.#onClose = cb;
-  }
-  send(packet: Packet, protocolVersion: 4 | 5): void {
-    this.#onData?.(generate(packet, { protocolVersion }));
-  }
-  sendRaw(bytes: Buffer): void {
-    this.#onData?.(bytes);
-  }
-  peerClosed(): void {
-    this.#onClose?.();
-  }
-  of<C extends Packet["cmd"]>(cmd: C): Extract<Packet, { cmd: C }>[] {
-    return this.received.filter((p): p is Extract<Packet, { cmd: C }> => p.cmd === cmd);
-  }
-}
-
-function newBroker(overrides: Partial<BrokerOptions> = {}): Broker {
-  const broker = new Broker({
-    region: "us-east-1",
-    accountId: "222222222222",
-    authorize: () => ({ allowed: true, reason: "test" }),
-    onCredentialExpiry: "disconnect",
-    ...overrides,
-  });
-  onTestFinished(() => broker.close());
-  return broker;
-}
-
-function open(broker: Broker, clientId: string, protocolVersion: 4 | 5, keepalive = 60, who = principal) {
-  const t = new MemoryTransport(protocolVersion);
-  broker.handleConnection(t, who);
-  t.send(
-    { cmd: "connect", protocolId: "MQTT", protocolVersion, clientId, clean: true, keepalive },
-    protocolVersion,
-  );
-  return t;
-}
+import { generate, type Packet } from "mqtt-packet";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MemoryTransport, newBroker, open, principal } from "./memory-transport.js";
 
 const flush = () => vi.advanceTimersByTimeAsync(0);
 
@@ -123,7 +55,11 @@ describe("Broker timers", () => {
     expect(a.closed).toBe(true);
     expect(strict.counters().expiryDisconnects).toBe(1);
     expect(b.closed).toBe(false);
-    await vi.advanceTimersByTimeAsync(50_000); // the 60 s maximum connection age still applies
+    // The (here 60 s) maximum connection age is no timer: AWS closes at the first message sent after it.
+    await vi.advanceTimersByTimeAsync(50_000);
+    expect(b.closed).toBe(false);
+    b.send({ cmd: "publish", topic: "t", payload: Buffer.from("x"), qos: 0, retain: false, dup: false }, 4);
+    await flush();
     expect(b.closed).toBe(true);
     expect(lenient.counters()).toMatchObject({ expiryDisconnects: 0, maxAgeDisconnects: 1 });
   });

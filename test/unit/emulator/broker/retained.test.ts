@@ -17,18 +17,4 @@ describe("RetainedStore", () => {
     expect(store.get("a/1")).toBeUndefined();
     expect(store.size).toBe(1);
   });
-
-  it("finds retained messages by filter, not $-topics under leading wildcards", () => {
-    const store = new RetainedStore();
-    for (const t of ["a/1", "a/2/x", "b/1", "$aws/x"]) store.set(msg(t, t));
-    const topics = (f: string) =>
-      store
-        .matching(f)
-        .map((m) => m.topic)
-        .sort();
-    expect(topics("a/+")).toEqual(["a/1"]);
-    expect(topics("a/#")).toEqual(["a/1", "a/2/x"]);
-    expect(topics("#")).toEqual(["a/1", "a/2/x", "b/1"]);
-    expect(topics("$aws/#")).toEqual(["$aws/x"]);
-  });
 });

@@ -1,0 +1,75 @@
+/**
+ * Throttled requests in the result: their own `counts.throttled` by quota (not `failed`), part of the
+ * error rate, one "by AWS quota" summary row per quota, summed on merge, usable in thresholds.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  buildResult,
+  mergeResults,
+  renderHtml,
+  renderSummary,
+  runResultSchema,
+} from "../../../src/report/index.js";
+import { syntheticInput } from "../../fixtures/results/synthetic.js";
+
+function throttledInput() {
+  const input = syntheticInput({
+    seconds: 5,
+    thresholds: ["counts.throttled.publish.publishesPerSecondPerConnection < 10"],
+  });
+  const c = input.metrics.counters;
+  c["throttled.publish.publishesPerSecondPerConnection"] = 40;
+  c["throttled.publish.unknown"] = 2;
+  c["throttled.connect.connectsPerSecondPerAccount"] = 3;
+  return input;
+}
+
+describe("counts.throttled", () => {
+  it("maps throttled.* counters by quota, keeps them out of failed and other, and counts them as errors", () => {
+    const input = throttledInput();
+    const plain = buildResult(syntheticInput({ seconds: 5 }));
+    const r = buildResult(input);
+    expect(runResultSchema.safeParse(r).success).toBe(true);
+    expect(r.counts.throttled).toEqual({
+      publish: { publishesPerSecondPerConnection: 40, unknown: 2 },
+      connect: { connectsPerSecondPerAccount: 3 },
+    });
+    expect(r.counts.failed).toEqual(plain.counts.failed);
+    expect(Object.keys(r.counts.other).filter((k) => k.startsWith("throttled"))).toEqual([]);
+    expect(r.rates.errorRate * r.counts.published).toBeCloseTo(
+      plain.rates.errorRate * plain.counts.published + 42,
+      6,
+    );
+    expect(r.thresholds[0]).toMatchObject({
+      metric: "counts.throttled.publish.publishesPerSecondPerConnection",
+      observed: 40,
+      pass: false,
+    });
+  });
+
+  it("prints one 'by AWS quota' row per quota and sums on merge", () => {
+    const r = buildResult(throttledInput());
+    const text = renderSummary(r, { color: false });
+    expect(text).toContain(
+      'throttled    by AWS quota "Publish requests per second per connection (L-083F3861)": 40 publishes',
+    );
+    expect(text).toContain(
+      'by AWS quota "Connect requests per second per account (L-AEA1E176)": 3 connection attempts',
+    );
+    expect(text).toContain("by AWS quota (not named by the server): 2 publishes");
+    const html = renderHtml(r);
+    expect(html).toContain("throttled by AWS quota");
+    expect(html).toContain("Publish requests per second per connection (L-083F3861)");
+    expect(html).toContain("40 publishes");
+    expect(renderSummary(buildResult(syntheticInput({ seconds: 5 })), { color: false })).not.toContain(
+      "by AWS quota",
+    );
+    const merged = mergeResults([r, r]);
+    expect(merged.counts.throttled?.publish).toEqual({ publishesPerSecondPerConnection: 80, unknown: 4 });
+    // Results written before counts.throttled existed still parse and merge.
+    const { throttled: _t, ...old } = r.counts;
+    const legacy = { ...r, counts: old };
+    expect(runResultSchema.safeParse(legacy).success).toBe(true);
+    expect(mergeResults([legacy, r]).counts.throttled?.connect).toEqual({ connectsPerSecondPerAccount: 3 });
+  });
+});
