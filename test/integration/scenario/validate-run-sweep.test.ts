@@ -23,7 +23,6 @@ import { CredentialPool } from "../../../src/credentials/index.js";
 import {
   AwsIotLimits,
   effectiveKeepAliveSec,
-  isSharedSubscription,
   validateClientId,
   validateTopicFilter,
   validateTopicName,
@@ -281,7 +280,7 @@ function violations(plan: RunPlan, sts: (plan: RunPlan) => string | undefined): 
         out.push(`SUBSCRIBE with ${packet.length} filters > ${AwsIotLimits.maxFiltersPerSubscribe}`);
     }
     for (const f of topics) {
-      const p = validateTopicFilter(f) ?? (isSharedSubscription(f) ? "shared subscription" : undefined);
+      const p = validateTopicFilter(f);
       if (p) out.push(`filter ${f}: ${p}`);
     }
     if (new Set(topics).size > AwsIotLimits.maxSubscriptionsPerConnection)
