@@ -116,7 +116,7 @@ async function assumeRole(info: EmulatorInfo): Promise<{ id: string; secret: str
   }
 }
 
-/** One config for the process (one TLS context), cloned per client (design notes §4). */
+/** One config for the process (one TLS context), cloned per client (docs/architecture.md §4). */
 function baseConfig(info: EmulatorInfo, creds: { id: string; secret: string; token: string }) {
   if (!info.caPem) throw new Error("the emulator info has no CA");
   return (

@@ -3,7 +3,7 @@
  *
  * The pool talks to STS only through the small `StsCaller` interface so unit tests can inject a fake;
  * `createStsCaller()` is the real one. Every STS failure is normalised to `StsFailure` carrying the
- * decision (retry or stop, design notes §3.6) — the pool never inspects SDK error shapes itself.
+ * decision (retry or stop, docs/architecture.md §3.6) — the pool never inspects SDK error shapes itself.
  */
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { ExitCode, UserError } from "../lib/errors.js";
@@ -74,7 +74,7 @@ export const MAX_ROLE_SESSION_NAME_LENGTH = 64;
 /**
  * Checks the AssumeRole parameters before any call, so a typo is a usage error naming the field
  * (`credentials.<field>`) rather than an STS ValidationError after a network round trip.
- * Returns every problem, not only the first (design notes §3.1).
+ * Returns every problem, not only the first (docs/architecture.md §3.1).
  */
 export function validateAssumeRoleSettings(s: AssumeRoleSettings): string[] {
   const problems: string[] = [];

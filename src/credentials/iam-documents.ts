@@ -1,5 +1,5 @@
 /**
- * The three IAM documents of the cross-account setup (design notes §0) plus a CloudFormation template
+ * The three IAM documents of the cross-account setup (docs/architecture.md §0) plus a CloudFormation template
  * that creates the role in account B, derived from a scenario's client IDs, topics and filters:
  * (1) account A identity policy: sts:AssumeRole on the role;
  * (2) account B trust policy: trusts account A (sts:ExternalId condition when one is used);

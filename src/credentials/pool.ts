@@ -1,12 +1,12 @@
 /**
  * The credential pool: N independently refreshed AssumeRole sessions shared by the whole fleet.
  *
- * Shape after smithy's `property-provider/memoize.ts` (design notes §3.5): one refresh promise shared by
+ * Shape after smithy's `property-provider/memoize.ts` (docs/architecture.md §3.5): one refresh promise shared by
  * all callers (single flight), failures not cached, refresh ahead of expiry. Added for a load tool:
  * - refresh-ahead timers with jitter so several sessions / processes do not hit STS in lockstep;
  * - a "connect window": credentials that expire within it are never handed out, because a connection
  *   signed with them could be dropped at expiry (emulator `onCredentialExpiry: disconnect`; AWS leaves
- *   this undocumented, design notes §5);
+ *   this undocumented, docs/architecture.md §5);
  * - retry with exponential backoff + full jitter for throttling / 5xx / network errors while the current
  *   credentials stay in use; fatal errors (AccessDenied, …) become one-paragraph UserErrors (exit 5);
  * - invalidation: when the target refuses a session's credentials (a restarted or different target, a

@@ -1,7 +1,7 @@
 /**
  * Per-handshake SigV4 signing of the MQTT-over-WebSocket upgrade for aws-crt clients.
  *
- * aws-crt for Node has no JavaScript credentials-provider callback (design notes §4: only newStatic,
+ * aws-crt for Node has no JavaScript credentials-provider callback (docs/architecture.md §4: only newStatic,
  * newDefault, newCognito, newX509), and a `newStatic` provider keeps signing with the OLD key after the
  * pool rotates. So instead of a provider we replace the handshake transform itself: on every (re)connect
  * it asks the pool for credentials valid for the connect window and signs the upgrade request with a

@@ -1,7 +1,7 @@
 /**
  * TLS material for the emulator's IoT data endpoint: a throw-away ECDSA P-256 CA and a server
  * certificate for the loopback names, generated at start (ECDSA because TLS handshakes are the
- * connect-rate bottleneck and P-256 is ~25% cheaper than RSA here — design notes §4), or read from
+ * connect-rate bottleneck and P-256 is ~25% cheaper than RSA here — docs/architecture.md §4), or read from
  * user-supplied PEM files.
  */
 

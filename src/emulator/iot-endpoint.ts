@@ -193,7 +193,7 @@ class WebSocketTransport implements EndpointTransport {
   }
 
   close(): void {
-    // terminate() destroys the TCP socket: the CRT ignores a WebSocket Close frame (design notes §4).
+    // terminate() destroys the TCP socket: the CRT ignores a WebSocket Close frame (docs/architecture.md §4).
     this.#ws.terminate();
   }
 

@@ -6,7 +6,7 @@
  * IdentityService contract (types.ts) is synchronous (it runs inside the WebSocket upgrade handler).
  * Spec: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
  *
- * Presigned WebSocket URLs (design notes §4): the CRT signs with the session token omitted and
+ * Presigned WebSocket URLs (docs/architecture.md §4): the CRT signs with the session token omitted and
  * appends X-Amz-Security-Token afterwards, so the canonical query excludes X-Amz-Signature AND the
  * token; some presigners (e.g. MQTT.js helpers, older SDKs) sign with the token in the query. Both
  * forms are accepted. The signed headers are exactly those listed in X-Amz-SignedHeaders (CRT:

@@ -215,7 +215,7 @@ function buildWorld(input: unknown): { world?: World; problems: Problem[] } {
     return {
       problems: parsed.error.issues.flatMap((i) => {
         const path = i.path.filter((p): p is string | number => typeof p !== "symbol");
-        // One problem per unknown key, pointing at the key itself (strict rejection, design notes §3.1).
+        // One problem per unknown key, pointing at the key itself (strict rejection, docs/architecture.md §3.1).
         if (i.code === "unrecognized_keys") {
           return i.keys.map((k) => ({ path: [...path, k], message: `unknown field '${k}'` }));
         }
@@ -378,7 +378,7 @@ export async function loadWorld(path: string): Promise<World> {
 }
 
 /**
- * The reference cross-account setup (design notes §0): user `loadtester` in account A may
+ * The reference cross-account setup (docs/architecture.md §0): user `loadtester` in account A may
  * sts:AssumeRole `iot-load-test` in account B; the role trusts account A and allows the IoT data
  * actions on every client, topic and topic filter of account B in the region.
  */

@@ -1,7 +1,7 @@
 /**
  * Connect admission: at most `concurrency` connects in flight (p-limit) and at most `ratePerSecond`
  * connect starts per second (a token bucket with a burst of one, i.e. evenly spaced starts). AWS IoT
- * throttles connects per account (~500/s) and per client ID (1/s) — design notes §5 — so a load tool
+ * throttles connects per account (~500/s) and per client ID (1/s) — docs/architecture.md §5 — so a load tool
  * must pace them rather than stampede.
  */
 import pLimit, { type LimitFunction } from "p-limit";

@@ -1,5 +1,5 @@
 /**
- * CRT client configurations, built ONCE per process and cloned per device (design notes §4: building
+ * CRT client configurations, built ONCE per process and cloned per device (docs/architecture.md §4: building
  * a TLS context per client cut connects from ~470/s to ~130/s and stalled the event loop). A clone
  * shares the base's `tlsCtx` object and differs only in client ID and handshake transform.
  */
@@ -95,7 +95,7 @@ export function buildMqtt311BaseConfig(o: CrtBaseOptions): mqtt.MqttConnectionCo
     region: o.endpoint.region,
     credentials_provider: placeholderProvider(),
   })
-    // new_with_websockets forces port 443: with_port must come after it (design notes §4).
+    // new_with_websockets forces port 443: with_port must come after it (docs/architecture.md §4).
     .with_port(o.endpoint.port)
     .with_endpoint(o.endpoint.host)
     .with_client_id("iotload-base")

@@ -1,6 +1,6 @@
 /**
  * One simulated device = one aws-iot-device-sdk-v2 client (MQTT 5 `Mqtt5Client` or MQTT 3.1.1
- * `MqttClientConnection`) behind one small interface. CRT quirks handled here (design notes §4):
+ * `MqttClientConnection`) behind one small interface. CRT quirks handled here (docs/architecture.md §4):
  * MQTT 5 reconnects forever, so a device that cannot make its first connection within the timeout is
  * stopped; a publish never rejects to the caller — it resolves to an outcome with a reason.
  */
@@ -266,7 +266,7 @@ export class Mqtt5Device extends BaseDevice {
     if (!initial) return;
     this.#initial = undefined;
     clearTimeout(initial.timer);
-    // Stop now: the MQTT 5 client would otherwise retry forever (design notes §4).
+    // Stop now: the MQTT 5 client would otherwise retry forever (docs/architecture.md §4).
     this.#stop();
     const why =
       reason === "timeout" && initial.lastReason !== "timeout"

@@ -1,6 +1,6 @@
 /**
  * The fleet: N devices publishing on the open-model schedule plus M subscribers measuring delivery.
- * Lifecycle (one AbortSignal per run, two-phase stop — design notes §3.8):
+ * Lifecycle (one AbortSignal per run, two-phase stop — docs/architecture.md §3.8):
  *   create → connectSubscribers → connectDevices → startPublishing → (schedule done | abort)
  *   → stopOffering → drain(grace) → close.
  * Every message ends in exactly one state: published = acked + failed(by reason). The fleet owns the

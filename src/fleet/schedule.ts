@@ -1,5 +1,5 @@
 /**
- * The executing open-model scheduler (design notes §3.3, after wrk2): message k of device i is sent at
+ * The executing open-model scheduler (docs/architecture.md §3.3, after wrk2): message k of device i is sent at
  * `runStart + schedule.dueMs(i, k)` regardless of how earlier messages fared. ONE timer serves every
  * device: a min-heap ordered by due time holds each device's next message; each tick sends everything
  * due, in due order, then sleeps until the next due time (at least `tickMs`, so sends are batched and

@@ -1,5 +1,5 @@
 /**
- * Injectable time (design notes §3.9, after MQTT.js get-timer.ts): schedulers and refreshers take a
+ * Injectable time (docs/architecture.md §3.9, after MQTT.js get-timer.ts): schedulers and refreshers take a
  * Clock so unit tests drive them with fake timers and never wait on the wall clock.
  */
 

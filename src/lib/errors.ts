@@ -1,5 +1,5 @@
 /**
- * Errors carry the decision (design notes §3.6, after smithy's ProviderError): the class says whether
+ * Errors carry the decision (docs/architecture.md §3.6, after smithy's ProviderError): the class says whether
  * a caller may retry and which exit code a user sees. Only `cli/` turns them into process exit codes.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Ownership of async resources (design notes §3.7): whatever listens, connects or schedules has an
+ * Ownership of async resources (docs/architecture.md §3.7): whatever listens, connects or schedules has an
  * owner with an idempotent `close()` that releases it, children in reverse order of creation.
  */
 

@@ -1,6 +1,6 @@
 /**
  * HdrHistogram helpers with the bounds every iotload histogram shares, so that histograms from any
- * worker, shard or run can be merged exactly with `add()` (design notes §3.4, after autocannon's
+ * worker, shard or run can be merged exactly with `add()` (docs/architecture.md §3.4, after autocannon's
  * histUtil.js). Values are recorded in MICROSECONDS; reports show milliseconds.
  *
  * Build choice: the pure-JS `Float64Histogram` (bitBucketSize 64). The WASM build records ~3-4x faster

@@ -1,6 +1,6 @@
 /**
  * Scenario problems: each names file, line, column, field path, what is wrong, the value found and
- * what is allowed (design notes §3.1). `ScenarioError` carries all of them at once.
+ * what is allowed (docs/architecture.md §3.1). `ScenarioError` carries all of them at once.
  */
 import { UserError } from "../lib/errors.js";
 

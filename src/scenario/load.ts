@@ -1,5 +1,5 @@
 /**
- * YAML scenario → validated Scenario, with every problem located at file:line:col (design notes §3.1).
+ * YAML scenario → validated Scenario, with every problem located at file:line:col (docs/architecture.md §3.1).
  * The `yaml` Document is kept so zod's issue paths map back to source positions. Order of checks:
  * YAML syntax (stops here if broken) → schema (all field problems at once) → cross-field rules and
  * AWS quotas (once the structure is valid, since they need whole values).

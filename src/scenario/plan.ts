@@ -1,6 +1,6 @@
 /**
  * planRun: a validated scenario + overrides + run context → everything the fleet needs to know
- * before it opens a socket (design notes §3.2: plan, then execute). Pure: no sockets, no timers,
+ * before it opens a socket (docs/architecture.md §3.2: plan, then execute). Pure: no sockets, no timers,
  * no clock reads.
  *
  * Overrides (from `iotload run` flags):
@@ -415,7 +415,7 @@ function checkClientIds(
   subscriberClientId: (i: number) => string,
 ): void {
   // A duplicate client ID makes the broker disconnect the older connection, and both reconnect forever
-  // (design notes §4). The loader already requires {{index}} in the template, which makes device IDs
+  // (docs/architecture.md §4). The loader already requires {{index}} in the template, which makes device IDs
   // unique; subscribers use a separate template, so check the two sets do not meet.
   if (!/\{\{\s*index\s*\}\}/.test(s.devices.clientId)) {
     throw new UserError(

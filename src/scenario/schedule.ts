@@ -1,5 +1,5 @@
 /**
- * Open-model timing (design notes §3.3). The per-device publish rate r(t) is piecewise: constant or a
+ * Open-model timing (docs/architecture.md §3.3). The per-device publish rate r(t) is piecewise: constant or a
  * linear ramp per phase. Message k of device i is due at the t where ∫₀ᵗ r = k + φᵢ, with φᵢ ∈ [0, 1) a
  * per-device offset spread by the golden ratio so devices do not fire in lockstep. Each due time is
  * solved in closed form inside its phase (quadratic for ramps): nothing accumulates, so dueMs(i, 10⁶)

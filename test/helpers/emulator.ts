@@ -134,7 +134,7 @@ export function mqtt5Config(
         : { sessionExpiryIntervalSeconds: options.sessionExpiryIntervalSeconds }),
     })
     .withSessionBehavior(options.sessionBehavior ?? mqtt5.ClientSessionBehavior.Clean)
-    // Tests want failures fast and reconnects quick (the CRT retries forever; design notes §4).
+    // Tests want failures fast and reconnects quick (the CRT retries forever; docs/architecture.md §4).
     .withMinReconnectDelayMs(200)
     .withMaxReconnectDelayMs(1_000)
     .withConnackTimeoutMs(5_000);
@@ -163,7 +163,7 @@ export function createMqtt5(config: mqtt5.Mqtt5ClientConfig): ConnectedMqtt5 {
     const i = waiters.findIndex((w) => w.topic === undefined || w.topic === event.message.topicName);
     if (i >= 0) waiters.splice(i, 1)[0]?.resolve(event.message);
   });
-  // The client may be stopped from inside an event handler (design notes §4); remember it so the
+  // The client may be stopped from inside an event handler (docs/architecture.md §4); remember it so the
   // teardown does not wait for a STOPPED event that has already been emitted.
   let stopped = false;
   const stoppedEvent = new Promise<void>((resolve) =>

@@ -1,7 +1,7 @@
 /**
  * `iotload policy <scenario> [--format json|cloudformation] [--source-account ID | --source-arn ARN]
  * [--profile P] [--region R]`:
- * prints the IAM documents the scenario needs (design notes §0): (1) account A's identity policy
+ * prints the IAM documents the scenario needs (docs/architecture.md §0): (1) account A's identity policy
  * (sts:AssumeRole on the role), (2) account B's trust policy (trusting A, with sts:ExternalId when the
  * scenario sets one), (3) account B's permission policy scoped to the scenario's client IDs, topic and
  * filters (plus iot:DescribeEndpoint for `target.endpoint: auto`) — or a CloudFormation template

@@ -43,7 +43,7 @@ export async function until(
 }
 
 /**
- * The CRT MQTT5 config for the emulator, built ONCE (one TLS context, design notes §4) with the pool's
+ * The CRT MQTT5 config for the emulator, built ONCE (one TLS context, docs/architecture.md §4) with the pool's
  * per-handshake signer replacing the builder's static-provider transform; clone per client ID.
  */
 export function baseMqtt5Config(

@@ -202,7 +202,7 @@ describe("per-handshake signing with a real CRT MQTT5 client", () => {
       credentials_provider: unused,
     })
       .with_endpoint(emu.info.iotHost)
-      .with_port(emu.info.iotPort) // after new_with_websockets, which forces 443 (design notes §4)
+      .with_port(emu.info.iotPort) // after new_with_websockets, which forces 443 (docs/architecture.md §4)
       .with_certificate_authority(emu.info.caPem ?? "")
       .with_client_id("cred-rotate-311")
       .with_clean_session(true)

@@ -1,6 +1,6 @@
 /**
  * The real aws-iot-device-sdk-v2 MQTT 3.1.1 connection (`new_with_websockets` + `with_port` after it,
- * design notes §4) against the emulator, next to an MQTT5 client on the same broker: the same
+ * docs/architecture.md §4) against the emulator, next to an MQTT5 client on the same broker: the same
  * behaviours crt-mqtt5.test.ts checks for MQTT5, in their MQTT 3.1.1 form (no reason codes: a denied
  * publish is a disconnect, a denied subscribe is SUBACK 0x80, a takeover is a dropped socket).
  */

@@ -1,5 +1,5 @@
 /**
- * The reference recipe's smoke test by hand (design notes §0), run for real against the emulator:
+ * The reference recipe's smoke test by hand (docs/architecture.md §0), run for real against the emulator:
  *
  *   ~/.aws/credentials  [switch]          aws_access_key_id / aws_secret_access_key of account A
  *   ~/.aws/config       [profile target]  role_arn = <B's role>, source_profile = switch, region

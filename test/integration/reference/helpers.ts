@@ -1,5 +1,5 @@
 /**
- * Helpers for the reference setup's own clients (design notes §0): the AWS CLI (`aws`, a child
+ * Helpers for the reference setup's own clients (docs/architecture.md §0): the AWS CLI (`aws`, a child
  * process) and the v1 `aws-iot-device-sdk` device (in process). Every resource created here registers
  * its teardown with `onTestFinished` where it is created.
  */
@@ -167,7 +167,7 @@ async function writeProfileFiles(
 }
 
 /**
- * The reference recipe's profiles (design notes §0) for the emulator: credentials `[switch]` with
+ * The reference recipe's profiles (docs/architecture.md §0) for the emulator: credentials `[switch]` with
  * account A's long-term key; config `[profile target]` with `role_arn` and `source_profile = switch`,
  * region from the emulator's world. `secretAccessKey` overrides A's secret (to show a wrong key).
  */

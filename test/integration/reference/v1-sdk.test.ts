@@ -1,5 +1,5 @@
 /**
- * The reference recipe's code path (design notes §0) against the emulator: the classic Node.js sample
+ * The reference recipe's code path (docs/architecture.md §0) against the emulator: the classic Node.js sample
  * calls STS AssumeRole with account A's keys, then opens a v1 `aws-iot-device-sdk` device with
  * `protocol: 'wss'` and the temporary AccessKeyId / SecretAccessKey / SessionToken, and publishes JSON
  * to `topic/test` while someone watches that topic (here an MQTT.js subscriber with its own session).

@@ -51,7 +51,7 @@ const SCENARIO = [
   "stop: { grace: 1s }",
   'thresholds: ["publishAck.p99 < 5s", "loss == 0"]',
 ].join("\n");
-/** 3 devices × 5/s × 2 s: the open-model schedule fixes the message count (design notes §3.3). */
+/** 3 devices × 5/s × 2 s: the open-model schedule fixes the message count (docs/architecture.md §3.3). */
 const EXPECTED_MESSAGES = 30;
 
 const PERCENTILES = [

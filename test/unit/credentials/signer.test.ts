@@ -39,7 +39,7 @@ function run(transform: HandshakeTransform, request: http.HttpRequest): Promise<
 const enc = (s: string) =>
   encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-/** Independent SigV4 check of a query-signed upgrade (design notes §4): token and signature excluded. */
+/** Independent SigV4 check of a query-signed upgrade (docs/architecture.md §4): token and signature excluded. */
 function verify(path: string, host: string, secret: string): boolean {
   const [uri = "", query = ""] = path.split("?");
   const params = query.split("&").map((kv) => kv.split("=").map(decodeURIComponent) as [string, string]);

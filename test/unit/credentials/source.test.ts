@@ -7,7 +7,7 @@ import { UserError } from "../../../src/lib/errors.js";
 
 const ROLE = "arn:aws:iam::222222222222:role/iot-load-test";
 
-/** The reference setup's two files (design notes §0), in a temp dir. */
+/** The reference setup's two files (docs/architecture.md §0), in a temp dir. */
 function referenceFiles(): SharedFilePaths {
   const dir = mkdtempSync(join(tmpdir(), "iotload-src-"));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
