@@ -486,9 +486,13 @@ export class Fleet implements Closeable {
     }
     if (outcome.denied) this.#rec.count("denied");
     // A failure reason code from the target (PUBACK ≥ 0x80) means it refused the message: nobody
-    // should receive it. Any other failure (client-side, connection lost) leaves it unknown whether
-    // the target took the message, so subscribers are still expected to receive it.
-    if (outcome.reasonCode === undefined) this.#tracker.expect(p.index, p.seq, p.topic);
+    // should receive it. Any other failure (client-side: connection lost, client stopped) is a
+    // publish the target never answered, and it may still have taken it: subscribers are expected
+    // to receive it, and it counts as unanswered (reports/README.md, "Accounting").
+    if (outcome.reasonCode === undefined && outcome.throttled === undefined) {
+      this.#rec.count("unanswered");
+      this.#tracker.expect(p.index, p.seq, p.topic);
+    }
   }
 
   /**

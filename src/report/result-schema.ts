@@ -154,7 +154,7 @@ export const runResultSchema = z
         unanswered: count
           .optional()
           .describe(
-            "Publishes that got no answer before the run ended (also in failed as noResponse / stoppedByUser).",
+            "Publishes the target never answered: none by the end (failed as noResponse / stoppedByUser) or failed in the client first (connection lost, …).",
           ),
         connect: z.object({ attempts: count, successes: count, failures: byReason }).strict(),
         reconnect: z
