@@ -42,6 +42,7 @@ export {
 } from "./plan.js";
 export { AWS_QUOTAS, checkQuotas, type QuotaFinding } from "./quotas.js";
 export { createRunId, EXAMPLE_RUN_ID } from "./render.js";
+export { warningsAsRun } from "./warnings-as-run.js";
 export { createSchedule, type DeviceSchedule, phaseOffset, type SchedulePhase } from "./schedule.js";
 export {
   AWS_REGION_PATTERN,
