@@ -42,7 +42,6 @@ export {
 } from "./plan.js";
 export { AWS_QUOTAS, checkQuotas, type QuotaFinding } from "./quotas.js";
 export { createRunId, EXAMPLE_RUN_ID } from "./render.js";
-export { warningsAsRun } from "./warnings-as-run.js";
 export { createSchedule, type DeviceSchedule, phaseOffset, type SchedulePhase } from "./schedule.js";
 export {
   AWS_REGION_PATTERN,
@@ -62,3 +61,4 @@ export {
   type TemplateUse,
 } from "./templates.js";
 export { formatBytes, formatDuration, formatRate, parseDuration, parseRate, parseSize } from "./units.js";
+export { warningsAsRun } from "./warnings-as-run.js";
