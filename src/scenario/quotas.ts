@@ -431,14 +431,20 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
     });
   }
 
-  if (!/\{\{\s*runId\s*\}\}/.test(s.devices.clientId)) {
+  // Devices and subscribers alike: a second run with the same IDs takes over the first run's connections.
+  const RUN_ID = /\{\{\s*runId\s*\}\}/;
+  const clientIdTemplates: [string, string][] = [["devices", s.devices.clientId]];
+  if (s.subscribers.count > 0) clientIdTemplates.push(["subscribers", s.subscribers.clientId]);
+  for (const [who, template] of clientIdTemplates) {
+    if (RUN_ID.test(template)) continue;
     out.push({
       severity: "warning",
-      path: ["devices", "clientId"],
+      path: [who, "clientId"],
       message: `without {{runId}} two runs (or workers of different runs) reuse the same client IDs: AWS IoT Core disconnects the older connection and allows 1 connect/s per client ID; ${howToRaise("connectsPerSecondPerClientId", region, 2, false)}`,
       quota: quotaName("connectsPerSecondPerClientId"),
     });
   }
+
   const totalMs = s.phases.reduce((sum, p) => sum + p.duration, 0) + s.stop.grace;
   if (totalMs > AWS_QUOTAS.connectionMaxHours * 3_600_000) {
     out.push({

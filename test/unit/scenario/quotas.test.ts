@@ -273,7 +273,8 @@ describe("warnings: what AWS throttles or caps", () => {
         target: `target: { kind: aws, region: ${region}, endpoint: x-ats.iot.${region}.amazonaws.com }`,
         devices: 'devices: { count: 500, clientId: "d-{{runId}}-{{index}}" }',
         phases: "phases: [{ duration: 10s, rate: 5/s }]",
-        subscribers: 'subscribers: { count: 50, topics: ["$share/g/t/#"], clientId: "s-{{index}}" }',
+        subscribers:
+          'subscribers: { count: 50, topics: ["$share/g/t/#"], clientId: "s-{{runId}}-{{index}}" }',
       });
     // 2,500 msg/s: over the 2,000/s default of ap-northeast-1, under us-east-1's 20,000/s.
     expect(find(checkQuotas(fleet("ap-northeast-1")), "warning")).toEqual([
@@ -310,7 +311,7 @@ describe("warnings: what AWS throttles or caps", () => {
   it("subscriber deliveries above 100/s per connection (aws)", () => {
     const busy = checkQuotas(
       aws({
-        subscribers: 'subscribers: { topics: ["t/#"], clientId: "s-{{index}}" }',
+        subscribers: 'subscribers: { topics: ["t/#"], clientId: "s-{{runId}}-{{index}}" }',
         phases: "phases: [{ duration: 10s, rate: 11/s }]",
       }),
     );
@@ -408,6 +409,16 @@ describe("warnings: what AWS throttles or caps", () => {
     expect(find(f, "warning")).toEqual([
       "devices.clientId: AWS IoT Core: Connect requests per second per client ID (L-033DE216; 1)",
     ]);
+    // Subscribers too; the schema's default subscriber client ID has {{runId}}.
+    const subs = checkQuotas(
+      aws({ subscribers: 'subscribers: { count: 1, topics: ["t/#"], clientId: "s-{{index}}" }' }),
+    );
+    expect(find(subs, "warning")).toEqual([
+      "subscribers.clientId: AWS IoT Core: Connect requests per second per client ID (L-033DE216; 1)",
+    ]);
+    const byDefault = aws({ subscribers: 'subscribers: { count: 1, topics: ["t/#"] }' });
+    expect(byDefault.subscribers.clientId).toBe("iotload-sub-{{runId}}-{{index}}");
+    expect(find(checkQuotas(byDefault), "warning")).toEqual([]);
   });
 
   it("keepalive outside 30–1200 s (every target)", () => {
