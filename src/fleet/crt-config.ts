@@ -15,11 +15,20 @@ export interface CrtBaseOptions {
   connectTimeoutMs: number;
   /** MQTT 5 session expiry after a disconnect [MQTT-3.1.2.11.2]; 0/absent = the session ends with the connection. */
   sessionExpirySeconds?: number;
-  /** Reconnect backoff bounds (the CRT applies them with full jitter). */
+  /** Reconnect backoff bounds: min, 2×min, 4×min, … up to max (no jitter, see DEFAULT_RECONNECT). */
   reconnect?: { minMs: number; maxMs: number };
 }
 
-const DEFAULT_RECONNECT = { minMs: 500, maxMs: 20_000 };
+/**
+ * AWS IoT Core allows 1 CONNECT per second per client ID (AWS General Reference, "AWS IoT Core
+ * endpoints and quotas": "Connect requests per second per client ID", not adjustable): a retry sooner
+ * is throttled again. The default minimum is therefore 1 s, and the MQTT 5 client runs WITHOUT jitter:
+ * aws-c-mqtt's full jitter draws the delay from [0, min × 2^attempt] and its decorrelated jitter uses
+ * full jitter for the first retry, so only "none" keeps every retry ≥ min. The fleet's connect gate
+ * spreads first connects; reconnects after a mass drop come in waves 1 s, 2 s, 4 s … apart.
+ * (Tests pass a shorter `reconnect` to run fast; scenarios cannot set it.)
+ */
+export const DEFAULT_RECONNECT = { minMs: 1_000, maxMs: 20_000 } as const;
 
 /**
  * The base config's own transform must never sign: the clone supplies the pool's transform. A base
@@ -47,7 +56,7 @@ export function buildMqtt5BaseConfig(o: CrtBaseOptions): mqtt5.Mqtt5ClientConfig
     .withSessionBehavior(
       o.cleanStart ? mqtt5.ClientSessionBehavior.Clean : mqtt5.ClientSessionBehavior.RejoinPostSuccess,
     )
-    .withRetryJitterMode(mqtt5.RetryJitterType.Full)
+    .withRetryJitterMode(mqtt5.RetryJitterType.None)
     .withMinReconnectDelayMs(reconnect.minMs)
     .withMaxReconnectDelayMs(reconnect.maxMs)
     .withConnackTimeoutMs(Math.max(1000, Math.min(o.connectTimeoutMs, 60_000)))
@@ -102,7 +111,8 @@ export function buildMqtt311BaseConfig(o: CrtBaseOptions): mqtt.MqttConnectionCo
     .with_clean_session(o.cleanStart)
     .with_keep_alive_seconds(o.keepAliveSeconds)
     .with_ping_timeout_ms(mqtt311PingTimeoutMs(o.keepAliveSeconds))
-    .with_reconnect_min_sec(Math.max(1, Math.round(reconnect.minMs / 1000)))
+    // aws-c-mqtt's 3.1.1 client waits min, 2×min, … seconds without jitter; whole seconds, at least 1.
+    .with_reconnect_min_sec(Math.max(1, Math.ceil(reconnect.minMs / 1000)))
     .with_reconnect_max_sec(Math.max(1, Math.round(reconnect.maxMs / 1000)));
   if (o.endpoint.caPem) builder.with_certificate_authority(o.endpoint.caPem);
   const config = builder.build();

@@ -10,6 +10,7 @@
  * ignored (counted as `publish.lateOutcomes`). See reports/README.md, "Accounting".
  */
 import { mqtt } from "aws-iot-device-sdk-v2";
+import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { UserError } from "../lib/errors.js";
 import type { Closeable } from "../lib/lifecycle.js";
@@ -309,6 +310,11 @@ export class Fleet implements Closeable {
       now: this.#now,
       send: (s) => this.#send(s),
       ...(this.#o.lagThresholdMs !== undefined ? { lagThresholdMs: this.#o.lagThresholdMs } : {}),
+      // awsLimits: the MQTT 5 client's flow control holds a connection to AWS's publish quota
+      // (crt-config.ts); aws-crt's 3.1.1 client has none, so the scheduler spaces its sends.
+      ...(this.#plan.devices.awsLimits && this.#plan.devices.protocol === "mqtt311"
+        ? { minSpacingMs: 1000 / quotaValue("publishesPerSecondPerConnection") }
+        : {}),
     });
     for (const index of this.#ready) this.#scheduler.add(index, 0);
     this.#minConnected = this.#connected;

@@ -30,6 +30,13 @@ export interface PublishSchedulerOptions {
   lagThresholdMs?: number;
   /** Upper bound of sends per tick, so socket I/O and acks get the event loop between bursts. */
   maxSendsPerTick?: number;
+  /**
+   * Per-device minimum spacing of send slots, ms (0 = none). `devices.awsLimits` with MQTT 3.1.1, whose
+   * aws-crt client has no flow control, sets 10 ms: AWS IoT Core's 100 publishes/s per connection
+   * (AWS General Reference, "AWS IoT Core endpoints and quotas"). A message whose slot comes after its
+   * due time is sent late and that delay counts as schedule lag, as with any late send.
+   */
+  minSpacingMs?: number;
 }
 
 export interface SchedulerStats {
@@ -47,6 +54,8 @@ const LAG_RESERVOIR = 10_000;
 
 interface Entry {
   due: number;
+  /** When it may be sent: its due time, or one spacing after the device's previous slot if later. */
+  slot: number;
   index: number;
   seq: number;
 }
@@ -68,7 +77,7 @@ export class PublishScheduler {
   readonly #done: Promise<void>;
 
   constructor(options: PublishSchedulerOptions) {
-    this.#o = { tickMs: 2, lagThresholdMs: 10, maxSendsPerTick: 20_000, ...options };
+    this.#o = { tickMs: 2, lagThresholdMs: 10, maxSendsPerTick: 20_000, minSpacingMs: 0, ...options };
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
@@ -86,7 +95,7 @@ export class PublishScheduler {
     if (this.#stopped) return;
     const due = this.#o.schedule.dueMs(index, fromSeq);
     if (due === undefined) return;
-    this.#push({ due, index, seq: fromSeq });
+    this.#push({ due, slot: due, index, seq: fromSeq });
     if (this.#runStartMs !== undefined && this.#timer === undefined) this.#arm();
   }
 
@@ -127,7 +136,7 @@ export class PublishScheduler {
       this.#resolveDone?.();
       return;
     }
-    const untilDue = top.due - (this.#o.now() - this.#runStartMs);
+    const untilDue = top.slot - (this.#o.now() - this.#runStartMs);
     const delay = Math.min(1000, Math.max(this.#o.tickMs, Math.ceil(untilDue)));
     this.#timer = this.#o.clock.setTimeout(() => this.#tick(), delay);
   }
@@ -139,14 +148,19 @@ export class PublishScheduler {
     let budget = this.#o.maxSendsPerTick;
     while (budget-- > 0 && !this.#stopped) {
       const top = this.#heap[0];
-      if (!top || top.due > elapsed) break;
+      if (!top || top.slot > elapsed) break;
       this.#pop();
       // Lateness from the actual send start (a slow send earlier in this tick delays the ones after it).
       const lateMs = Math.max(0, this.#o.now() - this.#runStartMs - top.due);
       this.#account(lateMs);
       this.#o.send({ index: top.index, seq: top.seq, dueMs: top.due, lateMs });
       const nextDue = this.#o.schedule.dueMs(top.index, top.seq + 1);
-      if (nextDue !== undefined) this.#push({ due: nextDue, index: top.index, seq: top.seq + 1 });
+      // Slots, not actual send times, are spaced: a tick's batching cannot make the lag drift upward
+      // for a device scheduled at exactly the spacing, and the average rate stays ≤ 1/spacing.
+      if (nextDue !== undefined) {
+        const slot = Math.max(nextDue, top.slot + this.#o.minSpacingMs);
+        this.#push({ due: nextDue, slot, index: top.index, seq: top.seq + 1 });
+      }
     }
     this.#arm();
   }
@@ -177,9 +191,9 @@ export class PublishScheduler {
     return this.#rng;
   }
 
-  // Binary min-heap on (due, index): ties broken by device index so the order is deterministic.
+  // Binary min-heap on (slot, index): ties broken by device index so the order is deterministic.
   #less(a: Entry, b: Entry): boolean {
-    return a.due < b.due || (a.due === b.due && a.index < b.index);
+    return a.slot < b.slot || (a.slot === b.slot && a.index < b.index);
   }
 
   #push(e: Entry): void {

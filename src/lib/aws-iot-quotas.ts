@@ -160,6 +160,21 @@ export const AWS_IOT_QUOTAS = {
     source: { doc: GR, checked: CHECKED, note: "AWS delays (does not drop) data over this rate." },
   },
   // ---- limits (rejected) --------------------------------------------------------------------------
+  concurrentConnectionsPerAccount: {
+    name: "Maximum concurrent client connections per account",
+    code: "L-75CAB723",
+    kind: "limit",
+    unit: "count",
+    scope: "account",
+    adjustable: true,
+    value: 100_000,
+    regions: inLargeRegions(500_000),
+    source: {
+      doc: GR,
+      checked: CHECKED,
+      note: `${REGIONAL_NOTE} Older copies of the table list one value (500,000) for every Region; the lower default of the other Regions is the conservative reading. Not enforced by the emulator.`,
+    },
+  },
   payloadBytes: {
     name: "Message size",
     kind: "limit",

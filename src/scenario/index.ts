@@ -61,3 +61,4 @@ export {
   type TemplateUse,
 } from "./templates.js";
 export { formatBytes, formatDuration, formatRate, parseDuration, parseRate, parseSize } from "./units.js";
+export { warningsAsRun } from "./warnings-as-run.js";

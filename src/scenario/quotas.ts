@@ -66,12 +66,40 @@ export const EMULATOR_DEFAULT_WORLD = {
   maxSessionDurationSeconds: 3_600,
 } as const;
 
-/** `AWS IoT Core: Connect requests per second per account (100 in ap-northeast-1, adjustable)`. */
-function quotaName(key: QuotaKey, region?: string): string {
+/**
+ * `AWS IoT Core: Connect requests per second per account (L-AEA1E176; 100 in ap-northeast-1, adjustable)`:
+ * the quota's name, its Service Quotas code where AWS lists one, and the default it was checked against.
+ */
+export function quotaName(key: QuotaKey, region?: string): string {
   const q: AwsIotQuota = AWS_IOT_QUOTAS[key];
   const v = quotaValue(key, region);
   const where = region !== undefined && q.regions !== undefined ? ` in ${region}` : "";
-  return `AWS IoT Core: ${q.name} (${v.toLocaleString("en-US")}${where}${q.adjustable ? ", adjustable" : ""})`;
+  const code = q.code === undefined ? "" : `${q.code}; `;
+  return `AWS IoT Core: ${q.name} (${code}${v.toLocaleString("en-US")}${where}${q.adjustable ? ", adjustable" : ""})`;
+}
+
+/**
+ * How to get more of a quota, for the end of a warning. Adjustable quotas are raised per account and
+ * Region through Service Quotas (AWS General Reference, "AWS service quotas" → "Requesting a quota
+ * increase"; AWS CLI `service-quotas request-service-quota-increase`); `needed` is the value the
+ * scenario would need. The emulator reads the same defaults, so against it the way out is
+ * `target.throttle: off` (README, "Emulator vs AWS").
+ */
+export function howToRaise(
+  key: QuotaKey,
+  region: string | undefined,
+  needed: number,
+  emulated: boolean,
+): string {
+  const q: AwsIotQuota = AWS_IOT_QUOTAS[key];
+  const local = emulated ? "; the emulator plays the default: target.throttle: off stops its throttling" : "";
+  if (!q.adjustable) return `AWS does not raise this quota${local}`;
+  const want = Math.ceil(needed);
+  const how =
+    q.code === undefined
+      ? `request an increase in the Service Quotas console (AWS IoT Core → ${q.name}) for ${region ?? "your Region"}`
+      : `request an increase in the Service Quotas console, or: aws service-quotas request-service-quota-increase --service-code iot --quota-code ${q.code} --desired-value ${want} --region ${region ?? "<Region>"}`;
+  return `to raise it on AWS, ${how}${local}`;
 }
 
 const bytes = (s: string): number => Buffer.byteLength(s, "utf8");
@@ -285,18 +313,25 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
       quota: "AWS STS: DurationSeconds ≤ role MaxSessionDuration",
     });
   }
-  if (aws && s.subscribers.count > 0 && distinctFilters > AWS_QUOTAS.subscriptionsPerConnection) {
+  if (
+    s.target.kind === "aws" &&
+    s.subscribers.count > 0 &&
+    distinctFilters > AWS_QUOTAS.subscriptionsPerConnection
+  ) {
     out.push({
       severity: "warning",
       path: ["subscribers", "topics"],
-      message: `each subscriber would hold ${distinctFilters} subscriptions; AWS IoT Core's default is 50 per connection`,
-      quota: "AWS IoT Core: subscriptions per connection (50, adjustable)",
+      message: `each subscriber would hold ${distinctFilters} subscriptions; AWS IoT Core's default is 50 per connection; ${howToRaise("subscriptionsPerConnection", s.target.region, distinctFilters, false)}`,
+      quota: quotaName("subscriptionsPerConnection"),
     });
   }
   // Throttling: AWS always; the emulator targets unless they turn it off.
   const throttleOff = s.target.kind !== "aws" && s.target.throttle === "off";
   if (throttleOff) return out;
+  // An aws target may leave its Region to --region / AWS_REGION / the profile: then the defaults of the
+  // Regions without larger ones apply (the conservative reading) and the messages say so.
   const region = s.target.kind === "aws" ? s.target.region : DEFAULT_QUOTA_REGION;
+  const inRegion = region === undefined ? "in the target's Region" : `in ${region}`;
   const who = aws ? "AWS IoT Core" : "The emulator (like AWS IoT Core)";
 
   const peakRate = Math.max(...s.phases.map((p) => Math.max(p.rate, p.rampTo ?? p.rate)));
@@ -310,6 +345,7 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
         ? `with awsLimits the client holds each connection to ${perConnection} publishes/s, so the schedule falls behind (counted as schedule lag)`
         : `${who} throttles a connection above ${perConnection} publishes/s (MQTT 5: PUBACK 0x97 "Quota exceeded"; MQTT 3.1.1: discarded without PUBACK)`,
       got: `${formatRate(peakRate)} per device`,
+      allowed: howToRaise("publishesPerSecondPerConnection", region, peakRate, emulated),
       quota: quotaName("publishesPerSecondPerConnection"),
     });
   }
@@ -319,7 +355,7 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
     out.push({
       severity: "warning",
       path: ["phases", peakPhase],
-      message: `each device would send up to ${formatBytes(Math.round(peakBytes))}/s; AWS IoT Core throttles a connection above 512 KiB/s`,
+      message: `each device would send up to ${formatBytes(Math.round(peakBytes))}/s; AWS IoT Core throttles a connection above 512 KiB/s; ${howToRaise("throughputPerConnection", region, peakBytes, emulated)}`,
       quota: "AWS IoT Core: throughput per connection (512 KiB/s)",
     });
   }
@@ -329,7 +365,7 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
     out.push({
       severity: "warning",
       path: ["phases", peakPhase],
-      message: `the fleet publishes up to ${formatRate(fleetRate)}; ${who} throttles an account's inbound publishes above ${inbound.toLocaleString("en-US")}/s in ${region}`,
+      message: `the fleet publishes up to ${formatRate(fleetRate)}; ${who} throttles an account's inbound publishes above ${inbound.toLocaleString("en-US")}/s ${inRegion}; ${howToRaise("inboundPublishesPerSecondPerAccount", region, fleetRate, emulated)}`,
       quota: quotaName("inboundPublishesPerSecondPerAccount", region),
     });
   }
@@ -344,7 +380,7 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
       out.push({
         severity: "warning",
         path: ["subscribers"],
-        message: `if every message matches, each subscriber receives up to ${formatRate(perSubscriber)}; ${who} limits a connection to ${perConnection} publishes/s and discards the rest${ordinary > 0 ? " (a shared subscription, $share/<group>/<filter>, spreads them over the subscribers)" : ""}`,
+        message: `if every message matches, each subscriber receives up to ${formatRate(perSubscriber)}; ${who} limits a connection to ${perConnection} publishes/s and discards the rest${ordinary > 0 ? " (a shared subscription, $share/<group>/<filter>, spreads them over the subscribers)" : ""}; ${howToRaise("publishesPerSecondPerConnection", region, perSubscriber, emulated)}`,
         quota: quotaName("publishesPerSecondPerConnection"),
       });
     }
@@ -354,7 +390,7 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
       out.push({
         severity: "warning",
         path: ["subscribers"],
-        message: `if every message matches, the account delivers up to ${formatRate(delivered)}; ${who} discards an account's outbound publishes above ${outbound.toLocaleString("en-US")}/s in ${region}`,
+        message: `if every message matches, the account delivers up to ${formatRate(delivered)}; ${who} discards an account's outbound publishes above ${outbound.toLocaleString("en-US")}/s ${inRegion}; ${howToRaise("outboundPublishesPerSecondPerAccount", region, delivered, emulated)}`,
         quota: quotaName("outboundPublishesPerSecondPerAccount", region),
       });
     }
@@ -364,7 +400,7 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
       out.push({
         severity: "warning",
         path: ["subscribers"],
-        message: `${subscriptions} subscriptions are made at once; ${who} refuses an account's subscriptions above ${subscribeRate}/s (SUBACK 0x97)`,
+        message: `${subscriptions} subscriptions are made at once; ${who} refuses an account's subscriptions above ${subscribeRate}/s (SUBACK 0x97); ${howToRaise("subscriptionsPerSecondPerAccount", region, subscriptions, emulated)}`,
         quota: quotaName("subscriptionsPerSecondPerAccount", region),
       });
     }
@@ -374,22 +410,41 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
     out.push({
       severity: "warning",
       path: ["devices", "connect", "rate"],
-      message: `${who} throttles CONNECTs above the account's quota (${connects}/s in ${region}; CONNACK 0x97, the MQTT 5 client retries)`,
+      message: `${who} throttles CONNECTs above the account's quota (${connects}/s ${inRegion}; CONNACK 0x97, the MQTT 5 client retries)`,
       got: formatRate(s.devices.connect.rate),
+      allowed: `${connects}/s or less; ${howToRaise("connectsPerSecondPerAccount", region, s.devices.connect.rate, emulated)}`,
       quota: quotaName("connectsPerSecondPerAccount", region),
     });
   }
   if (!aws) return out;
 
-  if (!/\{\{\s*runId\s*\}\}/.test(s.devices.clientId)) {
+  // Every device and every subscriber holds one connection for the whole run, across all shards and
+  // workers (the plan's counts are the run's totals). The emulator does not cap connections.
+  const connections = s.devices.count + s.subscribers.count;
+  const maxConnections = quotaValue("concurrentConnectionsPerAccount", region);
+  if (connections > maxConnections) {
     out.push({
       severity: "warning",
-      path: ["devices", "clientId"],
-      message:
-        "without {{runId}} two runs (or workers of different runs) reuse the same client IDs: AWS IoT Core disconnects the older connection and allows 1 connect/s per client ID",
-      quota: "AWS IoT Core: connect requests per second per client ID (1)",
+      path: ["devices", "count"],
+      message: `the run holds ${connections.toLocaleString("en-US")} connections at once (${s.devices.count.toLocaleString("en-US")} devices + ${s.subscribers.count.toLocaleString("en-US")} subscribers); AWS IoT Core refuses CONNECTs beyond an account's ${maxConnections.toLocaleString("en-US")} concurrent connections ${inRegion}, counting the account's other clients too; ${howToRaise("concurrentConnectionsPerAccount", region, connections, false)}`,
+      quota: quotaName("concurrentConnectionsPerAccount", region),
     });
   }
+
+  // Devices and subscribers alike: a second run with the same IDs takes over the first run's connections.
+  const RUN_ID = /\{\{\s*runId\s*\}\}/;
+  const clientIdTemplates: [string, string][] = [["devices", s.devices.clientId]];
+  if (s.subscribers.count > 0) clientIdTemplates.push(["subscribers", s.subscribers.clientId]);
+  for (const [who, template] of clientIdTemplates) {
+    if (RUN_ID.test(template)) continue;
+    out.push({
+      severity: "warning",
+      path: [who, "clientId"],
+      message: `without {{runId}} two runs (or workers of different runs) reuse the same client IDs: AWS IoT Core disconnects the older connection and allows 1 connect/s per client ID; ${howToRaise("connectsPerSecondPerClientId", region, 2, false)}`,
+      quota: quotaName("connectsPerSecondPerClientId"),
+    });
+  }
+
   const totalMs = s.phases.reduce((sum, p) => sum + p.duration, 0) + s.stop.grace;
   if (totalMs > AWS_QUOTAS.connectionMaxHours * 3_600_000) {
     out.push({

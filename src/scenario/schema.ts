@@ -230,7 +230,9 @@ const subscribers = z.strictObject({
   count: z.number().int().min(0).max(LIMITS.maxSubscribers).default(1),
   topics: z.array(topicFilter).default([]),
   protocol: protocol.default("mqtt5"),
-  clientId: template("clientId").default("iotload-sub-{{index}}"),
+  // {{runId}}: two runs (or a run and a leftover one) must not share subscriber client IDs, or AWS IoT
+  // Core disconnects the older connection of each ID and its measurements are lost (MQTT-3.1.4-3).
+  clientId: template("clientId").default("iotload-sub-{{runId}}-{{index}}"),
   qos: qos.default(1),
 });
 
@@ -254,7 +256,7 @@ export const scenarioSchema = z.strictObject({
     count: 0,
     topics: [],
     protocol: "mqtt5",
-    clientId: "iotload-sub-{{index}}",
+    clientId: "iotload-sub-{{runId}}-{{index}}",
     qos: 1,
   }),
   stop: z

@@ -36,6 +36,7 @@ import {
   planRun,
   type RunPlan,
   ScenarioError,
+  warningsAsRun,
 } from "../../scenario/index.js";
 import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
@@ -109,13 +110,14 @@ async function runScenario(
   const loaded = await loadScenario(flags.scenario, { env: io.env, sets: flags.set ?? [] });
   const thresholdErrors = thresholdProblems(loaded);
   if (thresholdErrors.length > 0) throw new ScenarioError(loaded.file, thresholdErrors);
-  for (const w of loaded.warnings) say(`${formatDiagnostic(w)}\n`);
   const overrides = parseOverrides({
     devices: flags.devices,
     duration: flags.duration,
     rate: flags.rate,
     seed: flags.seed,
   });
+  // Quota warnings for what will really run: --devices/--duration/--rate included.
+  for (const w of warningsAsRun(loaded, overrides)) say(`${formatDiagnostic(w)}\n`);
   const startedAt = Date.now();
   const runId = createRunId(startedAt, randomInt(0x1000000));
   const plan = planRun(loaded.scenario, overrides, { runId });

@@ -59,7 +59,7 @@ describe("iotload run against a target restarted on the same ports (built CLI)",
         "target: { kind: emulator, info: emu.json }",
         `devices: { count: ${DEVICES}, clientId: "restart-{{runId}}-{{index}}", connect: { rate: 50/s, timeout: 10s } }`,
         'publish: { topic: "dt/restart/{{deviceId}}", qos: 1, payload: { json: { seq: "{{seq}}" } } }',
-        // Long enough for the CRT's own reconnect backoff (500 ms … 20 s, full jitter) after the outage.
+        // Long enough for the CRT's own reconnect backoff (1 s, 2 s, 4 s … 20 s, no jitter) after the outage.
         "phases: [ { name: steady, duration: 40s, rate: 2/s } ]",
         "stop: { grace: 5s }",
         "",

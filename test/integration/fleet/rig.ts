@@ -26,6 +26,8 @@ export interface RigOptions {
   contentType?: "json" | "binary" | "text";
   emulator?: StartEmulatorOptions;
   graceMs?: number;
+  /** devices.awsLimits: the client holds each connection to AWS's per-connection quotas. */
+  awsLimits?: boolean;
 }
 
 export interface Rig {
@@ -48,7 +50,7 @@ export function simplePlan(o: RigOptions): FleetPlan {
       protocol: o.protocol ?? "mqtt5",
       keepAliveSeconds: 30,
       cleanStart: true,
-      awsLimits: false,
+      awsLimits: o.awsLimits ?? false,
       connect: { ratePerSecond: 500, concurrency: 50, timeoutMs: 15_000 },
     },
     clientId: (i) => `fleet-test-${i}`,

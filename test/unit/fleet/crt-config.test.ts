@@ -1,6 +1,6 @@
 import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { describe, expect, it } from "vitest";
-import { CrtConfigs, mqtt311PingTimeoutMs } from "../../../src/fleet/crt-config.js";
+import { CrtConfigs, DEFAULT_RECONNECT, mqtt311PingTimeoutMs } from "../../../src/fleet/crt-config.js";
 import type { WebsocketHandshakeTransform } from "../../../src/fleet/types.js";
 
 const t1: WebsocketHandshakeTransform = (_r, done) => done();
@@ -35,6 +35,20 @@ describe("CrtConfigs", () => {
     expect(configs.mqtt5("x", t1).extendedValidationAndFlowControlOptions).toBe(
       mqtt5.ClientExtendedValidationAndFlowControl.AwsIotCoreDefaults,
     );
+  });
+
+  it("reconnects no sooner than 1 s by default: AWS allows 1 CONNECT/s per client ID", () => {
+    expect(DEFAULT_RECONNECT.minMs).toBeGreaterThanOrEqual(1_000);
+    const configs = new CrtConfigs(options);
+    const m5 = configs.mqtt5("x", t1);
+    expect(m5.minReconnectDelayMs).toBe(DEFAULT_RECONNECT.minMs);
+    // Full (and decorrelated, on its first retry) jitter draws from [0, min]: only None keeps the floor.
+    expect(m5.retryJitterMode).toBe(mqtt5.RetryJitterType.None);
+    const m311 = configs.mqtt311("x", t1);
+    expect(m311.reconnect_min_sec).toBeGreaterThanOrEqual(1);
+    // A sub-second minimum rounds UP to whole seconds for 3.1.1 (never down to 0).
+    const short = new CrtConfigs({ ...options, reconnect: { minMs: 1_500, maxMs: 4_000 } });
+    expect(short.mqtt311("x", t1).reconnect_min_sec).toBe(2);
   });
 
   it("clones MQTT 3.1.1 configs keeping the explicit port and the shared TLS context", () => {

@@ -47,6 +47,47 @@ describe("PublishScheduler", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("minSpacingMs holds each device to one send per spacing and counts the delay as schedule lag", async () => {
+    const { clock } = fakeClock();
+    const sent: ScheduledSend[] = [];
+    // Device 0 wants 200/s (every 5 ms), device 1 wants 50/s (every 20 ms): 10 messages each.
+    const fast = { dueMs: (i: number, seq: number) => (seq < 10 ? seq * (i === 0 ? 5 : 20) : undefined) };
+    const s = new PublishScheduler({
+      schedule: fast,
+      clock,
+      now: () => Date.now(),
+      send: (x) => sent.push(x),
+      minSpacingMs: 10,
+    });
+    s.add(0);
+    s.add(1);
+    s.start(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    await s.whenDone();
+    const of = (i: number) => sent.filter((x) => x.index === i);
+    // Device 0: message k is sent at its slot 10·k ms, not at 5·k ms: k·5 ms late, the last one 45 ms
+    // (the first tick fires after tickMs, 2 ms).
+    expect(of(0).map((x) => x.lateMs)).toEqual([2, 5, 10, 15, 20, 25, 30, 35, 40, 45]);
+    expect(of(0).map((x) => x.dueMs + x.lateMs)).toEqual([2, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    // Device 1 is below 100/s: untouched.
+    expect(Math.max(...of(1).map((x) => x.lateMs))).toBeLessThanOrEqual(2);
+    // Sends more than 10 ms late (device 0's k = 3…9) are schedule lag.
+    expect(s.stats()).toMatchObject({ sent: 20, late: 7, maxLateMs: 45 });
+    // Without the option the same schedule runs on time.
+    const free: ScheduledSend[] = [];
+    const t = new PublishScheduler({
+      schedule: fast,
+      clock,
+      now: () => Date.now(),
+      send: (x) => free.push(x),
+    });
+    t.add(0);
+    t.start(Date.now());
+    await vi.advanceTimersByTimeAsync(1000);
+    await t.whenDone();
+    expect(Math.max(...free.map((x) => x.lateMs))).toBeLessThanOrEqual(2);
+  });
+
   it("uses far fewer timers than messages", async () => {
     const { clock, timersCreated } = fakeClock();
     const s = new PublishScheduler({

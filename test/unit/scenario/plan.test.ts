@@ -201,6 +201,17 @@ describe("planRun", () => {
     expect(ids.size).toBe(20_000);
   });
 
+  it("the default subscriber client IDs carry the run ID: two runs never share them", () => {
+    const s = scenario(phases, 'subscribers: { count: 2, topics: ["t/#"] }');
+    const a = planRun(s, {}, { runId: "run-a" });
+    const b = planRun(s, {}, { runId: "run-b" });
+    expect([a.subscribers.clientId(0), a.subscribers.clientId(1)]).toEqual([
+      "iotload-sub-run-a-0",
+      "iotload-sub-run-a-1",
+    ]);
+    expect(b.subscribers.clientId(0)).toBe("iotload-sub-run-b-0");
+  });
+
   it("refuses subscriber client IDs that collide with device IDs", () => {
     const s = scenario(
       phases,

@@ -128,7 +128,7 @@ describe("errors: what AWS IoT Core rejects (every target)", () => {
     const onAws = checkQuotas(aws({ subscribers: filters(51) }));
     expect(find(onAws, "error")).toEqual([]);
     expect(find(onAws, "warning")).toContain(
-      "subscribers.topics: AWS IoT Core: subscriptions per connection (50, adjustable)",
+      "subscribers.topics: AWS IoT Core: Subscriptions per connection (L-45957C13; 50, adjustable)",
     );
   });
 
@@ -234,7 +234,7 @@ describe("errors: what AWS IoT Core rejects (every target)", () => {
   });
 });
 
-const PER_CONNECTION = "AWS IoT Core: Publish requests per second per connection (100)";
+const PER_CONNECTION = "AWS IoT Core: Publish requests per second per connection (L-083F3861; 100)";
 
 describe("warnings: what AWS throttles or caps", () => {
   it("per-connection publish rate above 100/s (aws and the throttling emulator), differently worded with awsLimits", () => {
@@ -271,12 +271,13 @@ describe("warnings: what AWS throttles or caps", () => {
         target: `target: { kind: aws, region: ${region}, endpoint: x-ats.iot.${region}.amazonaws.com }`,
         devices: 'devices: { count: 500, clientId: "d-{{runId}}-{{index}}" }',
         phases: "phases: [{ duration: 10s, rate: 5/s }]",
-        subscribers: 'subscribers: { count: 50, topics: ["$share/g/t/#"], clientId: "s-{{index}}" }',
+        subscribers:
+          'subscribers: { count: 50, topics: ["$share/g/t/#"], clientId: "s-{{runId}}-{{index}}" }',
       });
     // 2,500 msg/s: over the 2,000/s default of ap-northeast-1, under us-east-1's 20,000/s.
     expect(find(checkQuotas(fleet("ap-northeast-1")), "warning")).toEqual([
-      "phases.0: AWS IoT Core: Inbound publish requests per second per account (2,000 in ap-northeast-1, adjustable)",
-      "subscribers: AWS IoT Core: Outbound publish requests per second per account (2,000 in ap-northeast-1, adjustable)",
+      "phases.0: AWS IoT Core: Inbound publish requests per second per account (L-4B33E451; 2,000 in ap-northeast-1, adjustable)",
+      "subscribers: AWS IoT Core: Outbound publish requests per second per account (L-FE4EDCF9; 2,000 in ap-northeast-1, adjustable)",
     ]);
     expect(find(checkQuotas(fleet("us-east-1")), "warning")).toEqual([]);
   });
@@ -308,7 +309,7 @@ describe("warnings: what AWS throttles or caps", () => {
   it("subscriber deliveries above 100/s per connection (aws)", () => {
     const busy = checkQuotas(
       aws({
-        subscribers: 'subscribers: { topics: ["t/#"], clientId: "s-{{index}}" }',
+        subscribers: 'subscribers: { topics: ["t/#"], clientId: "s-{{runId}}-{{index}}" }',
         phases: "phases: [{ duration: 10s, rate: 11/s }]",
       }),
     );
@@ -320,7 +321,7 @@ describe("warnings: what AWS throttles or caps", () => {
       aws({ devices: 'devices: { count: 10, clientId: "d-{{runId}}-{{index}}", connect: { rate: 200/s } }' }),
     );
     expect(find(f, "warning")).toEqual([
-      "devices.connect.rate: AWS IoT Core: Connect requests per second per account (100 in ap-northeast-1, adjustable)",
+      "devices.connect.rate: AWS IoT Core: Connect requests per second per account (L-AEA1E176; 100 in ap-northeast-1, adjustable)",
     ]);
     const virginia = checkQuotas(
       aws({
@@ -331,11 +332,91 @@ describe("warnings: what AWS throttles or caps", () => {
     expect(find(virginia, "warning")).toEqual([]);
   });
 
+  it("concurrent connections per account: devices + subscribers, by Region (aws)", () => {
+    const fleet = (region: string, devices: number, subscribers: number) =>
+      checkQuotas(
+        aws({
+          target: `target: { kind: aws, region: ${region}, endpoint: x-ats.iot.${region}.amazonaws.com }`,
+          devices: `devices: { count: ${devices}, clientId: "d-{{runId}}-{{index}}" }`,
+          phases: "phases: [{ duration: 10s, rate: 0.001/s }]",
+          subscribers: `subscribers: { count: ${subscribers}, topics: ["$share/g/t/#"], clientId: "s-{{runId}}-{{index}}" }`,
+        }),
+      ).filter((f) => f.quota.includes("concurrent"));
+    const CONCURRENT =
+      "devices.count: AWS IoT Core: Maximum concurrent client connections per account (L-75CAB723; 100,000 in ap-northeast-1, adjustable)";
+    // 100,000 in ap-northeast-1: 99,999 devices + 1 subscriber fit; one more subscriber does not.
+    expect(find(fleet("ap-northeast-1", 99_999, 1), "warning")).toEqual([]);
+    const over = fleet("ap-northeast-1", 99_999, 2);
+    expect(find(over, "warning")).toEqual([CONCURRENT]);
+    expect(over[0]?.message).toContain("100,001 connections at once (99,999 devices + 2 subscribers)");
+    expect(over[0]?.message).toContain(
+      "aws service-quotas request-service-quota-increase --service-code iot --quota-code L-75CAB723 --desired-value 100001 --region ap-northeast-1",
+    );
+    // us-east-1's default is 500,000.
+    expect(fleet("us-east-1", 99_999, 2)).toEqual([]);
+    // The emulator does not cap connections: no warning against it.
+    const local = checkQuotas(
+      build({
+        devices: 'devices: { count: 100000, clientId: "d-{{index}}" }',
+        phases: "phases: [{ duration: 10s, rate: 0.001/s }]",
+      }),
+    );
+    expect(local.filter((f) => f.quota.includes("concurrent"))).toEqual([]);
+  });
+
+  it("every throttling warning names its Service Quotas code and how to raise it (or that AWS does not)", () => {
+    const f = checkQuotas(
+      aws({
+        devices: 'devices: { count: 500, clientId: "d-{{index}}", connect: { rate: 200/s } }',
+        phases: "phases: [{ duration: 10s, rate: 150/s }]",
+        subscribers: 'subscribers: { count: 600, topics: ["t/#"], clientId: "s-{{runId}}-{{index}}" }',
+      }),
+    );
+    const warnings = f.filter((w) => w.severity === "warning");
+    // per connection (devices, subscribers), inbound, outbound, subscriptions/s, connects/s, client ID.
+    expect(warnings.map((w) => w.quota.match(/\(L-[0-9A-F]{8};/)?.[0])).toEqual([
+      "(L-083F3861;",
+      "(L-4B33E451;",
+      "(L-083F3861;",
+      "(L-FE4EDCF9;",
+      "(L-589D5E1D;",
+      "(L-AEA1E176;",
+      "(L-033DE216;",
+    ]);
+    const text = (w: QuotaFinding) => `${w.message}; ${w.allowed ?? ""}`;
+    for (const w of warnings) {
+      const code = w.quota.match(/L-[0-9A-F]{8}/)?.[0];
+      if (w.quota.includes("adjustable")) {
+        expect(text(w)).toContain(
+          `aws service-quotas request-service-quota-increase --service-code iot --quota-code ${code} --desired-value`,
+        );
+        expect(text(w)).toContain("--region ap-northeast-1");
+      } else {
+        expect(text(w), w.quota).toContain("AWS does not raise this quota");
+      }
+    }
+    // The desired value is what the scenario needs: 500 devices × 150/s inbound.
+    expect(text(warnings[1] as QuotaFinding)).toContain("--quota-code L-4B33E451 --desired-value 75000 ");
+    // Against the emulator the way out is target.throttle: off.
+    const local = checkQuotas(build({ phases: "phases: [{ duration: 10s, rate: 150/s }]" }));
+    expect(local[0]?.allowed).toContain("target.throttle: off");
+  });
+
   it("client IDs without {{runId}} on aws (1 connect/s per client ID, takeovers)", () => {
     const f = checkQuotas(aws({ devices: 'devices: { count: 10, clientId: "d-{{index}}" }' }));
     expect(find(f, "warning")).toEqual([
-      "devices.clientId: AWS IoT Core: connect requests per second per client ID (1)",
+      "devices.clientId: AWS IoT Core: Connect requests per second per client ID (L-033DE216; 1)",
     ]);
+    // Subscribers too; the schema's default subscriber client ID has {{runId}}.
+    const subs = checkQuotas(
+      aws({ subscribers: 'subscribers: { count: 1, topics: ["t/#"], clientId: "s-{{index}}" }' }),
+    );
+    expect(find(subs, "warning")).toEqual([
+      "subscribers.clientId: AWS IoT Core: Connect requests per second per client ID (L-033DE216; 1)",
+    ]);
+    const byDefault = aws({ subscribers: 'subscribers: { count: 1, topics: ["t/#"] }' });
+    expect(byDefault.subscribers.clientId).toBe("iotload-sub-{{runId}}-{{index}}");
+    expect(find(checkQuotas(byDefault), "warning")).toEqual([]);
   });
 
   it("keepalive outside 30–1200 s (every target)", () => {
