@@ -32,6 +32,7 @@ import { auth, iot, mqtt, mqtt5 } from "aws-iot-device-sdk-v2";
 import type { EmulatorInfo } from "../emulator/index.js";
 import { type Closeable, CloseStack } from "../lib/lifecycle.js";
 import { EmulatorChild } from "./emulator-process.js";
+import { intFlag } from "./flags.js";
 
 const CLIENT_KINDS = ["crt5", "crt311", "mqttjs"] as const;
 type ClientKind = (typeof CLIENT_KINDS)[number];
@@ -56,21 +57,6 @@ interface Creds {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken: string;
-}
-
-function intFlag(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`--${name} must be an integer between ${min} and ${max}, got '${value}'`);
-  }
-  return n;
 }
 
 function parseOptions(argv: string[]): BenchOptions {

@@ -26,6 +26,7 @@ import type { EmulatorInfo } from "../emulator/index.js";
 import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { CloseStack } from "../lib/lifecycle.js";
 import { EmulatorChild } from "./emulator-process.js";
+import { intFlag } from "./flags.js";
 
 interface BenchOptions {
   clients: number;
@@ -46,12 +47,7 @@ const connectTimeoutMs = 15_000;
 const drainTimeoutMs = 10_000;
 
 function positiveInt(name: string, value: string | undefined, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new Error(`--${name} must be an integer between 1 and ${max}, got '${value}'`);
-  }
-  return n;
+  return intFlag(name, value, fallback, 1, max);
 }
 
 function parseOptions(argv: string[]): BenchOptions {
