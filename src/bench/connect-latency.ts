@@ -24,14 +24,13 @@
  */
 import net from "node:net";
 import { parseArgs } from "node:util";
-import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { Hash } from "@smithy/hash-node";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { auth, iot, mqtt, mqtt5 } from "aws-iot-device-sdk-v2";
 import type { EmulatorInfo } from "../emulator/index.js";
 import { type Closeable, CloseStack } from "../lib/lifecycle.js";
-import { EmulatorChild } from "./emulator-process.js";
+import { assumeEmulatorRole, type BenchCredentials, EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
 
 const CLIENT_KINDS = ["crt5", "crt311", "mqttjs"] as const;
@@ -53,11 +52,7 @@ interface BenchOptions {
 const maxRunMs = 300_000;
 const connectTimeoutMs = 15_000;
 
-interface Creds {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken: string;
-}
+type Creds = BenchCredentials;
 
 function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -143,25 +138,6 @@ class DelayRelay implements Closeable {
     this.#timers.clear();
     for (const s of this.#sockets) s.destroy();
     return new Promise((resolve) => this.#server.close(() => resolve()));
-  }
-}
-
-async function assumeRole(info: EmulatorInfo): Promise<Creds> {
-  const sts = new STSClient({
-    region: info.region,
-    endpoint: info.stsEndpoint,
-    credentials: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey },
-  });
-  try {
-    const out = await sts.send(
-      new AssumeRoleCommand({ RoleArn: info.roleArn, RoleSessionName: "iotload-bench-connect" }),
-    );
-    const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken)
-      throw new Error("AssumeRole: no credentials");
-    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
-  } finally {
-    sts.destroy();
   }
 }
 
@@ -378,7 +354,7 @@ async function main(argv: string[]): Promise<void> {
       const relay = stack.add(await DelayRelay.create({ host: info.iotHost, port }, opts.delayMs));
       port = relay.port;
     }
-    const creds = await assumeRole(info);
+    const creds = await assumeEmulatorRole(info, "iotload-bench-connect");
     const rows: Row[] = [];
     for (const kind of opts.clients) {
       const connect =

@@ -5,6 +5,7 @@
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import type { EmulatorInfo } from "../emulator/index.js";
 import type { ChildMessage, ChildRequest } from "./emulator-child.js";
 
@@ -66,5 +67,32 @@ export class EmulatorChild {
       else this.#child.kill("SIGTERM");
     });
     return this.#closing;
+  }
+}
+
+/** Temporary credentials of the emulator's role in account B. */
+export interface BenchCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+}
+
+/** One real STS AssumeRole against the emulator, as account A's user (the benches sign with it). */
+export async function assumeEmulatorRole(info: EmulatorInfo, sessionName: string): Promise<BenchCredentials> {
+  const sts = new STSClient({
+    region: info.region,
+    endpoint: info.stsEndpoint,
+    credentials: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey },
+  });
+  try {
+    const out = await sts.send(
+      new AssumeRoleCommand({ RoleArn: info.roleArn, RoleSessionName: sessionName, DurationSeconds: 3600 }),
+    );
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken)
+      throw new Error("AssumeRole: no credentials");
+    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
+  } finally {
+    sts.destroy();
   }
 }

@@ -18,14 +18,13 @@
  * `--throttle off` measures the emulator without them.
  */
 import { parseArgs } from "node:util";
-import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { auth, iot, mqtt5 } from "aws-iot-device-sdk-v2";
 import * as hdr from "hdr-histogram-js";
 import pLimit from "p-limit";
 import type { EmulatorInfo } from "../emulator/index.js";
 import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { CloseStack } from "../lib/lifecycle.js";
-import { EmulatorChild } from "./emulator-process.js";
+import { assumeEmulatorRole, type BenchCredentials, EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
 
 interface BenchOptions {
@@ -89,37 +88,18 @@ function parseOptions(argv: string[]): BenchOptions {
   return options;
 }
 
-async function assumeRole(info: EmulatorInfo): Promise<{ id: string; secret: string; token: string }> {
-  const sts = new STSClient({
-    region: info.region,
-    endpoint: info.stsEndpoint,
-    credentials: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey },
-  });
-  try {
-    const out = await sts.send(
-      new AssumeRoleCommand({
-        RoleArn: info.roleArn,
-        RoleSessionName: "iotload-bench",
-        DurationSeconds: 3600,
-      }),
-    );
-    const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken)
-      throw new Error("AssumeRole: no credentials");
-    return { id: c.AccessKeyId, secret: c.SecretAccessKey, token: c.SessionToken };
-  } finally {
-    sts.destroy();
-  }
-}
-
 /** One config for the process (one TLS context), cloned per client (docs/architecture.md §4). */
-function baseConfig(info: EmulatorInfo, creds: { id: string; secret: string; token: string }) {
+function baseConfig(info: EmulatorInfo, creds: BenchCredentials) {
   if (!info.caPem) throw new Error("the emulator info has no CA");
   return (
     iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithSigv4Auth(info.iotHost, {
       region: info.region,
       // A static provider is fine for a bench whose credentials outlive it.
-      credentialsProvider: auth.AwsCredentialsProvider.newStatic(creds.id, creds.secret, creds.token),
+      credentialsProvider: auth.AwsCredentialsProvider.newStatic(
+        creds.accessKeyId,
+        creds.secretAccessKey,
+        creds.sessionToken,
+      ),
     })
       .withPort(info.iotPort)
       .withCertificateAuthority(info.caPem)
@@ -343,7 +323,7 @@ async function main(argv: string[]): Promise<void> {
       await Promise.all([...opened].map((c) => stopClient(c)));
     });
     const { info } = emulator;
-    const config = baseConfig(info, await assumeRole(info));
+    const config = baseConfig(info, await assumeEmulatorRole(info, "iotload-bench"));
 
     const limit = pLimit(opts.connectConcurrency);
     const emuBefore = await emulator.usage();
