@@ -1,5 +1,5 @@
 /** The device fleet: CRT clients, connect pacing, the open-model scheduler and delivery tracking. */
-export { ConnectGate, type ConnectGateOptions, findDuplicateClientIds } from "./connect-gate.js";
+export { ConnectGate, type ConnectGateOptions } from "./connect-gate.js";
 export {
   buildMqtt5BaseConfig,
   buildMqtt311BaseConfig,
