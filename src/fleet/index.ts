@@ -9,7 +9,7 @@ export {
   cloneMqtt311Config,
 } from "./crt-config.js";
 export { type DeliveryCounts, DeliveryTracker, type ReceiptKind } from "./delivery-tracker.js";
-export { ConnectError, crtErrorName, type Device, type PublishOutcome, reasonName } from "./device.js";
+export { ConnectError, crtErrorName, type Device, type PublishOutcome } from "./device.js";
 export {
   Fleet,
   type FleetAvailability,
