@@ -390,7 +390,6 @@ export class Fleet implements Closeable {
         late: 0,
         lateOver100Ms: 0,
         maxLateMs: 0,
-        lagSamplesMs: [],
       },
       delivery,
       availability: this.availability(),

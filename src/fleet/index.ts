@@ -21,7 +21,6 @@ export {
 export {
   PublishScheduler,
   type PublishSchedulerOptions,
-  percentile,
   type ScheduledSend,
   type SchedulerStats,
 } from "./schedule.js";
