@@ -114,3 +114,46 @@ export function only(docs: readonly Manifest[], kind: string): Manifest {
   if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
   return found[0] as Manifest;
 }
+
+/** The AWS Batch examples (deploy/aws-batch/), after envsubst of `vars`. */
+export function awsBatchExamples(vars: Readonly<Record<string, string>> = {}) {
+  const read = (file: string) =>
+    JSON.parse(envsubst(readFileSync(path.join(DEPLOY, "aws-batch", file), "utf8"), vars)) as Record<
+      string,
+      unknown
+    >;
+  return {
+    jobDefinition: read("job-definition.json") as {
+      parameters: Record<string, string>;
+      retryStrategy: { attempts: number };
+      timeout: { attemptDurationSeconds: number };
+      containerProperties: {
+        command: string[];
+        user: string;
+        resourceRequirements: { type: string; value: string }[];
+        environment: { name: string; value: string }[];
+        ulimits: { name: string; softLimit: number; hardLimit: number }[];
+      };
+    },
+    submitJob: read("submit-job.json") as {
+      jobName: string;
+      jobDefinition: string;
+      arrayProperties: { size: number };
+      parameters: Record<string, string>;
+    },
+  };
+}
+
+/** The `iotload` command lines of the deployment examples: the Kubernetes Job's and AWS Batch's. */
+export function deployCommandLines(): { where: string; argv: string[] }[] {
+  const job = only(renderKustomization(path.join(DEPLOY, "kubernetes")), "Job") as Manifest & {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
+  return [
+    { where: "deploy/kubernetes/job.yaml", argv: job.spec.template.spec.containers[0]?.args ?? [] },
+    {
+      where: "deploy/aws-batch/job-definition.json",
+      argv: awsBatchExamples().jobDefinition.containerProperties.command,
+    },
+  ];
+}
