@@ -79,7 +79,7 @@ describe("deploy/Dockerfile", () => {
   it("builds dist/ in the build stage after installing every dependency", () => {
     const r = runs(build);
     const install = r.findIndex((a) => /^npm ci\b/.test(a));
-    const compile = r.findIndex((a) => a === "npm run build");
+    const compile = r.indexOf("npm run build");
     expect(install).toBeGreaterThanOrEqual(0);
     expect(compile).toBeGreaterThan(install);
     // `prepare` (tsc) must not run before src/ is copied.
