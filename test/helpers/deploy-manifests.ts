@@ -20,7 +20,7 @@ export type Manifest = Record<string, unknown> & {
 };
 
 /** envsubst with an explicit variable list: `$NAME` and `${NAME}` for those names only. */
-export function envsubst(text: string, vars: Readonly<Record<string, string>>): string {
+function envsubst(text: string, vars: Readonly<Record<string, string>>): string {
   return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, braced?: string, bare?: string) => {
     const name = (braced ?? bare) as string;
     return Object.hasOwn(vars, name) ? (vars[name] as string) : whole;
@@ -37,7 +37,7 @@ function readYamlDocs(file: string, vars: Readonly<Record<string, string>>): Man
 type Op = { op: "add" | "remove" | "replace"; path: string; value?: unknown };
 
 /** RFC 6902 add/remove/replace on plain objects and arrays (RFC 6901 pointers; "-" appends). */
-export function applyJsonPatch(doc: unknown, ops: readonly Op[]): void {
+function applyJsonPatch(doc: unknown, ops: readonly Op[]): void {
   for (const { op, path: pointer, value } of ops) {
     const keys = pointer
       .split("/")
