@@ -16,11 +16,9 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { poolSigning } from "../cli/run/signing.js";
-import { CredentialPool } from "../credentials/index.js";
-import { Fleet } from "../fleet/index.js";
 import { CloseStack } from "../lib/lifecycle.js";
 import { Recorder } from "../metrics/index.js";
+import { assembleRun, emulatorAsTarget } from "../run/index.js";
 import { parseScenario, planRun } from "../scenario/index.js";
 import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
@@ -138,28 +136,11 @@ async function measure(o: MemoryOptions): Promise<MemoryResult> {
     const emulator = stack.add(await EmulatorChild.create(undefined, "off"));
     const { info } = emulator;
     const plan = idlePlan(o);
-    const pool = stack.add(
-      await CredentialPool.create(
-        { static: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey } },
-        {
-          roleArn: info.roleArn,
-          roleSessionName: "iotload-bench-memory",
-          region: info.region,
-          stsEndpoint: info.stsEndpoint,
-          durationSeconds: 3600,
-        },
-      ),
-    );
     const recorder = new Recorder();
     stack.add(() => recorder.close());
-    const endpoint = {
-      host: info.iotHost,
-      port: info.iotPort,
-      region: info.region,
-      ...(info.caPem ? { caPem: info.caPem } : {}),
-    };
-    const signing = stack.add(poolSigning(pool, info.region, recorder, { probeTarget: endpoint }));
-    const fleet = stack.add(await Fleet.create({ plan, endpoint, signing, recorder }));
+    // Wired as `iotload run` wires it (src/run/assemble.ts).
+    const target = emulatorAsTarget(info, { roleSessionName: "iotload-bench-memory", durationSeconds: 3600 });
+    const { fleet } = await assembleRun({ target, plan, recorder, stack });
 
     const before = await sample();
     const t0 = performance.now();

@@ -15,6 +15,7 @@ export {
 } from "./session.js";
 export { poolSigning } from "./signing.js";
 export {
+  emulatorAsTarget,
   emulatorCredentials,
   emulatorEndpoint,
   type OpenTarget,

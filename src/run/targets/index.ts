@@ -9,7 +9,7 @@ import { emulatorTarget } from "./emulator.js";
 import { localTarget } from "./local.js";
 import type { OpenTarget, TargetOptions } from "./types.js";
 
-export { emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
+export { emulatorAsTarget, emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
 export type { OpenTarget, TargetCredentials, TargetDriver, TargetKind, TargetOptions } from "./types.js";
 
 export function openTarget(
