@@ -6,6 +6,7 @@ export {
   parseTolerance,
   renderComparison,
 } from "./compare.js";
+export { collectEnvironment } from "./environment.js";
 export { fmtDuration, fmtMs, fmtPct } from "./format.js";
 export { renderHlog } from "./hlog.js";
 export { escapeHtml, jsonForScript, type ReportData, renderHtml, reportData } from "./html.js";
@@ -17,14 +18,7 @@ export {
   type ProgressStream,
 } from "./progress.js";
 export {
-  type BuildResultInput,
-  buildResult,
-  collectEnvironment,
-  countsFromCounters,
-  emptyLatency,
-  endpointHost,
   generatorVerdict,
-  mergeResults,
   RESULT_VERSION,
   type ResultCounts,
   type ResultCredentials,
@@ -35,6 +29,8 @@ export {
   type ResultThreshold,
   type RunResult,
 } from "./result.js";
+export { type BuildResultInput, buildResult, countsFromCounters, endpointHost } from "./result-build.js";
+export { mergeResults } from "./result-merge.js";
 export { resultJsonSchema, runResultSchema } from "./result-schema.js";
 export { renderSummary, type SummaryOptions, shouldUseColor } from "./terminal.js";
 export {

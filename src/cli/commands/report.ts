@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { Argv } from "yargs";
 import { ExitCode, UserError } from "../../lib/errors.js";
-import { mergeResults } from "../../report/result.js";
+import { mergeResults } from "../../report/result-merge.js";
 import { renderSummary, shouldUseColor } from "../../report/terminal.js";
 import { readResultFile, writeRunReport } from "../../report/write.js";
 import type { Command } from "./command.js";
