@@ -7,6 +7,7 @@ export {
   renderComparison,
 } from "./compare.js";
 export { collectEnvironment } from "./environment.js";
+export { scenarioFingerprint } from "./fingerprint.js";
 export { fmtDuration, fmtMs, fmtPct } from "./format.js";
 export { renderHlog } from "./hlog.js";
 export { escapeHtml, jsonForScript, type ReportData, renderHtml, reportData } from "./html.js";

@@ -11,6 +11,7 @@ import { collectEnvironment } from "./environment.js";
 import {
   RESULT_VERSION,
   type ResultCounts,
+  type ResultDelivery,
   type ResultInterval,
   type ResultLatency,
   type RunResult,
@@ -57,6 +58,10 @@ export interface BuildResultInput {
   availability?: { devices: number; minConnected: number; zeroConnectedMs: number };
   /** Threshold expressions to evaluate against the built result (the built-in checks are added). */
   thresholds?: readonly string[];
+  /** A shard's delivery sets (fleet deliveryExport()), for the exact merge across processes. */
+  delivery?: ResultDelivery;
+  /** scenarioFingerprint() of the scenario as run: equal in every shard of the run. */
+  fingerprint?: string;
 }
 
 /**
@@ -314,6 +319,8 @@ export function buildResult(input: BuildResultInput): RunResult {
     thresholds: [],
   };
   if (input.partialReason !== undefined) result.partialReason = input.partialReason;
+  if (input.fingerprint !== undefined) result.fingerprint = input.fingerprint;
+  if (input.delivery !== undefined) result.delivery = input.delivery;
   result.thresholds = allThresholds(result, input.thresholds ?? []);
   return result;
 }

@@ -5,11 +5,13 @@
 import type { GeneratorVerdict } from "../metrics/event-loop.js";
 import { LATENCY_METRICS, mergeEncoded } from "../metrics/histograms.js";
 import { type IntervalRecord, mergeIntervals } from "../metrics/intervals.js";
+import { mergeDelivery } from "./delivery-merge.js";
 import {
   generatorVerdict,
   type ResultCounts,
   type ResultGenerator,
   type ResultInterval,
+  type ResultShardInfo,
   type RunResult,
 } from "./result.js";
 import {
@@ -145,24 +147,87 @@ function mergeCredentials(
 }
 
 /**
- * Merges results of the shards/workers of ONE run exactly: histograms via add() (every percentile of
- * the merge equals the percentile of all values), counters summed, intervals aligned by absolute time
- * (t rebased to the earliest start; records with equal start are merged, gauges summed across shards).
- * Thresholds are re-evaluated on the merge with the first result's expressions.
+ * Delivery counts from the shards' delivery sets when every result has them (exact across processes:
+ * delivery-merge.ts); otherwise (results of older versions) the summed counts stay. Returns a note
+ * for partialReason when receivers had to be left out.
  */
-export function mergeResults(results: readonly RunResult[]): RunResult {
+function exactDelivery(
+  results: readonly RunResult[],
+  counts: ResultCounts,
+  labels: readonly string[],
+): string {
+  const sets = results.map((r) => r.delivery);
+  if (!sets.every((d) => d !== undefined)) return "";
+  const merged = mergeDelivery(sets, labels);
+  counts.expected = merged.expected;
+  counts.received = merged.received;
+  counts.lost = merged.lost;
+  counts.duplicates += merged.duplicatesAcrossShards;
+  return merged.skippedReceivers.length > 0
+    ? `delivery not judged for ${merged.skippedReceivers.join(", ")} (members in missing shards)`
+    : "";
+}
+
+function shardInfo(r: RunResult, i: number, source: string | undefined): ResultShardInfo {
+  const info: ResultShardInfo = {
+    index: r.environment.shard?.index ?? i,
+    count: r.environment.shard?.count ?? 1,
+    host: r.environment.hostname,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    partial: r.partial,
+    devices: r.delivery?.devices.count ?? r.availability?.devices ?? 0,
+    subscribers: r.delivery?.subscribers.length ?? 0,
+    published: r.counts.published,
+    acked: r.counts.acked,
+    received: r.counts.received,
+  };
+  if (r.partialReason !== undefined) info.partialReason = r.partialReason;
+  if (source !== undefined) info.source = source;
+  return info;
+}
+
+export interface MergeOptions {
+  /** Where each result came from (file, URL), for `shards[].source` and error messages. */
+  sources?: readonly string[];
+  /** Shards that are not there (a partial merge): the merged result is partial and names them. */
+  missingShards?: readonly number[];
+}
+
+/**
+ * Merges results of the shards/workers of ONE run exactly: histograms via add() (every percentile of
+ * the merge equals the percentile of all values), counters summed, delivery loss and duplicates from
+ * the shards' delivery sets, intervals aligned by absolute time (t rebased to the earliest start;
+ * records with equal start are merged, gauges summed across shards). Thresholds are re-evaluated on
+ * the merge with the first result's expressions. Checking that the results ARE one run is the
+ * caller's (shard-set.ts).
+ */
+export function mergeResults(results: readonly RunResult[], opts: MergeOptions = {}): RunResult {
   const first = results[0];
   if (!first) throw new RangeError("mergeResults: no results to merge");
-  if (results.length === 1) return structuredClone(first);
+  const missing = opts.missingShards ?? [];
+  if (results.length === 1 && first.delivery === undefined && missing.length === 0)
+    return structuredClone(first);
+  const labels = results.map(
+    (r, i) =>
+      opts.sources?.[i] ?? (r.environment.shard ? `shard ${r.environment.shard.index}` : `result ${i + 1}`),
+  );
   const start = Math.min(...results.map((r) => Date.parse(r.startedAt)));
   const end = Math.max(...results.map((r) => Date.parse(r.endedAt)));
   const durationMs = end - start;
   const latency = mergeLatency(results);
   const counts = mergeCounts(results);
+  const deliveryNote = exactDelivery(results, counts, labels);
   withMissing(latency, counts);
   const availability = mergeAvailability(results);
   const hostnames = [...new Set(results.map((r) => r.environment.hostname))];
   const partials = results.filter((r) => r.partial);
+  const reasons = [...new Set(partials.map((p) => p.partialReason ?? "partial"))];
+  if (missing.length > 0)
+    reasons.unshift(
+      `shard${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of ${first.environment.shard?.count ?? "?"} missing`,
+    );
+  if (deliveryNote !== "") reasons.push(deliveryNote);
   const merged: RunResult = {
     version: 1,
     runId: first.runId,
@@ -171,7 +236,7 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
     startedAt: new Date(start).toISOString(),
     endedAt: new Date(end).toISOString(),
     durationMs,
-    partial: partials.length > 0,
+    partial: reasons.length > 0,
     target: first.target,
     environment: {
       ...first.environment,
@@ -197,9 +262,14 @@ export function mergeResults(results: readonly RunResult[]): RunResult {
     },
     thresholds: [],
   };
-  if (partials.length > 0) {
-    merged.partialReason = [...new Set(partials.map((p) => p.partialReason ?? "partial"))].join("; ");
+  if (reasons.length > 0) merged.partialReason = reasons.join("; ");
+  if (first.fingerprint !== undefined) merged.fingerprint = first.fingerprint;
+  if (results.some((r) => r.environment.shard !== null)) {
+    merged.shards = results
+      .map((r, i) => shardInfo(r, i, opts.sources?.[i]))
+      .sort((a, b) => a.index - b.index);
   }
+  if (missing.length > 0) merged.missingShards = [...missing];
   const exprs = first.thresholds.filter((t) => !t.builtin).map((t) => t.expression);
   merged.thresholds = allThresholds(merged, exprs);
   return merged;

@@ -8,9 +8,11 @@ import type { z } from "zod";
 import type { GeneratorVerdict } from "../metrics/event-loop.js";
 import type { LatencyMetric } from "../metrics/histograms.js";
 import type {
+  deliverySchema,
   intervalSchema,
   latencySummarySchema,
   runResultSchema,
+  shardInfoSchema,
   thresholdOutcomeSchema,
 } from "./result-schema.js";
 
@@ -22,6 +24,8 @@ export type ResultEnvironment = RunResult["environment"];
 export type ResultCounts = RunResult["counts"];
 export type ResultGenerator = RunResult["generator"];
 export type ResultCredentials = RunResult["credentials"];
+export type ResultDelivery = z.infer<typeof deliverySchema>;
+export type ResultShardInfo = z.infer<typeof shardInfoSchema>;
 export const RESULT_VERSION = 1;
 
 /**

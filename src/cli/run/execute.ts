@@ -23,6 +23,7 @@ import {
   type ProgressState,
   type RunResult,
   renderSummary,
+  scenarioFingerprint,
   shouldUseColor,
 } from "../../report/index.js";
 import {
@@ -42,10 +43,17 @@ import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
 import { describeReportOutcome, prepareOutputDir, writeReportWithFallback } from "./output-dir.js";
+import {
+  defaultReportDir,
+  describeStartAt,
+  parseShardFlags,
+  type ShardFlags,
+  waitUntil,
+} from "./shard-flags.js";
 import { poolSigning } from "./signing.js";
 import { type ResolvedTarget, resolveTarget } from "./target.js";
 
-export interface RunFlags {
+export interface RunFlags extends ShardFlags {
   scenario: string;
   devices?: string | number;
   duration?: string;
@@ -118,17 +126,34 @@ async function runScenario(
   });
   // Quota warnings for what will really run: --devices/--duration/--rate included.
   for (const w of warningsAsRun(loaded, overrides)) say(`${formatDiagnostic(w)}\n`);
-  const startedAt = Date.now();
-  const runId = createRunId(startedAt, randomInt(0x1000000));
-  const plan = planRun(loaded.scenario, overrides, { runId });
+  // Shards (--shard/--shards, --run-id, --start-at): every shard's run clock starts at --start-at.
+  const sharding = parseShardFlags(flags, io.env, Date.now());
+  const startedAt = sharding.startAt ?? Date.now();
+  const runId = sharding.runId ?? createRunId(startedAt, randomInt(0x1000000));
+  const plan = planRun(loaded.scenario, overrides, {
+    runId,
+    ...(sharding.shard ? { shard: sharding.shard } : {}),
+  });
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
   // Before any load: a bad --out is exit 2 here, not a lost run later.
   const output = await prepareOutputDir({
     out: flags.out,
-    defaultDir: path.join("reports", `${plan.name}-${runId}`),
+    defaultDir: defaultReportDir(plan.name, runId, sharding.shard),
     force: flags.force === true,
   });
   const reportDir = output.dir;
+  if (sharding.shard && !flags.quiet)
+    say(
+      `iotload: shard ${plan.shard.index} of ${plan.shard.count} of run ${runId}: ${plan.devices.count} devices from ${plan.devices.firstIndex}, ${plan.subscribers.count} subscribers\n`,
+    );
+  if (sharding.startAt !== undefined) {
+    say(`iotload: ${describeStartAt(sharding.startAt, Date.now())}\n`);
+    await waitUntil(sharding.startAt, interrupts.run.signal);
+    if (interrupts.interrupted) {
+      await output.discard();
+      return { exitCode: ExitCode.interrupted };
+    }
+  }
 
   // ---- 2. run ---------------------------------------------------------------------------------
   const { run, hard } = interrupts;
@@ -252,6 +277,8 @@ async function runScenario(
   // The drain is over: whatever the target has not answered by now never will be, for this run.
   fleet?.settleUnanswered(interrupts.interrupted ? "stoppedByUser" : "noResponse");
   const summary = fleet?.summary();
+  // Shards export their delivery sets for the exact merge across processes (iotload merge).
+  const delivery = plan.shard.count > 1 ? fleet?.deliveryExport() : undefined;
   if (summary) {
     recorder.count("lost", summary.delivery.lost);
   }
@@ -290,6 +317,9 @@ async function runScenario(
     endedAt,
     ...(partialReason !== undefined ? { partial: true, partialReason } : {}),
     target: target?.describe ?? describePlanTarget(plan),
+    ...(sharding.shard ? { environment: { shard: sharding.shard } } : {}),
+    fingerprint: scenarioFingerprint(scenarioAsRun),
+    ...(delivery ? { delivery } : {}),
     metrics: recorder.snapshot(),
     ...(summary
       ? {
