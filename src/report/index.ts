@@ -23,16 +23,20 @@ export {
   RESULT_VERSION,
   type ResultCounts,
   type ResultCredentials,
+  type ResultDelivery,
   type ResultEnvironment,
   type ResultGenerator,
   type ResultInterval,
   type ResultLatency,
+  type ResultShardInfo,
   type ResultThreshold,
   type RunResult,
 } from "./result.js";
 export { type BuildResultInput, buildResult, countsFromCounters, endpointHost } from "./result-build.js";
-export { mergeResults } from "./result-merge.js";
+export { type ResultInput, readResultInputs } from "./result-inputs.js";
+export { type MergeOptions, mergeResults } from "./result-merge.js";
 export { resultJsonSchema, runResultSchema } from "./result-schema.js";
+export { mergeShardInputs, type ShardSetOptions } from "./shard-set.js";
 export { renderSummary, type SummaryOptions, shouldUseColor } from "./terminal.js";
 export {
   allowedThresholdMetrics,
