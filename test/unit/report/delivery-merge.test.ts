@@ -5,6 +5,7 @@
  * of a shared group received by members in two shards is one receipt and one duplicate.
  */
 import { describe, expect, it } from "vitest";
+import { GrowableBitset } from "../../../src/fleet/bitset.js";
 import { DeliveryTracker } from "../../../src/fleet/delivery-tracker.js";
 import type { FleetRecorder } from "../../../src/fleet/types.js";
 import {
@@ -59,6 +60,13 @@ describe("seq ranges", () => {
     );
     expect(() => decodeDeviceSeqs("0:5-3")).toThrow(/bad sequence range/);
     expect(() => decodeDeviceSeqs("0:1;0:2")).toThrow(/listed twice/);
+  });
+
+  it("reads a bitset as ranges across byte boundaries, full and empty bytes", () => {
+    const b = new GrowableBitset();
+    for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 18, 19, 20, 21, 22, 23, 40, 127]) b.set(n);
+    expect(b.ranges()).toEqual([0, 10, 15, 24, 40, 41, 127, 128]);
+    expect(new GrowableBitset().ranges()).toEqual([]);
   });
 
   it("unions and intersects", () => {
