@@ -161,12 +161,6 @@ export const runResultSchema = z
     durationMs: ms.describe("endedAt − startedAt."),
     partial: z.boolean().describe("True when the run was interrupted or failed before its planned end."),
     partialReason: z.string().optional().describe("Why the run is partial."),
-    fingerprint: z
-      .string()
-      .optional()
-      .describe(
-        "sha256 of the scenario as run (secrets stripped, runId and file left out): equal for every shard of one run.",
-      ),
     target: z
       .object({
         kind: z.string().describe('"emulator" or "aws".'),
@@ -320,6 +314,13 @@ export const runResultSchema = z
       })
       .strict(),
     thresholds: z.array(thresholdOutcomeSchema),
+    // After thresholds: buildResult adds these last, and a re-read result keeps the schema's key order.
+    fingerprint: z
+      .string()
+      .optional()
+      .describe(
+        "sha256 of the scenario as run (secrets stripped, runId and file left out): equal for every shard of one run.",
+      ),
     delivery: deliverySchema
       .optional()
       .describe("A shard's delivery sets, for the exact merge across processes (absent in merged results)."),
