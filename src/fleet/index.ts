@@ -8,7 +8,12 @@ export {
   cloneMqtt5Config,
   cloneMqtt311Config,
 } from "./crt-config.js";
-export { type DeliveryCounts, DeliveryTracker, type ReceiptKind } from "./delivery-tracker.js";
+export {
+  type DeliveryCounts,
+  type DeliveryExport,
+  DeliveryTracker,
+  type ReceiptKind,
+} from "./delivery-tracker.js";
 export { ConnectError, crtErrorName, type Device, type PublishOutcome } from "./device.js";
 export {
   Fleet,

@@ -14,7 +14,7 @@ import { ExitCode, errorMessage, UserError } from "../lib/errors.js";
 import { CloseStack } from "../lib/lifecycle.js";
 import type { SecretRegistry } from "../lib/redact.js";
 import { GeneratorMonitor, Recorder } from "../metrics/index.js";
-import { buildResult, type RunResult } from "../report/index.js";
+import { buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
 import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
 import { type Assembled, assembleRun } from "./assemble.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
@@ -244,6 +244,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
     fleet?.settleUnanswered(stopped ? "stoppedByUser" : "noResponse");
     const summary = fleet?.summary();
     if (summary) this.recorder.count("lost", summary.delivery.lost);
+    // Shards export their delivery sets for the exact merge across processes (docs/architecture.md §8).
+    const delivery = this.plan.shard.count > 1 ? fleet?.deliveryExport() : undefined;
     this.#setPhase("closing");
     // Closing stops the clients: QoS 1 publishes still in flight fail with a counted reason.
     await closeBounded(this.#stack, this.plan.graceMs + 30_000, signals.hard);
@@ -268,6 +270,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
       target: this.#target?.describe ?? describePlanTarget(this.plan),
       // One session is one process; a merge of N sessions' results says workers: N.
       environment: { workers: 1, shard: this.plan.shard.count > 1 ? this.plan.shard : null },
+      fingerprint: scenarioFingerprint(this.#o.scenario),
+      ...(delivery ? { delivery } : {}),
       metrics: this.recorder.snapshot(),
       ...(summary
         ? {

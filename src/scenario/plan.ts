@@ -13,7 +13,9 @@
  * Sharding (several worker processes): devices [firstIndex, firstIndex + count) go to shard s of n,
  * split as evenly as possible; every `index` argument is the GLOBAL device index. The connect rate
  * and concurrency are shared: shard s connects its j-th device at (j·n + s)/rate, so the union of all
- * shards connects at exactly `rate`, interleaved. Subscribers run in shard 0 only.
+ * shards connects at exactly `rate`, interleaved. Subscribers are spread too: subscriber k runs in
+ * shard k mod n (deterministic, so every shard knows where every subscriber is and can name the same
+ * receivers for the delivery accounting across processes; docs/architecture.md, "Shards and the merge").
  */
 import { assertUniqueClientIds } from "../lib/client-ids.js";
 import { UserError } from "../lib/errors.js";
@@ -141,10 +143,16 @@ export interface RunPlan {
   graceMs: number;
   phases: PlanPhase[];
   subscribers: {
+    /** Subscribers in this shard. */
     count: number;
+    /** Global indices of this shard's subscribers (k, k + n, k + 2n, … for shard k of n). */
+    indices: number[];
+    /** Subscribers across all shards. */
+    totalCount: number;
     topics: string[];
     protocol: "mqtt5" | "mqtt311";
     qos: 0 | 1;
+    /** Client ID of subscriber `index` (global). */
     clientId(index: number): string;
   };
   thresholds: string[];
@@ -300,13 +308,14 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
   const subscriberIdTemplate = compileTemplate(s.subscribers.clientId, "clientId");
   const subscriberClientId = (index: number): string =>
     subscriberIdTemplate.render(renderContext(index, 0, 0, ""));
-  const subscriberCount = shard.index === 0 ? s.subscribers.count : 0;
+  const subscriberIndices = shardSubscribers(s.subscribers.count, shard);
+  // Every shard checks the run's whole subscriber set against its devices.
   assertUniqueClientIds({
     deviceTemplate: s.devices.clientId,
     firstIndex,
     count,
     clientId,
-    subscriberCount,
+    subscriberCount: s.subscribers.count,
     subscriberClientId,
   });
 
@@ -395,7 +404,9 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     graceMs: s.stop.grace,
     phases,
     subscribers: {
-      count: subscriberCount,
+      count: subscriberIndices.length,
+      indices: subscriberIndices,
+      totalCount: s.subscribers.count,
       topics: [...s.subscribers.topics],
       protocol: s.subscribers.protocol,
       qos: s.subscribers.qos,
@@ -410,6 +421,13 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     },
     peakMessagesPerSecond: peakRate * count,
   };
+}
+
+/** Global indices of the subscribers of `shard`: subscriber k runs in shard k mod n. */
+export function shardSubscribers(total: number, shard: { index: number; count: number }): number[] {
+  const out: number[] = [];
+  for (let k = shard.index; k < total; k += shard.count) out.push(k);
+  return out;
 }
 
 function planTarget(s: Scenario): PlanTarget {

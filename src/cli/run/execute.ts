@@ -35,8 +35,15 @@ import {
   prepareOutputDir,
   writeReportWithFallback,
 } from "./output-dir.js";
+import {
+  defaultReportDir,
+  describeStartAt,
+  parseShardFlags,
+  type ShardFlags,
+  waitUntil,
+} from "./shard-flags.js";
 
-export interface RunFlags {
+export interface RunFlags extends ShardFlags {
   scenario: string;
   devices?: string | number;
   duration?: string;
@@ -103,6 +110,14 @@ async function runScenario(
   interrupts: RunInterrupts,
 ): Promise<RunOutcome> {
   const run = await prepareRun(flags, io, secrets, say);
+  if (run.startedAt > Date.now()) {
+    say(`iotload: ${describeStartAt(run.startedAt, Date.now())}\n`);
+    await waitUntil(run.startedAt, interrupts.run.signal);
+    if (interrupts.interrupted) {
+      await run.output.discard();
+      return { exitCode: ExitCode.interrupted };
+    }
+  }
   const ran = await runSession(run, interrupts);
   interrupts.startReporting(run.output.dir);
   // A run that never started (README "Exit codes"): nothing was published, so there is nothing to
@@ -137,16 +152,25 @@ async function prepareRun(
   });
   // Quota warnings for what will really run: --devices/--duration/--rate included.
   for (const w of warningsAsRun(loaded, overrides)) say(`${formatDiagnostic(w)}\n`);
-  const startedAt = Date.now();
-  const runId = createRunId(startedAt, randomInt(0x1000000));
-  const plan = planRun(loaded.scenario, overrides, { runId });
+  // Shards (--shard/--shards, --run-id, --start-at): every shard's run clock starts at --start-at.
+  const sharding = parseShardFlags(flags, io.env, Date.now());
+  const startedAt = sharding.startAt ?? Date.now();
+  const runId = sharding.runId ?? createRunId(startedAt, randomInt(0x1000000));
+  const plan = planRun(loaded.scenario, overrides, {
+    runId,
+    ...(sharding.shard ? { shard: sharding.shard } : {}),
+  });
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
   // Before any load: a bad --out is exit 2 here, not a lost run later.
   const output = await prepareOutputDir({
     out: flags.out,
-    defaultDir: path.join("reports", `${plan.name}-${runId}`),
+    defaultDir: defaultReportDir(plan.name, runId, sharding.shard),
     force: flags.force === true,
   });
+  if (sharding.shard && !flags.quiet)
+    say(
+      `iotload: shard ${plan.shard.index} of ${plan.shard.count} of run ${runId}: ${plan.devices.count} devices from ${plan.devices.firstIndex}, ${plan.subscribers.count} subscribers\n`,
+    );
   return { flags, io, secrets, say, plan, scenarioAsRun, startedAt, output };
 }
 
