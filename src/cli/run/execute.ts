@@ -41,7 +41,7 @@ import {
 import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
-import { describeReportOutcome, prepareOutputDir, writeReportWithFallback } from "./output-dir.js";
+import { prepareOutputDir } from "./output-dir.js";
 import { poolSigning } from "./signing.js";
 import { type ResolvedTarget, resolveTarget } from "./target.js";
 
@@ -127,6 +127,13 @@ async function runScenario(
     out: flags.out,
     defaultDir: path.join("reports", `${plan.name}-${runId}`),
     force: flags.force === true,
+    // --out s3://…: account A's credential chain, as the run's (./s3-output.ts).
+    aws: {
+      env: io.env,
+      profile: flags.profile,
+      region: flags.region,
+      scenario: { roleArn: plan.credentials.roleArn, sourceProfile: plan.credentials.sourceProfile },
+    },
   });
   const reportDir = output.dir;
 
@@ -307,7 +314,7 @@ async function runScenario(
   });
   // Last line of defence: no secret reaches a file or the terminal, whatever a field contains.
   result = JSON.parse(secrets.redact(JSON.stringify(result))) as RunResult;
-  const report = await writeReportWithFallback(reportDir, result);
+  const report = await output.write(result);
 
   if (flags.json) {
     io.stdout.write(`${secrets.redact(JSON.stringify(result, null, 2))}\n`);
@@ -315,7 +322,7 @@ async function runScenario(
     io.stdout.write(secrets.redact(renderSummary(result, { color: shouldUseColor(io.stdout, io.env) })));
     io.stdout.write("\n");
   }
-  say(describeReportOutcome(reportDir, report));
+  say(output.describe(report));
   if (report.kind === "lost" && !flags.json) io.stdout.write(`${secrets.redact(JSON.stringify(result))}\n`);
   // A report that is not where it was asked for outranks every verdict but an interruption's 130.
   const outcome = (exitCode: number): RunOutcome => ({
