@@ -15,7 +15,9 @@ import {
   type S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { runEmulator } from "../../../src/cli/commands/emulator.js";
 import type { EmulatorInfo } from "../../../src/emulator/index.js";
+import { UserError } from "../../../src/lib/errors.js";
 import {
   accountACredentials,
   assumeRole,
@@ -194,5 +196,54 @@ describe("emulator S3", () => {
     );
     expect(region.name).toBe("AuthorizationHeaderMalformed");
     expect((region as unknown as { Region: string }).Region).toBe(emu.info.region);
+  });
+
+  it("iotload emulator --s3-bucket: the S3 URL in the banner, buckets as named, bad names refused", async () => {
+    let out = "";
+    let stop: (reason: string) => void = () => undefined;
+    let shown: () => void = () => undefined;
+    const bannerShown = new Promise<void>((resolve) => {
+      shown = resolve;
+    });
+    const running = runEmulator(
+      { host: "127.0.0.1", port: 0, "sts-port": 0, "s3-bucket": ["iotload-a"] },
+      {
+        until: new Promise<string>((resolve) => {
+          stop = resolve;
+        }),
+        out: (t) => {
+          out += t;
+          if (t.includes("Stop with Ctrl-C")) shown();
+        },
+        err: () => undefined,
+      },
+    );
+    onTestFinished(async () => {
+      stop("teardown");
+      await running.catch(() => undefined);
+    });
+    await bannerShown;
+    const url = /S3 endpoint +(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    expect(url, out).toBeDefined();
+    const s3 = new S3Client({
+      region: "ap-northeast-1",
+      endpoint: url,
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: "AKIAIOTLOADEMULATOR1",
+        secretAccessKey: "iotload-emulator-local-only-NOT-A-SECRET",
+      },
+    });
+    onTestFinished(() => s3.destroy());
+    await s3.send(new PutObjectCommand({ Bucket: "iotload-a", Key: "k", Body: "x" }));
+    expect(
+      (await failure(s3.send(new PutObjectCommand({ Bucket: "iotload-results", Key: "k", Body: "x" })))).name,
+    ).toBe("NoSuchBucket");
+    await expect(
+      runEmulator(
+        { host: "127.0.0.1", port: 0, "sts-port": 0, "s3-bucket": ["Not_A_Bucket"] },
+        { until: Promise.resolve("x"), out: () => undefined, err: () => undefined },
+      ),
+    ).rejects.toThrow(UserError);
   });
 });
