@@ -22,13 +22,14 @@ import {
   loadScenario,
   parseOverrides,
   planRun,
+  type RunPlan,
   ScenarioError,
   warningsAsRun,
 } from "../../scenario/index.js";
 import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
-import { prepareOutputDir } from "./output-dir.js";
+import { type PreparedOutputDir, prepareOutputDir } from "./output-dir.js";
 
 export interface RunFlags {
   scenario: string;
@@ -77,6 +78,18 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   }
 }
 
+/** A run's context once the input is checked: everything later steps need, nothing running yet. */
+interface PreparedRun {
+  flags: RunFlags;
+  io: RunIo;
+  secrets: SecretRegistry;
+  say: (text: string) => void;
+  plan: RunPlan;
+  scenarioAsRun: unknown;
+  startedAt: number;
+  output: PreparedOutputDir;
+}
+
 async function runScenario(
   flags: RunFlags,
   io: RunIo,
@@ -84,7 +97,30 @@ async function runScenario(
   say: (text: string) => void,
   interrupts: RunInterrupts,
 ): Promise<RunOutcome> {
-  // ---- 1. load, validate, plan (user mistakes → UserError, exit 2, nothing written) ----------
+  const run = await prepareRun(flags, io, secrets, say);
+  const ran = await runSession(run, interrupts);
+  interrupts.startReporting(run.output.dir);
+  // A run that never started (README "Exit codes"): nothing was published, so there is nothing to
+  // report — no report directory (which would show a healthy generator and passing thresholds), the
+  // reason printed once, exit 5 (refused) or 6 (unreachable / no local credentials).
+  if (ran.result === undefined) {
+    await run.output.discard();
+    if (ran.failure instanceof UserError) {
+      say(`iotload: the run did not start: ${ran.failure.message}\n`);
+      return { exitCode: ran.failure.exitCode };
+    }
+    throw ran.failure;
+  }
+  return report(run, ran.result, ran.failure, interrupts.interrupted);
+}
+
+/** Load, validate, plan, output preflight: user mistakes → UserError (exit 2), nothing written, no load. */
+async function prepareRun(
+  flags: RunFlags,
+  io: RunIo,
+  secrets: SecretRegistry,
+  say: (text: string) => void,
+): Promise<PreparedRun> {
   const loaded = await loadScenario(flags.scenario, { env: io.env, sets: flags.set ?? [] });
   const thresholdErrors = thresholdProblems(loaded);
   if (thresholdErrors.length > 0) throw new ScenarioError(loaded.file, thresholdErrors);
@@ -113,14 +149,17 @@ async function runScenario(
       scenario: { roleArn: plan.credentials.roleArn, sourceProfile: plan.credentials.sourceProfile },
     },
   });
-  const reportDir = output.dir;
+  return { flags, io, secrets, say, plan, scenarioAsRun, startedAt, output };
+}
 
-  // ---- 2. run (src/run/session.ts) -------------------------------------------------------------
+/** One RunSession in this process, with the progress line (src/run/session.ts). */
+async function runSession(r: PreparedRun, interrupts: RunInterrupts): Promise<SessionOutcome> {
+  const { flags, io, say } = r;
   const session = new RunSession({
-    plan,
-    scenario: scenarioAsRun,
-    startedAt,
-    secrets,
+    plan: r.plan,
+    scenario: r.scenarioAsRun,
+    startedAt: r.startedAt,
+    secrets: r.secrets,
     target: {
       env: io.env,
       ...(flags.profile === undefined ? {} : { profile: flags.profile }),
@@ -136,9 +175,8 @@ async function runScenario(
   session.on("phase", (p) => {
     if (p === "closing") progress?.stop();
   });
-  let ran: SessionOutcome;
   try {
-    ran = await session.run({
+    return await session.run({
       run: interrupts.run.signal,
       hard: interrupts.hard.signal,
       reason: () => interrupts.reason,
@@ -146,34 +184,25 @@ async function runScenario(
   } finally {
     progress?.stop();
   }
-  interrupts.startReporting(reportDir);
-  const { failure } = ran;
+}
 
-  // ---- a run that never started (README "Exit codes") ------------------------------------------
-  // Nothing was published, so there is nothing to report: no report directory (which would show a
-  // healthy generator and passing thresholds), the reason printed once, exit 5 (refused) or 6
-  // (unreachable / no local credentials).
-  if (ran.result === undefined) {
-    await output.discard();
-    if (failure instanceof UserError) {
-      say(`iotload: the run did not start: ${failure.message}\n`);
-      return { exitCode: failure.exitCode };
-    }
-    throw failure;
-  }
-
-  // ---- 3. report (always written once the run started) -----------------------------------------
-  const result = ran.result;
-  const interrupted = interrupts.interrupted;
-  const report = await output.write(result);
-
+/** Report files (always written once the run started), summary, exit code. */
+async function report(
+  r: PreparedRun,
+  result: RunResult,
+  failure: unknown,
+  interrupted: boolean,
+): Promise<RunOutcome> {
+  const { flags, io, secrets, say } = r;
+  const reportDir = r.output.dir;
+  const report = await r.output.write(result);
   if (flags.json) {
     io.stdout.write(`${secrets.redact(JSON.stringify(result, null, 2))}\n`);
   } else {
     io.stdout.write(secrets.redact(renderSummary(result, { color: shouldUseColor(io.stdout, io.env) })));
     io.stdout.write("\n");
   }
-  say(output.describe(report));
+  say(r.output.describe(report));
   if (report.kind === "lost" && !flags.json) io.stdout.write(`${secrets.redact(JSON.stringify(result))}\n`);
   // A report that is not where it was asked for outranks every verdict but an interruption's 130.
   const outcome = (exitCode: number): RunOutcome => ({
@@ -181,7 +210,6 @@ async function runScenario(
     result,
     reportDir: report.kind === "fallback" ? path.dirname(report.paths.resultPath) : reportDir,
   });
-
   if (failure !== undefined) {
     if (failure instanceof UserError) {
       say(`iotload: ${failure.message}\n`);
