@@ -13,7 +13,7 @@ import { Broker, type BrokerCounters, type ThrottleMode } from "./broker/index.j
 import { type CertFiles, generateTlsMaterial, readTlsMaterial, type TlsMaterial } from "./certs.js";
 import { Identity } from "./identity.js";
 import { type EndpointCounters, IotEndpoint } from "./iot-endpoint.js";
-import { createS3Handler, DEFAULT_S3_MAX_BYTES, type S3Handler } from "./s3.js";
+import { createS3Handler, type S3Handler } from "./s3.js";
 import { createStsHandler, type StsFault } from "./sts.js";
 import { createTap, filterProblem } from "./tap.js";
 import type { EmulatorCounters, EmulatorInfo } from "./types.js";
@@ -24,7 +24,6 @@ export type { ThrottleMode } from "./broker/index.js";
 export type { TlsMaterial } from "./certs.js";
 export { readEmulatorInfoFile } from "./info-file.js";
 export type { EndpointCounters } from "./iot-endpoint.js";
-export { DEFAULT_S3_MAX_BYTES } from "./s3.js";
 export type {
   CredentialExpiryMode,
   EmulatorCounters,
@@ -179,7 +178,7 @@ async function startS3(
     region: world.region,
     ownerAccountId: world.accounts.A,
     buckets: options.buckets ?? ["iotload-results"],
-    maxBytes: options.maxBytes ?? DEFAULT_S3_MAX_BYTES,
+    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
   });
   const server = http.createServer(handler);
   await new Promise<void>((resolve, reject) => {

@@ -21,6 +21,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { bucketNameProblem } from "../lib/s3-bucket-name.js";
 import type { Identity } from "./identity.js";
 import { parseAuthorizationHeader } from "./sigv4.js";
 import type { Principal } from "./types.js";
@@ -30,7 +31,7 @@ const S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/";
 const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 
 /** Default bound on the bytes all stored objects may hold together. */
-export const DEFAULT_S3_MAX_BYTES = 256 * 1024 * 1024;
+const DEFAULT_S3_MAX_BYTES = 256 * 1024 * 1024;
 /** Bound on buckets (S3's default quota per account is 10,000; the emulator needs few). */
 const MAX_BUCKETS = 1000;
 /** ListObjectsV2 returns at most 1,000 keys per page (S3 API reference, ListObjectsV2 "MaxKeys"). */
@@ -161,7 +162,7 @@ function verifyChecksums(
  * Decodes an aws-chunked body: `hex-size[;chunk-signature=…]\r\n data \r\n` … `0\r\n`, then trailer
  * lines `name:value\r\n` and a final `\r\n` (S3 API reference, "Using trailing checksums").
  */
-export function decodeAwsChunked(raw: Buffer): { data: Buffer; trailers: Map<string, string> } {
+function decodeAwsChunked(raw: Buffer): { data: Buffer; trailers: Map<string, string> } {
   const bad = (why: string) =>
     new S3Error(400, "IncompleteBody", `The aws-chunked body is malformed: ${why}.`);
   const parts: Buffer[] = [];
@@ -195,16 +196,6 @@ export function decodeAwsChunked(raw: Buffer): { data: Buffer; trailers: Map<str
 
 // ---------------------------------------------------------------------------------------------------
 // Names, paths, listing
-
-/** S3 bucket naming rules for general purpose buckets (S3 user guide, "Bucket naming rules"). */
-function bucketNameProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return "must be 3 to 63 characters long";
-  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name))
-    return "must be lower-case letters, digits, dots and hyphens, beginning and ending with a letter or digit";
-  if (name.includes("..")) return "must not contain two adjacent dots";
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return "must not be formatted as an IP address";
-  return undefined;
-}
 
 /** `/bucket/key?query` → parts, percent-decoded (the path is not form-encoded: `+` is a plus). */
 function parseTarget(url: string): { bucket: string; key: string; query: URLSearchParams } {

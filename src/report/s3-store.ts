@@ -19,49 +19,16 @@ import {
 } from "@aws-sdk/client-s3";
 import { errorMessage, UserError } from "../lib/errors.js";
 import type { RunResult } from "./result.js";
+import { parseS3Url, type S3Location, s3Url } from "./s3-url.js";
 import { parseResult } from "./write.js";
 
-/** A bucket and a key prefix: `prefix` is "" (the bucket's root) or ends with "/". */
-export interface S3Location {
-  bucket: string;
-  prefix: string;
-}
-
 /** The object the write check puts (and deletes again) under the prefix. */
-export const S3_PROBE_NAME = ".iotload-probe";
+const S3_PROBE_NAME = ".iotload-probe";
 
 /** Bound on one object read back (a 24 h result is a few MB; shards merge from many of them). */
 const MAX_READ_BYTES = 256 * 1024 * 1024;
 /** Bound on the keys a listing walks (ListObjectsV2 pages of 1,000). */
 const MAX_LISTED_KEYS = 100_000;
-
-/** Bucket naming rules for general purpose buckets (S3 user guide, "Bucket naming rules"). */
-const BUCKET_NAME = /^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-export function isS3Url(text: string): boolean {
-  return /^s3:\/\//i.test(text);
-}
-
-/** `s3://bucket/prefix/` → location; `label` names the flag or argument in the UserError. */
-export function parseS3Url(url: string, label: string): S3Location {
-  const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/i.exec(url);
-  const bucket = m?.[1] ?? "";
-  if (!m || !BUCKET_NAME.test(bucket))
-    throw new UserError(
-      `${label} ${url}: not an S3 location; write s3://BUCKET/PREFIX/ with a bucket name of 3 to 63 lower-case letters, digits, dots and hyphens.`,
-    );
-  const rest = m[2] ?? "";
-  if (
-    rest.split("/").some((part, i, all) => part === "" && i < all.length - 1) ||
-    /(^|\/)\.\.?(\/|$)/.test(rest)
-  )
-    throw new UserError(`${label} ${url}: the prefix has an empty, '.' or '..' path segment.`);
-  return { bucket, prefix: rest === "" || rest.endsWith("/") ? rest : `${rest}/` };
-}
-
-export function s3Url(bucket: string, key: string): string {
-  return `s3://${bucket}/${key}`;
-}
 
 /** Network failures by code, as Node and the SDK name them. */
 const UNREACHABLE = new Set([

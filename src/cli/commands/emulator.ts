@@ -10,6 +10,7 @@ import type { Argv } from "yargs";
 import { persistentTlsMaterial } from "../../emulator/certs.js";
 import { type EmulatorHandle, type EmulatorInfo, startEmulator } from "../../emulator/index.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
+import { bucketNameProblem } from "../../lib/s3-bucket-name.js";
 import type { Command } from "./command.js";
 
 export interface EmulatorArgs {
@@ -109,19 +110,15 @@ export interface RunEmulatorIo {
   err: (text: string) => void;
 }
 
-/** S3 bucket naming rules (S3 user guide, "Bucket naming rules"), checked before anything starts. */
-const BUCKET_NAME = /^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
 function s3Options(args: EmulatorArgs): { port: number; buckets?: string[] } | undefined {
   const wanted = args.s3 === true || args["s3-port"] !== undefined || args["s3-bucket"] !== undefined;
   if (!wanted) return undefined;
   const port = checkPort(args["s3-port"] ?? 0, "s3-port");
   const buckets = args["s3-bucket"];
   for (const b of buckets ?? []) {
-    if (!BUCKET_NAME.test(b))
-      throw new UserError(
-        `--s3-bucket '${b}' is not a valid S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, beginning and ending with a letter or digit.`,
-      );
+    const problem = bucketNameProblem(b);
+    if (problem !== undefined)
+      throw new UserError(`--s3-bucket '${b}' is not a valid S3 bucket name: it ${problem}.`);
   }
   return { port, ...(buckets === undefined ? {} : { buckets }) };
 }

@@ -18,12 +18,11 @@ import type { RunResult } from "../../report/index.js";
 import {
   describeS3Error,
   type LocalReportFile,
-  parseS3Url,
   probeS3Location,
   S3NotEmpty,
-  s3Url,
   uploadReportFiles,
 } from "../../report/s3-store.js";
+import { parseS3Url, s3Url } from "../../report/s3-url.js";
 import { createResultsS3, type ResultsS3, type ResultsS3Request } from "../s3-client.js";
 import {
   describeReportOutcome,

@@ -1,7 +1,8 @@
 /** s3:// locations and the one-line reasons for S3 failures (never an S3 error body as it came). */
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../../src/lib/errors.js";
-import { describeS3Error, parseS3Url } from "../../../src/report/s3-store.js";
+import { describeS3Error } from "../../../src/report/s3-store.js";
+import { parseS3Url } from "../../../src/report/s3-url.js";
 
 describe("parseS3Url", () => {
   it("reads bucket and prefix; the prefix is '' or ends with '/'", () => {
