@@ -14,6 +14,8 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { resolveAwsSetup, type SharedFilePaths } from "../credentials/index.js";
 import { UserError } from "../lib/errors.js";
+import type { RunResult } from "../report/index.js";
+import { readS3Results } from "../report/s3-store.js";
 
 export interface ResultsS3Request {
   env: Readonly<Record<string, string | undefined>>;
@@ -93,4 +95,20 @@ export async function createResultsS3(req: ResultsS3Request): Promise<ResultsS3>
     sourceDescription: setup.sourceDescription,
     ...(setup.sourceSecret === undefined ? {} : { sourceSecret: setup.sourceSecret }),
   };
+}
+
+/**
+ * Every result under `s3://bucket/prefix/` (its own result.json and `*\/result.json` one level down),
+ * read with a client built from `aws` and closed again: the S3 input of `iotload merge`.
+ */
+export async function readResultsFromS3(
+  url: string,
+  aws: ResultsS3Request,
+): Promise<{ source: string; result: RunResult }[]> {
+  const s3 = await createResultsS3(aws);
+  try {
+    return await readS3Results(url, s3.client, s3.endpoint);
+  } finally {
+    s3.client.destroy();
+  }
 }

@@ -11,10 +11,11 @@ import path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { prepareOutputDir } from "../../../src/cli/run/output-dir.js";
+import { readResultsFromS3 } from "../../../src/cli/s3-client.js";
 import type { EmulatorHandle } from "../../../src/emulator/index.js";
 import { ExitCode, UserError } from "../../../src/lib/errors.js";
 import type { RunResult } from "../../../src/report/index.js";
-import { listS3Results, readS3Results } from "../../../src/report/s3-store.js";
+import { listS3Results } from "../../../src/report/s3-store.js";
 import { assumeRole, startTestEmulator } from "../../helpers/emulator.js";
 import { ensureBuilt, spawnCli } from "./cli-harness.js";
 
@@ -107,7 +108,8 @@ describe("iotload run --out s3://", () => {
 
     const listed = await listS3Results("s3://iotload-results/runs/", client);
     expect(listed.map((o) => o.url)).toEqual(["s3://iotload-results/runs/shard-0/result.json"]);
-    const read = await readS3Results("s3://iotload-results/runs/", client, emu.info.s3Endpoint as string);
+    // merge's S3 input: a client from the same chain as the run's, closed after reading.
+    const read = await readResultsFromS3("s3://iotload-results/runs/", { env: s3Env(emu, dir) });
     expect(read.map((r) => r.result.runId)).toEqual([result.runId]);
   });
 
