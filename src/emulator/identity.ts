@@ -235,7 +235,10 @@ export class Identity implements IdentityService {
       },
       this.#signingKeys,
     );
-    if (!result.ok) return { ok: false, status: result.status, code: result.code, message: result.message };
+    if (!result.ok) {
+      const { status, code, message, computed } = result;
+      return { ok: false, status, code, message, ...(computed ? { computed } : {}) };
+    }
     if (!principal) throw new Error("SigV4 verification succeeded without resolving a principal");
     return { ok: true, principal };
   }

@@ -13,6 +13,7 @@ import { Broker, type BrokerCounters, type ThrottleMode } from "./broker/index.j
 import { type CertFiles, generateTlsMaterial, readTlsMaterial, type TlsMaterial } from "./certs.js";
 import { Identity } from "./identity.js";
 import { type EndpointCounters, IotEndpoint } from "./iot-endpoint.js";
+import { createS3Handler, type S3Handler } from "./s3.js";
 import { createStsHandler, type StsFault } from "./sts.js";
 import { createTap, filterProblem } from "./tap.js";
 import type { EmulatorCounters, EmulatorInfo } from "./types.js";
@@ -63,6 +64,19 @@ export interface StartEmulatorOptions {
    * `off`: no rate limits (benchmarks of the emulator itself, tests about something else).
    */
   throttle?: ThrottleMode;
+  /**
+   * A local S3 (path-style, plain HTTP on its own loopback port; src/emulator/s3.ts) for results written
+   * with `--out s3://…`. Its buckets belong to account A; the default world lets account A's user use
+   * buckets named `iotload-*`. Off unless given.
+   */
+  s3?: {
+    /** Port (default 0 = any free port). */
+    port?: number;
+    /** Buckets that exist from the start (default: `iotload-results`). */
+    buckets?: string[];
+    /** Bound on the bytes of all objects together (default 256 MiB). */
+    maxBytes?: number;
+  };
   /** Endpoint limits, mostly for tests of malformed input. */
   limits?: {
     maxFrameBytes?: number;
@@ -86,6 +100,8 @@ export interface EmulatorFaults {
 export interface EmulatorCountersDetail extends EmulatorCounters {
   endpoint: EndpointCounters;
   broker: BrokerCounters;
+  /** S3 requests by `Operation:outcome` (empty when the S3 is off). */
+  s3Requests: Record<string, number>;
 }
 
 export interface EmulatorHandle {
@@ -150,6 +166,39 @@ function pickFraction(ids: string[], fraction: number): Set<string> {
   return new Set(pool.slice(0, n));
 }
 
+/** Starts the emulator's S3 on its own loopback HTTP server (closed by `stack`). */
+async function startS3(
+  identity: Identity,
+  world: World,
+  host: string,
+  options: NonNullable<StartEmulatorOptions["s3"]>,
+  stack: CloseStack,
+): Promise<{ url: string; handler: S3Handler }> {
+  const handler = createS3Handler(identity, {
+    region: world.region,
+    ownerAccountId: world.accounts.A,
+    buckets: options.buckets ?? ["iotload-results"],
+    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+  });
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) => reject(listenError(error, "S3 endpoint", host, options.port ?? 0)));
+    server.listen(options.port ?? 0, host, () => {
+      server.removeAllListeners("error");
+      resolve();
+    });
+  });
+  stack.add(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // The SDK keeps connections alive; close() alone would wait for them to time out.
+        server.closeAllConnections();
+      }),
+  );
+  return { url: `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`, handler };
+}
+
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<EmulatorHandle> {
   const host = options.host ?? "127.0.0.1";
   if (!loopback.has(host)) {
@@ -202,6 +251,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
         }),
     );
     const stsPort = (stsServer.address() as AddressInfo).port;
+    const s3 = options.s3 ? await startS3(identity, world, host, options.s3, stack) : undefined;
 
     const onMessage = tap ? createTap({ filter: tap.filter ?? "#", write: tap.write }) : undefined;
     const broker = new Broker({
@@ -246,6 +296,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       accessKeyId: key.accessKeyId,
       secretAccessKey: key.secretAccessKey,
       throttle: options.throttle ?? "aws",
+      ...(s3 ? { s3Endpoint: s3.url } : {}),
     };
 
     const counters = (): EmulatorCountersDetail => {
@@ -268,6 +319,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
         throttled: b.throttled,
         endpoint: e,
         broker: b,
+        s3Requests: s3?.handler.counters() ?? {},
       };
     };
 

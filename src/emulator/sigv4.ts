@@ -36,6 +36,12 @@ export interface SigV4Failure {
   status: number;
   code: string;
   message: string;
+  /**
+   * For SignatureDoesNotMatch: what the server computed. S3 echoes both in its error body
+   * (`<CanonicalRequest>`, `<StringToSign>`), signed header values included (a session token too),
+   * which is why a client must never print an S3 error body as it is.
+   */
+  computed?: { canonicalRequest: string; stringToSign: string };
 }
 
 /** What the signature claims, before the key is known. */
@@ -73,14 +79,30 @@ function fail(status: number, code: string, message: string): SigV4Failure {
   return { ok: false, status, code, message };
 }
 
+/**
+ * Payload hashes that announce a body not covered by the signature: UNSIGNED-PAYLOAD, and aws-chunked
+ * uploads with unsigned chunks and a trailing checksum, which @aws-sdk/client-s3 sends for streams
+ * (S3 API reference, "Authenticating Requests: Using the Authorization Header" and "Using trailing
+ * checksums"). The server checks such a body against its checksum instead (emulator/s3.ts).
+ */
+const UNSIGNED_PAYLOADS: ReadonlySet<string> = new Set([
+  "UNSIGNED-PAYLOAD",
+  "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+]);
+
 /** Exposes smithy's canonical-request builder (protected in its base class) without signing. */
 class CanonicalRequestBuilder extends SignatureV4Base {
-  constructor() {
+  /**
+   * `uriEscapePath: false` for S3, which signs the path as sent instead of encoding each segment a
+   * second time (SigV4 spec, "Create a canonical request": "except for Amazon S3").
+   */
+  constructor(uriEscapePath = true) {
     super({
       service: "unused",
       region: "unused",
       credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
       sha256: Hash.bind(null, "sha256"),
+      uriEscapePath,
     });
   }
   build(request: HttpRequest, headers: Record<string, string>, payloadHash: string): string {
@@ -408,7 +430,7 @@ function canonicalCandidates(
   if (claims.mode === "header") {
     payloadHash = headerValue(req.headers, "x-amz-content-sha256") ?? sha256Hex(req.body ?? new Uint8Array());
   }
-  const builder = new CanonicalRequestBuilder();
+  const builder = new CanonicalRequestBuilder(claims.service !== "s3");
   const out = [() => builder.build(request, canonicalHeaders, payloadHash)];
   if (claims.mode === "query" && claims.sessionToken !== undefined) {
     // CRT form: token appended after signing, so it is not part of the canonical query.
@@ -456,6 +478,19 @@ export function signatureMatches(
   return false;
 }
 
+/** The canonical request and string to sign of the request's most likely form (for error bodies). */
+function computedForm(
+  req: SignedRequest,
+  claims: SigV4Claims,
+  parsedUrl: RawParts,
+): SigV4Failure["computed"] {
+  const canon = canonicalCandidates(req, claims, parsedUrl);
+  if (!Array.isArray(canon) || canon[0] === undefined) return undefined;
+  const canonicalRequest = canon[0]();
+  const scope = createScope(claims.scopeDate, claims.region, claims.service);
+  return { canonicalRequest, stringToSign: stringToSign(claims.amzDate, scope, canonicalRequest) };
+}
+
 /**
  * Full verification: parse (query or header form), check date/skew/scope, resolve the key (the
  * resolver decides InvalidClientTokenId / ExpiredToken), then compare signatures.
@@ -481,7 +516,7 @@ export function verifySigV4(
     const declared = headerValue(req.headers, "x-amz-content-sha256");
     if (
       declared !== undefined &&
-      declared !== "UNSIGNED-PAYLOAD" &&
+      !UNSIGNED_PAYLOADS.has(declared) &&
       declared !== sha256Hex(req.body ?? new Uint8Array())
     ) {
       return fail(
@@ -496,6 +531,9 @@ export function verifySigV4(
     parsedUrl,
   });
   if (typeof matches !== "boolean") return matches;
-  if (!matches) return fail(403, "SignatureDoesNotMatch", SIGNATURE_MISMATCH);
+  if (!matches) {
+    const computed = computedForm(req, claims, parsedUrl);
+    return { ...fail(403, "SignatureDoesNotMatch", SIGNATURE_MISMATCH), ...(computed ? { computed } : {}) };
+  }
   return { ok: true, claims };
 }

@@ -56,6 +56,8 @@ export type AuthResult =
       code: string;
       /** AWS-style message; never contains a secret. */
       message: string;
+      /** SignatureDoesNotMatch: what the server computed (S3 echoes it in its error body; may hold a token). */
+      computed?: { canonicalRequest: string; stringToSign: string };
     };
 
 /** What the IoT side needs to know about an incoming HTTP request to verify it. */
@@ -129,4 +131,6 @@ export interface EmulatorInfo extends EmulatorEndpoints {
   secretAccessKey: string;
   /** Whether the emulator applies AWS IoT Core's rate quotas (absent in files from older versions: "aws"). */
   throttle?: "aws" | "off";
+  /** e.g. http://127.0.0.1:40125 — the local S3 (path-style), when started (`iotload emulator --s3`). */
+  s3Endpoint?: string;
 }

@@ -379,8 +379,9 @@ export async function loadWorld(path: string): Promise<World> {
 
 /**
  * The reference cross-account setup (docs/architecture.md §0): user `loadtester` in account A may
- * sts:AssumeRole `iot-load-test` in account B; the role trusts account A and allows the IoT data
- * actions on every client, topic and topic filter of account B in the region.
+ * sts:AssumeRole `iot-load-test` in account B (and use account A's `iotload-*` buckets in the
+ * emulator's S3); the role trusts account A and allows the IoT data actions on every client, topic
+ * and topic filter of account B in the region.
  */
 export function defaultWorldInput(overrides: Partial<WorldInput> = {}): WorldInput {
   const region = overrides.region ?? DEFAULT_REGION;
@@ -406,6 +407,20 @@ export function defaultWorldInput(overrides: Partial<WorldInput> = {}): WorldInp
                   Effect: "Allow",
                   Action: ["sts:AssumeRole", "sts:TagSession"],
                   Resource: roleArn,
+                },
+                // Results to the emulator's S3 (`iotload emulator --s3`, `run --out s3://iotload-results/…`):
+                // the permissions README "Results in S3" lists, on account A's own buckets.
+                {
+                  Sid: "IotloadResults",
+                  Effect: "Allow",
+                  Action: [
+                    "s3:PutObject",
+                    "s3:GetObject",
+                    "s3:DeleteObject",
+                    "s3:ListBucket",
+                    "s3:CreateBucket",
+                  ],
+                  Resource: ["arn:aws:s3:::iotload-*", "arn:aws:s3:::iotload-*/*"],
                 },
               ],
             },

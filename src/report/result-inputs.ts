@@ -7,6 +7,7 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../lib/errors.js";
 import type { RunResult } from "./result.js";
+import { isS3Url } from "./s3-url.js";
 import { readResultFile } from "./write.js";
 
 export interface ResultInput {
@@ -42,11 +43,29 @@ async function filesInDirectory(dir: string): Promise<string[]> {
   );
 }
 
-/** Reads and validates every result the locations name (files or directories), in order. */
-export async function readResultInputs(locations: readonly string[]): Promise<ResultInput[]> {
+export interface ResultInputOptions {
+  /**
+   * Reads an `s3://bucket/prefix/` location (its result.json and `shard-*\/result.json`); the CLI passes
+   * one built from account A's credential chain (cli/s3-client.ts), so report/ needs no AWS client.
+   */
+  readS3?: (url: string) => Promise<ResultInput[]>;
+}
+
+/** Reads and validates every result the locations name (files, directories, s3:// prefixes), in order. */
+export async function readResultInputs(
+  locations: readonly string[],
+  options: ResultInputOptions = {},
+): Promise<ResultInput[]> {
   if (locations.length === 0) throw new UserError("Name at least one result.json file or report directory.");
   const files: string[] = [];
+  const fromS3: ResultInput[] = [];
   for (const location of locations) {
+    if (isS3Url(location)) {
+      if (options.readS3 === undefined)
+        throw new UserError(`${location}: s3:// locations are not read here.`);
+      fromS3.push(...(await options.readS3(location)));
+      continue;
+    }
     let isDir: boolean;
     try {
       isDir = (await stat(location)).isDirectory();
@@ -60,5 +79,5 @@ export async function readResultInputs(locations: readonly string[]): Promise<Re
   const out: ResultInput[] = [];
   for (const file of unique)
     out.push({ source: path.relative(process.cwd(), file) || file, result: await readResultFile(file) });
-  return out;
+  return [...out, ...fromS3];
 }

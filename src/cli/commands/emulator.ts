@@ -10,6 +10,7 @@ import type { Argv } from "yargs";
 import { persistentTlsMaterial } from "../../emulator/certs.js";
 import { type EmulatorHandle, type EmulatorInfo, startEmulator } from "../../emulator/index.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
+import { bucketNameProblem } from "../../lib/s3-bucket-name.js";
 import type { Command } from "./command.js";
 
 export interface EmulatorArgs {
@@ -25,6 +26,9 @@ export interface EmulatorArgs {
   ca?: string;
   "tls-dir"?: string;
   throttle?: string;
+  s3?: boolean;
+  "s3-port"?: number;
+  "s3-bucket"?: string[];
 }
 
 function checkPort(value: number, flag: string): number {
@@ -63,6 +67,10 @@ function banner(info: EmulatorInfo): string {
     `                     secret access key ${info.secretAccessKey}  (the emulator's own local key)`,
     `  Account B (IoT)    ${info.accountB}  role ${info.roleArn}`,
   ];
+  if (info.s3Endpoint)
+    lines.push(
+      `  S3 endpoint        ${info.s3Endpoint}  (path-style, buckets of account A; --out s3://BUCKET/prefix/ with IOTLOAD_S3_ENDPOINT=${info.s3Endpoint})`,
+    );
   if (info.caFile) lines.push(`  CA certificate     ${info.caFile}`);
   lines.push("Stop with Ctrl-C.");
   return `${lines.join("\n")}\n`;
@@ -102,6 +110,19 @@ export interface RunEmulatorIo {
   err: (text: string) => void;
 }
 
+function s3Options(args: EmulatorArgs): { port: number; buckets?: string[] } | undefined {
+  const wanted = args.s3 === true || args["s3-port"] !== undefined || args["s3-bucket"] !== undefined;
+  if (!wanted) return undefined;
+  const port = checkPort(args["s3-port"] ?? 0, "s3-port");
+  const buckets = args["s3-bucket"];
+  for (const b of buckets ?? []) {
+    const problem = bucketNameProblem(b);
+    if (problem !== undefined)
+      throw new UserError(`--s3-bucket '${b}' is not a valid S3 bucket name: it ${problem}.`);
+  }
+  return { port, ...(buckets === undefined ? {} : { buckets }) };
+}
+
 /** The command's body, with its stop trigger and output injectable (for tests). */
 export async function runEmulator(args: EmulatorArgs, io: RunEmulatorIo): Promise<number> {
   const port = checkPort(args.port, "port");
@@ -127,7 +148,9 @@ export async function runEmulator(args: EmulatorArgs, io: RunEmulatorIo): Promis
       `--throttle must be 'aws' (AWS IoT Core's rate quotas for the world's Region, the default) or 'off' (no rate limits), got '${throttle}'.`,
     );
   }
+  const s3 = s3Options(args);
   const emu = await startEmulator({
+    ...(s3 ? { s3 } : {}),
     host: args.host,
     iotPort: port,
     stsPort,
@@ -184,6 +207,18 @@ const command: Command = {
         type: "string",
         describe:
           "'aws' (default): apply AWS IoT Core's rate quotas of the world's Region (publishes/connects/subscriptions per second); 'off': no rate limits",
+      })
+      .option("s3", {
+        type: "boolean",
+        describe:
+          "Also serve a local S3 (path-style, SigV4 + IAM checked, objects in memory) for run --out s3://…; its URL goes in the info file as s3Endpoint",
+      })
+      .option("s3-port", { type: "number", describe: "S3 port (0 = any free port; implies --s3)" })
+      .option("s3-bucket", {
+        type: "string",
+        array: true,
+        describe:
+          "Buckets that exist from the start, owned by account A (default iotload-results; implies --s3)",
       }),
   run: (args: EmulatorArgs) =>
     runEmulator(args, {

@@ -8,17 +8,45 @@
  */
 import type { Argv } from "yargs";
 import { ExitCode, UserError } from "../../lib/errors.js";
+import type { RunResult } from "../../report/result.js";
 import { readResultInputs } from "../../report/result-inputs.js";
+import { isS3Url } from "../../report/s3-url.js";
 import { mergeShardInputs } from "../../report/shard-set.js";
 import { renderSummary, shouldUseColor } from "../../report/terminal.js";
 import { writeRunReport } from "../../report/write.js";
+import { prepareOutputDir } from "../run/output-dir.js";
+import type { ResultsS3Request } from "../s3-client.js";
 import type { Command } from "./command.js";
 
 interface MergeArgs {
   inputs: string[];
   out?: string;
+  profile?: string;
+  region?: string;
   allowPartial: boolean;
   json: boolean;
+}
+
+/**
+ * A directory: written in place (it may hold the shard-* directories). An s3:// prefix: through the
+ * run's S3 output (checked, rendered locally, uploaded; a local fallback if the upload fails).
+ */
+async function writeMerged(
+  out: string,
+  result: RunResult,
+  aws: ResultsS3Request,
+): Promise<{ text: string; written: boolean }> {
+  if (!isS3Url(out)) {
+    const paths = await writeRunReport(out, result, { html: true });
+    return {
+      text: `report: ${paths.htmlPath}\nresult: ${paths.resultPath}\nhlog:   ${paths.hlogPath}\n`,
+      written: true,
+    };
+  }
+  // The merged report goes next to the shard-* prefixes: that prefix is not empty, hence force.
+  const output = await prepareOutputDir({ out, defaultDir: out, force: true, aws });
+  const outcome = await output.write(result);
+  return { text: output.describe(outcome), written: outcome.kind === "written" };
 }
 
 const command: Command = {
@@ -29,12 +57,18 @@ const command: Command = {
       .positional("inputs", {
         type: "string",
         array: true,
-        describe: "Shard result.json files, or directories holding them (one level of shard-* directories)",
+        describe:
+          "Shard result.json files, directories or s3://bucket/prefix/ holding them (one level of shard-* below)",
       })
       .option("out", {
         type: "string",
-        describe: "Directory for the merged report (default: the one directory given)",
+        describe: "Directory or s3://bucket/prefix/ for the merged report (default: the one location given)",
       })
+      .option("profile", {
+        type: "string",
+        describe: "AWS profile for s3:// inputs and --out (else the default chain)",
+      })
+      .option("region", { type: "string", describe: "AWS region for s3:// inputs and --out" })
       .option("allow-partial", {
         type: "boolean",
         default: false,
@@ -43,21 +77,28 @@ const command: Command = {
       .option("json", { type: "boolean", default: false, describe: "Print the merged result JSON" }),
   run: async (raw: MergeArgs) => {
     const locations = raw.inputs ?? [];
-    const inputs = await readResultInputs(locations);
+    const aws = {
+      env: process.env,
+      ...(raw.profile === undefined ? {} : { profile: raw.profile }),
+      ...(raw.region === undefined ? {} : { region: raw.region }),
+    };
+    // The S3 client is loaded only when a location is s3:// (it costs ~0.3 s of CPU to import).
+    const readS3 = async (url: string) => (await import("../s3-client.js")).readResultsFromS3(url, aws);
+    const inputs = await readResultInputs(locations, { readS3 });
     const out =
       raw.out ?? (locations.length === 1 && !locations[0]!.endsWith(".json") ? locations[0] : undefined);
     if (out === undefined)
       throw new UserError("iotload merge: say where to write the merged report with --out DIR.");
     const result = mergeShardInputs(inputs, { allowPartial: raw.allowPartial });
-    const paths = await writeRunReport(out, result, { html: true });
+    const where = await writeMerged(out, result, aws);
     if (raw.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
       process.stdout.write(renderSummary(result, { color: shouldUseColor(process.stdout, process.env) }));
-      process.stdout.write(`\nmerged ${inputs.length} result${inputs.length === 1 ? "" : "s"}\n`);
       process.stdout.write(
-        `report: ${paths.htmlPath}\nresult: ${paths.resultPath}\nhlog:   ${paths.hlogPath}\n`,
+        `\nmerged ${inputs.length} result${inputs.length === 1 ? "" : "s"}\n${where.text}`,
       );
     }
+    if (!where.written) return ExitCode.reportNotWritten;
     return result.thresholds.some((t) => !t.pass) ? ExitCode.thresholds : ExitCode.ok;
   },
 };

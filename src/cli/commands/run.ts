@@ -30,7 +30,7 @@ const run: Command = {
       .option("out", {
         type: "string",
         describe:
-          "Report directory (default reports/<name>-<runId>); created and test-written before the run, exit 2 if unusable",
+          "Report directory (default reports/<name>-<runId>) or s3://bucket/prefix/ (README 'Results in S3'); checked and test-written before the run, exit 2 if unusable",
       })
       .option("force", {
         type: "boolean",

@@ -29,17 +29,13 @@ import {
 import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
-import {
-  describeReportOutcome,
-  type PreparedOutputDir,
-  prepareOutputDir,
-  writeReportWithFallback,
-} from "./output-dir.js";
+import { type PreparedOutputDir, prepareOutputDir } from "./output-dir.js";
 import {
   defaultReportDir,
   describeStartAt,
   parseShardFlags,
   type ShardFlags,
+  shardOut,
   waitUntil,
 } from "./shard-flags.js";
 
@@ -163,9 +159,16 @@ async function prepareRun(
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
   // Before any load: a bad --out is exit 2 here, not a lost run later.
   const output = await prepareOutputDir({
-    out: flags.out,
+    out: flags.out === undefined ? undefined : shardOut(flags.out, sharding.shard),
     defaultDir: defaultReportDir(plan.name, runId, sharding.shard),
     force: flags.force === true,
+    // --out s3://…: account A's credential chain, as the run's (./s3-output.ts).
+    aws: {
+      env: io.env,
+      profile: flags.profile,
+      region: flags.region,
+      scenario: { roleArn: plan.credentials.roleArn, sourceProfile: plan.credentials.sourceProfile },
+    },
   });
   if (sharding.shard && !flags.quiet)
     say(
@@ -217,14 +220,14 @@ async function report(
 ): Promise<RunOutcome> {
   const { flags, io, secrets, say } = r;
   const reportDir = r.output.dir;
-  const report = await writeReportWithFallback(reportDir, result);
+  const report = await r.output.write(result);
   if (flags.json) {
     io.stdout.write(`${secrets.redact(JSON.stringify(result, null, 2))}\n`);
   } else {
     io.stdout.write(secrets.redact(renderSummary(result, { color: shouldUseColor(io.stdout, io.env) })));
     io.stdout.write("\n");
   }
-  say(describeReportOutcome(reportDir, report));
+  say(r.output.describe(report));
   if (report.kind === "lost" && !flags.json) io.stdout.write(`${secrets.redact(JSON.stringify(result))}\n`);
   // A report that is not where it was asked for outranks every verdict but an interruption's 130.
   const outcome = (exitCode: number): RunOutcome => ({

@@ -27,24 +27,33 @@ import {
   writeFileAtomic,
   writeRunReport,
 } from "../../report/index.js";
+import { isS3Url } from "../../report/s3-url.js";
+import type { ResultsS3Request } from "../s3-client.js";
 
 export interface OutputDirRequest {
-  /** `--out` as typed by the user, if any. */
+  /** `--out` as typed by the user, if any: a directory, or `s3://bucket/prefix/` (./s3-output.ts). */
   out?: string | undefined;
   /** The default directory (relative to the working directory) when `--out` is absent. */
   defaultDir: string;
   /** `--force`: write into an existing non-empty `--out` directory. */
   force: boolean;
+  /** Where S3 credentials, region and endpoint come from, for an `s3://` --out (default: process.env only). */
+  aws?: ResultsS3Request;
 }
 
-/** An existing, writable directory where the report will be written. */
+/** An existing, writable directory (or a checked S3 location) where the report will be written. */
 export interface PreparedOutputDir {
+  /** The directory, or the `s3://` URL. */
   dir: string;
   /**
    * Removes the directory levels prepareOutputDir created, when a run never started and so writes
    * no report (rmdir: only empty levels go; an existing --out is never touched).
    */
   discard(): Promise<void>;
+  /** Writes the report there, or to a fallback directory (writeReportWithFallback's outcomes). */
+  write(result: RunResult): Promise<ReportWriteOutcome>;
+  /** The stderr lines that say where the report is (describeReportOutcome). */
+  describe(outcome: ReportWriteOutcome): string;
 }
 
 /** Why a file-system call failed, in words (errno codes: Linux open(2), mkdir(2)). */
@@ -138,7 +147,18 @@ async function removeCreated(created: string[]): Promise<void> {
 
 /** Resolves, creates and test-writes the report directory; UserError (exit 2) naming it otherwise. */
 export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedOutputDir> {
+  if (req.out !== undefined && isS3Url(req.out)) {
+    // Loaded only for an s3:// --out: the S3 client costs ~0.3 s of CPU to import.
+    const { prepareS3Output } = await import("./s3-output.js");
+    return prepareS3Output(req.out, req.force, req.aws ?? { env: process.env });
+  }
   const dir = path.resolve(req.out ?? req.defaultDir);
+  const prepared = (discard: () => Promise<void>): PreparedOutputDir => ({
+    dir,
+    discard,
+    write: (result) => writeReportWithFallback(dir, result),
+    describe: (outcome) => describeReportOutcome(dir, outcome),
+  });
   const label = req.out !== undefined ? `--out ${req.out}` : `report directory ${req.defaultDir}`;
   const fail = (where: string, reason: string): never => {
     const at = where === dir ? "" : ` (${where})`;
@@ -173,7 +193,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     } catch (error) {
       fail(dir, why(error));
     }
-    return { dir, discard: async () => {} };
+    return prepared(async () => {});
   }
 
   try {
@@ -191,7 +211,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     await removeCreated(created);
     fail(created.length < walk.missing.length ? walk.missing[created.length]! : dir, why(error));
   }
-  return { dir, discard: () => removeCreated(created) };
+  return prepared(() => removeCreated(created));
 }
 
 /**

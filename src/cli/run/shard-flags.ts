@@ -171,6 +171,18 @@ export function waitUntil(startAt: number, signal: AbortSignal, now: () => numbe
 }
 
 /** Default report directory: `reports/<name>-<runId>`, and `…/shard-<i>-of-<n>` for a shard. */
+/**
+ * `--out` of a shard: `<out>/shard-<i>-of-<n>/` (a directory or an `s3://` prefix), so every shard of a
+ * run can be given the same --out (an AWS Batch array job cannot vary its command per child) and
+ * `iotload merge <out>` finds them all one level down.
+ */
+export function shardOut(out: string, shard: { index: number; count: number } | undefined): string {
+  if (shard === undefined) return out;
+  const leaf = `shard-${shard.index}-of-${shard.count}`;
+  if (/^s3:\/\//i.test(out)) return `${out.replace(/\/+$/, "")}/${leaf}/`;
+  return path.join(out, leaf);
+}
+
 export function defaultReportDir(
   name: string,
   runId: string,

@@ -129,14 +129,11 @@ describe("deploy/kubernetes (rendered as kubectl kustomize | envsubst)", () => {
     expect(JSON.stringify(only(docs, "Job"))).not.toMatch(/\$\{/);
   });
 
-  it("writes each shard's result under its own S3 prefix of the run", () => {
+  it("gives every shard the run's S3 prefix (iotload adds shard-<i>-of-<n>/ itself)", () => {
     const out = argAfter(args, "--out");
-    expect(out).toBe("$(S3_PREFIX)/$(RUN_ID)/shard-$(SHARD_INDEX)/");
+    expect(out).toBe("$(S3_PREFIX)/$(RUN_ID)/");
     const env = new Map((container.env ?? []).map((e) => [e.name, e]));
     expect(env.get("S3_PREFIX")?.value).toMatch(/^s3:\/\/[a-z0-9.-]{3,63}\/[^/]+$/);
-    expect(env.get("SHARD_INDEX")?.valueFrom?.fieldRef?.fieldPath).toBe(
-      "metadata.annotations['batch.kubernetes.io/job-completion-index']",
-    );
   });
 
   it("runs non-root with a read-only root file system and writable /work and /tmp", () => {
