@@ -3,6 +3,7 @@
  * and the IoT side (WebSocket/HTTPS endpoint, MQTT broker), and the handle `startEmulator()` returns.
  * The emulator imports nothing from the harness side (it is a separate program in the same package).
  */
+import type { MqttListenerInfo } from "./mqtt-listeners.js";
 
 /** An IAM policy document as written by users (verbatim IAM JSON). */
 export interface PolicyDocument {
@@ -129,4 +130,6 @@ export interface EmulatorInfo extends EmulatorEndpoints {
   secretAccessKey: string;
   /** Whether the emulator applies AWS IoT Core's rate quotas (absent in files from older versions: "aws"). */
   throttle?: "aws" | "off";
+  /** Open MQTT listeners (no SigV4, no IAM) on the same broker, when started with some. */
+  mqttListeners?: MqttListenerInfo[];
 }

@@ -196,8 +196,7 @@ async function runScenario(
     fleet = stack.add(
       await Fleet.create({
         plan,
-        endpoint: t.endpoint,
-        signing,
+        transport: { kind: "sigv4-wss", endpoint: t.endpoint, signing },
         recorder,
       }),
     );

@@ -28,7 +28,7 @@ import {
 import { quotaValue } from "../../lib/aws-iot-quotas.js";
 import { hasWildcard, parseSharedFilter } from "../../lib/mqtt-topic.js";
 import type { Principal } from "../types.js";
-import type { BrokerCore, ClientTransport } from "./core.js";
+import type { BrokerCore, ClientTransport, LoginCheck } from "./core.js";
 import { decodeFast, readFixedHeader } from "./framing.js";
 import {
   AwsIotLimits,
@@ -60,6 +60,7 @@ const RC = {
   malformed: 0x81,
   protocolError: 0x82,
   clientIdNotValid: 0x85,
+  badUserNameOrPassword: 0x86,
   notAuthorized: 0x87,
   keepAliveTimeout: 0x8d,
   sessionTakenOver: 0x8e,
@@ -76,6 +77,7 @@ const V4_CONNACK = {
   unacceptableProtocol: 1,
   identifierRejected: 2,
   serverUnavailable: 3,
+  badUserNameOrPassword: 4,
   notAuthorized: 5,
 } as const;
 /** MQTT 3.1.1 SUBACK failure [MQTT-3.9.3]. */
@@ -91,6 +93,7 @@ export class Connection {
   #version: 4 | 5 = 4;
   readonly #core: BrokerCore;
   readonly #transport: ClientTransport;
+  readonly #login: LoginCheck | undefined;
   readonly #parser: Parser;
   #state: "awaiting-connect" | "open" | "closed" = "awaiting-connect";
   #will: IConnectPacket["will"];
@@ -120,9 +123,10 @@ export class Connection {
   #partialNeeded = 0;
   #clientMaxPacket = Number.POSITIVE_INFINITY;
 
-  constructor(core: BrokerCore, transport: ClientTransport, principal: Principal) {
+  constructor(core: BrokerCore, transport: ClientTransport, principal: Principal, login?: LoginCheck) {
     this.#core = core;
     this.#transport = transport;
+    this.#login = login;
     this.principal = principal;
     this.#parser = createParser();
     this.#parser.on("packet", (p: Packet) => this.#onPacket(p));
@@ -364,7 +368,11 @@ export class Connection {
       this.#sendPacket({ cmd: "connack", returnCode: v4Code, sessionPresent: false });
     }
     this.#close(
-      v5Code === RC.notAuthorized ? "AUTH_ERROR" : v5Code === RC.quotaExceeded ? "THROTTLED" : "CLIENT_ERROR",
+      v5Code === RC.notAuthorized || v5Code === RC.badUserNameOrPassword
+        ? "AUTH_ERROR"
+        : v5Code === RC.quotaExceeded
+          ? "THROTTLED"
+          : "CLIENT_ERROR",
       false,
     );
   }
@@ -378,6 +386,11 @@ export class Connection {
       return;
     }
     this.#version = p.protocolVersion;
+    if (this.#login && !this.#login(p.username, p.password)) {
+      // MQTT 5 CONNACK 0x86 Bad User Name or Password [MQTT-3.2.2.2]; 3.1.1 return code 4 [MQTT-3.2.2.3].
+      this.#refuseConnect(V4_CONNACK.badUserNameOrPassword, RC.badUserNameOrPassword, "bad-login");
+      return;
+    }
     const v5 = this.#version === 5;
     const props = p.properties;
     const cleanStart = p.clean !== false;

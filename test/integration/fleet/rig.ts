@@ -109,8 +109,7 @@ export async function startRig(o: RigOptions): Promise<Rig> {
   const fleet = stack.add(
     await Fleet.create({
       plan,
-      endpoint,
-      signing,
+      transport: { kind: "sigv4-wss", endpoint, signing },
       recorder,
       reconnect: { minMs: 200, maxMs: 1000 },
     }),

@@ -408,8 +408,11 @@ describe("validate = run: a seeded sweep of scenarios near the emulator's limits
       const fleet = stack.add(
         await Fleet.create({
           plan: fleetPlan,
-          endpoint: target.endpoint,
-          signing: poolSigning(pool, target.endpoint.region, recorder),
+          transport: {
+            kind: "sigv4-wss",
+            endpoint: target.endpoint,
+            signing: poolSigning(pool, target.endpoint.region, recorder),
+          },
           recorder,
           reconnect: { minMs: 200, maxMs: 1_000 },
         }),
