@@ -11,8 +11,9 @@ import { persistentTlsMaterial } from "../../emulator/certs.js";
 import { type EmulatorHandle, type EmulatorInfo, startEmulator } from "../../emulator/index.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
 import type { Command } from "./command.js";
+import { type ListenFlags, listenerLines, parseListenFlags } from "./emulator-listen.js";
 
-export interface EmulatorArgs {
+export interface EmulatorArgs extends ListenFlags {
   world?: string;
   host: string;
   port: number;
@@ -63,6 +64,7 @@ function banner(info: EmulatorInfo): string {
     `                     secret access key ${info.secretAccessKey}  (the emulator's own local key)`,
     `  Account B (IoT)    ${info.accountB}  role ${info.roleArn}`,
   ];
+  lines.push(...listenerLines(info.mqttListeners));
   if (info.caFile) lines.push(`  CA certificate     ${info.caFile}`);
   lines.push("Stop with Ctrl-C.");
   return `${lines.join("\n")}\n`;
@@ -127,8 +129,10 @@ export async function runEmulator(args: EmulatorArgs, io: RunEmulatorIo): Promis
       `--throttle must be 'aws' (AWS IoT Core's rate quotas for the world's Region, the default) or 'off' (no rate limits), got '${throttle}'.`,
     );
   }
+  const mqttListeners = parseListenFlags(args);
   const emu = await startEmulator({
     host: args.host,
+    ...(mqttListeners.length > 0 ? { mqttListeners } : {}),
     iotPort: port,
     stsPort,
     ...(args.world ? { world: args.world } : {}),
@@ -179,6 +183,21 @@ const command: Command = {
         type: "string",
         describe:
           "Keep the generated TLS material here (ca.pem, cert.pem, key.pem) and reuse it on later starts, so a restart on the same ports keeps its CA",
+      })
+      .option("listen", {
+        type: "string",
+        array: true,
+        describe:
+          "Also serve MQTT without SigV4/IAM at this URL (repeatable): mqtt://127.0.0.1:1883, mqtts://…, ws://…, wss://… (port 0 = any free port); for target.kind mqtt",
+      })
+      .option("listen-username", { type: "string", describe: "--listen: CONNECT must carry this user name" })
+      .option("listen-password", {
+        type: "string",
+        describe: "--listen: … and this password (a local test broker)",
+      })
+      .option("listen-client-cert", {
+        type: "boolean",
+        describe: "--listen mqtts/wss: require a client certificate signed by the emulator's CA",
       })
       .option("throttle", {
         type: "string",
