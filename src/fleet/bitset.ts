@@ -46,6 +46,32 @@ export class GrowableBitset {
     return missing;
   }
 
+  /**
+   * The set bits as sorted half-open ranges [start0, end0, start1, end1, …] (lib/seq-ranges.ts).
+   * Whole 0x00 and 0xff bytes are skipped/extended at once, so a dense or empty stretch costs one
+   * step per byte, not per bit.
+   */
+  ranges(): number[] {
+    const out: number[] = [];
+    const a = this.#bytes;
+    let open = -1;
+    for (let i = 0; i < a.length; i++) {
+      const b = a[i] ?? 0;
+      if ((b === 0 && open < 0) || (b === 0xff && open >= 0)) continue;
+      for (let bit = 0; bit < 8; bit++) {
+        const set = (b & (1 << bit)) !== 0;
+        const n = i * 8 + bit;
+        if (set && open < 0) open = n;
+        else if (!set && open >= 0) {
+          out.push(open, n);
+          open = -1;
+        }
+      }
+    }
+    if (open >= 0) out.push(open, a.length * 8);
+    return out;
+  }
+
   #byteAt(i: number): number {
     return this.#bytes[i] ?? 0;
   }

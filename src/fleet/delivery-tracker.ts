@@ -16,10 +16,19 @@
  * group, whichever member receives it; a second copy to any member is a duplicate. Ordering is checked
  * per subscriber connection (what one client sees), since a group spreads one device's messages over
  * its members. Topic matching is lib/mqtt-topic.ts, the same code the emulator routes with.
+ *
+ * Across processes (shards, workers): receivers are built from ALL the run's subscribers (global
+ * indices, the same list in every shard), whichever process runs them. A process expects its own
+ * devices' messages at every matching receiver — also at receivers whose members run elsewhere —
+ * and records what its own subscribers received. `export()` writes both sets per receiver, so the
+ * merge computes loss and duplicates exactly (docs/architecture.md, "Shards and the merge"). Within
+ * one process, `lost` and the drain's `outstanding` cover only receivers whose members all run here:
+ * a delivery to a member elsewhere cannot be judged locally.
  */
 
 import { isBasicIngestTopic } from "../lib/basic-ingest.js";
 import { parseSharedFilter, topicMatches } from "../lib/mqtt-topic.js";
+import { type DeviceSeqs, encodeDeviceSeqs } from "../lib/seq-ranges.js";
 import { GrowableBitset } from "./bitset.js";
 import type { DeliveryTag } from "./tag.js";
 import type { FleetRecorder } from "./types.js";
@@ -45,18 +54,42 @@ interface Stream {
 
 /** A subscriber's own subscriptions, or one shared group. */
 interface Receiver {
+  /** `subscriber/<k>` (subscriber k's own filters) or `$share/<ShareName>/<filter>` (a group). */
+  readonly id: string;
   /** Filters that decide what it should receive (shared prefix removed). */
   readonly filters: readonly string[];
+  /** Global indices of the subscribers that receive for it. */
+  readonly members: number[];
   /** deviceIndex → stream state. */
   readonly streams: Map<number, Stream>;
+}
+
+/** What one process exports for the exact merge across processes (result.json `delivery`). */
+export interface DeliveryExport {
+  version: 1;
+  /** This process's devices: global indices [first, first + count). */
+  devices: { first: number; count: number };
+  /** Global indices of this process's subscribers. */
+  subscribers: number[];
+  /** Every receiver of the run, in the same order in every process. */
+  receivers: { id: string; filters: string[]; members: number[] }[];
+  /** Receiver id → the messages of this process's devices it should receive (lib/seq-ranges.ts text). */
+  expected: Record<string, string>;
+  /** Receiver id → the messages its members in this process received (first receipts). */
+  received: Record<string, string>;
 }
 
 /** Upper bound on the topic→receivers caches so a per-message topic cannot grow memory unbounded. */
 const MATCH_CACHE_LIMIT = 100_000;
 
 export interface DeliveryTrackerOptions {
-  /** Topic filters per subscriber (index = subscriber number); `$share/…` filters form groups. */
+  /**
+   * Topic filters per subscriber of the WHOLE run (index = global subscriber number); `$share/…`
+   * filters form groups.
+   */
   subscriberFilters: readonly (readonly string[])[];
+  /** Global indices of the subscribers running in this process (default: all). */
+  localSubscribers?: readonly number[];
   recorder: FleetRecorder;
 }
 
@@ -64,6 +97,9 @@ export class DeliveryTracker {
   readonly #subscribers: number;
   readonly #recorder: FleetRecorder;
   readonly #receivers: Receiver[] = [];
+  /** Receivers whose members all run in this process: only their loss can be judged here. */
+  readonly #local: boolean[];
+  readonly #localSubscribers: readonly number[];
   /** Receivers each subscriber belongs to: its own first (if it has ordinary filters), then its groups. */
   readonly #membership: number[][];
   /** Highest sequence seen per (subscriber, device), for reordering. */
@@ -74,18 +110,21 @@ export class DeliveryTracker {
   #outOfOrder = 0;
   #untagged = 0;
   #received = 0;
+  /** Expected (receiver, message) pairs at local receivers. */
   #expected = 0;
-  /** (receiver, message) pairs both expected and received, whichever came second. */
+  /** (local receiver, message) pairs both expected and received, whichever came second. */
   #matched = 0;
 
   constructor(options: DeliveryTrackerOptions) {
     this.#recorder = options.recorder;
-    this.#subscribers = options.subscriberFilters.length;
-    this.#membership = options.subscriberFilters.map(() => []);
-    this.#maxSeq = options.subscriberFilters.map(() => new Map());
-    this.#receiptCache = options.subscriberFilters.map(() => new Map());
+    const all = options.subscriberFilters;
+    this.#localSubscribers = options.localSubscribers ?? all.map((_, k) => k);
+    this.#subscribers = this.#localSubscribers.length;
+    this.#membership = all.map(() => []);
+    this.#maxSeq = all.map(() => new Map());
+    this.#receiptCache = all.map(() => new Map());
     const groups = new Map<string, number>();
-    options.subscriberFilters.forEach((filters, s) => {
+    all.forEach((filters, s) => {
       const own: string[] = [];
       for (const f of filters) {
         const shared = parseSharedFilter(f);
@@ -97,20 +136,33 @@ export class DeliveryTracker {
         const key = `${shared.shareName}\u0000${shared.filter}`;
         let r = groups.get(key);
         if (r === undefined) {
-          r = this.#receivers.push({ filters: [shared.filter], streams: new Map() }) - 1;
+          const id = `$share/${shared.shareName}/${shared.filter}`;
+          r = this.#receivers.push({ id, filters: [shared.filter], members: [], streams: new Map() }) - 1;
           groups.set(key, r);
         }
-        if (!this.#membership[s]!.includes(r)) this.#membership[s]!.push(r);
+        if (!this.#membership[s]!.includes(r)) {
+          this.#membership[s]!.push(r);
+          this.#receivers[r]!.members.push(s);
+        }
       }
       if (own.length > 0) {
-        const r = this.#receivers.push({ filters: own, streams: new Map() }) - 1;
+        const r =
+          this.#receivers.push({ id: `subscriber/${s}`, filters: own, members: [s], streams: new Map() }) - 1;
         this.#membership[s]!.unshift(r);
       }
     });
+    const here = new Set(this.#localSubscribers);
+    this.#local = this.#receivers.map((r) => r.members.every((m) => here.has(m)));
   }
 
+  /** Subscribers running in this process. */
   get subscriberCount(): number {
     return this.#subscribers;
+  }
+
+  /** The run has subscribers (here or in another process): messages must carry the delivery tag. */
+  get tracksDeliveries(): boolean {
+    return this.#receivers.length > 0;
   }
 
   /** Receivers whose filters match `topic` should receive message (deviceIndex, seq). Idempotent. */
@@ -118,13 +170,13 @@ export class DeliveryTracker {
     if (this.#receivers.length === 0) return;
     for (const r of this.#receiversFor(topic)) {
       const stream = this.#stream(r, deviceIndex);
-      if (stream.expected.set(seq)) continue;
+      if (stream.expected.set(seq) || !this.#local[r]) continue;
       this.#expected++;
       if (stream.received.has(seq)) this.#matched++;
     }
   }
 
-  /** Expected deliveries not received yet (cheap; drives the drain). */
+  /** Expected deliveries at local receivers not received yet (cheap; drives the drain). */
   get outstanding(): number {
     return this.#expected - this.#matched;
   }
@@ -141,10 +193,12 @@ export class DeliveryTracker {
   received(subscriber: number, tag: DeliveryTag, nowEpochUs: number, topic?: string): ReceiptKind {
     const candidates = this.#receiversOf(subscriber, topic);
     let stream: Stream | undefined;
+    let receiver = -1;
     for (const r of candidates) {
       const s = this.#stream(r, tag.deviceIndex);
       if (!s.received.has(tag.seq)) {
         stream = s;
+        receiver = r;
         break;
       }
     }
@@ -156,7 +210,7 @@ export class DeliveryTracker {
     }
     stream.received.set(tag.seq);
     this.#received++;
-    if (stream.expected.has(tag.seq)) this.#matched++;
+    if (stream.expected.has(tag.seq) && this.#local[receiver]) this.#matched++;
     this.#recorder.count("received");
     this.#recorder.latency("delivery", (nowEpochUs - tag.dueEpochUs) / 1000);
     this.#recorder.latency("deliveryUncorrected", (nowEpochUs - tag.sendEpochUs) / 1000);
@@ -176,16 +230,20 @@ export class DeliveryTracker {
     this.#recorder.count("received.untagged");
   }
 
-  /** Totals; `lost` counts expected messages not (yet) received — call after the grace period. */
+  /**
+   * Totals; `lost` counts expected messages not (yet) received — call after the grace period.
+   * `expected` covers this process's devices at every receiver; `lost` only receivers whose members
+   * all run here (the merge computes the rest, see the header).
+   */
   counts(): DeliveryCounts {
     let expected = 0;
     let lost = 0;
-    for (const r of this.#receivers) {
+    this.#receivers.forEach((r, i) => {
       for (const stream of r.streams.values()) {
         expected += stream.expected.size;
-        lost += stream.expected.countMissingFrom(stream.received);
+        if (this.#local[i]) lost += stream.expected.countMissingFrom(stream.received);
       }
-    }
+    });
     return {
       expected,
       received: this.#received,
@@ -193,6 +251,30 @@ export class DeliveryTracker {
       duplicates: this.#duplicates,
       outOfOrder: this.#outOfOrder,
       untagged: this.#untagged,
+    };
+  }
+
+  /** The sets for the exact merge across processes (see DeliveryExport). */
+  export(devices: { first: number; count: number }): DeliveryExport {
+    const expected: Record<string, string> = {};
+    const received: Record<string, string> = {};
+    for (const r of this.#receivers) {
+      const exp: DeviceSeqs = new Map();
+      const rec: DeviceSeqs = new Map();
+      for (const [device, stream] of r.streams) {
+        if (stream.expected.size > 0) exp.set(device, stream.expected.ranges());
+        if (stream.received.size > 0) rec.set(device, stream.received.ranges());
+      }
+      expected[r.id] = encodeDeviceSeqs(exp);
+      received[r.id] = encodeDeviceSeqs(rec);
+    }
+    return {
+      version: 1,
+      devices: { ...devices },
+      subscribers: [...this.#localSubscribers],
+      receivers: this.#receivers.map((r) => ({ id: r.id, filters: [...r.filters], members: [...r.members] })),
+      expected,
+      received,
     };
   }
 

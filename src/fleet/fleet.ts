@@ -14,9 +14,9 @@ import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { UserError } from "../lib/errors.js";
 import type { Closeable } from "../lib/lifecycle.js";
-import { ConnectGate, findDuplicateClientIds } from "./connect-gate.js";
+import { ConnectGate } from "./connect-gate.js";
 import { CrtConfigs } from "./crt-config.js";
-import { DeliveryTracker } from "./delivery-tracker.js";
+import { type DeliveryExport, DeliveryTracker } from "./delivery-tracker.js";
 import {
   ConnectError,
   type Device,
@@ -184,26 +184,21 @@ export class Fleet implements Closeable {
         ? new CrtConfigs({ ...base, cleanStart: false, sessionExpirySeconds: SUBSCRIBER_SESSION_EXPIRY_S })
         : this.#configs;
     const subs = o.plan.subscribers;
+    // Every subscriber of the run (also those of other shards) defines receivers: see DeliveryTracker.
     this.#tracker = new DeliveryTracker({
-      subscriberFilters: Array.from({ length: subs.count }, () => subs.topics),
+      subscriberFilters: Array.from({ length: subs.totalCount ?? subs.count }, () => subs.topics),
+      localSubscribers: Array.from({ length: subs.count }, (_, k) => this.#subscriberIndex(k)),
       recorder: o.recorder,
     });
     this.#carrier = chooseTagCarrier(o.plan.devices.protocol, subs.protocol, o.plan.publish.contentType);
   }
 
-  /** Validates client-ID uniqueness (devices + subscribers) and builds the shared CRT config. */
+  /**
+   * Builds the fleet and its shared CRT config. Client-ID uniqueness is the plan's job
+   * (src/lib/client-ids.ts, called by planRun).
+   */
   static async create(o: FleetOptions): Promise<Fleet> {
-    const fleet = new Fleet(o);
-    const ids: string[] = [];
-    for (let k = 0; k < o.plan.devices.count; k++) ids.push(o.plan.clientId(fleet.#first + k));
-    for (let k = 0; k < o.plan.subscribers.count; k++) ids.push(fleet.#subscriberId(k));
-    const dups = findDuplicateClientIds(ids);
-    if (dups.length > 0) {
-      throw new UserError(
-        `devices.clientId: client IDs must be unique per run (a duplicate makes two clients take each other over forever); duplicates: ${dups.slice(0, 5).join(", ")}${dups.length > 5 ? ", …" : ""}. Include {{index}} or {{deviceId}} in the template.`,
-      );
-    }
-    return fleet;
+    return new Fleet(o);
   }
 
   get tagCarrier(): TagCarrier {
@@ -349,10 +344,15 @@ export class Fleet implements Closeable {
    */
   async drain(graceMs: number, signal?: AbortSignal): Promise<{ drained: boolean }> {
     const deadline = this.#now() + graceMs;
+    // Subscribers here, devices elsewhere too (a shard): what other shards sent cannot be known here,
+    // so their messages get the whole grace period to arrive.
+    const d = this.#plan.devices;
+    const listenAll = this.#tracker.subscriberCount > 0 && d.count < (d.totalCount ?? d.count);
+    const done = () => this.#pending.size === 0 && this.#tracker.outstanding === 0;
     while (!signal?.aborted) {
-      if (this.#pending.size === 0 && this.#tracker.outstanding === 0) return { drained: true };
+      if (done() && !listenAll) return { drained: true };
       const left = deadline - this.#now();
-      if (left <= 0) break;
+      if (left <= 0) return { drained: done() };
       await new Promise<void>((resolve) => {
         const onAbort = () => {
           t.cancel();
@@ -397,12 +397,16 @@ export class Fleet implements Closeable {
         late: 0,
         lateOver100Ms: 0,
         maxLateMs: 0,
-        lagSamplesMs: [],
       },
       delivery,
       availability: this.availability(),
       tagCarrier: this.#carrier,
     };
+  }
+
+  /** The delivery sets for the exact merge across processes (result.json `delivery`). */
+  deliveryExport(): DeliveryExport {
+    return this.#tracker.export({ first: this.#first, count: this.#plan.devices.count });
   }
 
   /** Stops offering, stops + frees every client (devices, then subscribers). Idempotent. */
@@ -443,7 +447,7 @@ export class Fleet implements Closeable {
     const topic = plan.publish.topic(s.index, s.seq);
     let payload = plan.publish.payload(s.index, s.seq, sendEpochMs);
     let userProperty: UserProperty | undefined;
-    if (this.#tracker.subscriberCount > 0) {
+    if (this.#tracker.tracksDeliveries) {
       const tag: DeliveryTag = {
         deviceIndex: s.index,
         seq: s.seq,
@@ -536,9 +540,15 @@ export class Fleet implements Closeable {
 
   // ---- clients --------------------------------------------------------------------------------
 
+  /** Global index of this process's k-th subscriber. */
+  #subscriberIndex(k: number): number {
+    return this.#plan.subscribers.indices?.[k] ?? k;
+  }
+
   #subscriberId(k: number): string {
+    const index = this.#subscriberIndex(k);
     // Default within the devices' client-ID prefix, so an IAM policy scoped to `client/<prefix>*` allows it.
-    return this.#plan.subscribers.clientId?.(k) ?? `${this.#plan.clientId(this.#first)}-sub-${k}`;
+    return this.#plan.subscribers.clientId?.(index) ?? `${this.#plan.clientId(this.#first)}-sub-${index}`;
   }
 
   #newClient(
@@ -687,7 +697,7 @@ export class Fleet implements Closeable {
       onMessage: (_d, topic, payload, userProperties) => {
         const tag = extractTag(payload, userProperties);
         if (!tag) this.#tracker.untagged();
-        else this.#tracker.received(k, tag, this.#now() * 1000, topic);
+        else this.#tracker.received(this.#subscriberIndex(k), tag, this.#now() * 1000, topic);
       },
     };
   }

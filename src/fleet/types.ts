@@ -30,6 +30,8 @@ export interface FleetPlan {
     count: number;
     /** First global device index (shards/workers); 0 for a single process. */
     firstIndex?: number;
+    /** Devices across all shards (default: count). */
+    totalCount?: number;
     protocol: MqttProtocol;
     keepAliveSeconds: number;
     cleanStart: boolean;
@@ -47,12 +49,17 @@ export interface FleetPlan {
   durationMs: number;
   graceMs: number;
   subscribers: {
+    /** Subscribers in this process. */
     count: number;
+    /** Their global indices (default 0 … count − 1). */
+    indices?: readonly number[];
+    /** Subscribers across all shards (default: count); every shard accounts for all of them. */
+    totalCount?: number;
     topics: string[];
     protocol: MqttProtocol;
     /** Subscription QoS (default: the publish QoS). */
     qos?: 0 | 1;
-    /** Client ID of subscriber k (default `<clientId(firstIndex)>-sub-<k>`). */
+    /** Client ID of subscriber k, a global index (default `<clientId(firstIndex)>-sub-<k>`). */
     clientId?(k: number): string;
   };
 }

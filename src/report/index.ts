@@ -6,6 +6,8 @@ export {
   parseTolerance,
   renderComparison,
 } from "./compare.js";
+export { collectEnvironment } from "./environment.js";
+export { scenarioFingerprint } from "./fingerprint.js";
 export { fmtDuration, fmtMs, fmtPct } from "./format.js";
 export { renderHlog } from "./hlog.js";
 export { escapeHtml, jsonForScript, type ReportData, renderHtml, reportData } from "./html.js";
@@ -17,25 +19,24 @@ export {
   type ProgressStream,
 } from "./progress.js";
 export {
-  type BuildResultInput,
-  buildResult,
-  collectEnvironment,
-  countsFromCounters,
-  emptyLatency,
-  endpointHost,
   generatorVerdict,
-  mergeResults,
   RESULT_VERSION,
   type ResultCounts,
   type ResultCredentials,
+  type ResultDelivery,
   type ResultEnvironment,
   type ResultGenerator,
   type ResultInterval,
   type ResultLatency,
+  type ResultShardInfo,
   type ResultThreshold,
   type RunResult,
 } from "./result.js";
+export { type BuildResultInput, buildResult, countsFromCounters, endpointHost } from "./result-build.js";
+export { type ResultInput, readResultInputs } from "./result-inputs.js";
+export { type MergeOptions, mergeResults } from "./result-merge.js";
 export { resultJsonSchema, runResultSchema } from "./result-schema.js";
+export { mergeShardInputs, type ShardSetOptions } from "./shard-set.js";
 export { renderSummary, type SummaryOptions, shouldUseColor } from "./terminal.js";
 export {
   allowedThresholdMetrics,

@@ -104,6 +104,52 @@ export const thresholdOutcomeSchema = z
   })
   .strict();
 
+export const deliverySchema = z
+  .object({
+    version: z.literal(1).describe("Version of this section's format."),
+    devices: z
+      .object({ first: count, count })
+      .strict()
+      .describe("The devices of this shard: global indices [first, first + count)."),
+    subscribers: z.array(count).describe("Global indices of this shard's subscribers."),
+    receivers: z
+      .array(
+        z
+          .object({
+            id: z.string().describe("'subscriber/<k>' (its own filters) or '$share/<ShareName>/<filter>'."),
+            filters: z.array(z.string()),
+            members: z.array(count).describe("Global indices of the subscribers receiving for it."),
+          })
+          .strict(),
+      )
+      .describe("Every receiver of the run, the same list in every shard."),
+    expected: z
+      .record(z.string(), z.string())
+      .describe("Receiver id → messages of this shard's devices it should receive ('<devices>:<seqs>;…')."),
+    received: z
+      .record(z.string(), z.string())
+      .describe("Receiver id → messages its members in this shard received (first receipts)."),
+  })
+  .strict();
+
+export const shardInfoSchema = z
+  .object({
+    index: count,
+    count,
+    host: z.string(),
+    startedAt: z.string(),
+    endedAt: z.string(),
+    partial: z.boolean(),
+    partialReason: z.string().optional(),
+    devices: count.describe("Devices of this shard."),
+    subscribers: count.describe("Subscribers of this shard."),
+    published: count,
+    acked: count,
+    received: count,
+    source: z.string().optional().describe("Where the shard's result was read from."),
+  })
+  .strict();
+
 export const runResultSchema = z
   .object({
     version: z.literal(1).describe("Result format version."),
@@ -268,6 +314,21 @@ export const runResultSchema = z
       })
       .strict(),
     thresholds: z.array(thresholdOutcomeSchema),
+    // After thresholds: buildResult adds these last, and a re-read result keeps the schema's key order.
+    fingerprint: z
+      .string()
+      .optional()
+      .describe(
+        "sha256 of the scenario as run (secrets stripped, runId and file left out): equal for every shard of one run.",
+      ),
+    delivery: deliverySchema
+      .optional()
+      .describe("A shard's delivery sets, for the exact merge across processes (absent in merged results)."),
+    shards: z.array(shardInfoSchema).optional().describe("Merged results: one entry per shard merged."),
+    missingShards: z
+      .array(count)
+      .optional()
+      .describe("Merged with --allow-partial: indices of the shards that were not there."),
   })
   .strict();
 

@@ -14,7 +14,7 @@ import { ExitCode, errorMessage, UserError } from "../lib/errors.js";
 import { CloseStack } from "../lib/lifecycle.js";
 import type { SecretRegistry } from "../lib/redact.js";
 import { GeneratorMonitor, Recorder } from "../metrics/index.js";
-import { buildResult, type RunResult } from "../report/index.js";
+import { buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
 import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
 import { type Assembled, assembleRun } from "./assemble.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
@@ -72,10 +72,24 @@ export interface SessionOutcome {
   result?: RunResult;
 }
 
+/** The generator fell behind its open-model schedule in the last second (or caught up again). */
+export interface SaturationEvent {
+  saturated: boolean;
+  /** Share of the last second's sends that left later than the lag threshold (fleet: 10 ms). */
+  lateShare: number;
+  sent: number;
+  atMs: number;
+}
+
 interface SessionEvents {
   phase: [SessionPhase];
   tick: [SessionSnapshot];
+  saturation: [SaturationEvent];
 }
+
+/** Live saturation: at least this share of a second's sends late, out of at least MIN_SENDS sends. */
+const SATURATED_SHARE = 0.1;
+const MIN_SENDS = 20;
 
 /** Connect failure reasons (fleet/device.ts names) that mean the target answered with a refusal. */
 // protocolError: aws-crt's MQTT 3.1.1 client reports every refused CONNACK (wrong password included) so.
@@ -96,6 +110,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #monitor: GeneratorMonitor | undefined;
   #publishStart: number | undefined;
   #ran = false;
+  #saturated = false;
 
   constructor(options: SessionOptions) {
     super();
@@ -119,6 +134,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     this.#ran = true;
     const tick = setInterval(() => {
       this.recorder.tick();
+      this.#checkSaturation();
       this.emit("tick", this.snapshot());
     }, 1000);
     this.#stack.add(() => clearInterval(tick));
@@ -229,6 +245,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
     fleet?.settleUnanswered(stopped ? "stoppedByUser" : "noResponse");
     const summary = fleet?.summary();
     if (summary) this.recorder.count("lost", summary.delivery.lost);
+    // Shards export their delivery sets for the exact merge across processes (docs/architecture.md §8).
+    const delivery = this.plan.shard.count > 1 ? fleet?.deliveryExport() : undefined;
     this.#setPhase("closing");
     // Closing stops the clients: QoS 1 publishes still in flight fail with a counted reason.
     await closeBounded(this.#stack, this.plan.graceMs + 30_000, signals.hard);
@@ -253,6 +271,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
       target: this.#target?.describe ?? describePlanTarget(this.plan),
       // One session is one process; a merge of N sessions' results says workers: N.
       environment: { workers: 1, shard: this.plan.shard.count > 1 ? this.plan.shard : null },
+      fingerprint: scenarioFingerprint(this.#o.scenario),
+      ...(delivery ? { delivery } : {}),
       metrics: this.recorder.snapshot(),
       ...(summary
         ? {
@@ -271,6 +291,26 @@ export class RunSession extends EventEmitter<SessionEvents> {
     // Last line of defence: no secret reaches a file or the terminal, whatever a field contains.
     const redacted = JSON.parse(this.#o.secrets.redact(JSON.stringify(result))) as RunResult;
     return { started, ...(failure === undefined ? {} : { failure }), result: redacted };
+  }
+
+  /**
+   * The open model's own alarm, live: sends leaving late means the generator, not the target, sets the
+   * pace (the final verdict adds CPU and event-loop evidence: result `generator`). Edge-triggered, with a
+   * `generator.saturated` / `generator.recovered` marker for the report.
+   */
+  #checkSaturation(): void {
+    if (this.#phase !== "publishing") return;
+    const iv = this.recorder.lastInterval();
+    if (iv === undefined) return;
+    const sent = iv.counts.published ?? 0;
+    const late = iv.counts.scheduleLag ?? 0;
+    const lateShare = sent > 0 ? late / sent : 0;
+    const saturated = sent >= MIN_SENDS && lateShare >= SATURATED_SHARE;
+    if (saturated === this.#saturated) return;
+    this.#saturated = saturated;
+    const detail = `${Math.round(lateShare * 100)}% of ${sent} sends late`;
+    this.recorder.mark(saturated ? "generator.saturated" : "generator.recovered", detail);
+    this.emit("saturation", { saturated, lateShare, sent, atMs: Date.now() });
   }
 
   #fleet() {

@@ -9,7 +9,9 @@ import { dirname, resolve } from "node:path";
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { basicIngestRule } from "../lib/basic-ingest.js";
+import { hasIndexPlaceholder } from "../lib/client-ids.js";
 import { errorMessage, UserError } from "../lib/errors.js";
+import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-session-name.js";
 import { closestMatch, type Diagnostic, formatPath, ScenarioError, showValue } from "./diagnostics.js";
 import { applySets, interpolateEnv } from "./interpolate.js";
 import { checkQuotas } from "./quotas.js";
@@ -331,8 +333,6 @@ interface Finding {
   quota?: string;
 }
 
-const HAS_INDEX = /\{\{\s*index\s*\}\}/;
-
 /** Rules that span fields (or need a parsed value) — run once the structure is valid. */
 /**
  * `credentials:` configures the STS AssumeRole pool that signs SigV4 WebSocket upgrades; an `mqtt`
@@ -355,8 +355,13 @@ function mqttTargetProblems(s: Scenario, raw: unknown): Finding[] {
 }
 
 function crossFieldProblems(s: Scenario): Finding[] {
+  return [...clientIdProblems(s), ...shapeProblems(s), ...targetProblems(s), ...sessionNameProblems(s)];
+}
+
+/** Client IDs unique per run (src/lib/client-ids.ts), subscribers apart from devices. */
+function clientIdProblems(s: Scenario): Finding[] {
   const out: Finding[] = [];
-  if (!HAS_INDEX.test(s.devices.clientId)) {
+  if (!hasIndexPlaceholder(s.devices.clientId)) {
     out.push({
       severity: "error",
       path: ["devices", "clientId"],
@@ -366,7 +371,7 @@ function crossFieldProblems(s: Scenario): Finding[] {
       allowed: 'a template with {{index}}, e.g. "sim-{{index}}"',
     });
   }
-  if (s.subscribers.count > 1 && !HAS_INDEX.test(s.subscribers.clientId)) {
+  if (s.subscribers.count > 1 && !hasIndexPlaceholder(s.subscribers.clientId)) {
     out.push({
       severity: "error",
       path: ["subscribers", "clientId"],
@@ -406,6 +411,12 @@ function crossFieldProblems(s: Scenario): Finding[] {
       });
     }
   }
+  return out;
+}
+
+/** One payload kind, whole-second keepalive, at most 7 days of phases. */
+function shapeProblems(s: Scenario): Finding[] {
+  const out: Finding[] = [];
   const p = s.publish.payload;
   const kinds = (["json", "size", "text"] as const).filter((k) => p[k] !== undefined);
   if (kinds.length !== 1) {
@@ -437,6 +448,12 @@ function crossFieldProblems(s: Scenario): Finding[] {
       allowed: "at most 7d in total",
     });
   }
+  return out;
+}
+
+/** The endpoint's region against target.region, and where the publishes go (Basic Ingest). */
+function targetProblems(s: Scenario): Finding[] {
+  const out: Finding[] = [];
   // credentials.roleArn may be omitted for the aws target: the profile's role_arn then names the role
   // (src/credentials/aws-profile.ts); `run` and `policy` say so when neither names one.
   if (s.target.kind === "aws") {
@@ -467,6 +484,12 @@ function crossFieldProblems(s: Scenario): Finding[] {
       quota: "AWS IoT Core: Basic Ingest ($aws/rules/<rule>/…)",
     });
   }
+  return out;
+}
+
+/** The role session name as rendered for the longest worker number (src/lib/role-session-name.ts). */
+function sessionNameProblems(s: Scenario): Finding[] {
+  const out: Finding[] = [];
   try {
     const name = compileTemplate(s.credentials.roleSessionName, "sessionName").render({
       index: 0,
@@ -477,13 +500,13 @@ function crossFieldProblems(s: Scenario): Finding[] {
       worker: 99,
       seed: 0,
     });
-    if (!/^[\w+=,.@-]{2,64}$/.test(name)) {
+    if (!isValidRoleSessionName(name)) {
       out.push({
         severity: "error",
         path: ["credentials", "roleSessionName"],
         message: "renders to a name STS rejects",
         got: JSON.stringify(name),
-        allowed: "2–64 characters of letters, digits and + = , . @ _ - (AWS STS AssumeRole RoleSessionName)",
+        allowed: ROLE_SESSION_NAME_ALLOWED,
       });
     }
   } catch (error) {

@@ -1,14 +1,16 @@
 /**
  * `iotload report <result.json> [--out DIR]`: re-renders report.html and latency.hlog from a result
  * file (e.g. after upgrading iotload, or for a result merged from shards) and prints the summary.
- * With several files, merges them first (shards/workers of one run).
+ * With several files, they must be the shards of one run (report/shard-set.ts; unrelated runs are
+ * refused) and are merged first, as `iotload merge` does.
  */
 import path from "node:path";
 import type { Argv } from "yargs";
 import { ExitCode, UserError } from "../../lib/errors.js";
-import { mergeResults } from "../../report/result.js";
+import { readResultInputs } from "../../report/result-inputs.js";
+import { mergeShardInputs } from "../../report/shard-set.js";
 import { renderSummary, shouldUseColor } from "../../report/terminal.js";
-import { readResultFile, writeRunReport } from "../../report/write.js";
+import { writeRunReport } from "../../report/write.js";
 import type { Command } from "./command.js";
 
 interface ReportArgs {
@@ -37,13 +39,12 @@ const command: Command = {
     const files = raw.results;
     if (!files || files.length === 0)
       throw new UserError("Name a result.json file: iotload report <result.json>.");
-    const results = [];
-    for (const f of files) results.push(await readResultFile(f));
-    const result = results.length === 1 ? results[0]! : mergeResults(results);
-    const out = raw.out ?? path.dirname(files[0]!);
-    if (results.length > 1 && raw.out === undefined) {
+    if (files.length > 1 && raw.out === undefined) {
       throw new UserError("Merging several results: say where to write the merged report with --out DIR.");
     }
+    const inputs = await readResultInputs(files);
+    const result = inputs.length === 1 ? inputs[0]!.result : mergeShardInputs(inputs);
+    const out = raw.out ?? path.dirname(inputs[0]!.source);
     const paths = await writeRunReport(out, result, { html: true });
     if (raw.summary)
       process.stdout.write(renderSummary(result, { color: shouldUseColor(process.stdout, process.env) }));

@@ -1,7 +1,8 @@
 /**
  * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--force] [--quiet] [--json]
- * [--profile P] [--region R] [--set path=value…]`: runs a scenario against its target and writes
- * reports/<name>-<runId>/{result.json, report.html, latency.hlog}. Exit 0 ok, 2 bad input (including an
+ * [--profile P] [--region R] [--set path=value…] [--shard i/n | --shards n] [--run-id ID] [--start-at TIME]`:
+ * runs a scenario (or one shard of it: ../run/shard-flags.ts) against its target and writes
+ * reports/<name>-<runId>/{result.json, report.html, latency.hlog} (a shard: …/shard-<i>-of-<n>/). Exit 0 ok, 2 bad input (including an
  * unusable --out, checked before the run), 3 threshold broken, 5 target refused, 6 target unreachable /
  * no local credentials (no report), 7 report written to a fallback directory, 130 interrupted.
  */
@@ -50,6 +51,19 @@ const run: Command = {
         type: "string",
         array: true,
         describe: "Override any scalar of the scenario, e.g. --set devices.count=5000 (repeatable)",
+      })
+      .option("shard", { type: "string", describe: "Run shard i of n (0-based), e.g. 0/4 (needs --run-id)" })
+      .option("shards", {
+        type: "string",
+        describe: "Run one of n shards; index from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX",
+      })
+      .option("run-id", {
+        type: "string",
+        describe: "Run ID shared by every shard (1–22 of A-Z a-z 0-9 - _)",
+      })
+      .option("start-at", {
+        type: "string",
+        describe: "ISO 8601 time at which every shard starts its run clock, e.g. 2026-01-01T12:00:00Z",
       })
       .option("quiet", { type: "boolean", default: false, describe: "No progress line" })
       .option("json", {

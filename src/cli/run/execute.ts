@@ -22,15 +22,28 @@ import {
   loadScenario,
   parseOverrides,
   planRun,
+  type RunPlan,
   ScenarioError,
   warningsAsRun,
 } from "../../scenario/index.js";
 import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
-import { describeReportOutcome, prepareOutputDir, writeReportWithFallback } from "./output-dir.js";
+import {
+  describeReportOutcome,
+  type PreparedOutputDir,
+  prepareOutputDir,
+  writeReportWithFallback,
+} from "./output-dir.js";
+import {
+  defaultReportDir,
+  describeStartAt,
+  parseShardFlags,
+  type ShardFlags,
+  waitUntil,
+} from "./shard-flags.js";
 
-export interface RunFlags {
+export interface RunFlags extends ShardFlags {
   scenario: string;
   devices?: string | number;
   duration?: string;
@@ -77,6 +90,18 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   }
 }
 
+/** A run's context once the input is checked: everything later steps need, nothing running yet. */
+interface PreparedRun {
+  flags: RunFlags;
+  io: RunIo;
+  secrets: SecretRegistry;
+  say: (text: string) => void;
+  plan: RunPlan;
+  scenarioAsRun: unknown;
+  startedAt: number;
+  output: PreparedOutputDir;
+}
+
 async function runScenario(
   flags: RunFlags,
   io: RunIo,
@@ -84,7 +109,38 @@ async function runScenario(
   say: (text: string) => void,
   interrupts: RunInterrupts,
 ): Promise<RunOutcome> {
-  // ---- 1. load, validate, plan (user mistakes → UserError, exit 2, nothing written) ----------
+  const run = await prepareRun(flags, io, secrets, say);
+  if (run.startedAt > Date.now()) {
+    say(`iotload: ${describeStartAt(run.startedAt, Date.now())}\n`);
+    await waitUntil(run.startedAt, interrupts.run.signal);
+    if (interrupts.interrupted) {
+      await run.output.discard();
+      return { exitCode: ExitCode.interrupted };
+    }
+  }
+  const ran = await runSession(run, interrupts);
+  interrupts.startReporting(run.output.dir);
+  // A run that never started (README "Exit codes"): nothing was published, so there is nothing to
+  // report — no report directory (which would show a healthy generator and passing thresholds), the
+  // reason printed once, exit 5 (refused) or 6 (unreachable / no local credentials).
+  if (ran.result === undefined) {
+    await run.output.discard();
+    if (ran.failure instanceof UserError) {
+      say(`iotload: the run did not start: ${ran.failure.message}\n`);
+      return { exitCode: ran.failure.exitCode };
+    }
+    throw ran.failure;
+  }
+  return report(run, ran.result, ran.failure, interrupts.interrupted);
+}
+
+/** Load, validate, plan, output preflight: user mistakes → UserError (exit 2), nothing written, no load. */
+async function prepareRun(
+  flags: RunFlags,
+  io: RunIo,
+  secrets: SecretRegistry,
+  say: (text: string) => void,
+): Promise<PreparedRun> {
   const loaded = await loadScenario(flags.scenario, { env: io.env, sets: flags.set ?? [] });
   const thresholdErrors = thresholdProblems(loaded);
   if (thresholdErrors.length > 0) throw new ScenarioError(loaded.file, thresholdErrors);
@@ -96,24 +152,36 @@ async function runScenario(
   });
   // Quota warnings for what will really run: --devices/--duration/--rate included.
   for (const w of warningsAsRun(loaded, overrides)) say(`${formatDiagnostic(w)}\n`);
-  const startedAt = Date.now();
-  const runId = createRunId(startedAt, randomInt(0x1000000));
-  const plan = planRun(loaded.scenario, overrides, { runId });
+  // Shards (--shard/--shards, --run-id, --start-at): every shard's run clock starts at --start-at.
+  const sharding = parseShardFlags(flags, io.env, Date.now());
+  const startedAt = sharding.startAt ?? Date.now();
+  const runId = sharding.runId ?? createRunId(startedAt, randomInt(0x1000000));
+  const plan = planRun(loaded.scenario, overrides, {
+    runId,
+    ...(sharding.shard ? { shard: sharding.shard } : {}),
+  });
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
   // Before any load: a bad --out is exit 2 here, not a lost run later.
   const output = await prepareOutputDir({
     out: flags.out,
-    defaultDir: path.join("reports", `${plan.name}-${runId}`),
+    defaultDir: defaultReportDir(plan.name, runId, sharding.shard),
     force: flags.force === true,
   });
-  const reportDir = output.dir;
+  if (sharding.shard && !flags.quiet)
+    say(
+      `iotload: shard ${plan.shard.index} of ${plan.shard.count} of run ${runId}: ${plan.devices.count} devices from ${plan.devices.firstIndex}, ${plan.subscribers.count} subscribers\n`,
+    );
+  return { flags, io, secrets, say, plan, scenarioAsRun, startedAt, output };
+}
 
-  // ---- 2. run (src/run/session.ts) -------------------------------------------------------------
+/** One RunSession in this process, with the progress line (src/run/session.ts). */
+async function runSession(r: PreparedRun, interrupts: RunInterrupts): Promise<SessionOutcome> {
+  const { flags, io, say } = r;
   const session = new RunSession({
-    plan,
-    scenario: scenarioAsRun,
-    startedAt,
-    secrets,
+    plan: r.plan,
+    scenario: r.scenarioAsRun,
+    startedAt: r.startedAt,
+    secrets: r.secrets,
     target: {
       env: io.env,
       ...(flags.profile === undefined ? {} : { profile: flags.profile }),
@@ -129,9 +197,8 @@ async function runScenario(
   session.on("phase", (p) => {
     if (p === "closing") progress?.stop();
   });
-  let ran: SessionOutcome;
   try {
-    ran = await session.run({
+    return await session.run({
       run: interrupts.run.signal,
       hard: interrupts.hard.signal,
       reason: () => interrupts.reason,
@@ -139,27 +206,18 @@ async function runScenario(
   } finally {
     progress?.stop();
   }
-  interrupts.startReporting(reportDir);
-  const { failure } = ran;
+}
 
-  // ---- a run that never started (README "Exit codes") ------------------------------------------
-  // Nothing was published, so there is nothing to report: no report directory (which would show a
-  // healthy generator and passing thresholds), the reason printed once, exit 5 (refused) or 6
-  // (unreachable / no local credentials).
-  if (ran.result === undefined) {
-    await output.discard();
-    if (failure instanceof UserError) {
-      say(`iotload: the run did not start: ${failure.message}\n`);
-      return { exitCode: failure.exitCode };
-    }
-    throw failure;
-  }
-
-  // ---- 3. report (always written once the run started) -----------------------------------------
-  const result = ran.result;
-  const interrupted = interrupts.interrupted;
+/** Report files (always written once the run started), summary, exit code. */
+async function report(
+  r: PreparedRun,
+  result: RunResult,
+  failure: unknown,
+  interrupted: boolean,
+): Promise<RunOutcome> {
+  const { flags, io, secrets, say } = r;
+  const reportDir = r.output.dir;
   const report = await writeReportWithFallback(reportDir, result);
-
   if (flags.json) {
     io.stdout.write(`${secrets.redact(JSON.stringify(result, null, 2))}\n`);
   } else {
@@ -174,7 +232,6 @@ async function runScenario(
     result,
     reportDir: report.kind === "fallback" ? path.dirname(report.paths.resultPath) : reportDir,
   });
-
   if (failure !== undefined) {
     if (failure instanceof UserError) {
       say(`iotload: ${failure.message}\n`);

@@ -184,8 +184,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
   const created: string[] = [];
   try {
     for (const level of walk.missing) {
-      await mkdir(level); // one level, not recursive: bounded, and fails fast where it cannot work
-      created.push(level);
+      if (await mkdirLevel(level)) created.push(level);
     }
     await probeWrite(dir);
   } catch (error) {
@@ -193,6 +192,21 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     fail(created.length < walk.missing.length ? walk.missing[created.length]! : dir, why(error));
   }
   return { dir, discard: () => removeCreated(created) };
+}
+
+/**
+ * Creates one level (not recursive: bounded, and fails fast where it cannot work). Returns false when
+ * another process created it meanwhile — shards on one machine share `reports/<name>-<runId>/` — so
+ * it is used, and never removed as ours.
+ */
+async function mkdirLevel(level: string): Promise<boolean> {
+  try {
+    await mkdir(level);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST" && (await stat(level)).isDirectory()) return false;
+    throw error;
+  }
 }
 
 /** Makes sure `dir` is a directory again (it may have been removed during the run), bounded. */
@@ -204,7 +218,7 @@ async function ensureDir(dir: string): Promise<void> {
     const what = walk.existing === dir ? "it" : walk.existing;
     throw new Error(`${what} is ${kindOf(walk.stats)}, not a directory`);
   }
-  for (const level of walk.missing) await mkdir(level);
+  for (const level of walk.missing) await mkdirLevel(level);
 }
 
 export type ReportWriteOutcome =

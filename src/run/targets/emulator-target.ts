@@ -6,7 +6,7 @@ import type { EmulatorInfo } from "../../emulator/index.js";
 import type { FleetEndpoint } from "../../fleet/index.js";
 import type { SecretRegistry } from "../../lib/redact.js";
 import type { RunPlan } from "../../scenario/index.js";
-import type { TargetCredentials } from "./types.js";
+import type { OpenTarget, TargetCredentials } from "./types.js";
 
 export function emulatorEndpoint(info: EmulatorInfo): FleetEndpoint {
   return {
@@ -35,5 +35,32 @@ export function emulatorCredentials(
       ...(c.externalId !== undefined ? { externalId: c.externalId } : {}),
       ...(c.durationSeconds !== undefined ? { durationSeconds: c.durationSeconds } : {}),
     },
+  };
+}
+
+/**
+ * An emulator someone else owns (a test's, a benchmark's child process) as an OpenTarget, for wiring
+ * a fleet with assembleRun() when there is no scenario: not closed by whoever assembles it.
+ */
+export function emulatorAsTarget(
+  info: EmulatorInfo,
+  session: { roleSessionName: string; durationSeconds?: number },
+): OpenTarget {
+  return {
+    kind: "emulator",
+    endpoint: emulatorEndpoint(info),
+    credentials: {
+      source: { static: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey } },
+      assume: {
+        roleArn: info.roleArn,
+        roleSessionName: session.roleSessionName,
+        region: info.region,
+        stsEndpoint: info.stsEndpoint,
+        ...(session.durationSeconds === undefined ? {} : { durationSeconds: session.durationSeconds }),
+      },
+    },
+    describe: { kind: "emulator", endpoint: info.iotHost, region: info.region },
+    notes: [],
+    close: async () => {},
   };
 }

@@ -10,7 +10,7 @@ import { localTarget } from "./local.js";
 import { mqttTarget } from "./mqtt.js";
 import type { OpenTarget, TargetOptions } from "./types.js";
 
-export { emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
+export { emulatorAsTarget, emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
 export type { OpenTarget, TargetCredentials, TargetDriver, TargetKind, TargetOptions } from "./types.js";
 
 export function openTarget(

@@ -12,7 +12,7 @@ import { startEmulator } from "../../../src/emulator/index.js";
 import type { Fleet, FleetPlan, MqttProtocol } from "../../../src/fleet/index.js";
 import { CloseStack } from "../../../src/lib/lifecycle.js";
 import { Recorder } from "../../../src/metrics/index.js";
-import { assembleRun, emulatorEndpoint } from "../../../src/run/index.js";
+import { assembleRun, emulatorAsTarget } from "../../../src/run/index.js";
 
 export interface RigOptions {
   devices: number;
@@ -88,25 +88,7 @@ export async function startRig(o: RigOptions): Promise<Rig> {
   const recorder = new Recorder();
   stack.add(() => recorder.close());
   const plan = simplePlan(o);
-  const info = emu.info;
-  const target = {
-    kind: "local" as const,
-    endpoint: emulatorEndpoint(info),
-    credentials: {
-      source: { static: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey } },
-      assume: {
-        roleArn: info.roleArn,
-        roleSessionName: "fleet-test",
-        region: info.region,
-        stsEndpoint: info.stsEndpoint,
-        durationSeconds: 900,
-      },
-    },
-    describe: { kind: "local", endpoint: info.iotHost, region: info.region },
-    emulator: emu,
-    notes: [],
-    close: async () => {},
-  };
+  const target = emulatorAsTarget(emu.info, { roleSessionName: "fleet-test", durationSeconds: 900 });
   const { pool, fleet } = await assembleRun({
     target,
     plan,

@@ -1,0 +1,123 @@
+/**
+ * Exact delivery accounting across processes (reports/README.md, "Delivery accounting across
+ * processes"): each shard exported, per receiver, the messages of ITS devices the receiver should get
+ * (expected) and the messages ITS subscribers got (received). Here, per receiver and device:
+ *
+ *   expected   = ∪ over shards of expected (disjoint: every device belongs to one shard)
+ *   received   = ∪ over shards of received
+ *   lost       = |expected \ received|
+ *   duplicates = Σ shards' own duplicates + (Σ |received_s| − |∪ received_s|): one message received
+ *                by members of one shared group in two shards counts once, the other copy is a duplicate.
+ *
+ * Receivers with a member in a shard that is not merged (a partial merge) are left out of expected,
+ * received and lost: what their missing members got is unknown.
+ */
+import {
+  type DeviceSeqs,
+  decodeDeviceSeqs,
+  intersectionSize,
+  rangesSize,
+  type SeqRanges,
+  unionRanges,
+} from "../lib/seq-ranges.js";
+import type { ResultDelivery } from "./result.js";
+
+export interface MergedDelivery {
+  expected: number;
+  received: number;
+  lost: number;
+  /** Copies received in two shards for one receiver (add the shards' own duplicates). */
+  duplicatesAcrossShards: number;
+  /** Per receiver id: expected, received, lost. */
+  receivers: Record<string, { expected: number; received: number; lost: number }>;
+  /** Receivers left out because a member's shard was missing. */
+  skippedReceivers: string[];
+}
+
+function decodeOrThrow(text: string, what: string): DeviceSeqs {
+  try {
+    return decodeDeviceSeqs(text);
+  } catch (error) {
+    throw new RangeError(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Adds `more` into `into` (union per device). Returns Σ |more| (before the union). */
+function addInto(into: DeviceSeqs, more: DeviceSeqs): number {
+  let size = 0;
+  for (const [device, ranges] of more) {
+    size += rangesSize(ranges);
+    const had = into.get(device);
+    into.set(device, had ? unionRanges(had, ranges) : ranges);
+  }
+  return size;
+}
+
+function totalSize(seqs: DeviceSeqs): number {
+  let n = 0;
+  for (const r of seqs.values()) n += rangesSize(r);
+  return n;
+}
+
+function missingFrom(expected: DeviceSeqs, received: DeviceSeqs): number {
+  let lost = 0;
+  const none: SeqRanges = [];
+  for (const [device, exp] of expected)
+    lost += rangesSize(exp) - intersectionSize(exp, received.get(device) ?? none);
+  return lost;
+}
+
+/**
+ * Merges the delivery sets of shards of one run. `labels[i]` names deliveries[i] in errors. Throws
+ * RangeError when the shards disagree on the receivers or a set is malformed.
+ */
+export function mergeDelivery(
+  deliveries: readonly ResultDelivery[],
+  labels: readonly string[],
+): MergedDelivery {
+  const first = deliveries[0];
+  if (!first) throw new RangeError("mergeDelivery: nothing to merge");
+  const ids = first.receivers.map((r) => r.id);
+  deliveries.forEach((d, i) => {
+    const other = d.receivers.map((r) => r.id);
+    if (other.length !== ids.length || other.some((id, k) => id !== ids[k]))
+      throw new RangeError(`${labels[i]}: its receivers differ from ${labels[0]}'s (not the same scenario)`);
+  });
+  const present = new Set(deliveries.flatMap((d) => d.subscribers));
+  const out: MergedDelivery = {
+    expected: 0,
+    received: 0,
+    lost: 0,
+    duplicatesAcrossShards: 0,
+    receivers: {},
+    skippedReceivers: [],
+  };
+  for (const receiver of first.receivers) {
+    if (!receiver.members.every((m) => present.has(m))) {
+      out.skippedReceivers.push(receiver.id);
+      continue;
+    }
+    const expected: DeviceSeqs = new Map();
+    const received: DeviceSeqs = new Map();
+    let receivedSum = 0;
+    deliveries.forEach((d, i) => {
+      addInto(
+        expected,
+        decodeOrThrow(d.expected[receiver.id] ?? "", `${labels[i]}: expected of ${receiver.id}`),
+      );
+      receivedSum += addInto(
+        received,
+        decodeOrThrow(d.received[receiver.id] ?? "", `${labels[i]}: received of ${receiver.id}`),
+      );
+    });
+    const e = totalSize(expected);
+    const r = totalSize(received);
+    const lost = missingFrom(expected, received);
+    out.expected += e;
+    out.received += r;
+    out.lost += lost;
+    out.duplicatesAcrossShards += receivedSum - r;
+    out.receivers[receiver.id] = { expected: e, received: r, lost };
+  }
+  return out;
+}
