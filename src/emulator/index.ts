@@ -10,9 +10,17 @@ import { systemClock } from "../lib/clock.js";
 import { UserError } from "../lib/errors.js";
 import { CloseStack } from "../lib/lifecycle.js";
 import { Broker, type BrokerCounters, type ThrottleMode } from "./broker/index.js";
-import { type CertFiles, generateTlsMaterial, readTlsMaterial, type TlsMaterial } from "./certs.js";
+import {
+  type CertFiles,
+  type ClientCertificate,
+  generateTlsMaterial,
+  issueClientCertificate,
+  readTlsMaterial,
+  type TlsMaterial,
+} from "./certs.js";
 import { Identity } from "./identity.js";
 import { type EndpointCounters, IotEndpoint } from "./iot-endpoint.js";
+import { MqttListener, type MqttListenerOptions } from "./mqtt-listeners.js";
 import { createS3Handler, type S3Handler } from "./s3.js";
 import { createStsHandler, type StsFault } from "./sts.js";
 import { createTap, filterProblem } from "./tap.js";
@@ -21,9 +29,15 @@ import { defaultWorld, loadWorld, primaryIdentities, type World } from "./world.
 
 export { topicMatches } from "../lib/mqtt-topic.js";
 export type { ThrottleMode } from "./broker/index.js";
-export type { TlsMaterial } from "./certs.js";
+export type { ClientCertificate, TlsMaterial } from "./certs.js";
 export { readEmulatorInfoFile } from "./info-file.js";
 export type { EndpointCounters } from "./iot-endpoint.js";
+export {
+  listenerProblem,
+  type MqttListenerInfo,
+  type MqttListenerOptions,
+  type MqttListenerProtocol,
+} from "./mqtt-listeners.js";
 export type {
   CredentialExpiryMode,
   EmulatorCounters,
@@ -77,6 +91,12 @@ export interface StartEmulatorOptions {
     /** Bound on the bytes of all objects together (default 256 MiB). */
     maxBytes?: number;
   };
+  /**
+   * Open MQTT listeners on the same broker, without SigV4 or IAM (tests and benchmarks of the `mqtt`
+   * target): plain TCP, TLS, WebSocket or secure WebSocket, with optional user name / password and
+   * client certificates signed by the emulator's CA. Listed in `info.mqttListeners`.
+   */
+  mqttListeners?: MqttListenerOptions[];
   /** Endpoint limits, mostly for tests of malformed input. */
   limits?: {
     maxFrameBytes?: number;
@@ -110,6 +130,11 @@ export interface EmulatorHandle {
   world: World;
   counters(): EmulatorCountersDetail;
   faults: EmulatorFaults;
+  /**
+   * A client certificate (clientAuth) signed by the emulator's CA, for listeners with
+   * `requireClientCert`; only when the emulator generated its TLS material (UserError otherwise).
+   */
+  issueClientCertificate(commonName: string): Promise<ClientCertificate>;
   close(): Promise<void>;
 }
 
@@ -283,6 +308,16 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     });
     stack.add(endpoint);
 
+    const listeners: MqttListener[] = [];
+    for (const listener of options.mqttListeners ?? []) {
+      const l = await MqttListener.create({ host, listener, tls, broker, accountId: world.accounts.B }).catch(
+        (error: unknown) => {
+          throw listenError(error, `${listener.protocol} MQTT listener`, host, listener.port ?? 0);
+        },
+      );
+      listeners.push(stack.add(l));
+    }
+
     const info: EmulatorInfo = {
       stsEndpoint: `http://${urlHost(host)}:${stsPort}/`,
       iotEndpoint: endpoint.url,
@@ -297,6 +332,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       secretAccessKey: key.secretAccessKey,
       throttle: options.throttle ?? "aws",
       ...(s3 ? { s3Endpoint: s3.url } : {}),
+      ...(listeners.length > 0 ? { mqttListeners: listeners.map((l) => l.info) } : {}),
     };
 
     const counters = (): EmulatorCountersDetail => {
@@ -340,6 +376,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       world,
       counters,
       faults,
+      issueClientCertificate: (commonName) => issueClientCertificate(tls, commonName),
       close: () => stack.close(),
     };
   } catch (error) {

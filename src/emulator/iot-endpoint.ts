@@ -93,7 +93,7 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string, body: obj
  * The MQTT subprotocol to answer with: "mqtt" (MQTT 3.1.1 §6 / MQTT 5 §6), or "mqttv3.1", which the
  * v1 aws-iot-device-sdk still offers for its wss devices and AWS IoT accepts.
  */
-function mqttSubprotocol(offered: Set<string>): string | undefined {
+export function mqttSubprotocol(offered: Set<string>): string | undefined {
   if (offered.has("mqtt")) return "mqtt";
   if (offered.has("mqttv3.1")) return "mqttv3.1";
   return undefined;
@@ -130,7 +130,8 @@ function writeBinaryFrameHeader(frame: Buffer, length: number): number {
   return 10;
 }
 
-class WebSocketTransport implements EndpointTransport {
+/** One MQTT-over-WebSocket client as a broker transport (also used by the open `ws`/`wss` listeners). */
+export class WebSocketTransport implements EndpointTransport {
   readonly remoteAddress: string | undefined;
   readonly #ws: WebSocket;
   /** The upgraded TLS socket ws runs on (ws sets TCP_NODELAY on it). */

@@ -3,6 +3,7 @@
  * and the IoT side (WebSocket/HTTPS endpoint, MQTT broker), and the handle `startEmulator()` returns.
  * The emulator imports nothing from the harness side (it is a separate program in the same package).
  */
+import type { MqttListenerInfo } from "./mqtt-listeners.js";
 
 /** An IAM policy document as written by users (verbatim IAM JSON). */
 export interface PolicyDocument {
@@ -133,4 +134,6 @@ export interface EmulatorInfo extends EmulatorEndpoints {
   throttle?: "aws" | "off";
   /** e.g. http://127.0.0.1:40125 — the local S3 (path-style), when started (`iotload emulator --s3`). */
   s3Endpoint?: string;
+  /** Open MQTT listeners (no SigV4, no IAM) on the same broker, when started with some. */
+  mqttListeners?: MqttListenerInfo[];
 }

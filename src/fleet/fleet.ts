@@ -38,18 +38,18 @@ import {
   type TagCarrier,
 } from "./tag.js";
 import type {
-  FleetEndpoint,
   FleetPlan,
   FleetRecorder,
-  FleetSigning,
+  FleetTransport,
   MqttProtocol,
+  SigV4WssTransport,
   WebsocketHandshakeTransform,
 } from "./types.js";
 
 export interface FleetOptions {
   plan: FleetPlan;
-  endpoint: FleetEndpoint;
-  signing: FleetSigning;
+  /** How devices and subscribers reach the broker: SigV4-signed WSS (AWS IoT, the emulator) or plain MQTT. */
+  transport: FleetTransport;
   recorder: FleetRecorder;
   clock?: Clock;
   /** Epoch ms with sub-ms precision, the timeline of due/send/receive times (default performance clock). */
@@ -166,7 +166,7 @@ export class Fleet implements Closeable {
     this.#first = o.plan.devices.firstIndex ?? 0;
     this.#devices = new Array(o.plan.devices.count);
     const base = {
-      endpoint: o.endpoint,
+      transport: o.transport,
       keepAliveSeconds: o.plan.devices.keepAliveSeconds,
       cleanStart: o.plan.devices.cleanStart,
       awsLimits: o.plan.devices.awsLimits,
@@ -558,7 +558,28 @@ export class Fleet implements Closeable {
     clientId: string,
     events: DeviceEvents,
   ): Device {
-    const signing = this.#o.signing;
+    const transport = this.#o.transport;
+    if (transport.kind === "mqtt") {
+      // No credentials to sign, refresh or probe: the broker checks username/password or the client
+      // certificate in every CONNECT / TLS handshake itself.
+      const options = { index, clientId, events, now: this.#now };
+      if (protocol === "mqtt5") return new Mqtt5Device(configs.mqtt5(clientId), options);
+      this.#mqttClient ??= new mqtt.MqttClient();
+      return new Mqtt311Device(this.#mqttClient, configs.mqtt311(clientId), options);
+    }
+    return this.#newSignedClient(transport, configs, protocol, index, clientId, events);
+  }
+
+  /** A client whose every (re)connect is SigV4-signed with the credential pool's current credentials. */
+  #newSignedClient(
+    transport: SigV4WssTransport,
+    configs: CrtConfigs,
+    protocol: MqttProtocol,
+    index: number,
+    clientId: string,
+    events: DeviceEvents,
+  ): Device {
+    const signing = transport.signing;
     const session = signing.sessionFor(Math.max(0, index));
     const sign = signing.transform(session);
     // Remember the expiry of the credentials this connection was signed with: a drop at (or after)

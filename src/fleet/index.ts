@@ -5,6 +5,7 @@ export {
   buildMqtt311BaseConfig,
   type CrtBaseOptions,
   CrtConfigs,
+  type CrtTransport,
   cloneMqtt5Config,
   cloneMqtt311Config,
 } from "./crt-config.js";
@@ -44,8 +45,11 @@ export type {
   FleetPlan,
   FleetRecorder,
   FleetSigning,
+  FleetTransport,
   LatencyMetric,
   MqttProtocol,
+  MqttTransport,
   SigningTransform,
+  SigV4WssTransport,
   WebsocketHandshakeTransform,
 } from "./types.js";

@@ -1,7 +1,8 @@
 /**
  * What the fleet consumes, stated structurally so `fleet/` depends on shapes, not on other folders'
  * classes: the scenario's RunPlan satisfies FleetPlan, the metrics Recorder satisfies FleetRecorder,
- * the credential pool's transforms satisfy FleetSigning.
+ * the credential pool's transforms satisfy FleetSigning. How the devices reach the broker is a
+ * FleetTransport: AWS IoT Core's SigV4-signed WebSocket, or plain MQTT to any broker.
  */
 import type { mqtt5 } from "aws-iot-device-sdk-v2";
 
@@ -106,3 +107,34 @@ export interface FleetSigning {
    */
   handshakeFailed?(session: number, generation: number): void;
 }
+
+/**
+ * AWS IoT Core (or the emulator) over MQTT-over-WSS with a SigV4-presigned upgrade: every (re)connect
+ * is signed with the credential pool's current credentials; refused upgrades are reported back.
+ */
+export interface SigV4WssTransport {
+  kind: "sigv4-wss";
+  endpoint: FleetEndpoint;
+  signing: FleetSigning;
+}
+
+/**
+ * Any MQTT broker (EMQX, HiveMQ, mosquitto, a proxy in front of AWS): direct MQTT over TCP (`mqtt:`)
+ * or TLS (`mqtts:`), or MQTT over WebSocket (`ws:`, `wss:`, the URL's path as the upgrade path),
+ * with optional username/password (CONNECT) and client certificate (mutual TLS). No credential pool.
+ */
+export interface MqttTransport {
+  kind: "mqtt";
+  url: URL;
+  username?: string;
+  password?: string;
+  /** PEM of the CA(s) to trust instead of the system store. */
+  ca?: string;
+  /** PEM client certificate and private key (mutual TLS); both or neither. */
+  cert?: string;
+  key?: string;
+  /** false: accept any server certificate (self-signed test brokers). */
+  rejectUnauthorized: boolean;
+}
+
+export type FleetTransport = SigV4WssTransport | MqttTransport;

@@ -37,11 +37,23 @@ export interface Assembled {
   fleet: Fleet;
 }
 
-/** Pool (if the target needs one) + endpoint discovery + signing + fleet. */
+/** Pool (if the target needs one) + endpoint discovery + signing + fleet; or the fleet alone for `mqtt`. */
 export async function assembleRun(o: AssembleOptions): Promise<Assembled> {
   const { target: t, recorder, stack } = o;
+  if (t.mqtt !== undefined) {
+    // A broker reached with plain MQTT: no credential pool, no signing (run/targets/mqtt.ts).
+    const fleet = stack.add(
+      await Fleet.create({
+        plan: o.plan,
+        transport: t.mqtt,
+        recorder,
+        ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
+      }),
+    );
+    return { fleet };
+  }
   if (t.credentials === undefined) {
-    throw new Error(`assembleRun: target kind ${t.kind} has no credentials and no other transport yet`);
+    throw new Error(`assembleRun: target kind ${t.kind} has neither credentials nor an MQTT transport`);
   }
   const pool = stack.add(
     await CredentialPool.create(t.credentials.source, t.credentials.assume, {
@@ -56,8 +68,7 @@ export async function assembleRun(o: AssembleOptions): Promise<Assembled> {
   const fleet = stack.add(
     await Fleet.create({
       plan: o.plan,
-      endpoint: t.endpoint,
-      signing,
+      transport: { kind: "sigv4-wss", endpoint: t.endpoint, signing },
       recorder,
       ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
     }),

@@ -92,8 +92,9 @@ const SATURATED_SHARE = 0.1;
 const MIN_SENDS = 20;
 
 /** Connect failure reasons (fleet/device.ts names) that mean the target answered with a refusal. */
+// protocolError: aws-crt's MQTT 3.1.1 client reports every refused CONNACK (wrong password included) so.
 const REFUSED_CONNECT =
-  /notAuthorized|badUserNameOrPassword|banned|connackRefused|upgrade|reason1[2-9]\d|quotaExceeded/i;
+  /notAuthorized|badUserNameOrPassword|banned|connackRefused|protocolError|upgrade|reason1[2-9]\d|quotaExceeded/i;
 
 /** Bounded close when the user insisted (second SIGINT): never hang on a native shutdown. */
 const HARD_CLOSE_MS = 3000;
@@ -228,7 +229,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
       .map(([k, v]) => `${k.slice("connect.failures.".length)} ×${v}`)
       .join(", ");
     return new UserError(
-      `none of the ${this.plan.devices.count} devices could connect to ${t.describe.endpoint} (${reasons || "no reason reported"}); check the endpoint, the CA and the role's iot:Connect permission.`,
+      `none of the ${this.plan.devices.count} devices could connect to ${t.describe.endpoint} (${reasons || "no reason reported"}); ${t.mqtt ? "check the URL, the CA, and the username/password or client certificate the broker expects" : "check the endpoint, the CA and the role's iot:Connect permission"}.`,
       // Refused (CONNACK/upgrade denial) → 5; otherwise nothing answered (DNS, TCP, TLS) → 6.
       { exitCode: REFUSED_CONNECT.test(reasons) ? ExitCode.target : ExitCode.unreachable },
     );
@@ -381,5 +382,6 @@ function credentialStats(s: {
 function describePlanTarget(plan: RunPlan): { kind: string; endpoint: string; region: string } {
   const t = plan.target;
   if (t.kind === "aws") return { kind: "aws", endpoint: t.endpoint, region: t.region ?? "" };
+  if (t.kind === "mqtt") return { kind: "mqtt", endpoint: t.url, region: "" };
   return { kind: t.kind, endpoint: "127.0.0.1", region: plan.credentials.region ?? "" };
 }

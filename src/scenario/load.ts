@@ -126,7 +126,11 @@ export function parseScenario(
   }
 
   const scenario = resolvePaths(result.data, baseDir);
-  for (const f of [...crossFieldProblems(scenario), ...checkQuotas(scenario)]) {
+  for (const f of [
+    ...crossFieldProblems(scenario),
+    ...mqttTargetProblems(scenario, raw),
+    ...checkQuotas(scenario),
+  ]) {
     const d: Diagnostic = {
       severity: f.severity,
       file,
@@ -330,6 +334,26 @@ interface Finding {
 }
 
 /** Rules that span fields (or need a parsed value) — run once the structure is valid. */
+/**
+ * `credentials:` configures the STS AssumeRole pool that signs SigV4 WebSocket upgrades; an `mqtt`
+ * target has neither, so a `credentials:` section there is a mistake (it would do nothing), not ignored.
+ */
+function mqttTargetProblems(s: Scenario, raw: unknown): Finding[] {
+  if (s.target.kind !== "mqtt") return [];
+  const written = typeof raw === "object" && raw !== null && "credentials" in raw;
+  if (!written) return [];
+  return [
+    {
+      severity: "error",
+      path: ["credentials"],
+      message:
+        "does not apply to target.kind mqtt (no STS, no SigV4): the broker authenticates the devices itself",
+      allowed:
+        "target.username / target.password, or target.cert / target.key (mutual TLS); remove credentials:",
+    },
+  ];
+}
+
 function crossFieldProblems(s: Scenario): Finding[] {
   return [...clientIdProblems(s), ...shapeProblems(s), ...targetProblems(s), ...sessionNameProblems(s)];
 }
@@ -496,5 +520,18 @@ function resolvePaths(s: Scenario, baseDir: string): Scenario {
   if (t.kind === "emulator") return { ...s, target: { ...t, info: resolve(baseDir, t.info) } };
   if (t.kind === "local" && t.world !== undefined)
     return { ...s, target: { ...t, world: resolve(baseDir, t.world) } };
+  if (t.kind === "mqtt") {
+    const file = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
+    const [ca, cert, key] = [file(t.ca), file(t.cert), file(t.key)];
+    return {
+      ...s,
+      target: {
+        ...t,
+        ...(ca === undefined ? {} : { ca }),
+        ...(cert === undefined ? {} : { cert }),
+        ...(key === undefined ? {} : { key }),
+      },
+    };
+  }
   return s;
 }

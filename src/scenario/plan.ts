@@ -55,6 +55,20 @@ export type PlanTarget =
       region?: string;
       /** A host, or "auto": discovered with DescribeEndpoint(iot:Data-ATS) when the run starts. */
       endpoint: string;
+    }
+  | {
+      kind: "mqtt";
+      /** mqtt://, mqtts://, ws:// or wss:// (lib/mqtt-url.ts). */
+      url: string;
+      username?: string;
+      /** A secret: the run registers it; result.json strips it. */
+      password?: string;
+      /** Absolute paths of PEM files. */
+      caFile?: string;
+      certFile?: string;
+      keyFile?: string;
+      insecure: boolean;
+      limits: "aws" | "none";
     };
 
 export interface PlanCredentials {
@@ -452,6 +466,18 @@ function planTarget(s: Scenario): PlanTarget {
       return t.region === undefined
         ? { kind: "aws", endpoint: t.endpoint }
         : { kind: "aws", region: t.region, endpoint: t.endpoint };
+    case "mqtt":
+      return {
+        kind: "mqtt",
+        url: t.url,
+        insecure: t.insecure,
+        limits: t.limits,
+        ...(t.username === undefined ? {} : { username: t.username }),
+        ...(t.password === undefined ? {} : { password: t.password }),
+        ...(t.ca === undefined ? {} : { caFile: t.ca }),
+        ...(t.cert === undefined ? {} : { certFile: t.cert }),
+        ...(t.key === undefined ? {} : { keyFile: t.key }),
+      };
   }
 }
 

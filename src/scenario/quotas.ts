@@ -155,7 +155,10 @@ function topicReach(t: Renderer, bounds: WorstCaseBounds): TopicReach {
 /** Checks a structurally valid scenario against AWS quotas. Pure. */
 export function checkQuotas(s: Scenario): QuotaFinding[] {
   const out: QuotaFinding[] = [];
-  const aws = s.target.kind === "aws";
+  // A generic MQTT broker has its own limits, which iotload does not know: AWS IoT Core's quotas are
+  // checked only when the scenario says the broker is (in front of) AWS IoT Core, as for an aws target.
+  if (s.target.kind === "mqtt" && s.target.limits !== "aws") return out;
+  const aws = s.target.kind === "aws" || s.target.kind === "mqtt";
   /** Targets whose broker is the emulator (its own limits apply on top of AWS's). */
   const emulated = !aws;
   const bounds = scenarioBounds(s);
@@ -326,7 +329,7 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
     });
   }
   // Throttling: AWS always; the emulator targets unless they turn it off.
-  const throttleOff = s.target.kind !== "aws" && s.target.throttle === "off";
+  const throttleOff = "throttle" in s.target && s.target.throttle === "off";
   if (throttleOff) return out;
   // An aws target may leave its Region to --region / AWS_REGION / the profile: then the defaults of the
   // Regions without larger ones apply (the conservative reading) and the messages say so.

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
+import { parseMqttUrl } from "../lib/mqtt-url.js";
 import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
 import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
 
@@ -158,7 +159,70 @@ const awsTarget = z.strictObject({
     .default("auto"),
 });
 
-const target = z.discriminatedUnion("kind", [localTarget, emulatorTarget, awsTarget]);
+const brokerUrl = z.string().superRefine((s, ctx) => {
+  const u = parseMqttUrl(s);
+  if ("problem" in u) {
+    ctx.addIssue({
+      code: "custom",
+      message: u.problem,
+      input: s,
+      params: {
+        allowed: "mqtt://host[:1883], mqtts://host[:8883], ws://host[:80][/path], wss://host[:443][/path]",
+      },
+    });
+  }
+});
+
+/**
+ * Any MQTT broker (EMQX, HiveMQ, mosquitto, a broker in front of AWS): no STS, no SigV4, no IAM.
+ * Authentication is the broker's: user name / password in CONNECT and/or a client certificate.
+ */
+const mqttTarget = z
+  .strictObject({
+    kind: z.literal("mqtt"),
+    url: brokerUrl,
+    username: z.string().min(1).optional(),
+    /** Use `${VAR}` rather than writing it in the file; never printed (a run registers it as a secret). */
+    password: z.string().optional(),
+    /** PEM files (paths relative to the scenario file): the CA to trust, a client certificate and key. */
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    /** true: accept any server certificate (self-signed test brokers); never against production. */
+    insecure: z.boolean().default(false),
+    /** `aws`: check the scenario against AWS IoT Core's quotas (a broker in front of AWS); `none`: no quota checks. */
+    limits: z.enum(["aws", "none"]).default("none"),
+  })
+  .superRefine((t, ctx) => {
+    const u = parseMqttUrl(t.url);
+    const tls = !("problem" in u) && u.secure;
+    const problem = (path: string, message: string, allowed: string) =>
+      ctx.addIssue({
+        code: "custom",
+        path: [path],
+        message,
+        input: t[path as keyof typeof t],
+        params: { allowed },
+      });
+    if (!tls && !("problem" in u)) {
+      for (const k of ["ca", "cert", "key"] as const)
+        if (t[k] !== undefined)
+          problem(k, `needs TLS, but ${u.scheme}: is not encrypted`, "an mqtts: or wss: url");
+      if (t.insecure)
+        problem("insecure", `needs TLS, but ${u.scheme}: is not encrypted`, "an mqtts: or wss: url");
+    }
+    if ((t.cert === undefined) !== (t.key === undefined))
+      problem(
+        t.cert === undefined ? "cert" : "key",
+        "cert and key go together (mutual TLS)",
+        "both, or neither",
+      );
+    // MQTT 3.1.1 forbids a password without a user name [MQTT-3.1.2-22]; brokers refuse it.
+    if (t.password !== undefined && t.username === undefined)
+      problem("password", "a password needs a username", "username: <name> with the password");
+  });
+
+const target = z.discriminatedUnion("kind", [localTarget, emulatorTarget, awsTarget, mqttTarget]);
 
 const credentials = z.strictObject({
   /** The role in account B. Defaults to the emulator's role for local/emulator targets. */

@@ -12,8 +12,9 @@ import { type EmulatorHandle, type EmulatorInfo, startEmulator } from "../../emu
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
 import { bucketNameProblem } from "../../lib/s3-bucket-name.js";
 import type { Command } from "./command.js";
+import { type ListenFlags, listenerLines, parseListenFlags } from "./emulator-listen.js";
 
-export interface EmulatorArgs {
+export interface EmulatorArgs extends ListenFlags {
   world?: string;
   host: string;
   port: number;
@@ -71,6 +72,7 @@ function banner(info: EmulatorInfo): string {
     lines.push(
       `  S3 endpoint        ${info.s3Endpoint}  (path-style, buckets of account A; --out s3://BUCKET/prefix/ with IOTLOAD_S3_ENDPOINT=${info.s3Endpoint})`,
     );
+  lines.push(...listenerLines(info.mqttListeners));
   if (info.caFile) lines.push(`  CA certificate     ${info.caFile}`);
   lines.push("Stop with Ctrl-C.");
   return `${lines.join("\n")}\n`;
@@ -149,9 +151,11 @@ export async function runEmulator(args: EmulatorArgs, io: RunEmulatorIo): Promis
     );
   }
   const s3 = s3Options(args);
+  const mqttListeners = parseListenFlags(args);
   const emu = await startEmulator({
     ...(s3 ? { s3 } : {}),
     host: args.host,
+    ...(mqttListeners.length > 0 ? { mqttListeners } : {}),
     iotPort: port,
     stsPort,
     ...(args.world ? { world: args.world } : {}),
@@ -202,6 +206,21 @@ const command: Command = {
         type: "string",
         describe:
           "Keep the generated TLS material here (ca.pem, cert.pem, key.pem) and reuse it on later starts, so a restart on the same ports keeps its CA",
+      })
+      .option("listen", {
+        type: "string",
+        array: true,
+        describe:
+          "Also serve MQTT without SigV4/IAM at this URL (repeatable): mqtt://127.0.0.1:1883, mqtts://…, ws://…, wss://… (port 0 = any free port); for target.kind mqtt",
+      })
+      .option("listen-username", { type: "string", describe: "--listen: CONNECT must carry this user name" })
+      .option("listen-password", {
+        type: "string",
+        describe: "--listen: … and this password (a local test broker)",
+      })
+      .option("listen-client-cert", {
+        type: "boolean",
+        describe: "--listen mqtts/wss: require a client certificate signed by the emulator's CA",
       })
       .option("throttle", {
         type: "string",

@@ -172,6 +172,10 @@ export async function printPolicy(
 ): Promise<number> {
   const format = args.format ?? "json";
   const { scenario } = await loadScenario(args.scenario, { env: ctx.env ?? process.env });
+  if (scenario.target.kind === "mqtt")
+    throw new UserError(
+      `${args.scenario}: target.kind mqtt reaches a broker with MQTT user names, passwords or client certificates, not with an assumed IAM role: no IAM policies apply (the broker's own ACLs decide what each client may publish and subscribe).`,
+    );
   const input = await policyInput(
     args.scenario,
     scenario,

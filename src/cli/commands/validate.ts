@@ -10,6 +10,7 @@ import type { Argv } from "yargs";
 import { resolveAwsSetup } from "../../credentials/index.js";
 import { DEFAULT_REGION } from "../../emulator/world.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
+import { readMqttTargetFiles } from "../../run/targets/mqtt.js";
 import {
   costDetails,
   costLine,
@@ -64,6 +65,8 @@ export async function validateFiles(
       const problems = thresholdProblems(loaded);
       if (problems.length > 0) throw new ScenarioError(file, [...problems, ...loaded.warnings]);
       const plan = planRun(loaded.scenario, {}, { runId: EXAMPLE_RUN_ID });
+      // The files a run reads first: a missing or non-PEM CA / certificate / key is refused here too.
+      if (plan.target.kind === "mqtt") await readMqttTargetFiles(plan.target);
       const w = loaded.warnings.length;
       io.out(`${file}: valid${w > 0 ? ` (${w} warning${w === 1 ? "" : "s"})` : ""}\n`);
       for (const d of loaded.warnings) io.out(`${formatDiagnostic(d)}\n`);
@@ -93,6 +96,24 @@ export async function validateFiles(
   return exitCode;
 }
 
+/** The mqtt target as a person checks it: URL, authentication, TLS, which limits are checked (never the password). */
+function mqttTargetLine(t: Extract<RunPlan["target"], { kind: "mqtt" }>): string {
+  const auth = [
+    t.username === undefined
+      ? undefined
+      : `user ${t.username}${t.password === undefined ? "" : " + password"}`,
+    t.certFile === undefined ? undefined : "client certificate",
+  ].filter((x) => x !== undefined);
+  const tls = t.insecure
+    ? ", server certificate NOT verified"
+    : t.caFile === undefined
+      ? ""
+      : ", CA from target.ca";
+  const limits =
+    t.limits === "aws" ? "AWS IoT Core quotas checked" : "no quota checks (limits: aws adds AWS IoT Core's)";
+  return `mqtt ${t.url} (${auth.length > 0 ? auth.join(", ") : "anonymous"}${tls}; ${limits})`;
+}
+
 /** A few lines a person can check against their intent. */
 export function summarize(plan: RunPlan): string {
   const d = plan.devices;
@@ -102,7 +123,9 @@ export function summarize(plan: RunPlan): string {
       ? `aws ${t.region ?? "(region from --region / AWS_REGION / the profile)"} ${t.endpoint === "auto" ? "endpoint auto (DescribeEndpoint iot:Data-ATS)" : t.endpoint}`
       : t.kind === "emulator"
         ? `emulator (${t.infoFile})`
-        : "local (embedded emulator)";
+        : t.kind === "mqtt"
+          ? mqttTargetLine(t)
+          : "local (embedded emulator)";
   const phases = plan.phases
     .map(
       (p) =>

@@ -4,7 +4,13 @@
  * Principal it verified; the broker then applies IoT policy actions through `authorize`.
  */
 import type { Principal } from "../types.js";
-import { BrokerCore, type BrokerCounters, type BrokerOptions, type ClientTransport } from "./core.js";
+import {
+  BrokerCore,
+  type BrokerCounters,
+  type BrokerOptions,
+  type ClientTransport,
+  type LoginCheck,
+} from "./core.js";
 import { AwsIotLimits, validateTopicName } from "./limits.js";
 import { createMessage } from "./message.js";
 
@@ -16,9 +22,12 @@ export class Broker {
     this.#core = new BrokerCore(options);
   }
 
-  /** Takes ownership of an authenticated transport; the first packet must be CONNECT. */
-  handleConnection(transport: ClientTransport, principal: Principal): void {
-    this.#core.handleConnection(transport, principal);
+  /**
+   * Takes ownership of an authenticated transport; the first packet must be CONNECT. `login`, when
+   * given, must accept the CONNECT's user name and password (open MQTT listeners).
+   */
+  handleConnection(transport: ClientTransport, principal: Principal, login?: LoginCheck): void {
+    this.#core.handleConnection(transport, principal, login);
   }
 
   /**

@@ -29,7 +29,7 @@ import { quotaValue } from "../../lib/aws-iot-quotas.js";
 import { MQTT311_CONNACK, MQTT311_SUBACK_FAILURE, MQTT5_REASON as RC } from "../../lib/mqtt-reason-codes.js";
 import { hasWildcard, parseSharedFilter } from "../../lib/mqtt-topic.js";
 import type { Principal } from "../types.js";
-import type { BrokerCore, ClientTransport } from "./core.js";
+import type { BrokerCore, ClientTransport, LoginCheck } from "./core.js";
 import { decodeFast, readFixedHeader } from "./framing.js";
 import {
   AwsIotLimits,
@@ -62,6 +62,7 @@ export class Connection {
   #version: 4 | 5 = 4;
   readonly #core: BrokerCore;
   readonly #transport: ClientTransport;
+  readonly #login: LoginCheck | undefined;
   readonly #parser: Parser;
   #state: "awaiting-connect" | "open" | "closed" = "awaiting-connect";
   #will: IConnectPacket["will"];
@@ -91,9 +92,10 @@ export class Connection {
   #partialNeeded = 0;
   #clientMaxPacket = Number.POSITIVE_INFINITY;
 
-  constructor(core: BrokerCore, transport: ClientTransport, principal: Principal) {
+  constructor(core: BrokerCore, transport: ClientTransport, principal: Principal, login?: LoginCheck) {
     this.#core = core;
     this.#transport = transport;
+    this.#login = login;
     this.principal = principal;
     this.#parser = createParser();
     this.#parser.on("packet", (p: Packet) => this.#onPacket(p));
@@ -335,7 +337,11 @@ export class Connection {
       this.#sendPacket({ cmd: "connack", returnCode: v4Code, sessionPresent: false });
     }
     this.#close(
-      v5Code === RC.notAuthorized ? "AUTH_ERROR" : v5Code === RC.quotaExceeded ? "THROTTLED" : "CLIENT_ERROR",
+      v5Code === RC.notAuthorized || v5Code === RC.badUserNameOrPassword
+        ? "AUTH_ERROR"
+        : v5Code === RC.quotaExceeded
+          ? "THROTTLED"
+          : "CLIENT_ERROR",
       false,
     );
   }
@@ -349,6 +355,11 @@ export class Connection {
       return;
     }
     this.#version = p.protocolVersion;
+    if (this.#login && !this.#login(p.username, p.password)) {
+      // MQTT 5 CONNACK 0x86 Bad User Name or Password [MQTT-3.2.2.2]; 3.1.1 return code 4 [MQTT-3.2.2.3].
+      this.#refuseConnect(MQTT311_CONNACK.badUserNameOrPassword, RC.badUserNameOrPassword, "bad-login");
+      return;
+    }
     const v5 = this.#version === 5;
     const props = p.properties;
     const cleanStart = p.clean !== false;

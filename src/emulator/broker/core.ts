@@ -36,6 +36,12 @@ export interface ClientTransport {
   readonly remoteAddress?: string;
 }
 
+/**
+ * Checks the CONNECT's User Name and Password [MQTT-3.1.3.5/6] (the emulator's open MQTT listeners);
+ * false refuses the connection. SigV4 connections have none: they were authenticated at the upgrade.
+ */
+export type LoginCheck = (username: string | undefined, password: Buffer | undefined) => boolean;
+
 /** What `onMessage` (the emulator's --tap) sees for each accepted message. */
 export interface TapMessage {
   topic: string;
@@ -176,14 +182,14 @@ export class BrokerCore {
     return this.#closed;
   }
 
-  handleConnection(transport: ClientTransport, principal: Principal): void {
+  handleConnection(transport: ClientTransport, principal: Principal, login?: LoginCheck): void {
     if (this.#closed) {
       transport.close();
       return;
     }
     this.counters.connections++;
     this.counters.connectionsOpen++;
-    this.#open.add(new Connection(this, transport, principal));
+    this.#open.add(new Connection(this, transport, principal, login));
     // Sweep expired offline sessions now and then; unref'd so an idle broker never holds the process.
     if (!this.#sweepTimer) {
       this.#sweepTimer = setInterval(() => this.#sweepSessions(), SESSION_SWEEP_MS);

@@ -5,6 +5,6 @@
 
 export { topicMatches } from "../../lib/mqtt-topic.js";
 export { Broker } from "./broker.js";
-export type { BrokerCounters, BrokerOptions, ClientTransport, TapMessage } from "./core.js";
+export type { BrokerCounters, BrokerOptions, ClientTransport, LoginCheck, TapMessage } from "./core.js";
 export { AwsIotLimits, validateTopicFilter, validateTopicName } from "./limits.js";
 export type { ThrottleMode } from "./throttle.js";

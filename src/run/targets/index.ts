@@ -7,6 +7,7 @@ import type { RunPlan } from "../../scenario/index.js";
 import { awsTarget } from "./aws.js";
 import { emulatorTarget } from "./emulator.js";
 import { localTarget } from "./local.js";
+import { mqttTarget } from "./mqtt.js";
 import type { OpenTarget, TargetOptions } from "./types.js";
 
 export { emulatorAsTarget, emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
@@ -25,5 +26,7 @@ export function openTarget(
       return emulatorTarget.open(t, plan, secrets, options);
     case "aws":
       return awsTarget.open(t, plan, secrets, options);
+    case "mqtt":
+      return mqttTarget.open(t, plan, secrets, options);
   }
 }

@@ -12,7 +12,7 @@ import type {
   TemporaryCredentials,
 } from "../../credentials/index.js";
 import type { EmulatorHandle } from "../../emulator/index.js";
-import type { FleetEndpoint } from "../../fleet/index.js";
+import type { FleetEndpoint, MqttTransport } from "../../fleet/index.js";
 import type { Closeable } from "../../lib/lifecycle.js";
 import type { SecretRegistry } from "../../lib/redact.js";
 import type { RunPlan } from "../../scenario/index.js";
@@ -30,6 +30,8 @@ export interface OpenTarget extends Closeable {
   endpoint: FleetEndpoint;
   /** Present when the devices sign their WebSocket upgrade with SigV4 (an STS pool is needed). */
   credentials?: TargetCredentials;
+  /** Present when the devices connect to a broker with plain MQTT (`mqtt` driver): no STS pool. */
+  mqtt?: MqttTransport;
   /** For the result: no keys, host only. */
   describe: { kind: string; endpoint: string; region: string };
   /** The embedded emulator (local target only): tests and the session's fault reporting read it. */

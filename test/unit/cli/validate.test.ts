@@ -14,6 +14,8 @@ const examples = readdirSync(join(root, "scenarios"))
 /** No ~/.aws, no real environment: what the reference scenario needs, and nothing else. */
 const ENV = {
   ACCOUNT_B_ID: "222222222222",
+  // mqtt-broker.yaml's password comes from the environment, as a password should.
+  BROKER_PASSWORD: "example-broker-password",
   AWS_CONFIG_FILE: "/nonexistent/iotload-test-config",
   AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/iotload-test-credentials",
 };
@@ -61,6 +63,7 @@ describe("iotload validate", () => {
       "credential-soak.yaml",
       "cross-account-aws.yaml",
       "local-smoke.yaml",
+      "mqtt-broker.yaml",
       "ramp-to-knee.yaml",
       "steady-1000mps.yaml",
     ]);

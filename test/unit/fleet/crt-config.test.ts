@@ -1,12 +1,17 @@
 import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { describe, expect, it } from "vitest";
-import { CrtConfigs, DEFAULT_RECONNECT, mqtt311PingTimeoutMs } from "../../../src/fleet/crt-config.js";
-import type { WebsocketHandshakeTransform } from "../../../src/fleet/types.js";
+import {
+  type CrtBaseOptions,
+  CrtConfigs,
+  DEFAULT_RECONNECT,
+  mqtt311PingTimeoutMs,
+} from "../../../src/fleet/crt-config.js";
+import type { MqttTransport, WebsocketHandshakeTransform } from "../../../src/fleet/types.js";
 
 const t1: WebsocketHandshakeTransform = (_r, done) => done();
 const t2: WebsocketHandshakeTransform = (_r, done) => done();
-const options = {
-  endpoint: { host: "127.0.0.1", port: 8443, region: "ap-northeast-1" },
+const options: CrtBaseOptions = {
+  transport: { kind: "sigv4-wss", endpoint: { host: "127.0.0.1", port: 8443, region: "ap-northeast-1" } },
   keepAliveSeconds: 45,
   cleanStart: true,
   awsLimits: false,
@@ -73,5 +78,55 @@ describe("CrtConfigs", () => {
     expect(mqtt311PingTimeoutMs(60)).toBe(3_000);
     const configs = new CrtConfigs({ ...options, keepAliveSeconds: 1 });
     expect(configs.mqtt311("sim-0", t1).ping_timeout).toBe(500);
+  });
+});
+
+describe("CrtConfigs for the mqtt transport (any broker)", () => {
+  const broker = (url: string, extra: Partial<MqttTransport> = {}): CrtBaseOptions => ({
+    ...options,
+    transport: { kind: "mqtt", url: new URL(url), rejectUnauthorized: true, ...extra },
+  });
+
+  it("direct MQTT: no TLS, no WebSocket, the username exactly as given (no SDK metrics appended)", () => {
+    const configs = new CrtConfigs(broker("mqtt://127.0.0.1:1884", { username: "u", password: "p" }));
+    const a = configs.mqtt5("sim-0");
+    expect(a.hostName).toBe("127.0.0.1");
+    expect(a.port).toBe(1884);
+    expect(a.tlsCtx).toBeUndefined();
+    expect(a.websocketHandshakeTransform).toBeUndefined();
+    expect(a.connectProperties?.clientId).toBe("sim-0");
+    expect(a.connectProperties?.username).toBe("u");
+    expect(Buffer.from(a.connectProperties?.password as Uint8Array).toString()).toBe("p");
+    expect(a.disableMetrics).toBe(true);
+    const b = configs.mqtt311("sim-1");
+    expect([b.client_id, b.host_name, b.port, b.username, b.password]).toEqual([
+      "sim-1",
+      "127.0.0.1",
+      1884,
+      "u",
+      "p",
+    ]);
+    expect(b.use_websocket).toBeUndefined();
+    expect(b.tls_ctx).toBeUndefined();
+    expect(b.disable_metrics).toBe(true);
+  });
+
+  it("wss: one shared TLS context, WebSockets with the URL's path, no signing", () => {
+    const configs = new CrtConfigs(broker("wss://broker.example:8084/ws"));
+    const a = configs.mqtt5("a");
+    const b = configs.mqtt5("b");
+    expect(a.tlsCtx).toBeDefined();
+    expect(a.tlsCtx).toBe(b.tlsCtx);
+    expect(a.port).toBe(8084);
+    const request = { path: "/mqtt" };
+    let code: number | undefined = -1;
+    a.websocketHandshakeTransform?.(request as never, (c) => {
+      code = c;
+    });
+    expect(request.path).toBe("/ws");
+    expect(code).toBe(0);
+    const c311 = configs.mqtt311("c");
+    expect(c311.use_websocket).toBe(true);
+    expect(c311.tls_ctx).toBeDefined();
   });
 });

@@ -180,7 +180,7 @@ describe("error classes", () => {
     const [d] = problems(BASE.replace("count: 2", "count: 2, protocol: MQTT5"));
     expect(d).toMatchObject({ path: "devices.protocol", got: '"MQTT5"', allowed: '"mqtt5", "mqtt311"' });
     const [k] = problems(`target: { kind: gcp }\n${BASE}`);
-    expect(k).toMatchObject({ line: 1, col: 17, path: "target.kind", allowed: "local, emulator, aws" });
+    expect(k).toMatchObject({ line: 1, col: 17, path: "target.kind", allowed: "local, emulator, aws, mqtt" });
   });
 
   it("several errors at once, in file order", () => {
