@@ -94,7 +94,7 @@ const MIN_SENDS = 20;
 /** Connect failure reasons (fleet/device.ts names) that mean the target answered with a refusal. */
 // protocolError: aws-crt's MQTT 3.1.1 client reports every refused CONNACK (wrong password included) so.
 const REFUSED_CONNECT =
-  /notAuthorized|badUserNameOrPassword|banned|connackRefused|protocolError|upgrade|reason1[2-9]\d|quotaExceeded/i;
+  /notAuthorized|badUserNameOrPassword|banned|connackRefused|protocolError|clientIdNotValid|serverUnavailable|retainNotSupported|qosNotSupported|useAnotherServer|serverMoved|upgrade|reason1[2-9]\d|quotaExceeded/i;
 
 /** Bounded close when the user insisted (second SIGINT): never hang on a native shutdown. */
 const HARD_CLOSE_MS = 3000;
