@@ -22,6 +22,14 @@ export { topicMatches } from "../lib/mqtt-topic.js";
 export type { ThrottleMode } from "./broker/index.js";
 export type { TlsMaterial } from "./certs.js";
 export type { EndpointCounters } from "./iot-endpoint.js";
+export {
+  type EmulatorProcessExit,
+  type EmulatorProcessFaults,
+  type EmulatorProcessHandle,
+  type EmulatorProcessOptions,
+  type EmulatorProcessSpawnOptions,
+  startEmulatorProcess,
+} from "./process.js";
 export type {
   CredentialExpiryMode,
   EmulatorCounters,

@@ -1,8 +1,10 @@
 /**
  * Target resolution for `iotload run`: where the devices connect, where account A's credentials come
  * from and which role in account B they assume.
- * - `local`: the emulator started in-process (world = defaultWorld() or the scenario's world file,
- *   with the scenario's credential lifetime / expiry behaviour applied), closed with the run.
+ * - `local`: the embedded emulator (world = defaultWorld() or the scenario's world file, with the
+ *   scenario's credential lifetime / expiry behaviour applied), in its own child process so it does
+ *   not take the generator's JS thread (or in this process: `TargetOptions.embeddedEmulator`), closed
+ *   with the run.
  * - `emulator`: a running `iotload emulator`, described by its `--info` JSON (host/port overridable).
  * - `aws`: the real IoT data endpoint; profile, role, region and endpoint resolved as the AWS CLI does
  *   (src/credentials/aws-profile.ts), GetCallerIdentity on the source first (role chaining), and
@@ -25,8 +27,10 @@ import {
 import {
   type EmulatorHandle,
   type EmulatorInfo,
+  type EmulatorProcessHandle,
   loadWorld,
   startEmulator,
+  startEmulatorProcess,
   type World,
 } from "../../emulator/index.js";
 import { defaultWorld } from "../../emulator/world.js";
@@ -44,8 +48,8 @@ export interface ResolvedTarget extends Closeable {
   assume: AssumeRoleSettings;
   /** For the result: no keys, host only. */
   describe: { kind: string; endpoint: string; region: string };
-  /** The embedded emulator (local target only). */
-  emulator?: EmulatorHandle;
+  /** The embedded emulator (local target only): its own process, or this one's (`embeddedEmulator`). */
+  emulator?: EmbeddedEmulator;
   /**
    * `target.endpoint: auto`: discovers the data endpoint with the assumed role's credentials (call once
    * the credential pool has them) and updates `endpoint` and `describe`.
@@ -55,7 +59,17 @@ export interface ResolvedTarget extends Closeable {
   notes: string[];
 }
 
+export type EmbeddedEmulator =
+  | { where: "process"; handle: EmulatorProcessHandle }
+  | { where: "in-process"; handle: EmulatorHandle };
+
 export interface TargetOptions {
+  /**
+   * Where `target.kind: local` runs the emulator: `process` (default) its own child process;
+   * `in-process` this process (tests that need `faults` synchronously, the before/after benchmark).
+   * The environment variable IOTLOAD_EMULATOR_IN_PROCESS=1 selects `in-process` for the CLI.
+   */
+  embeddedEmulator?: "process" | "in-process";
   env?: Readonly<Record<string, string | undefined>>;
   /** `iotload run --profile`. */
   profile?: string;
@@ -88,7 +102,14 @@ export async function resolveTarget(
     if (t.credentialLifetimeSeconds !== undefined)
       world = { ...world, credentialLifetimeSeconds: t.credentialLifetimeSeconds };
     if (t.onCredentialExpiry !== undefined) world = { ...world, onCredentialExpiry: t.onCredentialExpiry };
-    const emu = await startEmulator({ world, throttle: t.throttle });
+    const env = options.env ?? process.env;
+    const where =
+      options.embeddedEmulator ?? (env.IOTLOAD_EMULATOR_IN_PROCESS === "1" ? "in-process" : "process");
+    const emulator: EmbeddedEmulator =
+      where === "in-process"
+        ? { where, handle: await startEmulator({ world, throttle: t.throttle }) }
+        : { where, handle: await startEmulatorProcess({ world, throttle: t.throttle }) };
+    const emu = emulator.handle;
     const info = emu.info;
     secrets.add(info.secretAccessKey, { pinned: true });
     return {
@@ -97,7 +118,7 @@ export async function resolveTarget(
       source: { static: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey } },
       assume: assumeFrom(c.roleArn ?? info.roleArn, info.region, info.stsEndpoint),
       describe: { kind: "local", endpoint: info.iotHost, region: info.region },
-      emulator: emu,
+      emulator,
       notes: [],
       close: () => emu.close(),
     };
