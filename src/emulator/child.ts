@@ -8,14 +8,9 @@
  * "Output and signals"), and exits when the parent asks ("close") or when the IPC channel closes
  * because the parent exited or was killed (no orphan, even after a SIGKILL of the parent).
  */
+import { serializeError } from "../lib/ipc-error.js";
 import { type EmulatorHandle, startEmulator } from "./index.js";
-import {
-  type ChildMessage,
-  type ChildReplies,
-  type ChildRequest,
-  type ParentMessage,
-  serializeError,
-} from "./process-protocol.js";
+import type { ChildMessage, ChildReplies, ChildRequest, ParentMessage } from "./process-protocol.js";
 
 /** A close that hangs (a socket that never ends) must not keep the process: exit after this anyway. */
 const CLOSE_BOUND_MS = 5000;

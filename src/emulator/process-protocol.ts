@@ -8,9 +8,10 @@
  *   child → parent  { type: "ready", info, caPem, world } listening; or { type: "failed", error }
  *   parent → child  { type: "request", id, op, … }        → child answers { type: "reply", id, … }
  *   parent → child  { type: "close" }                     → the child closes the emulator and exits
- * The child also exits when the IPC channel closes (the parent exited or was killed).
+ * The child also exits when the IPC channel closes (the parent exited or was killed). Errors cross
+ * as ../lib/ipc-error.ts serializes them.
  */
-import { ExitCode, type ExitCodeValue, UserError } from "../lib/errors.js";
+import type { SerializedError } from "../lib/ipc-error.js";
 import type { EmulatorCountersDetail, StartEmulatorOptions } from "./index.js";
 import type { StsFault } from "./sts.js";
 import type { EmulatorInfo } from "./types.js";
@@ -46,31 +47,3 @@ export type ChildMessage =
   | { type: "failed"; error: SerializedError }
   | { type: "reply"; id: number; ok: true; value: ChildReplies[keyof ChildReplies] }
   | { type: "reply"; id: number; ok: false; error: SerializedError };
-
-/** An error as it crosses the process boundary: a UserError keeps its class, text and exit code. */
-export interface SerializedError {
-  user: boolean;
-  message: string;
-  exitCode: number;
-  stack?: string;
-}
-
-export function serializeError(error: unknown): SerializedError {
-  if (error instanceof UserError) return { user: true, message: error.message, exitCode: error.exitCode };
-  if (error instanceof Error)
-    return {
-      user: false,
-      message: error.message,
-      exitCode: ExitCode.internal,
-      ...(error.stack ? { stack: error.stack } : {}),
-    };
-  return { user: false, message: String(error), exitCode: ExitCode.internal };
-}
-
-/** The same UserError text and exit code as in the process it came from; other errors keep their stack. */
-export function deserializeError(e: SerializedError, prefix: string): Error {
-  if (e.user) return new UserError(e.message, { exitCode: e.exitCode as ExitCodeValue });
-  const error = new Error(`${prefix}: ${e.message}`);
-  if (e.stack) error.stack = `${error.message}\n--- in the child ---\n${e.stack}`;
-  return error;
-}

@@ -9,19 +9,17 @@
  * text and exit code, as `startEmulator()` throws in-process.
  */
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { compiledEntry } from "../lib/fork-entry.js";
+import { deserializeError } from "../lib/ipc-error.js";
 import type { Closeable } from "../lib/lifecycle.js";
 import { generateTlsMaterial } from "./certs.js";
 import type { EmulatorCountersDetail, StsFaultMode } from "./index.js";
-import {
-  type ChildMessage,
-  type ChildReplies,
-  type ChildRequest,
-  deserializeError,
-  type EmulatorProcessOptions,
-  type ParentMessage,
+import type {
+  ChildMessage,
+  ChildReplies,
+  ChildRequest,
+  EmulatorProcessOptions,
+  ParentMessage,
 } from "./process-protocol.js";
 import type { EmulatorInfo } from "./types.js";
 import type { World } from "./world.js";
@@ -62,27 +60,11 @@ export interface EmulatorProcessSpawnOptions {
   closeTimeoutMs?: number;
 }
 
-/**
- * The compiled child next to this module; when this module runs from the TypeScript sources (the
- * tests), the compiled one under dist/ (tsconfig.build.json: src → dist), since Node 20 cannot
- * fork a .ts file.
- */
-function childEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  const dir = path.dirname(here);
-  const entry = here.endsWith(".ts")
-    ? path.join(dir.replace(/([\\/])src([\\/]emulator)$/, "$1dist$2"), "child.js")
-    : path.join(dir, "child.js");
-  if (!existsSync(entry))
-    throw new Error(`the emulator child ${entry} is missing; build it with 'npm run build'`);
-  return entry;
-}
-
 export async function startEmulatorProcess(
   options: EmulatorProcessOptions = {},
   spawn: EmulatorProcessSpawnOptions = {},
 ): Promise<EmulatorProcessHandle> {
-  const child = fork(childEntry(), [], {
+  const child = fork(compiledEntry(import.meta.url, "child.js"), [], {
     // stdout stays clean for `iotload run --json`; the child's stderr is the user's (crash traces).
     stdio: ["ignore", "ignore", "inherit", "ipc"],
     serialization: "advanced",
