@@ -33,7 +33,7 @@ export interface UpgradeProbeTarget {
   caPem?: string;
   /**
    * An answer slower than this counts as no answer. Default 5 s: the session's next handshakes wait for
-   * a probe in flight (cli/run/signing.ts), so a target that swallows connections must not hold them long.
+   * a probe in flight (run/signing.ts), so a target that swallows connections must not hold them long.
    */
   timeoutMs?: number;
 }

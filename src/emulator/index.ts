@@ -21,6 +21,7 @@ import { defaultWorld, loadWorld, primaryIdentities, type World } from "./world.
 export { topicMatches } from "../lib/mqtt-topic.js";
 export type { ThrottleMode } from "./broker/index.js";
 export type { TlsMaterial } from "./certs.js";
+export { readEmulatorInfoFile } from "./info-file.js";
 export type { EndpointCounters } from "./iot-endpoint.js";
 export {
   type EmulatorProcessExit,

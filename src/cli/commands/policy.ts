@@ -1,15 +1,3 @@
-/**
- * `iotload policy <scenario> [--format json|cloudformation] [--source-account ID | --source-arn ARN]
- * [--profile P] [--region R]`:
- * prints the IAM documents the scenario needs (docs/architecture.md §0): (1) account A's identity policy
- * (sts:AssumeRole on the role), (2) account B's trust policy (trusting A, with sts:ExternalId when the
- * scenario sets one), (3) account B's permission policy scoped to the scenario's client IDs, topic and
- * filters (plus iot:DescribeEndpoint for `target.endpoint: auto`) — or a CloudFormation template
- * creating the role in B with (2) and (3), its deploy-time values as Parameters. Without
- * --source-account/--source-arn, account A is learnt with GetCallerIdentity on its credentials.
- * Documents go to stdout (valid JSON, pipeable); notes about placeholders go to stderr.
- */
-import { readFile } from "node:fs/promises";
 import type { Argv } from "yargs";
 import {
   ACCOUNT_A_PLACEHOLDER,
@@ -22,8 +10,7 @@ import {
   type SharedFilePaths,
   sourceError,
 } from "../../credentials/index.js";
-import type { EmulatorInfo } from "../../emulator/index.js";
-import { defaultWorld, loadWorld } from "../../emulator/index.js";
+import { defaultWorld, loadWorld, readEmulatorInfoFile } from "../../emulator/index.js";
 import { primaryIdentities } from "../../emulator/world.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
 import { loadScenario, type Scenario } from "../../scenario/index.js";
@@ -51,29 +38,11 @@ interface TargetFacts {
   accountA?: string;
 }
 
-async function emulatorInfo(file: string): Promise<EmulatorInfo> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    throw new UserError(
-      `${file}: cannot read the emulator info file named by target.info (${errorMessage(error)}).`,
-    );
-  }
-  try {
-    return JSON.parse(text) as EmulatorInfo;
-  } catch (error) {
-    throw new UserError(
-      `${file}: the emulator info file is not JSON (${errorMessage(error)}); write it with 'iotload emulator --info FILE'.`,
-    );
-  }
-}
-
 /** Role, region and account A as the scenario's local/emulator target knows them. */
 async function emulatorFacts(s: Scenario): Promise<TargetFacts> {
   const t = s.target;
   if (t.kind === "emulator") {
-    const info = await emulatorInfo(t.info);
+    const info = await readEmulatorInfoFile(t.info);
     return { roleArn: info.roleArn, region: info.region, accountA: info.accountA };
   }
   if (t.kind === "local") {

@@ -1,4 +1,2 @@
-/** Orchestration of `iotload run`: target resolution, credential pool, fleet, stop, report. */
+/** `iotload run`: flags, signals, report and exit code around a RunSession (src/run/). */
 export { executeRun, type RunFlags, type RunIo, type RunOutcome } from "./execute.js";
-export { poolSigning } from "./signing.js";
-export { type ResolvedTarget, resolveTarget } from "./target.js";

@@ -11,11 +11,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { type ResolvedTarget, resolveTarget } from "../../../src/cli/run/target.js";
 import { CredentialPool } from "../../../src/credentials/index.js";
 import { type EmulatorHandle, worldFromObject } from "../../../src/emulator/index.js";
 import { ExitCode, UserError } from "../../../src/lib/errors.js";
 import { SecretRegistry } from "../../../src/lib/redact.js";
+import { type OpenTarget, openTarget } from "../../../src/run/index.js";
 import { parseScenario, planRun } from "../../../src/scenario/index.js";
 import { assumeRole, startTestEmulator } from "../../helpers/emulator.js";
 
@@ -157,15 +157,17 @@ ${yaml}`,
 async function resolve(
   p: ReturnType<typeof plan>,
   env: Record<string, string>,
-  extra: Parameters<typeof resolveTarget>[2] = {},
-): Promise<ResolvedTarget> {
-  const t = await resolveTarget(p, new SecretRegistry(), { env, ...extra });
+  extra: Parameters<typeof openTarget>[2] = {},
+): Promise<OpenTarget> {
+  const t = await openTarget(p, new SecretRegistry(), { env, ...extra });
   onTestFinished(() => t.close());
   return t;
 }
 
-async function pool(t: ResolvedTarget): Promise<CredentialPool> {
-  const pl = await CredentialPool.create(t.source, t.assume, { initialAttempts: 1 });
+async function pool(t: OpenTarget): Promise<CredentialPool> {
+  const pl = await CredentialPool.create(t.credentials!.source, t.credentials!.assume, {
+    initialAttempts: 1,
+  });
   onTestFinished(() => pl.close());
   return pl;
 }
@@ -186,7 +188,7 @@ describe("aws target through the emulator: profiles, role chaining, DescribeEndp
       `[profile target]\nrole_arn = arn:aws:iam::${B}:role/iot-load-test\nsource_profile = switch\nexternal_id = ext-from-profile\nregion = ${REGION}\n`,
     );
     const t = await resolve(plan(""), { ...files, ...endpointEnv(emu), AWS_PROFILE: "target" });
-    expect(t.assume).toMatchObject({
+    expect(t.credentials?.assume).toMatchObject({
       roleArn: `arn:aws:iam::${B}:role/iot-load-test`,
       externalId: "ext-from-profile",
       region: REGION,
@@ -292,7 +294,7 @@ describe("aws target through the emulator: profiles, role chaining, DescribeEndp
         AWS_SESSION_TOKEN: session.sessionToken,
       },
     );
-    expect(t.assume.durationSeconds).toBe(3600);
+    expect(t.credentials?.assume.durationSeconds).toBe(3600);
     expect(t.notes.join(" ")).toContain(`arn:aws:sts::${A}:assumed-role/sso-like/alice`);
     expect(t.notes.join(" ")).toContain("role chaining");
     const pl = await pool(t);

@@ -1,16 +1,18 @@
 /**
- * A fleet against the real emulator for integration tests: real STS AssumeRole through the
- * credential pool, real CRT clients signing each handshake with the pool, the real Recorder.
- * Everything is closed when the test finishes (one CloseStack, reverse order).
+ * A fleet against the real emulator for integration tests, wired exactly as `iotload run` wires it
+ * (src/run/assemble.ts): real STS AssumeRole through the credential pool, real CRT clients signing each
+ * handshake with the pool, refused upgrades probed, the real Recorder. The plan is hand-made (simplePlan)
+ * so tests can choose topics and timings a scenario cannot. Everything is closed when the test finishes
+ * (one CloseStack, reverse order).
  */
 import { onTestFinished } from "vitest";
-import { poolSigning } from "../../../src/cli/run/signing.js";
-import { CredentialPool } from "../../../src/credentials/index.js";
+import type { CredentialPool } from "../../../src/credentials/index.js";
 import type { EmulatorHandle, StartEmulatorOptions } from "../../../src/emulator/index.js";
 import { startEmulator } from "../../../src/emulator/index.js";
-import { Fleet, type FleetPlan, type MqttProtocol } from "../../../src/fleet/index.js";
+import type { Fleet, FleetPlan, MqttProtocol } from "../../../src/fleet/index.js";
 import { CloseStack } from "../../../src/lib/lifecycle.js";
 import { Recorder } from "../../../src/metrics/index.js";
+import { assembleRun, emulatorEndpoint } from "../../../src/run/index.js";
 
 export interface RigOptions {
   devices: number;
@@ -83,38 +85,36 @@ export async function startRig(o: RigOptions): Promise<Rig> {
   // Fleet mechanics run at rates beyond AWS's quotas (e.g. 500 msg/s into one subscriber): throttling
   // is off unless a test asks for it (`emulator: { throttle: "aws" }`).
   const emu = stack.add(await startEmulator({ throttle: "off", ...o.emulator }));
-  const pool = stack.add(
-    await CredentialPool.create(
-      { static: { accessKeyId: emu.info.accessKeyId, secretAccessKey: emu.info.secretAccessKey } },
-      {
-        roleArn: emu.info.roleArn,
-        roleSessionName: "fleet-test",
-        region: emu.info.region,
-        stsEndpoint: emu.info.stsEndpoint,
-        durationSeconds: 900,
-      },
-    ),
-  );
   const recorder = new Recorder();
   stack.add(() => recorder.close());
   const plan = simplePlan(o);
-  const endpoint = {
-    host: emu.info.iotHost,
-    port: emu.info.iotPort,
-    region: emu.info.region,
-    ...(emu.info.caPem ? { caPem: emu.info.caPem } : {}),
+  const info = emu.info;
+  const target = {
+    kind: "local" as const,
+    endpoint: emulatorEndpoint(info),
+    credentials: {
+      source: { static: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey } },
+      assume: {
+        roleArn: info.roleArn,
+        roleSessionName: "fleet-test",
+        region: info.region,
+        stsEndpoint: info.stsEndpoint,
+        durationSeconds: 900,
+      },
+    },
+    describe: { kind: "local", endpoint: info.iotHost, region: info.region },
+    emulator: { where: "in-process" as const, handle: emu },
+    notes: [],
+    close: async () => {},
   };
-  // As `iotload run` wires it: refused upgrades are probed at the endpoint the devices use.
-  const signing = stack.add(poolSigning(pool, emu.info.region, recorder, { probeTarget: endpoint }));
-  const fleet = stack.add(
-    await Fleet.create({
-      plan,
-      endpoint,
-      signing,
-      recorder,
-      reconnect: { minMs: 200, maxMs: 1000 },
-    }),
-  );
+  const { pool, fleet } = await assembleRun({
+    target,
+    plan,
+    recorder,
+    stack,
+    reconnect: { minMs: 200, maxMs: 1000 },
+  });
+  if (pool === undefined) throw new Error("startRig: a SigV4 target always has a credential pool");
   return { emu, pool, recorder, fleet, plan };
 }
 

@@ -17,9 +17,6 @@ import path from "node:path";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { poolSigning } from "../../../src/cli/run/signing.js";
-import { resolveTarget } from "../../../src/cli/run/target.js";
-import { CredentialPool } from "../../../src/credentials/index.js";
 import {
   AwsIotLimits,
   effectiveKeepAliveSec,
@@ -28,12 +25,13 @@ import {
   validateTopicName,
 } from "../../../src/emulator/broker/limits.js";
 import { type EmulatorHandle, startEmulator } from "../../../src/emulator/index.js";
-import { Fleet, type FleetPlan } from "../../../src/fleet/index.js";
+import type { FleetPlan } from "../../../src/fleet/index.js";
 import { chooseTagCarrier, embedTag } from "../../../src/fleet/tag.js";
 import { UserError } from "../../../src/lib/errors.js";
 import { CloseStack } from "../../../src/lib/lifecycle.js";
 import { SecretRegistry } from "../../../src/lib/redact.js";
 import { Recorder } from "../../../src/metrics/index.js";
+import { assembleRun, openTarget } from "../../../src/run/index.js";
 import { parseScenario, planRun, type RunPlan } from "../../../src/scenario/index.js";
 import { type Scenario, scenarioSchema } from "../../../src/scenario/schema.js";
 
@@ -362,17 +360,7 @@ describe("validate = run: a seeded sweep of scenarios near the emulator's limits
     try {
       const secrets = new SecretRegistry();
       const target = stack.add(
-        await resolveTarget({ ...plan, target: { kind: "emulator", infoFile } }, secrets),
-      );
-      const pool = stack.add(
-        await CredentialPool.create(target.source, target.assume, {
-          sessions: 1,
-          refreshMarginMs: plan.credentials.refresh.marginMs,
-          refreshFraction: plan.credentials.refresh.fraction,
-          connectWindowMs: plan.credentials.refresh.connectWindowMs,
-          secrets,
-          initialAttempts: 1,
-        }),
+        await openTarget({ ...plan, target: { kind: "emulator", infoFile } }, secrets),
       );
       const recorder = new Recorder();
       stack.add(() => recorder.close());
@@ -405,15 +393,22 @@ describe("validate = run: a seeded sweep of scenarios near the emulator's limits
           clientId: (k) => plan.subscribers.clientId(plan.subscribers.count - 1 - k),
         },
       };
-      const fleet = stack.add(
-        await Fleet.create({
-          plan: fleetPlan,
-          endpoint: target.endpoint,
-          signing: poolSigning(pool, target.endpoint.region, recorder),
-          recorder,
-          reconnect: { minMs: 200, maxMs: 1_000 },
-        }),
-      );
+      // Wired as `iotload run` wires it (src/run/assemble.ts).
+      const { fleet } = await assembleRun({
+        target,
+        plan: fleetPlan,
+        recorder,
+        stack,
+        secrets,
+        pool: {
+          sessions: 1,
+          refreshMarginMs: plan.credentials.refresh.marginMs,
+          refreshFraction: plan.credentials.refresh.fraction,
+          connectWindowMs: plan.credentials.refresh.connectWindowMs,
+          initialAttempts: 1,
+        },
+        reconnect: { minMs: 200, maxMs: 1_000 },
+      });
       const ac = new AbortController();
       await fleet.connectSubscribers(ac.signal);
       const connected = await fleet.connectDevices(ac.signal);

@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { resolveTarget } from "../../../src/cli/run/target.js";
 import { UserError } from "../../../src/lib/errors.js";
 import { SecretRegistry } from "../../../src/lib/redact.js";
+import { openTarget } from "../../../src/run/index.js";
 import { parseScenario, planRun } from "../../../src/scenario/index.js";
 
 async function infoFile(throttle: "aws" | "off" | undefined): Promise<string> {
@@ -45,19 +45,19 @@ function plan(file: string, throttle?: "aws" | "off") {
 describe("target.kind emulator: throttle", () => {
   it("accepts a matching or unspecified mode, and an info file from before the field (= aws)", async () => {
     const off = await infoFile("off");
-    await expect(resolveTarget(plan(off, "off"), new SecretRegistry())).resolves.toMatchObject({
+    await expect(openTarget(plan(off, "off"), new SecretRegistry())).resolves.toMatchObject({
       kind: "emulator",
     });
-    await expect(resolveTarget(plan(off), new SecretRegistry())).resolves.toMatchObject({ kind: "emulator" });
+    await expect(openTarget(plan(off), new SecretRegistry())).resolves.toMatchObject({ kind: "emulator" });
     const legacy = await infoFile(undefined);
-    await expect(resolveTarget(plan(legacy, "aws"), new SecretRegistry())).resolves.toMatchObject({
+    await expect(openTarget(plan(legacy, "aws"), new SecretRegistry())).resolves.toMatchObject({
       kind: "emulator",
     });
   });
 
   it("refuses a mismatch with a UserError naming both modes and the fix", async () => {
     const off = await infoFile("off");
-    const err = await resolveTarget(plan(off, "aws"), new SecretRegistry()).catch((e: unknown) => e);
+    const err = await openTarget(plan(off, "aws"), new SecretRegistry()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toMatch(
       /target\.throttle: .*expects throttle 'aws'.*runs with 'off'.*--throttle aws/,

@@ -5,7 +5,7 @@
  * confusing "no credentials". Prompts are serialised so several sessions never ask at once.
  */
 import { createInterface } from "node:readline/promises";
-import { UserError } from "../../lib/errors.js";
+import { UserError } from "../lib/errors.js";
 
 export function terminalMfaPrompt(
   profile?: string,

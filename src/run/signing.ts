@@ -16,9 +16,9 @@ import {
   type HandshakeTransform,
   type UpgradeProbeTarget,
   UpgradeRejections,
-} from "../../credentials/index.js";
-import type { FleetRecorder, FleetSigning } from "../../fleet/index.js";
-import type { Closeable } from "../../lib/lifecycle.js";
+} from "../credentials/index.js";
+import type { FleetRecorder, FleetSigning } from "../fleet/index.js";
+import type { Closeable } from "../lib/lifecycle.js";
 
 export interface PoolSigningOptions {
   /** Where refused upgrades are probed (the endpoint the devices connect to); none: no probing. */

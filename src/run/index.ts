@@ -1,0 +1,24 @@
+/**
+ * The run engine between the CLI and the stage folders (docs/architecture.md §7): a RunSession runs one
+ * run or one shard; target drivers say where devices connect and how they authenticate.
+ */
+export { type Assembled, type AssembleOptions, assembleRun } from "./assemble.js";
+export { progressSource, sumSnapshots } from "./progress.js";
+export {
+  RunSession,
+  type SessionOptions,
+  type SessionOutcome,
+  type SessionPhase,
+  type SessionSignals,
+  type SessionSnapshot,
+} from "./session.js";
+export { poolSigning } from "./signing.js";
+export {
+  emulatorCredentials,
+  emulatorEndpoint,
+  type OpenTarget,
+  openTarget,
+  type TargetCredentials,
+  type TargetKind,
+  type TargetOptions,
+} from "./targets/index.js";

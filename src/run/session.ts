@@ -1,0 +1,345 @@
+/**
+ * One run, or one shard of it, below the CLI (docs/architecture.md §7): open the target → credential
+ * pool → fleet → connect → publish on the open-model schedule → two-phase stop (stop offering, drain
+ * within the grace period; settle what is unanswered) → close → result (secrets stripped). It writes no
+ * files and prints nothing itself: `notify` gets the lines a user should read, `phase` and `tick`
+ * events feed progress displays and exporters. `iotload run`, its worker processes, the fleet test rig
+ * and the benchmarks all run through here (or through ./assemble.ts, its wiring).
+ *
+ * Stopping: `run` aborted = stop offering, drain, settle unanswered as `stoppedByUser`, result partial;
+ * `hard` aborted too = skip the drain and close within HARD_CLOSE_MS.
+ */
+import { EventEmitter } from "node:events";
+import { ExitCode, errorMessage, UserError } from "../lib/errors.js";
+import { CloseStack } from "../lib/lifecycle.js";
+import type { SecretRegistry } from "../lib/redact.js";
+import { GeneratorMonitor, Recorder } from "../metrics/index.js";
+import { buildResult, type RunResult } from "../report/index.js";
+import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
+import { type Assembled, assembleRun } from "./assemble.js";
+import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
+
+export type SessionPhase = "starting" | "connecting" | "publishing" | "draining" | "closing" | "done";
+
+/** Cumulative counts at one instant: what a progress line or a parent process needs. */
+export interface SessionSnapshot {
+  /** Session phase, or the scenario phase's name while publishing. */
+  phase: string;
+  atMs: number;
+  elapsedMs: number;
+  targetDevices: number;
+  connected: number;
+  published: number;
+  acked: number;
+  failed: number;
+  received: number;
+  inFlight: number;
+  connectFailures: number;
+  /** publishAck p99 so far, ms (null before the first ack). */
+  p99Ms: number | null;
+}
+
+export interface SessionOptions {
+  plan: RunPlan;
+  /** The scenario as run (goes into the result; secrets stripped). */
+  scenario: unknown;
+  /** Epoch ms the run (or shard) started: the result's and the recorder's time origin. */
+  startedAt: number;
+  secrets: SecretRegistry;
+  /** How targets that need them resolve AWS profiles, regions and MFA. */
+  target?: TargetOptions;
+  /** An already open target (a parent's shared emulator): used as is, not closed by the session. */
+  openTarget?: OpenTarget;
+  /** Lines for the user (notes, the cost line, "N devices connected"); never a secret. */
+  notify?: (line: string) => void;
+}
+
+export interface SessionSignals {
+  /** Aborted: stop offering, drain, report as partial. */
+  run: AbortSignal;
+  /** Aborted: skip the drain, bounded close. */
+  hard: AbortSignal;
+  /** Why `run` was aborted, for the result (e.g. "interrupted (SIGINT)"). */
+  reason?: () => string | undefined;
+}
+
+export interface SessionOutcome {
+  /** Publishing began. */
+  started: boolean;
+  /** What stopped the run early (a UserError carries its exit code). */
+  failure?: unknown;
+  /** Absent only when the run never started (failure before publishing, not stopped by the user). */
+  result?: RunResult;
+}
+
+interface SessionEvents {
+  phase: [SessionPhase];
+  tick: [SessionSnapshot];
+}
+
+/** Connect failure reasons (fleet/device.ts names) that mean the target answered with a refusal. */
+const REFUSED_CONNECT =
+  /notAuthorized|badUserNameOrPassword|banned|connackRefused|upgrade|reason1[2-9]\d|quotaExceeded/i;
+
+/** Bounded close when the user insisted (second SIGINT): never hang on a native shutdown. */
+const HARD_CLOSE_MS = 3000;
+
+export class RunSession extends EventEmitter<SessionEvents> {
+  readonly plan: RunPlan;
+  readonly recorder: Recorder;
+  readonly #o: SessionOptions;
+  readonly #stack = new CloseStack();
+  #phase: SessionPhase = "starting";
+  #target: OpenTarget | undefined;
+  #parts: Assembled | undefined;
+  #monitor: GeneratorMonitor | undefined;
+  #publishStart: number | undefined;
+  #ran = false;
+
+  constructor(options: SessionOptions) {
+    super();
+    this.#o = options;
+    this.plan = options.plan;
+    this.recorder = new Recorder({ startMs: options.startedAt });
+  }
+
+  get phase(): SessionPhase {
+    return this.#phase;
+  }
+
+  /** The open target (after `starting`): tests and the emulator's fault hooks read it. */
+  get target(): OpenTarget | undefined {
+    return this.#target;
+  }
+
+  /** Runs to the end (or until stopped); always closes everything it opened. Once per session. */
+  async run(signals: SessionSignals): Promise<SessionOutcome> {
+    if (this.#ran) throw new Error("RunSession.run: a session runs once");
+    this.#ran = true;
+    const tick = setInterval(() => {
+      this.recorder.tick();
+      this.emit("tick", this.snapshot());
+    }, 1000);
+    this.#stack.add(() => clearInterval(tick));
+    this.#stack.add(() => this.#monitor?.close());
+    let failure: unknown;
+    try {
+      await this.#openAndConnect(signals.run);
+      if (!signals.run.aborted) await this.#publish(signals.run);
+      this.#parts?.fleet.stopOffering();
+      this.#setPhase("draining");
+      if (!signals.hard.aborted) await this.#parts?.fleet.drain(this.plan.graceMs, signals.hard);
+    } catch (error) {
+      failure = error;
+    }
+    return this.#finish(signals, failure);
+  }
+
+  /** Cumulative counts now (cheap; safe in any phase). */
+  snapshot(): SessionSnapshot {
+    const now = Date.now();
+    const s = this.#parts?.fleet.state();
+    return {
+      phase: this.#displayPhase(),
+      atMs: now,
+      elapsedMs: now - this.#o.startedAt,
+      targetDevices: this.plan.devices.count,
+      connected: s?.connected ?? 0,
+      published: s?.published ?? 0,
+      acked: s?.acked ?? 0,
+      failed: s?.failed ?? 0,
+      received: s?.received ?? 0,
+      inFlight: s?.inFlight ?? 0,
+      connectFailures: this.recorder.counter("connect.devicesFailed"),
+      p99Ms: (s?.acked ?? 0) > 0 ? this.recorder.percentile("publishAck", 99) : null,
+    };
+  }
+
+  async #openAndConnect(stop: AbortSignal): Promise<void> {
+    const o = this.#o;
+    const t = o.openTarget ?? this.#stack.add(await openTarget(this.plan, o.secrets, o.target ?? {}));
+    this.#target = t;
+    for (const note of t.notes) o.notify?.(`note: ${note}`);
+    if (t.kind === "aws") {
+      o.notify?.(
+        `cost ${costLine(estimateCost(this.plan, t.endpoint.region))} — 'iotload validate --cost' explains it`,
+      );
+    }
+    const c = this.plan.credentials;
+    this.#parts = await assembleRun({
+      target: t,
+      plan: this.plan,
+      recorder: this.recorder,
+      stack: this.#stack,
+      secrets: o.secrets,
+      pool: {
+        sessions: c.sessions,
+        refreshMarginMs: c.refresh.marginMs,
+        refreshFraction: c.refresh.fraction,
+        connectWindowMs: c.refresh.connectWindowMs,
+      },
+    });
+    if (t.discoverEndpoint)
+      o.notify?.(`target.endpoint auto → ${t.endpoint.host} (DescribeEndpoint iot:Data-ATS)`);
+    this.#setPhase("connecting");
+    const fleet = this.#parts.fleet;
+    await fleet.connectSubscribers(stop);
+    const connected = await fleet.connectDevices(stop);
+    if (!stop.aborted && connected.connected === 0 && this.plan.devices.count > 0) {
+      throw this.#noneConnected(t);
+    }
+    if (!stop.aborted) {
+      o.notify?.(
+        `${connected.connected}/${this.plan.devices.count} devices connected${connected.failed > 0 ? ` (${connected.failed} failed)` : ""}; publishing for ${(this.plan.durationMs / 1000).toFixed(1)} s`,
+      );
+    }
+  }
+
+  async #publish(stop: AbortSignal): Promise<void> {
+    const fleet = this.#fleet();
+    this.#setPhase("publishing");
+    // Generator health covers the publishing phase only: emulator start, STS and connect bursts are
+    // not load generation and would otherwise flag every short run as saturated.
+    this.#monitor = new GeneratorMonitor();
+    fleet.startPublishing();
+    this.#publishStart = fleet.runStartMs;
+    await untilAborted(fleet.whenScheduleDone(), stop);
+  }
+
+  #noneConnected(t: OpenTarget): UserError {
+    const reasons = Object.entries(this.recorder.snapshot().counters)
+      .filter(([k]) => k.startsWith("connect.failures."))
+      .map(([k, v]) => `${k.slice("connect.failures.".length)} ×${v}`)
+      .join(", ");
+    return new UserError(
+      `none of the ${this.plan.devices.count} devices could connect to ${t.describe.endpoint} (${reasons || "no reason reported"}); check the endpoint, the CA and the role's iot:Connect permission.`,
+      // Refused (CONNACK/upgrade denial) → 5; otherwise nothing answered (DNS, TCP, TLS) → 6.
+      { exitCode: REFUSED_CONNECT.test(reasons) ? ExitCode.target : ExitCode.unreachable },
+    );
+  }
+
+  async #finish(signals: SessionSignals, failure: unknown): Promise<SessionOutcome> {
+    const endedAt = Date.now();
+    const health = this.#monitor?.read();
+    const fleet = this.#parts?.fleet;
+    const stopped = signals.run.aborted;
+    fleet?.stopOffering();
+    // The drain is over: whatever the target has not answered by now never will be, for this run.
+    fleet?.settleUnanswered(stopped ? "stoppedByUser" : "noResponse");
+    const summary = fleet?.summary();
+    if (summary) this.recorder.count("lost", summary.delivery.lost);
+    this.#setPhase("closing");
+    // Closing stops the clients: QoS 1 publishes still in flight fail with a counted reason.
+    await closeBounded(this.#stack, this.plan.graceMs + 30_000, signals.hard);
+    this.recorder.close(endedAt);
+    this.#setPhase("done");
+    const started = this.#publishStart !== undefined;
+    // A run that never started has nothing to report (README "Exit codes").
+    if (failure !== undefined && !started && !stopped) return { started, failure };
+    const partialReason = stopped
+      ? (signals.reason?.() ?? "stopped")
+      : failure !== undefined
+        ? `failed: ${errorMessage(failure)}`
+        : undefined;
+    const pool = this.#parts?.pool;
+    const result = buildResult({
+      runId: this.plan.runId,
+      name: this.plan.name,
+      scenario: this.#o.scenario,
+      startedAt: this.#o.startedAt,
+      endedAt,
+      ...(partialReason !== undefined ? { partial: true, partialReason } : {}),
+      target: this.#target?.describe ?? describePlanTarget(this.plan),
+      // One session is one process; a merge of N sessions' results says workers: N.
+      environment: { workers: 1, shard: this.plan.shard.count > 1 ? this.plan.shard : null },
+      metrics: this.recorder.snapshot(),
+      ...(summary
+        ? {
+            expected: summary.delivery.expected,
+            availability: {
+              devices: this.plan.devices.count,
+              minConnected: summary.availability.minConnected,
+              zeroConnectedMs: summary.availability.zeroConnectedMs,
+            },
+          }
+        : {}),
+      ...(pool ? { credentials: credentialStats(pool.stats()) } : {}),
+      ...(health ? { generator: health } : {}),
+      thresholds: this.plan.thresholds,
+    });
+    // Last line of defence: no secret reaches a file or the terminal, whatever a field contains.
+    const redacted = JSON.parse(this.#o.secrets.redact(JSON.stringify(result))) as RunResult;
+    return { started, ...(failure === undefined ? {} : { failure }), result: redacted };
+  }
+
+  #fleet() {
+    const fleet = this.#parts?.fleet;
+    if (fleet === undefined) throw new Error("RunSession: no fleet yet");
+    return fleet;
+  }
+
+  #setPhase(phase: SessionPhase): void {
+    if (phase === this.#phase) return;
+    this.#phase = phase;
+    this.emit("phase", phase);
+  }
+
+  #displayPhase(): string {
+    if (this.#phase !== "publishing" || this.#publishStart === undefined) return this.#phase;
+    const t = performance.timeOrigin + performance.now() - this.#publishStart;
+    return this.plan.phases.find((p) => t >= p.startMs && t < p.endMs)?.name ?? "publishing";
+  }
+}
+
+function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+  });
+}
+
+/** Closes within `ms`, or within HARD_CLOSE_MS of `hard` aborting (also when it aborts meanwhile). */
+async function closeBounded(stack: CloseStack, ms: number, hard: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onHard: (() => void) | undefined;
+  await Promise.race([
+    stack.close().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, hard.aborted ? HARD_CLOSE_MS : ms);
+      onHard = () => {
+        clearTimeout(timer);
+        timer = setTimeout(resolve, HARD_CLOSE_MS);
+      };
+      hard.addEventListener("abort", onHard, { once: true });
+    }),
+  ]);
+  if (onHard) hard.removeEventListener("abort", onHard);
+  clearTimeout(timer);
+}
+
+function credentialStats(s: {
+  refreshes: number;
+  failures: Record<string, number>;
+  stsCalls: number;
+  noValidCredentialsMs: number;
+  invalidations: Record<string, number>;
+}) {
+  return {
+    refreshes: s.refreshes,
+    failures: s.failures,
+    stsCalls: s.stsCalls,
+    noValidCredentialsMs: s.noValidCredentialsMs,
+    invalidations: s.invalidations,
+  };
+}
+
+function describePlanTarget(plan: RunPlan): { kind: string; endpoint: string; region: string } {
+  const t = plan.target;
+  if (t.kind === "aws") return { kind: "aws", endpoint: t.endpoint, region: t.region ?? "" };
+  return { kind: t.kind, endpoint: "127.0.0.1", region: plan.credentials.region ?? "" };
+}
