@@ -1,6 +1,6 @@
 /**
  * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--force] [--quiet] [--json]
- * [--profile P] [--region R] [--set path=value…]`: runs a scenario against its target and writes
+ * [--profile P] [--region R] [--set path=value…] [--workers N|auto]`: runs a scenario against its target and writes
  * reports/<name>-<runId>/{result.json, report.html, latency.hlog}. Exit 0 ok, 2 bad input (including an
  * unusable --out, checked before the run), 3 threshold broken, 5 target refused, 6 target unreachable /
  * no local credentials (no report), 7 report written to a fallback directory, 130 interrupted.
@@ -50,6 +50,11 @@ const run: Command = {
         type: "string",
         array: true,
         describe: "Override any scalar of the scenario, e.g. --set devices.count=5000 (repeatable)",
+      })
+      .option("workers", {
+        type: "string",
+        describe:
+          "Worker processes sharing the run: N, or auto (one per core, at least 500 devices each); 1 = this process only",
       })
       .option("quiet", { type: "boolean", default: false, describe: "No progress line" })
       .option("json", {

@@ -14,7 +14,7 @@ import path from "node:path";
 import { ExitCode, UserError } from "../../lib/errors.js";
 import { SecretRegistry } from "../../lib/redact.js";
 import { ProgressPrinter, type RunResult, renderSummary, shouldUseColor } from "../../report/index.js";
-import { progressSource, RunSession, type SessionOutcome } from "../../run/index.js";
+import { progressSource, type SessionOutcome } from "../../run/index.js";
 import {
   applyOverrides,
   createRunId,
@@ -29,6 +29,7 @@ import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
 import { describeReportOutcome, prepareOutputDir, writeReportWithFallback } from "./output-dir.js";
+import { createRunner } from "./runner.js";
 
 export interface RunFlags {
   scenario: string;
@@ -45,6 +46,8 @@ export interface RunFlags {
   profile?: string;
   region?: string;
   set?: string[];
+  /** `--workers N|auto`: worker processes (./runner.ts); default auto. */
+  workers?: string | number;
 }
 
 export interface RunIo {
@@ -109,9 +112,13 @@ async function runScenario(
   const reportDir = output.dir;
 
   // ---- 2. run (src/run/session.ts) -------------------------------------------------------------
-  const session = new RunSession({
+  const session = createRunner({
+    workers: flags.workers,
     plan,
-    scenario: scenarioAsRun,
+    scenario: loaded.scenario,
+    overrides,
+    scenarioAsRun,
+    runId,
     startedAt,
     secrets,
     target: {
