@@ -7,6 +7,11 @@
  */
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { ExitCode, UserError } from "../lib/errors.js";
+import {
+  isValidRoleSessionName,
+  ROLE_SESSION_NAME_ALLOWED,
+  ROLE_SESSION_NAME_MAX_LENGTH,
+} from "../lib/role-session-name.js";
 
 export interface TemporaryCredentials {
   accessKeyId: string;
@@ -64,12 +69,10 @@ export interface StsCaller {
 }
 
 // AWS STS API reference, AssumeRole request parameters.
-const ROLE_SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
-export const MAX_ROLE_SESSION_NAME_LENGTH = 64;
 
 /**
  * Checks the AssumeRole parameters before any call, so a typo is a usage error naming the field
@@ -82,9 +85,9 @@ export function validateAssumeRoleSettings(s: AssumeRoleSettings): string[] {
     problems.push(
       `credentials.roleArn: ${JSON.stringify(s.roleArn)} is not an IAM role ARN; allowed: arn:aws:iam::<12-digit account>:role/<name>`,
     );
-  if (!ROLE_SESSION_NAME.test(s.roleSessionName))
+  if (!isValidRoleSessionName(s.roleSessionName))
     problems.push(
-      `credentials.roleSessionName: ${JSON.stringify(s.roleSessionName)} is not a valid RoleSessionName; allowed: 2-64 characters of letters, digits and +=,.@_-`,
+      `credentials.roleSessionName: ${JSON.stringify(s.roleSessionName)} is not a valid RoleSessionName; allowed: ${ROLE_SESSION_NAME_ALLOWED}`,
     );
   if (s.externalId !== undefined && !EXTERNAL_ID.test(s.externalId))
     problems.push(
@@ -134,7 +137,7 @@ export function validateAssumeRoleSettings(s: AssumeRoleSettings): string[] {
 export function sessionName(base: string, index: number, count: number): string {
   if (count <= 1) return base;
   const suffix = `-${index}`;
-  return base.slice(0, MAX_ROLE_SESSION_NAME_LENGTH - suffix.length) + suffix;
+  return base.slice(0, ROLE_SESSION_NAME_MAX_LENGTH - suffix.length) + suffix;
 }
 
 /** The real StsCaller: one STSClient signed with the source (account A) credentials. */

@@ -167,11 +167,6 @@ function parseCredential(
   };
 }
 
-/** Reads the X-Amz-* query parameters of a presigned URL. */
-export function parsePresigned(req: SignedRequest): SigV4Claims | SigV4Failure {
-  return presignedClaims(splitUrl(req.url));
-}
-
 function presignedClaims(parts: RawParts | undefined): SigV4Claims | SigV4Failure {
   if (!parts) return fail(400, "IncompleteSignature", "The query string is not correctly percent-encoded.");
   const q = parts.query;
@@ -381,19 +376,10 @@ function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** The canonical request strings a claim can have been signed over (one, or two for a presigned URL with a token). */
-export function canonicalRequests(
-  req: SignedRequest,
-  claims: SigV4Claims,
-  parsedUrl?: RawParts,
-): string[] | SigV4Failure {
-  const candidates = canonicalCandidates(req, claims, parsedUrl);
-  return Array.isArray(candidates) ? candidates.map((build) => build()) : candidates;
-}
-
 /**
- * Like canonicalRequests, but each candidate is built on demand (most likely form first), so a
- * verification that matches the first form does not pay for canonicalising the second.
+ * The canonical request strings a claim can have been signed over (one, or two for a presigned URL
+ * with a token), each built on demand (most likely form first), so a verification that matches the
+ * first form does not pay for canonicalising the second.
  */
 function canonicalCandidates(
   req: SignedRequest,

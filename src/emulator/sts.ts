@@ -10,6 +10,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  ROLE_SESSION_NAME_CHARACTERS,
+  ROLE_SESSION_NAME_MAX_LENGTH,
+  ROLE_SESSION_NAME_MIN_LENGTH,
+} from "../lib/role-session-name.js";
 import { evaluate, parsePolicyDocument } from "./iam.js";
 import type { Identity } from "./identity.js";
 import type { PolicyDocument, Principal, SignedRequest } from "./types.js";
@@ -181,9 +186,9 @@ export function createStsHandler(identity: Identity, opts: StsHandlerOptions = {
     checkString(v, roleArn, "roleArn", { required: true, min: 20, max: 2048 });
     checkString(v, sessionName, "roleSessionName", {
       required: true,
-      min: 2,
-      max: 64,
-      pattern: /^[\w+=,.@-]*$/,
+      min: ROLE_SESSION_NAME_MIN_LENGTH,
+      max: ROLE_SESSION_NAME_MAX_LENGTH,
+      pattern: ROLE_SESSION_NAME_CHARACTERS,
       patternText: "[\\w+=,.@-]*",
     });
     checkString(v, externalId, "externalId", {

@@ -92,14 +92,3 @@ export class ConnectGate {
     });
   }
 }
-
-/** Client IDs must be unique per run: a duplicate makes two clients take each other over forever. */
-export function findDuplicateClientIds(ids: Iterable<string>): string[] {
-  const seen = new Set<string>();
-  const dups = new Set<string>();
-  for (const id of ids) {
-    if (seen.has(id)) dups.add(id);
-    else seen.add(id);
-  }
-  return [...dups];
-}

@@ -7,6 +7,12 @@
 import { type mqtt, mqtt5 } from "aws-iot-device-sdk-v2";
 import { quotaFromReasonString } from "../lib/aws-iot-quotas.js";
 import { errorMessage } from "../lib/errors.js";
+import {
+  isMqttFailure,
+  MQTT311_SUBACK_FAILURE,
+  MQTT5_REASON as RC,
+  mqtt5ReasonName as reasonName,
+} from "../lib/mqtt-reason-codes.js";
 
 export interface UserProperty {
   name: string;
@@ -70,42 +76,20 @@ export interface DeviceOptions {
   credentialsExpired?: () => boolean;
 }
 
-/** MQTT 5 reason codes [MQTT-3.4.2.1] / CONNACK [MQTT-3.2.2.2] by name; < 0x80 is success. */
-const REASON_NAMES: Record<number, string> = {
-  128: "unspecifiedError",
-  129: "malformedPacket",
-  131: "implementationSpecificError",
-  132: "unsupportedProtocolVersion",
-  133: "clientIdNotValid",
-  134: "badUserNameOrPassword",
-  135: "notAuthorized",
-  136: "serverUnavailable",
-  137: "serverBusy",
-  138: "banned",
-  140: "badAuthenticationMethod",
-  142: "sessionTakenOver",
-  144: "topicNameInvalid",
-  145: "packetIdentifierInUse",
-  149: "packetTooLarge",
-  151: "quotaExceeded",
-  153: "payloadFormatInvalid",
-  159: "connectionRateExceeded",
-};
-
-export function reasonName(code: number): string {
-  return REASON_NAMES[code] ?? `reason${code}`;
-}
-
-/** MQTT 5 "Quota exceeded": how AWS IoT Core refuses a request over a rate quota. */
-const QUOTA_EXCEEDED = 0x97;
-
 /** The quota a 0x97 refusal names in its Reason String (the emulator names it; AWS may not). */
 function throttledBy(reasonString: string | undefined): string {
   return quotaFromReasonString(reasonString) ?? "unknown";
 }
 
 /** CONNACK codes that will not change by retrying: stop instead of reconnecting forever. */
-const FATAL_CONNACK = new Set([0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
+const FATAL_CONNACK = new Set<number>([
+  RC.unsupportedProtocolVersion,
+  RC.clientIdNotValid,
+  RC.badUserNameOrPassword,
+  RC.notAuthorized,
+  RC.banned,
+  RC.badAuthenticationMethod,
+]);
 
 /** Short, stable cause names for counters: `AWS_IO_SOCKET_CLOSED` → `socketClosed`. */
 export function crtErrorName(error: unknown): string {
@@ -116,7 +100,7 @@ export function crtErrorName(error: unknown): string {
 }
 
 function disconnectCause(crtName: string, packetReason: number | undefined, credsExpired: boolean): string {
-  if (packetReason === 0x8e) return "takeover";
+  if (packetReason === RC.sessionTakenOver) return "takeover";
   if (packetReason !== undefined && packetReason !== 0) return `serverDisconnect.${reasonName(packetReason)}`;
   if (/ping|keepAlive/i.test(crtName)) return "keepalive";
   if (credsExpired) return "credentialExpiry";
@@ -222,10 +206,10 @@ export class Mqtt5Device extends BaseDevice {
     });
     c.on("connectionFailure", (e) => {
       const code = e.connack?.reasonCode;
-      const reason = code !== undefined && code >= 0x80 ? reasonName(code) : crtErrorName(e.error);
+      const reason = code !== undefined && isMqttFailure(code) ? reasonName(code) : crtErrorName(e.error);
       this.events.onConnectFailure?.(this, reason, {
         reconnect: this.everConnected,
-        ...(code === QUOTA_EXCEEDED ? { throttled: throttledBy(e.connack?.reasonString) } : {}),
+        ...(code === RC.quotaExceeded ? { throttled: throttledBy(e.connack?.reasonString) } : {}),
       });
       const initial = this.#initial;
       if (!initial) return;
@@ -282,13 +266,13 @@ export class Mqtt5Device extends BaseDevice {
       const result = await this.#client.publish(packet);
       const code = result?.reasonCode ?? 0;
       // [MQTT-3.4.2.1] < 0x80 success (0x10 "no matching subscribers" included); ≥ 0x80 failure.
-      if (code < 0x80) return { ok: true, reasonCode: code };
+      if (!isMqttFailure(code)) return { ok: true, reasonCode: code };
       return {
         ok: false,
         reason: reasonName(code),
         reasonCode: code,
-        denied: code === 0x87,
-        ...(code === QUOTA_EXCEEDED ? { throttled: throttledBy(result?.reasonString) } : {}),
+        denied: code === RC.notAuthorized,
+        ...(code === RC.quotaExceeded ? { throttled: throttledBy(result?.reasonString) } : {}),
       };
     } catch (error) {
       return { ok: false, reason: crtErrorName(error), denied: false };
@@ -299,10 +283,10 @@ export class Mqtt5Device extends BaseDevice {
     const suback = await this.#client.subscribe({
       subscriptions: filters.map((topicFilter) => ({ topicFilter, qos })),
     });
-    const bad = suback.reasonCodes.findIndex((c) => c >= 0x80);
+    const bad = suback.reasonCodes.findIndex(isMqttFailure);
     if (bad >= 0) {
       throw new Error(
-        `subscriber ${this.clientId}: SUBSCRIBE to '${filters[bad]}' refused (${reasonName(suback.reasonCodes[bad] ?? 0x80)})`,
+        `subscriber ${this.clientId}: SUBSCRIBE to '${filters[bad]}' refused (${reasonName(suback.reasonCodes[bad] ?? RC.unspecifiedError)})`,
       );
     }
   }
@@ -400,7 +384,7 @@ export class Mqtt311Device extends BaseDevice {
     for (const f of filters) {
       const granted = await this.#connection.subscribe(f, qos);
       // [MQTT-3.9.3] return code 0x80 = failure.
-      if ((granted.qos as number) === 0x80)
+      if ((granted.qos as number) === MQTT311_SUBACK_FAILURE)
         throw new Error(`subscriber ${this.clientId}: SUBSCRIBE to '${f}' refused`);
     }
   }

@@ -14,7 +14,7 @@ import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { UserError } from "../lib/errors.js";
 import type { Closeable } from "../lib/lifecycle.js";
-import { ConnectGate, findDuplicateClientIds } from "./connect-gate.js";
+import { ConnectGate } from "./connect-gate.js";
 import { CrtConfigs } from "./crt-config.js";
 import { DeliveryTracker } from "./delivery-tracker.js";
 import {
@@ -191,19 +191,12 @@ export class Fleet implements Closeable {
     this.#carrier = chooseTagCarrier(o.plan.devices.protocol, subs.protocol, o.plan.publish.contentType);
   }
 
-  /** Validates client-ID uniqueness (devices + subscribers) and builds the shared CRT config. */
+  /**
+   * Builds the fleet and its shared CRT config. Client-ID uniqueness is the plan's job
+   * (src/lib/client-ids.ts, called by planRun).
+   */
   static async create(o: FleetOptions): Promise<Fleet> {
-    const fleet = new Fleet(o);
-    const ids: string[] = [];
-    for (let k = 0; k < o.plan.devices.count; k++) ids.push(o.plan.clientId(fleet.#first + k));
-    for (let k = 0; k < o.plan.subscribers.count; k++) ids.push(fleet.#subscriberId(k));
-    const dups = findDuplicateClientIds(ids);
-    if (dups.length > 0) {
-      throw new UserError(
-        `devices.clientId: client IDs must be unique per run (a duplicate makes two clients take each other over forever); duplicates: ${dups.slice(0, 5).join(", ")}${dups.length > 5 ? ", …" : ""}. Include {{index}} or {{deviceId}} in the template.`,
-      );
-    }
-    return fleet;
+    return new Fleet(o);
   }
 
   get tagCarrier(): TagCarrier {
@@ -397,7 +390,6 @@ export class Fleet implements Closeable {
         late: 0,
         lateOver100Ms: 0,
         maxLateMs: 0,
-        lagSamplesMs: [],
       },
       delivery,
       availability: this.availability(),

@@ -1,5 +1,5 @@
 /** The device fleet: CRT clients, connect pacing, the open-model scheduler and delivery tracking. */
-export { ConnectGate, type ConnectGateOptions, findDuplicateClientIds } from "./connect-gate.js";
+export { ConnectGate, type ConnectGateOptions } from "./connect-gate.js";
 export {
   buildMqtt5BaseConfig,
   buildMqtt311BaseConfig,
@@ -9,7 +9,7 @@ export {
   cloneMqtt311Config,
 } from "./crt-config.js";
 export { type DeliveryCounts, DeliveryTracker, type ReceiptKind } from "./delivery-tracker.js";
-export { ConnectError, crtErrorName, type Device, type PublishOutcome, reasonName } from "./device.js";
+export { ConnectError, crtErrorName, type Device, type PublishOutcome } from "./device.js";
 export {
   Fleet,
   type FleetAvailability,
@@ -21,7 +21,6 @@ export {
 export {
   PublishScheduler,
   type PublishSchedulerOptions,
-  percentile,
   type ScheduledSend,
   type SchedulerStats,
 } from "./schedule.js";

@@ -46,11 +46,7 @@ export interface SchedulerStats {
   /** Sends more than 100 ms late (the generator-saturation rule uses their share). */
   lateOver100Ms: number;
   maxLateMs: number;
-  /** Lateness of the late sends (ms), for percentiles. Bounded reservoir. */
-  lagSamplesMs: readonly number[];
 }
-
-const LAG_RESERVOIR = 10_000;
 
 interface Entry {
   due: number;
@@ -70,9 +66,6 @@ export class PublishScheduler {
   #late = 0;
   #lateOver100 = 0;
   #maxLate = 0;
-  #lagSamples: number[] = [];
-  #lagSeen = 0;
-  #rng = 0x9e3779b9;
   #resolveDone: (() => void) | undefined;
   readonly #done: Promise<void>;
 
@@ -124,7 +117,6 @@ export class PublishScheduler {
       late: this.#late,
       lateOver100Ms: this.#lateOver100,
       maxLateMs: this.#maxLate,
-      lagSamplesMs: this.#lagSamples,
     };
   }
 
@@ -171,24 +163,6 @@ export class PublishScheduler {
     if (lateMs > 100) this.#lateOver100++;
     if (lateMs <= this.#o.lagThresholdMs) return;
     this.#late++;
-    // Reservoir sampling (algorithm R) keeps lag percentiles with bounded memory on long runs.
-    this.#lagSeen++;
-    if (this.#lagSamples.length < LAG_RESERVOIR) {
-      this.#lagSamples.push(lateMs);
-    } else {
-      const j = this.#nextRandom() % this.#lagSeen;
-      if (j < LAG_RESERVOIR) this.#lagSamples[j] = lateMs;
-    }
-  }
-
-  /** xorshift32: deterministic, per-instance (no Math.random on the hot path, no module state). */
-  #nextRandom(): number {
-    let x = this.#rng;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#rng = x >>> 0;
-    return this.#rng;
   }
 
   // Binary min-heap on (slot, index): ties broken by device index so the order is deterministic.
@@ -228,12 +202,4 @@ export class PublishScheduler {
     }
     h[i] = last;
   }
-}
-
-/** p-th percentile (0..100) of samples, nearest-rank; 0 when empty. */
-export function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) return 0;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank] ?? 0;
 }

@@ -33,10 +33,6 @@ export const LATENCY_METRICS = [
 ] as const;
 export type LatencyMetric = (typeof LATENCY_METRICS)[number];
 
-export function isLatencyMetric(name: string): name is LatencyMetric {
-  return (LATENCY_METRICS as readonly string[]).includes(name);
-}
-
 /** A new empty histogram with iotload's bounds (µs, 1 µs .. 1 h, 3 digits). */
 export function createHistogram(): Histogram {
   return build({
@@ -71,14 +67,6 @@ export function mergeEncoded(encoded: readonly string[]): Histogram {
   const out = head === undefined ? createHistogram() : decodeHistogram(head);
   for (const e of rest) out.add(decodeHistogram(e));
   return out;
-}
-
-/** Converts a latency in milliseconds (float) to whole microseconds clamped into the bounds. */
-export function msToClampedUs(ms: number): { us: number; clamped: boolean } {
-  const us = Math.round(ms * 1000);
-  if (!(us >= 0)) return { us: 0, clamped: true }; // negative or NaN
-  if (us > HISTOGRAM_HIGHEST_US) return { us: HISTOGRAM_HIGHEST_US, clamped: true };
-  return { us, clamped: false };
 }
 
 /** Value at a percentile (0..100) in milliseconds; 0 for an empty histogram. */
@@ -122,21 +110,4 @@ export function summarize(histogram: Histogram): LatencySummary {
     p999: percentileMs(histogram, 99.9),
     p9999: percentileMs(histogram, 99.99),
   };
-}
-
-/** Percentile spectrum for charts: points at 1/(1-q) spacing, values in ms (HdrHistogram's classic plot). */
-export function percentileSpectrum(
-  histogram: Histogram,
-  pointsPerHalf = 5,
-): Array<{ q: number; ms: number }> {
-  const out: Array<{ q: number; ms: number }> = [];
-  if (histogram.totalCount === 0) return out;
-  // q = 1 - 2^(-k/pointsPerHalf) up to 99.9999 %, bounded loop.
-  for (let k = 0; k <= 20 * pointsPerHalf; k++) {
-    const q = 1 - 2 ** (-k / pointsPerHalf);
-    if (q > 0.999999) break;
-    out.push({ q, ms: percentileMs(histogram, q * 100) });
-  }
-  out.push({ q: 0.999999, ms: percentileMs(histogram, 99.9999) });
-  return out;
 }

@@ -15,14 +15,11 @@ export {
   HISTOGRAM_LOWEST_US,
   HISTOGRAM_SIGNIFICANT_DIGITS,
   type Histogram,
-  isLatencyMetric,
   LATENCY_METRICS,
   type LatencyMetric,
   type LatencySummary,
   mergeEncoded,
-  msToClampedUs,
   percentileMs,
-  percentileSpectrum,
   summarize,
 } from "./histograms.js";
 export {

@@ -5,13 +5,7 @@
  * (1 s → 10 s → 60 s → 600 s → 3600 s) by merging their encoded histograms exactly, one group at a time
  * so that no single tick stalls the event loop.
  */
-import {
-  decodeHistogram,
-  encodeHistogram,
-  type Histogram,
-  mergeEncoded,
-  percentileMs,
-} from "./histograms.js";
+import { encodeHistogram, type Histogram, mergeEncoded, percentileMs } from "./histograms.js";
 
 /** Latency metrics that also get a per-interval histogram. */
 export const INTERVAL_LATENCY_METRICS = ["publishAck", "delivery"] as const;
@@ -135,9 +129,4 @@ export function coarsenOnce(intervals: IntervalRecord[], keepRecent: number): bo
   const group = intervals.slice(start, end + 1);
   intervals.splice(start, group.length, mergeIntervals(group, key, level));
   return true;
-}
-
-/** Re-encodes a histogram-bearing interval latency after decoding (used by tests and mergers). */
-export function decodeIntervalLatency(lat: IntervalLatency): Histogram {
-  return decodeHistogram(lat.encoded);
 }

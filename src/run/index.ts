@@ -6,6 +6,7 @@ export { type Assembled, type AssembleOptions, assembleRun } from "./assemble.js
 export { progressSource, sumSnapshots } from "./progress.js";
 export {
   RunSession,
+  type SaturationEvent,
   type SessionOptions,
   type SessionOutcome,
   type SessionPhase,

@@ -72,10 +72,24 @@ export interface SessionOutcome {
   result?: RunResult;
 }
 
+/** The generator fell behind its open-model schedule in the last second (or caught up again). */
+export interface SaturationEvent {
+  saturated: boolean;
+  /** Share of the last second's sends that left later than the lag threshold (fleet: 10 ms). */
+  lateShare: number;
+  sent: number;
+  atMs: number;
+}
+
 interface SessionEvents {
   phase: [SessionPhase];
   tick: [SessionSnapshot];
+  saturation: [SaturationEvent];
 }
+
+/** Live saturation: at least this share of a second's sends late, out of at least MIN_SENDS sends. */
+const SATURATED_SHARE = 0.1;
+const MIN_SENDS = 20;
 
 /** Connect failure reasons (fleet/device.ts names) that mean the target answered with a refusal. */
 const REFUSED_CONNECT =
@@ -95,6 +109,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #monitor: GeneratorMonitor | undefined;
   #publishStart: number | undefined;
   #ran = false;
+  #saturated = false;
 
   constructor(options: SessionOptions) {
     super();
@@ -118,6 +133,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     this.#ran = true;
     const tick = setInterval(() => {
       this.recorder.tick();
+      this.#checkSaturation();
       this.emit("tick", this.snapshot());
     }, 1000);
     this.#stack.add(() => clearInterval(tick));
@@ -294,6 +310,26 @@ export class RunSession extends EventEmitter<SessionEvents> {
     // Last line of defence: no secret reaches a file or the terminal, whatever a field contains.
     const redacted = JSON.parse(this.#o.secrets.redact(JSON.stringify(result))) as RunResult;
     return redacted;
+  }
+
+  /**
+   * The open model's own alarm, live: sends leaving late means the generator, not the target, sets the
+   * pace (the final verdict adds CPU and event-loop evidence: result `generator`). Edge-triggered, with a
+   * `generator.saturated` / `generator.recovered` marker for the report.
+   */
+  #checkSaturation(): void {
+    if (this.#phase !== "publishing") return;
+    const iv = this.recorder.lastInterval();
+    if (iv === undefined) return;
+    const sent = iv.counts.published ?? 0;
+    const late = iv.counts.scheduleLag ?? 0;
+    const lateShare = sent > 0 ? late / sent : 0;
+    const saturated = sent >= MIN_SENDS && lateShare >= SATURATED_SHARE;
+    if (saturated === this.#saturated) return;
+    this.#saturated = saturated;
+    const detail = `${Math.round(lateShare * 100)}% of ${sent} sends late`;
+    this.recorder.mark(saturated ? "generator.saturated" : "generator.recovered", detail);
+    this.emit("saturation", { saturated, lateShare, sent, atMs: Date.now() });
   }
 
   #fleet() {

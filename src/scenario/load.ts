@@ -9,7 +9,9 @@ import { dirname, resolve } from "node:path";
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { basicIngestRule } from "../lib/basic-ingest.js";
+import { hasIndexPlaceholder } from "../lib/client-ids.js";
 import { errorMessage, UserError } from "../lib/errors.js";
+import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-session-name.js";
 import { closestMatch, type Diagnostic, formatPath, ScenarioError, showValue } from "./diagnostics.js";
 import { applySets, interpolateEnv } from "./interpolate.js";
 import { checkQuotas } from "./quotas.js";
@@ -327,12 +329,10 @@ interface Finding {
   quota?: string;
 }
 
-const HAS_INDEX = /\{\{\s*index\s*\}\}/;
-
 /** Rules that span fields (or need a parsed value) — run once the structure is valid. */
 function crossFieldProblems(s: Scenario): Finding[] {
   const out: Finding[] = [];
-  if (!HAS_INDEX.test(s.devices.clientId)) {
+  if (!hasIndexPlaceholder(s.devices.clientId)) {
     out.push({
       severity: "error",
       path: ["devices", "clientId"],
@@ -342,7 +342,7 @@ function crossFieldProblems(s: Scenario): Finding[] {
       allowed: 'a template with {{index}}, e.g. "sim-{{index}}"',
     });
   }
-  if (s.subscribers.count > 1 && !HAS_INDEX.test(s.subscribers.clientId)) {
+  if (s.subscribers.count > 1 && !hasIndexPlaceholder(s.subscribers.clientId)) {
     out.push({
       severity: "error",
       path: ["subscribers", "clientId"],
@@ -453,13 +453,13 @@ function crossFieldProblems(s: Scenario): Finding[] {
       worker: 99,
       seed: 0,
     });
-    if (!/^[\w+=,.@-]{2,64}$/.test(name)) {
+    if (!isValidRoleSessionName(name)) {
       out.push({
         severity: "error",
         path: ["credentials", "roleSessionName"],
         message: "renders to a name STS rejects",
         got: JSON.stringify(name),
-        allowed: "2–64 characters of letters, digits and + = , . @ _ - (AWS STS AssumeRole RoleSessionName)",
+        allowed: ROLE_SESSION_NAME_ALLOWED,
       });
     }
   } catch (error) {

@@ -15,7 +15,9 @@
  * and concurrency are shared: shard s connects its j-th device at (j·n + s)/rate, so the union of all
  * shards connects at exactly `rate`, interleaved. Subscribers run in shard 0 only.
  */
+import { assertUniqueClientIds } from "../lib/client-ids.js";
 import { UserError } from "../lib/errors.js";
+import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-session-name.js";
 import { checkQuotas } from "./quotas.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
 import { createSchedule, type DeviceSchedule } from "./schedule.js";
@@ -153,9 +155,6 @@ export interface RunPlan {
   /** Highest planned publish rate of this shard, msg/s. */
   peakMessagesPerSecond: number;
 }
-
-/** STS RoleSessionName: 2–64 characters of [\w+=,.@-] (AWS STS AssumeRole API reference). */
-const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 
 /** Applies overrides to a validated scenario (see the module comment). Throws UserError naming the flag. */
 export function applyOverrides(scenario: Scenario, overrides: PlanOverrides = {}): Scenario {
@@ -302,14 +301,21 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
   const subscriberClientId = (index: number): string =>
     subscriberIdTemplate.render(renderContext(index, 0, 0, ""));
   const subscriberCount = shard.index === 0 ? s.subscribers.count : 0;
-  checkClientIds(s, count, firstIndex, clientId, subscriberCount, subscriberClientId);
+  assertUniqueClientIds({
+    deviceTemplate: s.devices.clientId,
+    firstIndex,
+    count,
+    clientId,
+    subscriberCount,
+    subscriberClientId,
+  });
 
   const roleSessionName = compileTemplate(s.credentials.roleSessionName, "sessionName").render(
     renderContext(0, 0, 0, ""),
   );
-  if (!SESSION_NAME.test(roleSessionName)) {
+  if (!isValidRoleSessionName(roleSessionName)) {
     throw new UserError(
-      `credentials.roleSessionName: renders to "${roleSessionName}", which STS rejects; allowed: 2–64 characters of letters, digits and + = , . @ _ - (AWS STS AssumeRole RoleSessionName).`,
+      `credentials.roleSessionName: renders to "${roleSessionName}", which STS rejects; allowed: ${ROLE_SESSION_NAME_ALLOWED}.`,
     );
   }
 
@@ -404,43 +410,6 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     },
     peakMessagesPerSecond: peakRate * count,
   };
-}
-
-function checkClientIds(
-  s: Scenario,
-  count: number,
-  firstIndex: number,
-  clientId: (i: number) => string,
-  subscriberCount: number,
-  subscriberClientId: (i: number) => string,
-): void {
-  // A duplicate client ID makes the broker disconnect the older connection, and both reconnect forever
-  // (docs/architecture.md §4). The loader already requires {{index}} in the template, which makes device IDs
-  // unique; subscribers use a separate template, so check the two sets do not meet.
-  if (!/\{\{\s*index\s*\}\}/.test(s.devices.clientId)) {
-    throw new UserError(
-      `devices.clientId: must contain {{index}} so every device has its own client ID (got "${s.devices.clientId}").`,
-    );
-  }
-  if (subscriberCount === 0) return;
-  const subs = new Map<string, number>();
-  for (let i = 0; i < subscriberCount; i++) {
-    const id = subscriberClientId(i);
-    if (subs.has(id)) {
-      throw new UserError(
-        `subscribers.clientId: subscribers ${subs.get(id)} and ${i} would both be "${id}"; use {{index}}.`,
-      );
-    }
-    subs.set(id, i);
-  }
-  for (let i = firstIndex; i < firstIndex + count; i++) {
-    const id = clientId(i);
-    if (subs.has(id)) {
-      throw new UserError(
-        `subscribers.clientId: subscriber ${subs.get(id)} and device ${i} would both be "${id}"; give subscribers a different prefix.`,
-      );
-    }
-  }
 }
 
 function planTarget(s: Scenario): PlanTarget {

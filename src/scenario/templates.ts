@@ -129,10 +129,6 @@ export class TemplateError extends Error {
 /** The largest payload filler accepted at all (quotas.ts reports the AWS limit, 128 KiB, separately). */
 const MAX_FILLER_BYTES = 1_048_576;
 
-export function allowedFor(use: TemplateUse): readonly string[] {
-  return ALLOWED[use];
-}
-
 /** Parses a template once. Throws TemplateError. */
 export function compileTemplate(source: string, use: TemplateUse): CompiledTemplate {
   const allowed = ALLOWED[use];

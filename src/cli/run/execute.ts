@@ -20,15 +20,23 @@ import {
   createRunId,
   formatDiagnostic,
   loadScenario,
+  type PlanOverrides,
   parseOverrides,
   planRun,
+  type RunPlan,
+  type Scenario,
   ScenarioError,
   warningsAsRun,
 } from "../../scenario/index.js";
 import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
-import { describeReportOutcome, prepareOutputDir, writeReportWithFallback } from "./output-dir.js";
+import {
+  describeReportOutcome,
+  type PreparedOutputDir,
+  prepareOutputDir,
+  writeReportWithFallback,
+} from "./output-dir.js";
 import { createRunner } from "./runner.js";
 
 export interface RunFlags {
@@ -80,6 +88,21 @@ export async function executeRun(flags: RunFlags, io: RunIo): Promise<RunOutcome
   }
 }
 
+/** A run's context once the input is checked: everything later steps need, nothing running yet. */
+interface PreparedRun {
+  flags: RunFlags;
+  io: RunIo;
+  secrets: SecretRegistry;
+  say: (text: string) => void;
+  plan: RunPlan;
+  /** The validated scenario and overrides: worker processes plan their shards from them. */
+  scenario: Scenario;
+  overrides: PlanOverrides;
+  scenarioAsRun: unknown;
+  startedAt: number;
+  output: PreparedOutputDir;
+}
+
 async function runScenario(
   flags: RunFlags,
   io: RunIo,
@@ -87,7 +110,30 @@ async function runScenario(
   say: (text: string) => void,
   interrupts: RunInterrupts,
 ): Promise<RunOutcome> {
-  // ---- 1. load, validate, plan (user mistakes → UserError, exit 2, nothing written) ----------
+  const run = await prepareRun(flags, io, secrets, say);
+  const ran = await runSession(run, interrupts);
+  interrupts.startReporting(run.output.dir);
+  // A run that never started (README "Exit codes"): nothing was published, so there is nothing to
+  // report — no report directory (which would show a healthy generator and passing thresholds), the
+  // reason printed once, exit 5 (refused) or 6 (unreachable / no local credentials).
+  if (ran.result === undefined) {
+    await run.output.discard();
+    if (ran.failure instanceof UserError) {
+      say(`iotload: the run did not start: ${ran.failure.message}\n`);
+      return { exitCode: ran.failure.exitCode };
+    }
+    throw ran.failure;
+  }
+  return report(run, ran.result, ran.failure, interrupts.interrupted);
+}
+
+/** Load, validate, plan, output preflight: user mistakes → UserError (exit 2), nothing written, no load. */
+async function prepareRun(
+  flags: RunFlags,
+  io: RunIo,
+  secrets: SecretRegistry,
+  say: (text: string) => void,
+): Promise<PreparedRun> {
   const loaded = await loadScenario(flags.scenario, { env: io.env, sets: flags.set ?? [] });
   const thresholdErrors = thresholdProblems(loaded);
   if (thresholdErrors.length > 0) throw new ScenarioError(loaded.file, thresholdErrors);
@@ -109,18 +155,32 @@ async function runScenario(
     defaultDir: path.join("reports", `${plan.name}-${runId}`),
     force: flags.force === true,
   });
-  const reportDir = output.dir;
-
-  // ---- 2. run (src/run/session.ts) -------------------------------------------------------------
-  const session = createRunner({
-    workers: flags.workers,
+  return {
+    flags,
+    io,
+    secrets,
+    say,
     plan,
     scenario: loaded.scenario,
     overrides,
     scenarioAsRun,
-    runId,
     startedAt,
-    secrets,
+    output,
+  };
+}
+
+/** One RunSession in this process, or N worker processes (./runner.ts), with the progress line. */
+async function runSession(r: PreparedRun, interrupts: RunInterrupts): Promise<SessionOutcome> {
+  const { flags, io, say } = r;
+  const session = createRunner({
+    workers: flags.workers,
+    plan: r.plan,
+    scenario: r.scenario,
+    overrides: r.overrides,
+    scenarioAsRun: r.scenarioAsRun,
+    runId: r.plan.runId,
+    startedAt: r.startedAt,
+    secrets: r.secrets,
     target: {
       env: io.env,
       ...(flags.profile === undefined ? {} : { profile: flags.profile }),
@@ -136,9 +196,8 @@ async function runScenario(
   session.on("phase", (p) => {
     if (p === "closing") progress?.stop();
   });
-  let ran: SessionOutcome;
   try {
-    ran = await session.run({
+    return await session.run({
       run: interrupts.run.signal,
       hard: interrupts.hard.signal,
       reason: () => interrupts.reason,
@@ -146,27 +205,18 @@ async function runScenario(
   } finally {
     progress?.stop();
   }
-  interrupts.startReporting(reportDir);
-  const { failure } = ran;
+}
 
-  // ---- a run that never started (README "Exit codes") ------------------------------------------
-  // Nothing was published, so there is nothing to report: no report directory (which would show a
-  // healthy generator and passing thresholds), the reason printed once, exit 5 (refused) or 6
-  // (unreachable / no local credentials).
-  if (ran.result === undefined) {
-    await output.discard();
-    if (failure instanceof UserError) {
-      say(`iotload: the run did not start: ${failure.message}\n`);
-      return { exitCode: failure.exitCode };
-    }
-    throw failure;
-  }
-
-  // ---- 3. report (always written once the run started) -----------------------------------------
-  const result = ran.result;
-  const interrupted = interrupts.interrupted;
+/** Report files (always written once the run started), summary, exit code. */
+async function report(
+  r: PreparedRun,
+  result: RunResult,
+  failure: unknown,
+  interrupted: boolean,
+): Promise<RunOutcome> {
+  const { flags, io, secrets, say } = r;
+  const reportDir = r.output.dir;
   const report = await writeReportWithFallback(reportDir, result);
-
   if (flags.json) {
     io.stdout.write(`${secrets.redact(JSON.stringify(result, null, 2))}\n`);
   } else {
@@ -181,7 +231,6 @@ async function runScenario(
     result,
     reportDir: report.kind === "fallback" ? path.dirname(report.paths.resultPath) : reportDir,
   });
-
   if (failure !== undefined) {
     if (failure instanceof UserError) {
       say(`iotload: ${failure.message}\n`);

@@ -26,6 +26,7 @@ import {
   type Parser,
 } from "mqtt-packet";
 import { quotaValue } from "../../lib/aws-iot-quotas.js";
+import { MQTT311_CONNACK, MQTT311_SUBACK_FAILURE, MQTT5_REASON as RC } from "../../lib/mqtt-reason-codes.js";
 import { hasWildcard, parseSharedFilter } from "../../lib/mqtt-topic.js";
 import type { Principal } from "../types.js";
 import type { BrokerCore, ClientTransport } from "./core.js";
@@ -50,36 +51,6 @@ import {
 import type { DisconnectReason, PresenceInfo } from "./presence.js";
 import type { Delivery, Session, SubscriptionOptions } from "./session.js";
 import type { TokenBucket } from "./throttle.js";
-
-/** MQTT 5 reason codes used here (MQTT 5.0 §2.4). */
-const RC = {
-  success: 0x00,
-  noSubscriptionExisted: 0x11,
-  disconnectWithWill: 0x04,
-  unspecified: 0x80,
-  malformed: 0x81,
-  protocolError: 0x82,
-  clientIdNotValid: 0x85,
-  notAuthorized: 0x87,
-  keepAliveTimeout: 0x8d,
-  sessionTakenOver: 0x8e,
-  topicFilterInvalid: 0x8f,
-  topicNameInvalid: 0x90,
-  topicAliasInvalid: 0x94,
-  packetTooLarge: 0x95,
-  quotaExceeded: 0x97,
-  qosNotSupported: 0x9b,
-} as const;
-
-/** MQTT 3.1.1 CONNACK return codes [MQTT-3.2.2.3]. */
-const V4_CONNACK = {
-  unacceptableProtocol: 1,
-  identifierRejected: 2,
-  serverUnavailable: 3,
-  notAuthorized: 5,
-} as const;
-/** MQTT 3.1.1 SUBACK failure [MQTT-3.9.3]. */
-const V4_SUBACK_FAILURE = 0x80;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -252,7 +223,7 @@ export class Connection {
     } catch (error) {
       // A handler bug must cost one connection, not the emulator.
       this.#core.countRejected(`internal: ${error instanceof Error ? error.message : String(error)}`);
-      this.#close("SERVER_ERROR", true, RC.unspecified);
+      this.#close("SERVER_ERROR", true, RC.unspecifiedError);
     }
   }
 
@@ -305,7 +276,7 @@ export class Connection {
     if (this.#state === "closed") return;
     this.#core.counters.malformed++;
     this.#core.countRejected(`malformed: ${error instanceof Error ? error.message : String(error)}`);
-    this.#close("CLIENT_ERROR", true, RC.malformed);
+    this.#close("CLIENT_ERROR", true, RC.malformedPacket);
   }
 
   #onPacket(packet: Packet): void {
@@ -374,7 +345,7 @@ export class Connection {
     clearTimeout(this.#idleTimer);
     // MQTT 3.1 (protocol level 3, "MQIsdp") is not supported by AWS IoT [MQTT-3.1.2-2].
     if (p.protocolId !== "MQTT" || (p.protocolVersion !== 4 && p.protocolVersion !== 5)) {
-      this.#refuseConnect(V4_CONNACK.unacceptableProtocol, RC.unspecified, "protocol-version");
+      this.#refuseConnect(MQTT311_CONNACK.unacceptableProtocol, RC.unspecifiedError, "protocol-version");
       return;
     }
     this.#version = p.protocolVersion;
@@ -396,21 +367,21 @@ export class Connection {
       // A zero-length ID is accepted only for a fresh session: the server assigns one
       // [MQTT-3.1.3-6/7]; with cleanSession=0 it is refused [MQTT-3.1.3-8] (AWS does the same).
       if (!cleanStart) {
-        this.#refuseConnect(V4_CONNACK.identifierRejected, RC.clientIdNotValid, "client-id-empty");
+        this.#refuseConnect(MQTT311_CONNACK.identifierRejected, RC.clientIdNotValid, "client-id-empty");
         return;
       }
       clientId = randomUUID();
       assigned = clientId;
     }
     if (validateClientId(clientId) !== undefined) {
-      this.#refuseConnect(V4_CONNACK.identifierRejected, RC.clientIdNotValid, "client-id-too-long");
+      this.#refuseConnect(MQTT311_CONNACK.identifierRejected, RC.clientIdNotValid, "client-id-too-long");
       return;
     }
     const now = core.now();
     const throttled = core.throttles.connect(clientId, now);
     if (throttled !== undefined) {
       this.#refuseConnect(
-        V4_CONNACK.serverUnavailable,
+        MQTT311_CONNACK.serverUnavailable,
         RC.quotaExceeded,
         "throttled",
         core.throttles.reason(throttled),
@@ -433,12 +404,12 @@ export class Connection {
       }
     }
     if (!core.authorize(this.principal, "iot:Connect", core.clientArn(clientId), clientId)) {
-      this.#refuseConnect(V4_CONNACK.notAuthorized, RC.notAuthorized, "connect-denied");
+      this.#refuseConnect(MQTT311_CONNACK.notAuthorized, RC.notAuthorized, "connect-denied");
       return;
     }
     // The will topic must be publishable by this principal; AWS refuses the CONNECT otherwise.
     if (will && !core.authorize(this.principal, "iot:Publish", core.topicArn(will.topic), clientId)) {
-      this.#refuseConnect(V4_CONNACK.notAuthorized, RC.notAuthorized, "will-denied");
+      this.#refuseConnect(MQTT311_CONNACK.notAuthorized, RC.notAuthorized, "will-denied");
       return;
     }
 
@@ -738,14 +709,14 @@ export class Connection {
     if (subs.length > AwsIotLimits.maxFiltersPerSubscribe) {
       // AWS: at most 8 subscriptions per SUBSCRIBE.
       core.countRejected("too-many-filters");
-      for (let i = 0; i < subs.length; i++) codes.push(v5 ? RC.quotaExceeded : V4_SUBACK_FAILURE);
+      for (let i = 0; i < subs.length; i++) codes.push(v5 ? RC.quotaExceeded : MQTT311_SUBACK_FAILURE);
     } else {
       const now = core.now();
       for (const s of subs) {
         // Each filter counts toward "Subscriptions per second per account".
         if (!core.throttles.subscription(now)) {
           throttled = core.throttles.reason("subscriptionsPerSecondPerAccount");
-          codes.push(v5 ? RC.quotaExceeded : V4_SUBACK_FAILURE);
+          codes.push(v5 ? RC.quotaExceeded : MQTT311_SUBACK_FAILURE);
           continue;
         }
         codes.push(this.#subscribeOne(session, s, replay));
@@ -779,17 +750,17 @@ export class Connection {
     const filter = s.topic;
     if (validateTopicFilter(filter) !== undefined) {
       core.countRejected("topic-filter-invalid");
-      return v5 ? RC.topicFilterInvalid : V4_SUBACK_FAILURE;
+      return v5 ? RC.topicFilterInvalid : MQTT311_SUBACK_FAILURE;
     }
     // Shared subscriptions need iot:Subscribe on topicfilter/$share/<ShareName>/<filter>: the resource is
     // the filter as subscribed (AWS IoT SDK shared-subscription samples grant exactly that).
     if (!this.#allowed("iot:Subscribe", filter)) {
-      return v5 ? RC.notAuthorized : V4_SUBACK_FAILURE;
+      return v5 ? RC.notAuthorized : MQTT311_SUBACK_FAILURE;
     }
     const existed = session.subscriptions.has(filter);
     if (!existed && session.subscriptions.size >= AwsIotLimits.maxSubscriptionsPerConnection) {
       core.countRejected("too-many-subscriptions");
-      return v5 ? RC.quotaExceeded : V4_SUBACK_FAILURE;
+      return v5 ? RC.quotaExceeded : MQTT311_SUBACK_FAILURE;
     }
     const qos: 0 | 1 = s.qos >= 1 ? 1 : 0;
     const opts: SubscriptionOptions = {

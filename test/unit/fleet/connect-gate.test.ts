@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ConnectGate, findDuplicateClientIds } from "../../../src/fleet/connect-gate.js";
+import { ConnectGate } from "../../../src/fleet/connect-gate.js";
 import type { Clock } from "../../../src/lib/clock.js";
 
 const fakeClock: Clock = {
@@ -64,10 +64,5 @@ describe("ConnectGate", () => {
     const settled = await Promise.allSettled(results);
     expect(started).toBe(1);
     expect(settled.filter((r) => r.status === "rejected")).toHaveLength(2);
-  });
-
-  it("finds duplicate client IDs", () => {
-    expect(findDuplicateClientIds(["a", "b", "a", "c", "b"])).toEqual(["a", "b"]);
-    expect(findDuplicateClientIds(["a", "b"])).toEqual([]);
   });
 });

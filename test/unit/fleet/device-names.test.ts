@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { connectFailureReason, crtErrorName, reasonName } from "../../../src/fleet/device.js";
+import { connectFailureReason, crtErrorName } from "../../../src/fleet/device.js";
 import { UPGRADE_FAILURE } from "../../../src/fleet/handshake-watch.js";
+import { mqtt5ReasonName as reasonName } from "../../../src/lib/mqtt-reason-codes.js";
 
 describe("counter names for CRT errors and MQTT reason codes", () => {
   it("shortens CRT error names to stable camelCase", () => {
@@ -17,7 +18,9 @@ describe("counter names for CRT errors and MQTT reason codes", () => {
     expect(reasonName(0x87)).toBe("notAuthorized");
     expect(reasonName(0x97)).toBe("quotaExceeded");
     expect(reasonName(0x8e)).toBe("sessionTakenOver");
-    expect(reasonName(0xa2)).toBe("reason162");
+    expect(reasonName(0xa2)).toBe("wildcardSubscriptionsNotSupported");
+    expect(reasonName(0xa3)).toBe("reason163");
+    expect(reasonName(0x00)).toBe("success");
   });
 
   it("names a refused first MQTT 3.1.1 connect by its AWS error, not by the library prefix", () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { PublishScheduler, percentile, type ScheduledSend } from "../../../src/fleet/schedule.js";
+import { PublishScheduler, type ScheduledSend } from "../../../src/fleet/schedule.js";
 import type { Clock } from "../../../src/lib/clock.js";
 
 function fakeClock() {
@@ -125,7 +125,6 @@ describe("PublishScheduler", () => {
     expect(st.late).toBeGreaterThanOrEqual(2);
     expect(st.lateOver100Ms).toBeGreaterThanOrEqual(2);
     expect(st.maxLateMs).toBeGreaterThanOrEqual(148);
-    expect(st.lagSamplesMs.length).toBe(st.late);
   });
 
   it("stop() ends offering load immediately", async () => {
@@ -142,11 +141,5 @@ describe("PublishScheduler", () => {
     expect(sent).toBe(before);
     expect(before).toBeGreaterThan(0);
     expect(vi.getTimerCount()).toBe(0);
-  });
-
-  it("percentile uses nearest rank", () => {
-    expect(percentile([], 99)).toBe(0);
-    expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
-    expect(percentile([5, 1, 3, 2, 4], 100)).toBe(5);
   });
 });

@@ -102,10 +102,13 @@ describe("Recorder", () => {
     const r = new Recorder({ clock: fakeClock(T0) });
     r.latency("connect", -1);
     r.latency("connect", 5_000_000);
+    r.latency("connect", Number.NaN);
     r.latency("connect", 12);
     const s = r.snapshot();
-    expect(s.latency.connect.count).toBe(3);
-    expect(s.latency.connect.clamped).toBe(2);
+    expect(s.latency.connect.count).toBe(4);
+    expect(s.latency.connect.clamped).toBe(3);
+    // Clamped into the bounds (1 µs .. 1 h), not dropped: the largest is the upper bound.
+    expect(s.latency.connect.max).toBeGreaterThanOrEqual(3_599_000);
     expect(s.latency.publishAck.clamped).toBe(0);
   });
 

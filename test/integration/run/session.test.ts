@@ -1,0 +1,83 @@
+/**
+ * RunSession against the embedded emulator, without the CLI: phases in order, live snapshots and
+ * ticks, an exact result; stopped early → partial with every publish settled (docs/architecture.md §7).
+ */
+import { describe, expect, it } from "vitest";
+import { SecretRegistry } from "../../../src/lib/redact.js";
+import { RunSession, type SessionPhase, type SessionSnapshot } from "../../../src/run/index.js";
+import { parseScenario, planRun } from "../../../src/scenario/index.js";
+
+const YAML = `
+name: session-test
+target: { kind: local, throttle: off }
+devices:
+  count: 4
+  clientId: "sess-{{runId}}-{{index}}"
+  connect: { rate: 100/s, concurrency: 4, timeout: 10s }
+publish:
+  topic: "dt/sess/{{deviceId}}"
+  qos: 1
+  payload: { json: { seq: "{{seq}}" } }
+phases:
+  - { name: steady, duration: 2500ms, rate: 10/s }
+subscribers: { count: 1, topics: ["dt/sess/#"] }
+stop: { grace: 2s }
+`;
+
+function session(runId: string) {
+  const { scenario } = parseScenario(YAML, "session-test.yaml");
+  const plan = planRun(scenario, {}, { runId });
+  const startedAt = Date.now();
+  const notes: string[] = [];
+  const s = new RunSession({
+    plan,
+    scenario,
+    startedAt,
+    secrets: new SecretRegistry(),
+    notify: (line) => notes.push(line),
+  });
+  return { s, plan, notes };
+}
+
+describe("RunSession", () => {
+  it("runs a scenario end to end: phases in order, ticks, exact counts", async () => {
+    const { s, notes } = session("sess-a");
+    const phases: SessionPhase[] = [];
+    const ticks: SessionSnapshot[] = [];
+    s.on("phase", (p) => phases.push(p));
+    s.on("tick", (t) => ticks.push(t));
+    const ac = new AbortController();
+    const out = await s.run({ run: ac.signal, hard: ac.signal });
+    expect(out.failure).toBeUndefined();
+    expect(out.started).toBe(true);
+    expect(phases).toEqual(["connecting", "publishing", "draining", "closing", "done"]);
+    expect(ticks.length).toBeGreaterThanOrEqual(2);
+    expect(ticks.some((t) => t.phase === "steady" && t.connected === 4)).toBe(true);
+    expect(notes.some((n) => n.startsWith("4/4 devices connected"))).toBe(true);
+    const r = out.result!;
+    expect(r.partial).toBe(false);
+    expect(r.counts.published).toBe(100); // 4 devices × 10/s × 2.5 s
+    expect(r.counts.acked).toBe(100);
+    expect(r.counts.received).toBe(100);
+    expect(r.counts.lost).toBe(0);
+    expect(r.environment.workers).toBe(1);
+    expect(s.snapshot()).toMatchObject({ phase: "done", published: 100, acked: 100, inFlight: 0 });
+  });
+
+  it("stopped early: partial, the given reason, published = acked + failed", async () => {
+    const { s } = session("sess-b");
+    const run = new AbortController();
+    const hard = new AbortController();
+    s.on("phase", (p) => {
+      if (p === "publishing") setTimeout(() => run.abort(), 800);
+    });
+    const out = await s.run({ run: run.signal, hard: hard.signal, reason: () => "stopped by the test" });
+    const r = out.result!;
+    expect(r.partial).toBe(true);
+    expect(r.partialReason).toBe("stopped by the test");
+    expect(r.counts.published).toBeGreaterThan(0);
+    expect(r.counts.published).toBeLessThan(100);
+    const failed = Object.values(r.counts.failed).reduce((a, b) => a + b, 0);
+    expect(r.counts.acked + failed).toBe(r.counts.published);
+  });
+});
