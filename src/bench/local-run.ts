@@ -12,10 +12,12 @@
  * stayed connected. The table shows each step; the summary the highest passing rate per mode.
  *
  * Modes (--modes, comma-separated):
- *   in-process   the emulator on the run's own JS thread (IOTLOAD_EMULATOR_IN_PROCESS=1), as before
- *   process      the emulator in its own child process (the default since startEmulatorProcess)
+ *   in-process     one run process, the emulator on its JS thread (IOTLOAD_EMULATOR_IN_PROCESS=1)
+ *   process        one run process, the emulator in its own child process (the default)
+ *   workers=N      `--workers N` (1, 2 or auto): N worker processes sharing one emulator process
+ * `npm run bench:workers` is this script with --modes workers=1,workers=2,workers=auto.
  *
- * Flags: --modes in-process,process --devices 500 --rates 1000,2000,3000,4000,6000,8000 --seconds 6
+ * Flags: --modes in-process,process --devices 1000 --rates 1000,2000,3000,4000,6000,8000 --seconds 6
  *        --p99-limit-ms 100 --payload 200. The whole script is bounded (~25 min at most).
  */
 import { spawn } from "node:child_process";
@@ -33,8 +35,15 @@ interface Mode {
 }
 
 const MODES: Record<string, Mode> = {
-  "in-process": { label: "in-process", env: { IOTLOAD_EMULATOR_IN_PROCESS: "1" }, args: [] },
-  process: { label: "process", env: {}, args: [] },
+  "in-process": {
+    label: "in-process",
+    env: { IOTLOAD_EMULATOR_IN_PROCESS: "1" },
+    args: ["--workers", "1"],
+  },
+  process: { label: "process", env: {}, args: ["--workers", "1"] },
+  "workers=1": { label: "workers=1", env: {}, args: ["--workers", "1"] },
+  "workers=2": { label: "workers=2", env: {}, args: ["--workers", "2"] },
+  "workers=auto": { label: "workers=auto", env: {}, args: ["--workers", "auto"] },
 };
 
 interface Options {
@@ -84,7 +93,7 @@ function parseOptions(argv: string[]): Options {
   });
   const options: Options = {
     modes,
-    devices: intFlag("devices", values.devices, 500, 1, 20_000),
+    devices: intFlag("devices", values.devices, 1000, 1, 20_000),
     rates: (values.rates ?? "1000,2000,3000,4000,6000,8000")
       .split(",")
       .map((r) => intFlag("rates", r.trim(), 0, 1, 200_000)),
@@ -213,14 +222,14 @@ async function main(): Promise<void> {
   process.stdout.write(
     `bench:local — ${o.devices} devices, QoS 1, ${o.payloadBytes} B, ${o.seconds} s per step, pass: p99 < ${o.p99LimitMs} ms, ≥ 99 % published, all acked, all held\n`,
   );
-  process.stdout.write("mode         rate/s  published/s  p99 ms   held   exit  wall s  load  verdict\n");
+  process.stdout.write("mode          rate/s  published/s  p99 ms   held   exit  wall s  load  verdict\n");
   try {
     for (const rate of o.rates) {
       for (const mode of o.modes) {
         const s = await step(o, mode, rate, dir);
         steps.push(s);
         process.stdout.write(
-          `${s.mode.padEnd(12)} ${String(rate).padStart(6)}  ${s.publishedPerSec.toFixed(0).padStart(11)}  ${(s.p99Ms === null ? "–" : s.p99Ms.toFixed(1)).padStart(6)}  ${String(s.minConnected).padStart(5)}  ${String(s.exitCode).padStart(4)}  ${s.wallSec.toFixed(1).padStart(6)}  ${s.load.toFixed(1).padStart(4)}  ${s.pass ? "pass" : `FAIL (${s.why})`}\n`,
+          `${s.mode.padEnd(13)}${String(rate).padStart(6)}  ${s.publishedPerSec.toFixed(0).padStart(11)}  ${(s.p99Ms === null ? "–" : s.p99Ms.toFixed(1)).padStart(6)}  ${String(s.minConnected).padStart(5)}  ${String(s.exitCode).padStart(4)}  ${s.wallSec.toFixed(1).padStart(6)}  ${s.load.toFixed(1).padStart(4)}  ${s.pass ? "pass" : `FAIL (${s.why})`}\n`,
         );
       }
     }
@@ -235,7 +244,7 @@ async function main(): Promise<void> {
       if (!s?.pass) break;
       best = rate;
     }
-    process.stdout.write(`  ${mode.label.padEnd(12)} ${best > 0 ? `${best} msg/s` : "none of the rates"}\n`);
+    process.stdout.write(`  ${mode.label.padEnd(13)} ${best > 0 ? `${best} msg/s` : "none of the rates"}\n`);
   }
 }
 
