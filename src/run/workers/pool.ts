@@ -228,8 +228,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       scenarioAsRun: o.scenarioAsRun,
       runId: o.runId,
       startedAt: o.startedAt,
-      shard: { index, count: o.count },
-      worker: index,
+      ...workerShard(this.plan.shard, index, o.count),
       ...(emulator === undefined ? {} : { sharedEmulator: emulator.info }),
       target: {
         ...(o.target?.profile === undefined ? {} : { profile: o.target.profile }),
@@ -376,9 +375,25 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     if (results.length === 0 || (!started && !signals.run.aborted && failure !== undefined))
       return { started, ...(failure === undefined ? {} : { failure }) };
     const merged = mergeWorkerResults(results, missing, n);
+    // This process ran one shard of a run split across machines (--shard i/n): say which, for the merge.
+    if (this.plan.shard.count > 1) merged.environment.shard = { ...this.plan.shard };
     const redacted = JSON.parse(this.#o.secrets.redact(JSON.stringify(merged))) as RunResult;
     return { started, ...(failure === undefined ? {} : { failure }), result: redacted };
   }
+}
+
+/**
+ * Worker w of N inside shard i of n (a run split across machines, or {0, 1}) runs shard i·N + w of
+ * n·N: planRun's split nests (shard i's devices are exactly those of its N sub-shards), and
+ * `{{worker}}` stays unique across machines.
+ */
+export function workerShard(
+  outer: { index: number; count: number },
+  w: number,
+  workers: number,
+): { shard: { index: number; count: number }; worker: number } {
+  const index = outer.index * workers + w;
+  return { shard: { index, count: outer.count * workers }, worker: index };
 }
 
 /**
