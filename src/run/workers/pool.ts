@@ -190,6 +190,15 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       } catch (error) {
         return { started: false, failure: error };
       }
+      const emu = emulator;
+      // The emulator's own key: the workers redact it too, this is the parent's last line of defence.
+      o.secrets.add(emu.info.secretAccessKey, { pinned: true });
+      void emu.exited.then(({ code, signal }) => {
+        if (this.#phase !== "done")
+          o.notify?.(
+            `the embedded emulator process (pid ${emu.pid}) exited during the run (${signal ? `signal ${signal}` : `exit code ${code}`}); the devices lost their target`,
+          );
+      });
     }
     const liveness = setInterval(() => this.#checkLiveness(), 1000);
     try {
@@ -203,9 +212,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     } finally {
       clearInterval(liveness);
       for (const w of this.#workers) w.kill();
+      this.#setPhase("done");
       await emulator?.close();
     }
-    this.#setPhase("done");
     return this.#outcome(signals);
   }
 
