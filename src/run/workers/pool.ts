@@ -370,7 +370,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         results.push({
           ...w.partial,
           partial: true,
-          partialReason: `${label} ${how}; its numbers are those of its last report (${at})`,
+          partialReason: `the last report of worker ${w.index}, as of ${at}`,
         });
       } else missing.push(w.index);
     }
@@ -383,7 +383,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     }
     if (results.length === 0 || (!started && !signals.run.aborted && failure !== undefined))
       return { started, ...(failure === undefined ? {} : { failure }) };
-    const merged = mergeWorkerResults(results, missing, n);
+    const merged = mergeWorkerResults(results, missing, n, lost);
     // This process ran one shard of a run split across machines (--shard i/n): say which, for the merge.
     if (this.plan.shard.count > 1) merged.environment.shard = { ...this.plan.shard };
     const redacted = JSON.parse(this.#o.secrets.redact(JSON.stringify(merged))) as RunResult;
@@ -409,11 +409,22 @@ export function workerShard(
  * The workers' results as one (mergeResults: exact histograms and counters); shards without any
  * result are named in `partialReason`.
  */
-function mergeWorkerResults(results: RunResult[], missing: readonly number[], count: number): RunResult {
+function mergeWorkerResults(
+  results: RunResult[],
+  missing: readonly number[],
+  count: number,
+  lost: readonly string[],
+): RunResult {
   const merged = mergeResults(results);
-  if (missing.length === 0) return merged;
-  const named = `shard${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of ${count} missing (no result from ${missing.length > 1 ? "those workers" : "that worker"})`;
+  const named =
+    missing.length === 0
+      ? []
+      : [
+          `shard${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of ${count} missing (no result from ${missing.length > 1 ? "those workers" : "that worker"})`,
+        ];
+  const reasons = [...lost, ...named];
+  if (reasons.length === 0) return merged;
   merged.partial = true;
-  merged.partialReason = merged.partialReason ? `${named}; ${merged.partialReason}` : named;
+  merged.partialReason = [...reasons, ...(merged.partialReason ? [merged.partialReason] : [])].join("; ");
   return merged;
 }
