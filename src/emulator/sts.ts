@@ -15,9 +15,9 @@ import {
   ROLE_SESSION_NAME_MAX_LENGTH,
   ROLE_SESSION_NAME_MIN_LENGTH,
 } from "../lib/role-session-name.js";
-import { evaluate, parsePolicyDocument } from "./iam.js";
+import { type EvalRequest, evaluate, parsePolicyDocument } from "./iam.js";
 import type { Identity } from "./identity.js";
-import type { PolicyDocument, Principal, SignedRequest } from "./types.js";
+import type { NamedPolicy, PolicyDocument, Principal, SignedRequest } from "./types.js";
 import { type XmlNode, xmlDocument } from "./xml.js";
 
 export const STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -85,6 +85,128 @@ function checkString(
   if (value.length > spec.max) v.add(value, member, `have length less than or equal to ${spec.max}`);
   if (spec.pattern && !spec.pattern.test(value))
     v.add(value, member, `satisfy regular expression pattern: ${spec.patternText}`);
+}
+
+/**
+ * MFA (STS AssumeRole SerialNumber/TokenCode): a wrong code is AWS's AccessDenied; a right one sets
+ * aws:MultiFactorAuthPresent for the trust policy (IAM "Configuring MFA-protected API access").
+ * Returns whether MFA was presented.
+ */
+function checkMfa(identity: Identity, caller: Principal, p: URLSearchParams): boolean {
+  const serial = p.get("SerialNumber") ?? undefined;
+  const tokenCode = p.get("TokenCode") ?? undefined;
+  let mfaPresent = false;
+  if (serial !== undefined || tokenCode !== undefined) {
+    const device = identity.world.users.find((u) => u.arn === caller.arn)?.mfa;
+    if (
+      serial === undefined ||
+      tokenCode === undefined ||
+      device?.serialNumber !== serial ||
+      device.code !== tokenCode
+    )
+      throw new StsError(
+        403,
+        "AccessDenied",
+        "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+      );
+    mfaPresent = true;
+  }
+  return mfaPresent;
+}
+
+/**
+ * Passing session tags needs sts:TagSession in the trust policy and, when the caller is in another
+ * account, in the caller's identity-based policy too (IAM user guide, "Passing session tags in AWS
+ * STS" → "Permissions required to add session tags"; cross-account access needs both sides).
+ */
+function checkTagSession(
+  identity: Identity,
+  caller: Principal,
+  arn: string,
+  trustPolicy: NamedPolicy,
+  trustReq: Omit<EvalRequest, "action">,
+): void {
+  const tagDenied = (why: string): StsError =>
+    new StsError(
+      403,
+      "AccessDenied",
+      `User: ${caller.arn} is not authorized to perform: sts:TagSession on resource: ${arn} (emulator: ${why})`,
+    );
+  const tagTrust = evaluate({ ...trustReq, action: "sts:TagSession" }, [trustPolicy]);
+  if (tagTrust.decision !== "Allow")
+    throw tagDenied(`the role's trust policy does not allow it: ${tagTrust.reason}`);
+  const roleAccount = arn.split(":")[4];
+  if (roleAccount !== caller.accountId) {
+    const tagIdentity = identity.authorize(caller, "sts:TagSession", arn, {});
+    if (!tagIdentity.allowed)
+      throw tagDenied(`the caller's identity-based policies do not allow it: ${tagIdentity.reason}`);
+  }
+}
+
+/** AssumeRole's request parameters, validated as STS does (every violation in one ValidationError). */
+interface AssumeRoleParams {
+  roleArn: string;
+  sessionName: string;
+  externalId: string | undefined;
+  policyText: string | undefined;
+  durationSeconds: number;
+  tags: Record<string, string> | undefined;
+}
+
+function readAssumeRoleParams(p: URLSearchParams): AssumeRoleParams {
+  const v = new Violations();
+  const roleArn = p.get("RoleArn") ?? undefined;
+  const sessionName = p.get("RoleSessionName") ?? undefined;
+  const externalId = p.get("ExternalId") ?? undefined;
+  const policyText = p.get("Policy") ?? undefined;
+  const durationText = p.get("DurationSeconds") ?? undefined;
+  checkString(v, roleArn, "roleArn", { required: true, min: 20, max: 2048 });
+  checkString(v, sessionName, "roleSessionName", {
+    required: true,
+    min: ROLE_SESSION_NAME_MIN_LENGTH,
+    max: ROLE_SESSION_NAME_MAX_LENGTH,
+    pattern: ROLE_SESSION_NAME_CHARACTERS,
+    patternText: "[\\w+=,.@-]*",
+  });
+  checkString(v, externalId, "externalId", {
+    min: 2,
+    max: 1224,
+    pattern: /^[\w+=,.@:/-]*$/,
+    patternText: "[\\w+=,.@:\\/-]*",
+  });
+  checkString(v, policyText, "policy", { min: 1, max: 2048 });
+  let durationSeconds = 3600;
+  if (durationText !== undefined) {
+    durationSeconds = Number(durationText);
+    if (!/^\d{1,9}$/.test(durationText)) {
+      throw new StsError(
+        400,
+        "ValidationError",
+        `Value '${durationText}' for parameter DurationSeconds is invalid.`,
+      );
+    }
+    if (durationSeconds < 900)
+      v.add(durationText, "durationSeconds", "have value greater than or equal to 900");
+    if (durationSeconds > 43200)
+      v.add(durationText, "durationSeconds", "have value less than or equal to 43200");
+  }
+  if (p.has("PolicyArns.member.1.arn")) {
+    throw new StsError(
+      400,
+      "ValidationError",
+      "PolicyArns (managed session policies) are not supported by the iotload emulator.",
+    );
+  }
+  const tags = readTags(p, v);
+  v.throwIfAny();
+  return {
+    roleArn: roleArn as string,
+    sessionName: sessionName as string,
+    externalId,
+    policyText,
+    durationSeconds,
+    tags,
+  };
 }
 
 /** Reads `Tags.member.N.Key` / `Tags.member.N.Value` (Query protocol list encoding). */
@@ -177,53 +299,14 @@ export function createStsHandler(identity: Identity, opts: StsHandlerOptions = {
   };
 
   const assumeRole = (caller: Principal, p: URLSearchParams): XmlNode => {
-    const v = new Violations();
-    const roleArn = p.get("RoleArn") ?? undefined;
-    const sessionName = p.get("RoleSessionName") ?? undefined;
-    const externalId = p.get("ExternalId") ?? undefined;
-    const policyText = p.get("Policy") ?? undefined;
-    const durationText = p.get("DurationSeconds") ?? undefined;
-    checkString(v, roleArn, "roleArn", { required: true, min: 20, max: 2048 });
-    checkString(v, sessionName, "roleSessionName", {
-      required: true,
-      min: ROLE_SESSION_NAME_MIN_LENGTH,
-      max: ROLE_SESSION_NAME_MAX_LENGTH,
-      pattern: ROLE_SESSION_NAME_CHARACTERS,
-      patternText: "[\\w+=,.@-]*",
-    });
-    checkString(v, externalId, "externalId", {
-      min: 2,
-      max: 1224,
-      pattern: /^[\w+=,.@:/-]*$/,
-      patternText: "[\\w+=,.@:\\/-]*",
-    });
-    checkString(v, policyText, "policy", { min: 1, max: 2048 });
-    let durationSeconds = 3600;
-    if (durationText !== undefined) {
-      durationSeconds = Number(durationText);
-      if (!/^\d{1,9}$/.test(durationText)) {
-        throw new StsError(
-          400,
-          "ValidationError",
-          `Value '${durationText}' for parameter DurationSeconds is invalid.`,
-        );
-      }
-      if (durationSeconds < 900)
-        v.add(durationText, "durationSeconds", "have value greater than or equal to 900");
-      if (durationSeconds > 43200)
-        v.add(durationText, "durationSeconds", "have value less than or equal to 43200");
-    }
-    if (p.has("PolicyArns.member.1.arn")) {
-      throw new StsError(
-        400,
-        "ValidationError",
-        "PolicyArns (managed session policies) are not supported by the iotload emulator.",
-      );
-    }
-    const tags = readTags(p, v);
-    v.throwIfAny();
-    const arn = roleArn as string;
-    const name = sessionName as string;
+    const {
+      roleArn: arn,
+      sessionName: name,
+      externalId,
+      policyText,
+      durationSeconds,
+      tags,
+    } = readAssumeRoleParams(p);
 
     const denied = (why: string): StsError =>
       new StsError(
@@ -238,26 +321,7 @@ export function createStsHandler(identity: Identity, opts: StsHandlerOptions = {
     if (!allowedByIdentity.allowed) {
       throw denied(`the caller's identity-based policies do not allow it: ${allowedByIdentity.reason}`);
     }
-    // MFA (STS AssumeRole SerialNumber/TokenCode): a wrong code is AWS's AccessDenied; a right one
-    // sets aws:MultiFactorAuthPresent for the trust policy (IAM "Configuring MFA-protected API access").
-    const serial = p.get("SerialNumber") ?? undefined;
-    const tokenCode = p.get("TokenCode") ?? undefined;
-    let mfaPresent = false;
-    if (serial !== undefined || tokenCode !== undefined) {
-      const device = identity.world.users.find((u) => u.arn === caller.arn)?.mfa;
-      if (
-        serial === undefined ||
-        tokenCode === undefined ||
-        device?.serialNumber !== serial ||
-        device.code !== tokenCode
-      )
-        throw new StsError(
-          403,
-          "AccessDenied",
-          "MultiFactorAuthentication failed with invalid MFA one time pass code.",
-        );
-      mfaPresent = true;
-    }
+    const mfaPresent = checkMfa(identity, caller, p);
     const context: Record<string, string | string[]> = {
       ...identity.contextOf(caller),
       ...(mfaPresent ? { "aws:MultiFactorAuthPresent": "true" } : {}),
@@ -283,26 +347,7 @@ export function createStsHandler(identity: Identity, opts: StsHandlerOptions = {
     const trust = evaluate({ ...trustReq, action: "sts:AssumeRole" }, [role.trustPolicy]);
     if (trust.decision !== "Allow")
       throw denied(`the role's trust policy does not allow it: ${trust.reason}`);
-    if (tags) {
-      // Passing session tags needs sts:TagSession in the trust policy and, when the caller is in another
-      // account, in the caller's identity-based policy too (IAM user guide, "Passing session tags in
-      // AWS STS" → "Permissions required to add session tags"; cross-account access needs both sides).
-      const tagDenied = (why: string): StsError =>
-        new StsError(
-          403,
-          "AccessDenied",
-          `User: ${caller.arn} is not authorized to perform: sts:TagSession on resource: ${arn} (emulator: ${why})`,
-        );
-      const tagTrust = evaluate({ ...trustReq, action: "sts:TagSession" }, [role.trustPolicy]);
-      if (tagTrust.decision !== "Allow")
-        throw tagDenied(`the role's trust policy does not allow it: ${tagTrust.reason}`);
-      const roleAccount = arn.split(":")[4];
-      if (roleAccount !== caller.accountId) {
-        const tagIdentity = identity.authorize(caller, "sts:TagSession", arn, {});
-        if (!tagIdentity.allowed)
-          throw tagDenied(`the caller's identity-based policies do not allow it: ${tagIdentity.reason}`);
-      }
-    }
+    if (tags) checkTagSession(identity, caller, arn, role.trustPolicy, trustReq);
     if (durationSeconds > role.maxSessionDurationSeconds) {
       throw new StsError(
         400,

@@ -331,6 +331,11 @@ interface Finding {
 
 /** Rules that span fields (or need a parsed value) — run once the structure is valid. */
 function crossFieldProblems(s: Scenario): Finding[] {
+  return [...clientIdProblems(s), ...shapeProblems(s), ...targetProblems(s), ...sessionNameProblems(s)];
+}
+
+/** Client IDs unique per run (src/lib/client-ids.ts), subscribers apart from devices. */
+function clientIdProblems(s: Scenario): Finding[] {
   const out: Finding[] = [];
   if (!hasIndexPlaceholder(s.devices.clientId)) {
     out.push({
@@ -382,6 +387,12 @@ function crossFieldProblems(s: Scenario): Finding[] {
       });
     }
   }
+  return out;
+}
+
+/** One payload kind, whole-second keepalive, at most 7 days of phases. */
+function shapeProblems(s: Scenario): Finding[] {
+  const out: Finding[] = [];
   const p = s.publish.payload;
   const kinds = (["json", "size", "text"] as const).filter((k) => p[k] !== undefined);
   if (kinds.length !== 1) {
@@ -413,6 +424,12 @@ function crossFieldProblems(s: Scenario): Finding[] {
       allowed: "at most 7d in total",
     });
   }
+  return out;
+}
+
+/** The endpoint's region against target.region, and where the publishes go (Basic Ingest). */
+function targetProblems(s: Scenario): Finding[] {
+  const out: Finding[] = [];
   // credentials.roleArn may be omitted for the aws target: the profile's role_arn then names the role
   // (src/credentials/aws-profile.ts); `run` and `policy` say so when neither names one.
   if (s.target.kind === "aws") {
@@ -443,6 +460,12 @@ function crossFieldProblems(s: Scenario): Finding[] {
       quota: "AWS IoT Core: Basic Ingest ($aws/rules/<rule>/…)",
     });
   }
+  return out;
+}
+
+/** The role session name as rendered for the longest worker number (src/lib/role-session-name.ts). */
+function sessionNameProblems(s: Scenario): Finding[] {
+  const out: Finding[] = [];
   try {
     const name = compileTemplate(s.credentials.roleSessionName, "sessionName").render({
       index: 0,
