@@ -416,6 +416,8 @@ function mergeWorkerResults(
   lost: readonly string[],
 ): RunResult {
   const merged = mergeResults(results);
+  // The run's worker processes, also those that left no result (a single result is returned as is).
+  merged.environment.workers = count;
   const named =
     missing.length === 0
       ? []
