@@ -38,6 +38,14 @@ export {
   type MqttListenerOptions,
   type MqttListenerProtocol,
 } from "./mqtt-listeners.js";
+export {
+  type EmulatorProcessExit,
+  type EmulatorProcessFaults,
+  type EmulatorProcessHandle,
+  type EmulatorProcessOptions,
+  type EmulatorProcessSpawnOptions,
+  startEmulatorProcess,
+} from "./process.js";
 export type {
   CredentialExpiryMode,
   EmulatorCounters,

@@ -24,3 +24,4 @@ export {
   type TargetKind,
   type TargetOptions,
 } from "./targets/index.js";
+export { WorkerPool, type WorkerPoolOptions, type WorkerReport } from "./workers/index.js";

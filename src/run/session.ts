@@ -260,6 +260,32 @@ export class RunSession extends EventEmitter<SessionEvents> {
       : failure !== undefined
         ? `failed: ${errorMessage(failure)}`
         : undefined;
+    const redacted = this.#result(endedAt, partialReason, summary, health, delivery);
+    return { started, ...(failure === undefined ? {} : { failure }), result: redacted };
+  }
+
+  /**
+   * The result so far, marked partial, while the session is still running: a worker process sends it
+   * to its parent every few seconds, which merges the last one (marked) if the worker dies.
+   */
+  resultSoFar(): RunResult {
+    const at = Date.now();
+    return this.#result(
+      at,
+      `as of ${new Date(at).toISOString()}, while the run was still going`,
+      this.#parts?.fleet.summary(),
+      this.#monitor?.read(),
+      this.plan.shard.count > 1 ? this.#parts?.fleet.deliveryExport() : undefined,
+    );
+  }
+
+  #result(
+    endedAt: number,
+    partialReason: string | undefined,
+    summary: ReturnType<Assembled["fleet"]["summary"]> | undefined,
+    health: ReturnType<GeneratorMonitor["read"]> | undefined,
+    delivery: ReturnType<Assembled["fleet"]["deliveryExport"]> | undefined,
+  ): RunResult {
     const pool = this.#parts?.pool;
     const result = buildResult({
       runId: this.plan.runId,
@@ -290,7 +316,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     });
     // Last line of defence: no secret reaches a file or the terminal, whatever a field contains.
     const redacted = JSON.parse(this.#o.secrets.redact(JSON.stringify(result))) as RunResult;
-    return { started, ...(failure === undefined ? {} : { failure }), result: redacted };
+    return redacted;
   }
 
   /**

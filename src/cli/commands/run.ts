@@ -1,8 +1,9 @@
 /**
  * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--force] [--quiet] [--json]
- * [--profile P] [--region R] [--set path=value…] [--shard i/n | --shards n] [--run-id ID] [--start-at TIME]`:
- * runs a scenario (or one shard of it: ../run/shard-flags.ts) against its target and writes
- * reports/<name>-<runId>/{result.json, report.html, latency.hlog} (a shard: …/shard-<i>-of-<n>/). Exit 0 ok, 2 bad input (including an
+ * [--profile P] [--region R] [--set path=value…] [--workers N|auto] [--shard i/n | --shards n] [--run-id ID]
+ * [--start-at TIME]`: runs a scenario (or one shard of it: ../run/shard-flags.ts; over worker processes:
+ * ../run/workers-flag.ts) against its target and writes reports/<name>-<runId>/{result.json, report.html,
+ * latency.hlog} (a shard: …/shard-<i>-of-<n>/). Exit 0 ok, 2 bad input (including an
  * unusable --out, checked before the run), 3 threshold broken, 5 target refused, 6 target unreachable /
  * no local credentials (no report), 7 report written to a fallback directory, 130 interrupted.
  */
@@ -64,6 +65,11 @@ const run: Command = {
       .option("start-at", {
         type: "string",
         describe: "ISO 8601 time at which every shard starts its run clock, e.g. 2026-01-01T12:00:00Z",
+      })
+      .option("workers", {
+        type: "string",
+        describe:
+          "Worker processes sharing the run: N, or auto (one per core, at least 500 devices each); 1 = this process only",
       })
       .option("quiet", { type: "boolean", default: false, describe: "No progress line" })
       .option("json", {

@@ -14,15 +14,17 @@ import path from "node:path";
 import { ExitCode, UserError } from "../../lib/errors.js";
 import { SecretRegistry } from "../../lib/redact.js";
 import { ProgressPrinter, type RunResult, renderSummary, shouldUseColor } from "../../report/index.js";
-import { progressSource, RunSession, type SessionOutcome } from "../../run/index.js";
+import { progressSource, type SessionOutcome } from "../../run/index.js";
 import {
   applyOverrides,
   createRunId,
   formatDiagnostic,
   loadScenario,
+  type PlanOverrides,
   parseOverrides,
   planRun,
   type RunPlan,
+  type Scenario,
   ScenarioError,
   warningsAsRun,
 } from "../../scenario/index.js";
@@ -30,6 +32,7 @@ import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
 import { type PreparedOutputDir, prepareOutputDir } from "./output-dir.js";
+import { createRunner } from "./runner.js";
 import {
   defaultReportDir,
   describeStartAt,
@@ -54,6 +57,8 @@ export interface RunFlags extends ShardFlags {
   profile?: string;
   region?: string;
   set?: string[];
+  /** `--workers N|auto`: worker processes (./runner.ts); default auto. */
+  workers?: string | number;
 }
 
 export interface RunIo {
@@ -93,6 +98,9 @@ interface PreparedRun {
   secrets: SecretRegistry;
   say: (text: string) => void;
   plan: RunPlan;
+  /** The validated scenario and overrides: worker processes plan their shards from them. */
+  scenario: Scenario;
+  overrides: PlanOverrides;
   scenarioAsRun: unknown;
   startedAt: number;
   output: PreparedOutputDir;
@@ -174,15 +182,30 @@ async function prepareRun(
     say(
       `iotload: shard ${plan.shard.index} of ${plan.shard.count} of run ${runId}: ${plan.devices.count} devices from ${plan.devices.firstIndex}, ${plan.subscribers.count} subscribers\n`,
     );
-  return { flags, io, secrets, say, plan, scenarioAsRun, startedAt, output };
+  return {
+    flags,
+    io,
+    secrets,
+    say,
+    plan,
+    scenario: loaded.scenario,
+    overrides,
+    scenarioAsRun,
+    startedAt,
+    output,
+  };
 }
 
-/** One RunSession in this process, with the progress line (src/run/session.ts). */
+/** One RunSession in this process, or N worker processes (./runner.ts), with the progress line. */
 async function runSession(r: PreparedRun, interrupts: RunInterrupts): Promise<SessionOutcome> {
   const { flags, io, say } = r;
-  const session = new RunSession({
+  const session = createRunner({
+    workers: flags.workers,
     plan: r.plan,
-    scenario: r.scenarioAsRun,
+    scenario: r.scenario,
+    overrides: r.overrides,
+    scenarioAsRun: r.scenarioAsRun,
+    runId: r.plan.runId,
     startedAt: r.startedAt,
     secrets: r.secrets,
     target: {

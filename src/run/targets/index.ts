@@ -11,7 +11,14 @@ import { mqttTarget } from "./mqtt.js";
 import type { OpenTarget, TargetOptions } from "./types.js";
 
 export { emulatorAsTarget, emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
-export type { OpenTarget, TargetCredentials, TargetDriver, TargetKind, TargetOptions } from "./types.js";
+export type {
+  EmbeddedEmulator,
+  OpenTarget,
+  TargetCredentials,
+  TargetDriver,
+  TargetKind,
+  TargetOptions,
+} from "./types.js";
 
 export function openTarget(
   plan: RunPlan,

@@ -1,27 +1,58 @@
 /**
  * `target.kind: local` (the default): the emulator started for this run — world = defaultWorld() or
  * the scenario's world file, with the scenario's credential lifetime / expiry behaviour and throttling
- * applied — and closed with the run.
+ * applied — and closed with the run. It runs in its own child process (emulator/process.ts), so its
+ * broker, TLS and SigV4 work do not take the load generator's JS thread; `embeddedEmulator:
+ * "in-process"` (or IOTLOAD_EMULATOR_IN_PROCESS=1) keeps it in this process, for tests that need
+ * its faults synchronously and for the before/after benchmark (`npm run bench:local`).
  */
-import { defaultWorld, loadWorld, startEmulator, type World } from "../../emulator/index.js";
+import {
+  defaultWorld,
+  type EmulatorProcessHandle,
+  loadWorld,
+  type StartEmulatorOptions,
+  startEmulator,
+  startEmulatorProcess,
+  type World,
+} from "../../emulator/index.js";
+import type { RunPlan } from "../../scenario/index.js";
 import { emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
-import type { TargetDriver } from "./types.js";
+import type { EmbeddedEmulator, TargetDriver } from "./types.js";
+
+type LocalTarget = Extract<RunPlan["target"], { kind: "local" }>;
+
+/** The emulator's options for a local target (a bad world file is the UserError loadWorld throws). */
+async function localEmulatorOptions(t: LocalTarget): Promise<StartEmulatorOptions & { world: World }> {
+  let world: World = t.worldFile ? await loadWorld(t.worldFile) : defaultWorld();
+  if (t.credentialLifetimeSeconds !== undefined)
+    world = { ...world, credentialLifetimeSeconds: t.credentialLifetimeSeconds };
+  if (t.onCredentialExpiry !== undefined) world = { ...world, onCredentialExpiry: t.onCredentialExpiry };
+  return { world, throttle: t.throttle };
+}
+
+/** The local target's emulator in its own process: one per run, shared by all workers (workers/pool.ts). */
+export async function startLocalEmulator(t: LocalTarget): Promise<EmulatorProcessHandle> {
+  return startEmulatorProcess(await localEmulatorOptions(t));
+}
 
 export const localTarget: TargetDriver<"local"> = {
   kind: "local",
-  async open(t, plan, secrets) {
-    let world: World = t.worldFile ? await loadWorld(t.worldFile) : defaultWorld();
-    if (t.credentialLifetimeSeconds !== undefined)
-      world = { ...world, credentialLifetimeSeconds: t.credentialLifetimeSeconds };
-    if (t.onCredentialExpiry !== undefined) world = { ...world, onCredentialExpiry: t.onCredentialExpiry };
-    const emu = await startEmulator({ world, throttle: t.throttle });
+  async open(t, plan, secrets, options) {
+    const env = options.env ?? process.env;
+    const where =
+      options.embeddedEmulator ?? (env.IOTLOAD_EMULATOR_IN_PROCESS === "1" ? "in-process" : "process");
+    const emulator: EmbeddedEmulator =
+      where === "in-process"
+        ? { where, handle: await startEmulator(await localEmulatorOptions(t)) }
+        : { where, handle: await startLocalEmulator(t) };
+    const emu = emulator.handle;
     const info = emu.info;
     return {
       kind: "local",
       endpoint: emulatorEndpoint(info),
       credentials: emulatorCredentials(info, plan, secrets),
       describe: { kind: "local", endpoint: info.iotHost, region: info.region },
-      emulator: emu,
+      emulator,
       notes: [],
       close: () => emu.close(),
     };

@@ -11,7 +11,7 @@ import type {
   SourceSettings,
   TemporaryCredentials,
 } from "../../credentials/index.js";
-import type { EmulatorHandle } from "../../emulator/index.js";
+import type { EmulatorHandle, EmulatorProcessHandle } from "../../emulator/index.js";
 import type { FleetEndpoint, MqttTransport } from "../../fleet/index.js";
 import type { Closeable } from "../../lib/lifecycle.js";
 import type { SecretRegistry } from "../../lib/redact.js";
@@ -34,8 +34,8 @@ export interface OpenTarget extends Closeable {
   mqtt?: MqttTransport;
   /** For the result: no keys, host only. */
   describe: { kind: string; endpoint: string; region: string };
-  /** The embedded emulator (local target only): tests and the session's fault reporting read it. */
-  emulator?: EmulatorHandle;
+  /** The embedded emulator (local target only): its own process, or this one's (`embeddedEmulator`). */
+  emulator?: EmbeddedEmulator;
   /**
    * `target.endpoint: auto`: discovers the data endpoint with the assumed role's credentials (call once
    * the credential pool has them) and updates `endpoint` and `describe`.
@@ -45,7 +45,17 @@ export interface OpenTarget extends Closeable {
   notes: string[];
 }
 
+/** Where a local target's emulator runs; tests that need its faults synchronously use `in-process`. */
+export type EmbeddedEmulator =
+  | { where: "process"; handle: EmulatorProcessHandle }
+  | { where: "in-process"; handle: EmulatorHandle };
+
 export interface TargetOptions {
+  /**
+   * Where `target.kind: local` runs the emulator: `process` (default) its own child process;
+   * `in-process` this process. The CLI reads IOTLOAD_EMULATOR_IN_PROCESS=1 from `env` for the same.
+   */
+  embeddedEmulator?: "process" | "in-process";
   env?: Readonly<Record<string, string | undefined>>;
   /** `iotload run --profile`. */
   profile?: string;

@@ -67,8 +67,9 @@ describe("iotload run --shard + iotload merge", () => {
         `--shard=${i}/${SHARDS}`,
         "--run-id=t1",
         `--start-at=${startAt}`,
+        // The same --out for every shard: each writes its shard-<i>-of-<n>/ under it.
         "--out",
-        path.join(runDir, `shard-${i}-of-${SHARDS}`),
+        runDir,
         "--quiet",
       ]),
     );

@@ -1,0 +1,254 @@
+/**
+ * `npm run bench:local` (node dist/bench/local-run.js): the highest sustained QoS 1 rate of a whole
+ * `iotload run` against the embedded emulator (`target.kind: local`), for several ways of running it,
+ * side by side in one script run so their ratios are comparable on a noisy machine. Each step is the
+ * real CLI (`node dist/cli/main.js run`) on a generated scenario: N devices, QoS 1, a fixed payload,
+ * no subscribers, throttle off, one constant phase at the total rate R. Rates are tried in rising
+ * order, the modes interleaved at each rate.
+ *
+ * A step passes ("sustained") when publish→PUBACK p99 — from the DUE time, so a generator or target
+ * that falls behind shows up as latency (open model, README "What a run does") — is under the limit,
+ * at least 99 % of the offered messages were published, every publish was acked, and every device
+ * stayed connected. The table shows each step; the summary the highest passing rate per mode.
+ *
+ * Modes (--modes, comma-separated):
+ *   in-process     one run process, the emulator on its JS thread (IOTLOAD_EMULATOR_IN_PROCESS=1)
+ *   process        one run process, the emulator in its own child process (the default)
+ *   workers=N      `--workers N` (1, 2 or auto): N worker processes sharing one emulator process
+ * `npm run bench:workers` is this script with --modes workers=1,workers=2,workers=auto.
+ *
+ * Flags: --modes in-process,process --devices 1000 --rates 1000,2000,3000,4000,6000,8000 --seconds 6
+ *        --p99-limit-ms 100 --payload 200. The whole script is bounded (~25 min at most).
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { intFlag } from "./flags.js";
+
+interface Mode {
+  label: string;
+  env: Record<string, string>;
+  args: string[];
+}
+
+const MODES: Record<string, Mode> = {
+  "in-process": {
+    label: "in-process",
+    env: { IOTLOAD_EMULATOR_IN_PROCESS: "1" },
+    args: ["--workers", "1"],
+  },
+  process: { label: "process", env: {}, args: ["--workers", "1"] },
+  "workers=1": { label: "workers=1", env: {}, args: ["--workers", "1"] },
+  "workers=2": { label: "workers=2", env: {}, args: ["--workers", "2"] },
+  "workers=auto": { label: "workers=auto", env: {}, args: ["--workers", "auto"] },
+};
+
+interface Options {
+  modes: Mode[];
+  devices: number;
+  rates: number[];
+  seconds: number;
+  p99LimitMs: number;
+  payloadBytes: number;
+}
+
+interface Step {
+  mode: string;
+  rate: number;
+  pass: boolean;
+  why: string;
+  publishedPerSec: number;
+  p99Ms: number | null;
+  minConnected: number;
+  exitCode: number | null;
+  wallSec: number;
+  /** The machine's 1-minute load average after the step: other work on the box skews the numbers. */
+  load: number;
+}
+
+/** One CLI run is bounded by this, whatever happens (connect + run + drain + close + report). */
+const STEP_TIMEOUT_MS = 120_000;
+const MAX_TOTAL_MS = 25 * 60_000;
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      modes: { type: "string" },
+      devices: { type: "string" },
+      rates: { type: "string" },
+      seconds: { type: "string" },
+      "p99-limit-ms": { type: "string" },
+      payload: { type: "string" },
+    },
+    strict: true,
+  });
+  const modes = (values.modes ?? "in-process,process").split(",").map((name) => {
+    const mode = MODES[name.trim()];
+    if (!mode) throw new Error(`--modes: unknown mode '${name}'; known: ${Object.keys(MODES).join(", ")}`);
+    return mode;
+  });
+  const options: Options = {
+    modes,
+    devices: intFlag("devices", values.devices, 1000, 1, 20_000),
+    rates: (values.rates ?? "1000,2000,3000,4000,6000,8000")
+      .split(",")
+      .map((r) => intFlag("rates", r.trim(), 0, 1, 200_000)),
+    seconds: intFlag("seconds", values.seconds, 6, 2, 60),
+    p99LimitMs: intFlag("p99-limit-ms", values["p99-limit-ms"], 100, 1, 10_000),
+    payloadBytes: intFlag("payload", values.payload, 200, 16, 128 * 1024),
+  };
+  const planned = options.modes.length * options.rates.length * (options.seconds + 25) * 1000;
+  if (planned > MAX_TOTAL_MS)
+    throw new Error(
+      `${options.modes.length} modes × ${options.rates.length} rates exceed the bound; use fewer`,
+    );
+  return options;
+}
+
+function scenario(o: Options, rate: number): string {
+  const perDevice = rate / o.devices;
+  const connectRate = Math.min(500, o.devices);
+  return [
+    "name: bench-local",
+    "target: { kind: local, throttle: off }",
+    "devices:",
+    `  count: ${o.devices}`,
+    '  clientId: "bench-{{runId}}-{{index}}"',
+    "  protocol: mqtt5",
+    "  keepAlive: 120s",
+    `  connect: { rate: ${connectRate}/s, concurrency: 200, timeout: 30s }`,
+    "  awsLimits: false",
+    "publish:",
+    '  topic: "dt/bench/{{index}}"',
+    "  qos: 1",
+    `  payload: { size: ${o.payloadBytes}B }`,
+    "phases:",
+    `  - { name: steady, duration: ${o.seconds}s, rate: ${perDevice.toFixed(6)}/s }`,
+    "stop: { grace: 10s }",
+    "thresholds: []",
+    "",
+  ].join("\n");
+}
+
+const MAIN = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+
+function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString("utf8");
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), STEP_TIMEOUT_MS);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+interface ResultLike {
+  counts?: Record<string, unknown>;
+  latency?: { publishAck?: { p99?: number; count?: number } };
+  availability?: { minConnected?: number };
+}
+
+async function step(o: Options, mode: Mode, rate: number, dir: string): Promise<Step> {
+  const file = path.join(dir, `${mode.label}-${rate}.yaml`);
+  const out = path.join(dir, `${mode.label}-${rate}`);
+  await writeFile(file, scenario(o, rate));
+  const t0 = Date.now();
+  const { code, stderr } = await runCli(["run", file, "--out", out, "--quiet", ...mode.args], mode.env);
+  const wallSec = (Date.now() - t0) / 1000;
+  const load = loadavg()[0] ?? 0;
+  let result: ResultLike;
+  try {
+    result = JSON.parse(await readFile(path.join(out, "result.json"), "utf8")) as ResultLike;
+  } catch {
+    // No result: the run failed before it measured anything; its stderr says why.
+    const why = `no result (exit ${code}): ${stderr.trim().split("\n").slice(-1)[0] ?? ""}`;
+    return {
+      mode: mode.label,
+      rate,
+      pass: false,
+      why,
+      publishedPerSec: 0,
+      p99Ms: null,
+      minConnected: 0,
+      exitCode: code,
+      wallSec,
+      load,
+    };
+  }
+  const counts = result.counts ?? {};
+  const published = Number(counts.published ?? 0);
+  const acked = Number(counts.acked ?? 0);
+  const p99 = result.latency?.publishAck?.p99 ?? null;
+  const minConnected = result.availability?.minConnected ?? 0;
+  const offered = rate * o.seconds;
+  const problems: string[] = [];
+  if (p99 === null || p99 >= o.p99LimitMs) problems.push(`p99 ${p99 ?? "–"} ms`);
+  if (published < 0.99 * offered) problems.push(`published ${published}/${offered}`);
+  if (acked < published) problems.push(`acked ${acked}/${published}`);
+  if (minConnected < o.devices) problems.push(`min connected ${minConnected}/${o.devices}`);
+  return {
+    mode: mode.label,
+    rate,
+    pass: problems.length === 0,
+    why: problems.join(", "),
+    publishedPerSec: published / o.seconds,
+    p99Ms: p99,
+    minConnected,
+    exitCode: code,
+    wallSec,
+    load,
+  };
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const dir = await mkdtemp(path.join(tmpdir(), "iotload-bench-local-"));
+  const steps: Step[] = [];
+  process.stdout.write(
+    `bench:local — ${o.devices} devices, QoS 1, ${o.payloadBytes} B, ${o.seconds} s per step, pass: p99 < ${o.p99LimitMs} ms, ≥ 99 % published, all acked, all held\n`,
+  );
+  process.stdout.write("mode          rate/s  published/s  p99 ms   held   exit  wall s  load  verdict\n");
+  try {
+    for (const rate of o.rates) {
+      for (const mode of o.modes) {
+        const s = await step(o, mode, rate, dir);
+        steps.push(s);
+        process.stdout.write(
+          `${s.mode.padEnd(13)}${String(rate).padStart(6)}  ${s.publishedPerSec.toFixed(0).padStart(11)}  ${(s.p99Ms === null ? "–" : s.p99Ms.toFixed(1)).padStart(6)}  ${String(s.minConnected).padStart(5)}  ${String(s.exitCode).padStart(4)}  ${s.wallSec.toFixed(1).padStart(6)}  ${s.load.toFixed(1).padStart(4)}  ${s.pass ? "pass" : `FAIL (${s.why})`}\n`,
+        );
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  process.stdout.write("\nhighest sustained QoS 1 rate (all lower rates passing too):\n");
+  for (const mode of o.modes) {
+    let best = 0;
+    for (const rate of o.rates) {
+      const s = steps.find((x) => x.mode === mode.label && x.rate === rate);
+      if (!s?.pass) break;
+      best = rate;
+    }
+    process.stdout.write(`  ${mode.label.padEnd(13)} ${best > 0 ? `${best} msg/s` : "none of the rates"}\n`);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:local: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,67 @@
+/**
+ * What runs the plan for `iotload run`: one RunSession in this process (`--workers 1`, or `auto` on a
+ * small run), or a WorkerPool of N worker processes (src/run/workers/) that looks the same to
+ * executeRun — phase events, a snapshot for the progress line, one outcome with one merged result.
+ */
+import type { SecretRegistry } from "../../lib/redact.js";
+import {
+  RunSession,
+  type SessionOutcome,
+  type SessionPhase,
+  type SessionSignals,
+  type SessionSnapshot,
+  type TargetOptions,
+  WorkerPool,
+} from "../../run/index.js";
+import type { PlanOverrides, RunPlan, Scenario } from "../../scenario/index.js";
+import { parseWorkersFlag, resolveWorkerCount } from "./workers-flag.js";
+
+export interface Runner {
+  on(event: "phase", listener: (phase: SessionPhase) => void): unknown;
+  once(event: "phase", listener: (phase: SessionPhase) => void): unknown;
+  snapshot(): SessionSnapshot;
+  run(signals: SessionSignals): Promise<SessionOutcome>;
+}
+
+export interface RunnerOptions {
+  /** `--workers` as given (default auto). */
+  workers: string | number | undefined;
+  plan: RunPlan;
+  scenario: Scenario;
+  overrides: PlanOverrides;
+  scenarioAsRun: unknown;
+  runId: string;
+  startedAt: number;
+  secrets: SecretRegistry;
+  target: TargetOptions;
+  notify: (line: string) => void;
+}
+
+/** Parses `--workers` (a bad value is a UserError, exit 2) and picks the runner. */
+export function createRunner(o: RunnerOptions): Runner {
+  const { count, note } = resolveWorkerCount(parseWorkersFlag(o.workers), o.plan.devices.count);
+  if (note !== undefined) o.notify(`note: ${note}`);
+  if (count <= 1) {
+    return new RunSession({
+      plan: o.plan,
+      scenario: o.scenarioAsRun,
+      startedAt: o.startedAt,
+      secrets: o.secrets,
+      target: o.target,
+      notify: o.notify,
+    });
+  }
+  o.notify(`${count} worker processes, ${o.plan.devices.count} devices split among them`);
+  return new WorkerPool({
+    count,
+    plan: o.plan,
+    scenario: o.scenario,
+    overrides: o.overrides,
+    scenarioAsRun: o.scenarioAsRun,
+    runId: o.runId,
+    startedAt: o.startedAt,
+    secrets: o.secrets,
+    target: o.target,
+    notify: o.notify,
+  });
+}
