@@ -19,6 +19,8 @@
  *
  * Flags: --modes in-process,process --devices 1000 --rates 1000,2000,3000,4000,6000,8000 --seconds 6
  *        --p99-limit-ms 100 --payload 200. The whole script is bounded (~25 min at most).
+ *        --mqtt-url mqtts://127.0.0.1:8883 [--mqtt-ca ca.pem]: the same steps against another broker on
+ *        loopback (`target.kind: mqtt`, e.g. mosquitto) — the generator's own knee, with a fast target.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -53,6 +55,8 @@ interface Options {
   seconds: number;
   p99LimitMs: number;
   payloadBytes: number;
+  /** `--mqtt-url`: run against this broker (`target.kind: mqtt`) instead of the embedded emulator. */
+  mqtt?: { url: string; ca?: string };
 }
 
 interface Step {
@@ -83,6 +87,8 @@ function parseOptions(argv: string[]): Options {
       seconds: { type: "string" },
       "p99-limit-ms": { type: "string" },
       payload: { type: "string" },
+      "mqtt-url": { type: "string" },
+      "mqtt-ca": { type: "string" },
     },
     strict: true,
   });
@@ -100,7 +106,17 @@ function parseOptions(argv: string[]): Options {
     seconds: intFlag("seconds", values.seconds, 6, 2, 60),
     p99LimitMs: intFlag("p99-limit-ms", values["p99-limit-ms"], 100, 1, 10_000),
     payloadBytes: intFlag("payload", values.payload, 200, 16, 128 * 1024),
+    ...(values["mqtt-url"] === undefined
+      ? {}
+      : {
+          mqtt: {
+            url: values["mqtt-url"],
+            ...(values["mqtt-ca"] === undefined ? {} : { ca: path.resolve(values["mqtt-ca"]) }),
+          },
+        }),
   };
+  if (options.mqtt && !/^mqtts?:\/\/(127\.0\.0\.1|\[::1\]|localhost)[:/]/.test(options.mqtt.url))
+    throw new Error("--mqtt-url: benchmarks use loopback brokers only (127.0.0.1, ::1)");
   const planned = options.modes.length * options.rates.length * (options.seconds + 25) * 1000;
   if (planned > MAX_TOTAL_MS)
     throw new Error(
@@ -114,7 +130,9 @@ function scenario(o: Options, rate: number): string {
   const connectRate = Math.min(500, o.devices);
   return [
     "name: bench-local",
-    "target: { kind: local, throttle: off }",
+    o.mqtt === undefined
+      ? "target: { kind: local, throttle: off }"
+      : `target: { kind: mqtt, url: "${o.mqtt.url}"${o.mqtt.ca === undefined ? "" : `, ca: "${o.mqtt.ca}"`} }`,
     "devices:",
     `  count: ${o.devices}`,
     '  clientId: "bench-{{runId}}-{{index}}"',

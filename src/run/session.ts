@@ -50,6 +50,12 @@ export interface SessionOptions {
   target?: TargetOptions;
   /** An already open target (a parent's shared emulator): used as is, not closed by the session. */
   openTarget?: OpenTarget;
+  /**
+   * Awaited once everything is connected, before the first publish: a worker waits here until every
+   * worker of the run is connected, so no process publishes while another's subscribers are still
+   * subscribing (their messages would be lost for no fault of the target). Resolves early on stop.
+   */
+  publishGate?: (stop: AbortSignal) => Promise<void>;
   /** Lines for the user (notes, the cost line, "N devices connected"); never a secret. */
   notify?: (line: string) => void;
 }
@@ -111,6 +117,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #publishStart: number | undefined;
   #ran = false;
   #saturated = false;
+  #connected: { connected: number; failed: number } | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -142,6 +149,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     let failure: unknown;
     try {
       await this.#openAndConnect(signals.run);
+      if (!signals.run.aborted) await this.#o.publishGate?.(signals.run);
       if (!signals.run.aborted) await this.#publish(signals.run);
       this.#parts?.fleet.stopOffering();
       this.#setPhase("draining");
@@ -205,15 +213,17 @@ export class RunSession extends EventEmitter<SessionEvents> {
     if (!stop.aborted && connected.connected === 0 && this.plan.devices.count > 0) {
       throw this.#noneConnected(t);
     }
-    if (!stop.aborted) {
-      o.notify?.(
-        `${connected.connected}/${this.plan.devices.count} devices connected${connected.failed > 0 ? ` (${connected.failed} failed)` : ""}; publishing for ${(this.plan.durationMs / 1000).toFixed(1)} s`,
-      );
-    }
+    this.#connected = connected;
   }
 
   async #publish(stop: AbortSignal): Promise<void> {
     const fleet = this.#fleet();
+    // Said after the publish gate (workers: every worker connected), when publishing really starts.
+    const c = this.#connected;
+    if (c)
+      this.#o.notify?.(
+        `${c.connected}/${this.plan.devices.count} devices connected${c.failed > 0 ? ` (${c.failed} failed)` : ""}; publishing for ${(this.plan.durationMs / 1000).toFixed(1)} s`,
+      );
     this.#setPhase("publishing");
     // Generator health covers the publishing phase only: emulator start, STS and connect bursts are
     // not load generation and would otherwise flag every short run as saturated.

@@ -88,6 +88,8 @@ class Worker {
   phase: SessionPhase = "starting";
   snapshot: SessionSnapshot | undefined;
   partial: RunResult | undefined;
+  /** Connected and waiting at the start barrier. */
+  ready = false;
   done: Extract<WorkerToParent, { type: "done" }> | undefined;
   state: WorkerReport["state"] = "running";
   exit: WorkerReport["exit"];
@@ -135,6 +137,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   readonly #workers: Worker[] = [];
   #phase: SessionPhase = "starting";
   #ran = false;
+  #released = false;
   readonly #notes = new Set<string>();
 
   constructor(options: WorkerPoolOptions) {
@@ -230,6 +233,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     });
     const w = new Worker(index, child);
     child.on("message", (m: WorkerToParent) => this.#onMessage(w, m));
+    // A worker that dies before it is ready must not hold the others at the start barrier.
+    void w.exited.then(() => this.#releaseWhenAllReady());
     w.send({
       type: "start",
       scenario: o.scenario,
@@ -260,6 +265,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         // One tick per round of workers (worker 0's), so listeners see about one per second.
         if (w.index === this.#firstAlive()) this.emit("tick", this.snapshot());
         break;
+      case "ready":
+        w.ready = true;
+        this.#releaseWhenAllReady();
+        break;
       case "notify":
         this.#notify(w.index, m.line);
         break;
@@ -271,6 +280,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         w.phase = "done";
         w.state = "done";
         this.#updatePhase();
+        this.#releaseWhenAllReady();
         setTimeout(() => w.kill(), EXIT_AFTER_DONE_MS).unref();
         break;
     }
@@ -286,6 +296,19 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       this.#notes.add(line);
       this.#o.notify?.(line);
     } else this.#o.notify?.(`worker ${index}: ${line}`);
+  }
+
+  /**
+   * The start barrier: once every worker is connected and waiting (or has finished or died, so will
+   * never be), all start publishing together — subscribers in one worker are subscribed before any
+   * worker publishes. Once per run.
+   */
+  #releaseWhenAllReady(): void {
+    if (this.#released) return;
+    const waiting = (w: Worker) => w.ready || w.done !== undefined || !w.alive;
+    if (this.#workers.length < this.#o.count || !this.#workers.every(waiting)) return;
+    this.#released = true;
+    for (const w of this.#workers) if (w.ready && w.alive) w.send({ type: "go" });
   }
 
   #firstAlive(): number {

@@ -39,10 +39,17 @@ export interface WorkerStart {
   partialEverySeconds: number;
 }
 
-export type ParentToWorker = WorkerStart | { type: "stop"; reason: string } | { type: "hard" };
+/** `go`: every worker is connected (or gone); start publishing (RunSession publishGate). */
+export type ParentToWorker =
+  | WorkerStart
+  | { type: "go" }
+  | { type: "stop"; reason: string }
+  | { type: "hard" };
 
 export type WorkerToParent =
   | { type: "phase"; phase: SessionPhase }
+  /** Connected; waiting for `go` before the first publish. */
+  | { type: "ready" }
   | { type: "tick"; snapshot: SessionSnapshot }
   | { type: "notify"; line: string }
   | { type: "partial"; result: RunResult }

@@ -44,6 +44,21 @@ function sharedTarget(
   };
 }
 
+/** Resolved by the parent's `go` (see main), or by a stop. */
+let go: (() => void) | undefined;
+const goReceived = new Promise<void>((resolve) => {
+  go = resolve;
+});
+
+function untilGo(stop: AbortSignal): Promise<void> {
+  send({ type: "ready" });
+  return new Promise<void>((resolve) => {
+    if (stop.aborted) return resolve();
+    stop.addEventListener("abort", () => resolve(), { once: true });
+    void goReceived.then(resolve);
+  });
+}
+
 async function runShard(
   start: WorkerStart,
   run: AbortController,
@@ -67,6 +82,7 @@ async function runShard(
       target: { env: process.env, ...start.target },
       ...(openTarget === undefined ? {} : { openTarget }),
       notify: (line) => send({ type: "notify", line: secrets.redact(line) }),
+      publishGate: untilGo,
     });
     const s = session;
     let ticks = 0;
@@ -125,6 +141,8 @@ function main(): void {
     if (m.type === "start") {
       if (running) return;
       running = runShard(m, run, hard, () => stopReason).finally(finish);
+    } else if (m.type === "go") {
+      go?.();
     } else if (m.type === "stop") {
       stopReason ??= m.reason;
       run.abort();

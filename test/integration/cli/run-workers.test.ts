@@ -153,6 +153,9 @@ describe("iotload run --workers 2 against the embedded emulator", () => {
     const out = path.join(dir, "out");
     const cli = spawnCli(["run", await scenario(dir, "30s"), "--workers", "2", "--out", out]);
     const { children } = await runProcesses(cli);
+    // Both workers print "connected" as they start publishing; let them publish for a second
+    // (4 devices × 4/s each) so the drain has something to settle.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     // A terminal's Ctrl-C reaches every process of the foreground group: the parent and its children.
     for (const p of [cli.child.pid ?? -1, ...children.map((c) => c.pid)]) process.kill(p, "SIGINT");
     const { code } = await cli.exit;
