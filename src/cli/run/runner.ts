@@ -3,6 +3,8 @@
  * small run), or a WorkerPool of N worker processes (src/run/workers/) that looks the same to
  * executeRun — phase events, a snapshot for the progress line, one outcome with one merged result.
  */
+
+import { UserError } from "../../lib/errors.js";
 import type { SecretRegistry } from "../../lib/redact.js";
 import {
   RunSession,
@@ -39,7 +41,19 @@ export interface RunnerOptions {
 
 /** Parses `--workers` (a bad value is a UserError, exit 2) and picks the runner. */
 export function createRunner(o: RunnerOptions): Runner {
-  const { count, note } = resolveWorkerCount(parseWorkersFlag(o.workers), o.plan.devices.count);
+  const flag = parseWorkersFlag(o.workers);
+  let { count, note } = resolveWorkerCount(flag, o.plan.devices.count);
+  // A shard's result must carry its delivery sets for `iotload merge`; a pool's merged result does
+  // not (yet), so a sharded run with subscribers runs each shard in one process: exact over guessed.
+  if (count > 1 && o.plan.shard.count > 1 && o.plan.subscribers.totalCount > 0) {
+    if (!flag.auto)
+      throw new UserError(
+        `--workers ${o.workers}: a shard (--shard/--shards) of a run with subscribers runs in one process, so its result keeps the delivery sets 'iotload merge' needs for exact loss; use --workers 1 and more shards instead.`,
+      );
+    count = 1;
+    note =
+      "a shard of a run with subscribers runs in one process (--workers 1): 'iotload merge' needs its delivery sets";
+  }
   if (note !== undefined) o.notify(`note: ${note}`);
   if (count <= 1) {
     return new RunSession({
