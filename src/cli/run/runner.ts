@@ -5,7 +5,6 @@
  */
 
 import { UserError } from "../../lib/errors.js";
-import type { SecretRegistry } from "../../lib/redact.js";
 import {
   RunSession,
   type SessionOutcome,
@@ -14,8 +13,8 @@ import {
   type SessionSnapshot,
   type TargetOptions,
   WorkerPool,
+  type WorkerPoolOptions,
 } from "../../run/index.js";
-import type { PlanOverrides, RunPlan, Scenario } from "../../scenario/index.js";
 import { parseWorkersFlag, resolveWorkerCount } from "./workers-flag.js";
 
 export interface Runner {
@@ -25,19 +24,13 @@ export interface Runner {
   run(signals: SessionSignals): Promise<SessionOutcome>;
 }
 
-export interface RunnerOptions {
+/** What the pool needs, but the worker count: the `--workers` text instead, resolved here. */
+export type RunnerOptions = Omit<WorkerPoolOptions, "count" | "target" | "notify"> & {
   /** `--workers` as given (default auto). */
   workers: string | number | undefined;
-  plan: RunPlan;
-  scenario: Scenario;
-  overrides: PlanOverrides;
-  scenarioAsRun: unknown;
-  runId: string;
-  startedAt: number;
-  secrets: SecretRegistry;
   target: TargetOptions;
   notify: (line: string) => void;
-}
+};
 
 /** Parses `--workers` (a bad value is a UserError, exit 2) and picks the runner. */
 export function createRunner(o: RunnerOptions): Runner {

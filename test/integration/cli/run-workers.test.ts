@@ -12,6 +12,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ExitCode } from "../../../src/lib/errors.js";
 import type { RunResult } from "../../../src/report/index.js";
+import { alive } from "../../helpers/processes.js";
 import { type CliRun, ensureBuilt, spawnCli } from "./cli-harness.js";
 
 async function tempDir(): Promise<string> {
@@ -66,15 +67,6 @@ function childrenOf(pid: number): { pid: number; cmd: string }[] {
       }
       return { pid: child, cmd };
     });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
 }
 
 /** Bounded: true once none of `pids` is alive; false if one still is after `ms`. */

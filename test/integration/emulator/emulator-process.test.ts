@@ -17,17 +17,8 @@ import {
 } from "../../../src/emulator/index.js";
 import { UserError } from "../../../src/lib/errors.js";
 import { assumeRole, connectMqtt5 } from "../../helpers/emulator.js";
+import { alive } from "../../helpers/processes.js";
 import { ensureBuilt, ROOT } from "../cli/cli-harness.js";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // ESRCH: no such process. EPERM would mean alive but not ours; it cannot be here (our own child).
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-}
 
 /** Polls until `pid` is gone; bounded (false if it is still there after `ms`). */
 async function gone(pid: number, ms = 10_000): Promise<boolean> {
