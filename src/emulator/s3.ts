@@ -22,6 +22,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { bucketNameProblem } from "../lib/s3-bucket-name.js";
+import { readBody } from "./http-body.js";
 import type { Identity } from "./identity.js";
 import { parseAuthorizationHeader } from "./sigv4.js";
 import type { Principal } from "./types.js";
@@ -287,37 +288,20 @@ function isoMillis(ms: number): string {
  * Reads the body, keeping at most `limit` bytes: a longer one is read to its end and discarded, so the
  * client still gets S3's EntityTooLarge answer instead of a reset connection.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on("end", () => {
-      if (size <= limit) resolve(Buffer.concat(chunks));
-      else
-        reject(
-          new S3Error(
-            400,
-            "EntityTooLarge",
-            `Your proposed upload exceeds the maximum allowed size (the iotload emulator's S3 holds at most ${limit} bytes).`,
-          ),
-        );
-    });
-    req.on("error", reject);
-    req.on("close", () => {
-      if (!req.complete)
-        reject(
-          new S3Error(
-            400,
-            "IncompleteBody",
-            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
-          ),
-        );
-    });
-  });
+async function readS3Body(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const read = await readBody(req, { limit, excess: "drain" });
+  if (read.ok) return read.body;
+  if (read.why === "tooLarge")
+    throw new S3Error(
+      400,
+      "EntityTooLarge",
+      `Your proposed upload exceeds the maximum allowed size (the iotload emulator's S3 holds at most ${limit} bytes).`,
+    );
+  throw new S3Error(
+    400,
+    "IncompleteBody",
+    "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+  );
 }
 
 /** The operation a request names (for the counters, also when it fails before it is served). */
@@ -449,7 +433,7 @@ class S3Store {
     const method = req.method ?? "GET";
     const { bucket, key, query } = parseTarget(req.url ?? "/");
     refuseUnsupported(req, query);
-    const raw = await readBody(req, this.#maxBytes + 64 * 1024);
+    const raw = await readS3Body(req, this.#maxBytes + 64 * 1024);
     const auth = this.#authenticate(req, raw);
     const send: Send = (status, headers, payload) => {
       res.writeHead(status, { "x-amz-request-id": requestId, ...headers });

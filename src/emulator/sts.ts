@@ -15,6 +15,7 @@ import {
   ROLE_SESSION_NAME_MAX_LENGTH,
   ROLE_SESSION_NAME_MIN_LENGTH,
 } from "../lib/role-session-name.js";
+import { readBody } from "./http-body.js";
 import { type EvalRequest, evaluate, parsePolicyDocument } from "./iam.js";
 import type { Identity } from "./identity.js";
 import type { NamedPolicy, PolicyDocument, Principal, SignedRequest } from "./types.js";
@@ -225,33 +226,17 @@ function readTags(params: URLSearchParams, v: Violations): Record<string, string
   return n === 0 ? undefined : tags;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new StsError(413, "RequestEntityTooLarge", `The request body exceeds ${limit} bytes.`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-    // A client that goes away mid-body never sends "end": settle instead of leaving the promise pending.
-    req.on("close", () => {
-      if (!req.complete)
-        reject(
-          new StsError(
-            400,
-            "RequestAborted",
-            "The client closed the connection before the request body ended.",
-          ),
-        );
-    });
-  });
+async function readStsBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const read = await readBody(req, { limit, excess: "destroy" });
+  if (read.ok) return read.body;
+  if (read.why === "tooLarge")
+    throw new StsError(413, "RequestEntityTooLarge", `The request body exceeds ${limit} bytes.`);
+  // A client that goes away mid-body: settled, never left pending.
+  throw new StsError(
+    400,
+    "RequestAborted",
+    "The client closed the connection before the request body ended.",
+  );
 }
 
 function isoSeconds(ms: number): string {
@@ -414,7 +399,7 @@ export function createStsHandler(identity: Identity, opts: StsHandlerOptions = {
   const serve = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     let action = "unknown";
     try {
-      const body = await readBody(req, maxBody);
+      const body = await readStsBody(req, maxBody);
       const url = req.url ?? "/";
       const q = url.indexOf("?");
       const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
