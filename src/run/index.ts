@@ -17,7 +17,7 @@ export { poolSigning } from "./signing.js";
 export {
   emulatorAsTarget,
   emulatorCredentials,
-  emulatorEndpoint,
+  emulatorOpenTarget,
   type OpenTarget,
   openTarget,
   type TargetCredentials,

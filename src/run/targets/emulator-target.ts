@@ -6,7 +6,7 @@ import type { EmulatorInfo } from "../../emulator/index.js";
 import type { FleetEndpoint } from "../../fleet/index.js";
 import type { SecretRegistry } from "../../lib/redact.js";
 import type { RunPlan } from "../../scenario/index.js";
-import type { OpenTarget, TargetCredentials } from "./types.js";
+import type { EmbeddedEmulator, OpenTarget, TargetCredentials } from "./types.js";
 
 export function emulatorEndpoint(info: EmulatorInfo): FleetEndpoint {
   return {
@@ -39,6 +39,35 @@ export function emulatorCredentials(
 }
 
 /**
+ * An emulator as an OpenTarget, built in ONE place for every way a run meets one: the `local` and
+ * `emulator` drivers, a worker given its parent's shared emulator, and tests and benchmarks wiring a
+ * fleet with assembleRun(). Closing it closes the emulator only when `close` says so (the owner's).
+ */
+export function emulatorOpenTarget(
+  info: EmulatorInfo,
+  o: {
+    kind: "local" | "emulator";
+    credentials: TargetCredentials;
+    /** `target.host` / `target.port` of an `emulator` target. */
+    host?: string;
+    port?: number;
+    emulator?: EmbeddedEmulator;
+    close?: () => Promise<void>;
+  },
+): OpenTarget {
+  const host = o.host ?? info.iotHost;
+  return {
+    kind: o.kind,
+    endpoint: { ...emulatorEndpoint(info), host, port: o.port ?? info.iotPort },
+    credentials: o.credentials,
+    describe: { kind: o.kind, endpoint: host, region: info.region },
+    ...(o.emulator === undefined ? {} : { emulator: o.emulator }),
+    notes: [],
+    close: o.close ?? (async () => {}),
+  };
+}
+
+/**
  * An emulator someone else owns (a test's, a benchmark's child process) as an OpenTarget, for wiring
  * a fleet with assembleRun() when there is no scenario: not closed by whoever assembles it.
  */
@@ -46,9 +75,8 @@ export function emulatorAsTarget(
   info: EmulatorInfo,
   session: { roleSessionName: string; durationSeconds?: number },
 ): OpenTarget {
-  return {
+  return emulatorOpenTarget(info, {
     kind: "emulator",
-    endpoint: emulatorEndpoint(info),
     credentials: {
       source: { static: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey } },
       assume: {
@@ -59,8 +87,5 @@ export function emulatorAsTarget(
         ...(session.durationSeconds === undefined ? {} : { durationSeconds: session.durationSeconds }),
       },
     },
-    describe: { kind: "emulator", endpoint: info.iotHost, region: info.region },
-    notes: [],
-    close: async () => {},
-  };
+  });
 }

@@ -4,7 +4,7 @@
  */
 import { readEmulatorInfoFile } from "../../emulator/index.js";
 import { UserError } from "../../lib/errors.js";
-import { emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
+import { emulatorCredentials, emulatorOpenTarget } from "./emulator-target.js";
 import type { TargetDriver } from "./types.js";
 
 export const emulatorTarget: TargetDriver<"emulator"> = {
@@ -17,14 +17,11 @@ export const emulatorTarget: TargetDriver<"emulator"> = {
         `target.throttle: the scenario expects throttle '${t.throttle}' but the emulator described by ${t.infoFile} runs with '${running}'; restart it with 'iotload emulator --throttle ${t.throttle}' or change target.throttle.`,
       );
     }
-    const host = t.host ?? info.iotHost;
-    return {
+    return emulatorOpenTarget(info, {
       kind: "emulator",
-      endpoint: { ...emulatorEndpoint(info), host, port: t.port ?? info.iotPort },
       credentials: emulatorCredentials(info, plan, secrets),
-      describe: { kind: "emulator", endpoint: host, region: info.region },
-      notes: [],
-      close: async () => {},
-    };
+      ...(t.host === undefined ? {} : { host: t.host }),
+      ...(t.port === undefined ? {} : { port: t.port }),
+    });
   },
 };

@@ -10,7 +10,11 @@ import { localTarget } from "./local.js";
 import { mqttTarget } from "./mqtt.js";
 import type { OpenTarget, TargetOptions } from "./types.js";
 
-export { emulatorAsTarget, emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
+export {
+  emulatorAsTarget,
+  emulatorCredentials,
+  emulatorOpenTarget,
+} from "./emulator-target.js";
 export type {
   EmbeddedEmulator,
   OpenTarget,

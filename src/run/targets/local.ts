@@ -16,7 +16,7 @@ import {
   type World,
 } from "../../emulator/index.js";
 import type { RunPlan } from "../../scenario/index.js";
-import { emulatorCredentials, emulatorEndpoint } from "./emulator-target.js";
+import { emulatorCredentials, emulatorOpenTarget } from "./emulator-target.js";
 import type { EmbeddedEmulator, TargetDriver } from "./types.js";
 
 type LocalTarget = Extract<RunPlan["target"], { kind: "local" }>;
@@ -46,15 +46,11 @@ export const localTarget: TargetDriver<"local"> = {
         ? { where, handle: await startEmulator(await localEmulatorOptions(t)) }
         : { where, handle: await startLocalEmulator(t) };
     const emu = emulator.handle;
-    const info = emu.info;
-    return {
+    return emulatorOpenTarget(emu.info, {
       kind: "local",
-      endpoint: emulatorEndpoint(info),
-      credentials: emulatorCredentials(info, plan, secrets),
-      describe: { kind: "local", endpoint: info.iotHost, region: info.region },
+      credentials: emulatorCredentials(emu.info, plan, secrets),
       emulator,
-      notes: [],
       close: () => emu.close(),
-    };
+    });
   },
 };

@@ -13,7 +13,7 @@ import { serializeError } from "../../lib/ipc-error.js";
 import { SecretRegistry } from "../../lib/redact.js";
 import { planRun } from "../../scenario/index.js";
 import { RunSession } from "../session.js";
-import { emulatorCredentials, emulatorEndpoint, type OpenTarget } from "../targets/index.js";
+import { emulatorCredentials, emulatorOpenTarget, type OpenTarget } from "../targets/index.js";
 import type { ParentToWorker, WorkerStart, WorkerToParent } from "./protocol.js";
 
 /** After the parent is gone: the hard stop closes within 3 s; exit even if something hangs. */
@@ -34,14 +34,7 @@ function sharedTarget(
 ): OpenTarget | undefined {
   const info = start.sharedEmulator;
   if (info === undefined) return undefined;
-  return {
-    kind: "local",
-    endpoint: emulatorEndpoint(info),
-    credentials: emulatorCredentials(info, plan, secrets),
-    describe: { kind: "local", endpoint: info.iotHost, region: info.region },
-    notes: [],
-    close: async () => {},
-  };
+  return emulatorOpenTarget(info, { kind: "local", credentials: emulatorCredentials(info, plan, secrets) });
 }
 
 /** Resolved by the parent's `go` (see main), or by a stop. */
