@@ -199,7 +199,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       void emu.exited.then(({ code, signal }) => {
         if (this.#phase !== "done")
           o.notify?.(
-            `the embedded emulator process (pid ${emu.pid}) exited during the run (${signal ? `signal ${signal}` : `exit code ${code}`}); the devices lost their target`,
+            `note: the embedded emulator process (pid ${emu.pid}) exited during the run (${signal ? `signal ${signal}` : `exit code ${code}`}); the devices lost their target`,
           );
       });
     }
