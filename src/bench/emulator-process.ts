@@ -1,76 +1,51 @@
 /**
- * The emulator in a child process for the benches (`bench:emulator`, `bench:connect`): its CPU is
- * measured apart from the load generator's, and its event loop is not shared with the clients under
- * test. The child is `emulator-child.ts`; `close()` asks it to close and kills it if it does not exit.
+ * The emulator in a child process for the benches (`bench:emulator`, `bench:connect`, `bench:memory`):
+ * its CPU is measured apart from the load generator's, and its event loop is not shared with the
+ * clients under test. It is the run's own emulator process (emulator/process.ts), not a copy.
  */
-import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
-import type { EmulatorInfo } from "../emulator/index.js";
-import type { ChildMessage, ChildRequest } from "./emulator-child.js";
+import {
+  defaultWorld,
+  type EmulatorInfo,
+  type EmulatorProcessHandle,
+  startEmulatorProcess,
+} from "../emulator/index.js";
 
-/** The emulator in a child process, with CPU usage on request. */
+/** The emulator in a child process, with its CPU time on request. */
 export class EmulatorChild {
-  readonly info: EmulatorInfo;
-  readonly #child: ReturnType<typeof fork>;
-  #closing: Promise<void> | undefined;
+  readonly #handle: EmulatorProcessHandle;
 
-  private constructor(child: ReturnType<typeof fork>, info: EmulatorInfo) {
-    this.#child = child;
-    this.info = info;
+  private constructor(handle: EmulatorProcessHandle) {
+    this.#handle = handle;
   }
 
-  /** `throttle`/`region`: the emulator's AWS rate quotas (emulator-child.ts argv). */
+  get info(): EmulatorInfo {
+    return this.#handle.info;
+  }
+
+  /** `throttle`/`region`: the emulator's AWS rate quotas; `cpuProfDir`: a CPU profile of the child. */
   static async create(
     cpuProfDir: string | undefined,
     throttle: "aws" | "off" = "aws",
     region = "us-east-1",
   ): Promise<EmulatorChild> {
-    const child = fork(fileURLToPath(new URL("./emulator-child.js", import.meta.url)), [throttle, region], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      // The profile is written when the child exits normally (after the "close" request).
-      execArgv: cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`],
-    });
-    const info = await new Promise<EmulatorInfo>((resolve, reject) => {
-      const onMessage = (m: ChildMessage) => {
-        if (m.type === "ready") resolve(m.info);
-        else if (m.type === "error") reject(new Error(`emulator child: ${m.message}`));
-      };
-      child.on("message", onMessage);
-      child.once("exit", (code) => reject(new Error(`emulator child exited early (code ${code})`)));
-    });
-    child.removeAllListeners("message");
-    return new EmulatorChild(child, info);
+    const handle = await startEmulatorProcess(
+      { world: defaultWorld({ region }), throttle },
+      // The profile is written when the child exits normally (after close()).
+      { execArgv: cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] },
+    );
+    return new EmulatorChild(handle);
   }
 
-  usage(): Promise<Extract<ChildMessage, { type: "usage" }>> {
-    return new Promise((resolve) => {
-      const on = (m: ChildMessage) => {
-        if (m.type !== "usage") return;
-        this.#child.off("message", on);
-        resolve(m);
-      };
-      this.#child.on("message", on);
-      this.#child.send({ type: "usage" } satisfies ChildRequest);
-    });
+  async usage(): Promise<{ cpu: NodeJS.CpuUsage }> {
+    return { cpu: await this.#handle.cpuUsage() };
   }
 
   close(): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve) => {
-      if (this.#child.exitCode !== null) return resolve();
-      const kill = setTimeout(() => this.#child.kill("SIGKILL"), 10_000);
-      this.#child.once("exit", () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      if (this.#child.connected) this.#child.send({ type: "close" } satisfies ChildRequest);
-      else this.#child.kill("SIGTERM");
-    });
-    return this.#closing;
+    return this.#handle.close();
   }
 }
 
-/** Temporary credentials of the emulator's role in account B. */
 export interface BenchCredentials {
   accessKeyId: string;
   secretAccessKey: string;
