@@ -81,3 +81,16 @@ export const MQTT311_CONNACK = {
 
 /** MQTT 3.1.1 SUBACK return code for a refused subscription [MQTT-3.9.3]. */
 export const MQTT311_SUBACK_FAILURE = 0x80;
+
+/**
+ * Whether a connect failure named as the fleet names them (`connect.failures.<name>`) means the target
+ * ANSWERED with a refusal — any failure reason code (≥ 0x80, or a 3.1.1 CONNACK code), aws-crt's
+ * `connackRefused`, or a refused WebSocket upgrade — rather than nothing answering (DNS, TCP, TLS,
+ * timeout). `iotload run` exits 5 for the first and 6 for the second (README "Exit codes").
+ */
+export function isRefusalReason(name: string): boolean {
+  if (name === "connackRefused" || /upgrade/i.test(name)) return true;
+  if (name in MQTT311_CONNACK) return name !== "accepted";
+  const code = (MQTT5_REASON as Record<string, number>)[name] ?? /^reason(\d+)$/.exec(name)?.[1];
+  return code !== undefined && isMqttFailure(Number(code));
+}

@@ -30,7 +30,7 @@ export function progressSource(read: () => SessionSnapshot): () => ProgressState
 }
 
 /**
- * Several processes' snapshots as one: counts summed; the phase of the least advanced; p99 is the
+ * Several processes' snapshots as one: counts summed; the first one's phase (a caller that tracks phases sets its own); p99 is the
  * highest of the processes' p99s (an upper bound of the merged p99, exact in the final report).
  */
 export function sumSnapshots(snapshots: readonly SessionSnapshot[]): SessionSnapshot | undefined {

@@ -12,6 +12,7 @@
 import { EventEmitter } from "node:events";
 import { ExitCode, errorMessage, UserError } from "../lib/errors.js";
 import { CloseStack } from "../lib/lifecycle.js";
+import { isRefusalReason } from "../lib/mqtt-reason-codes.js";
 import type { SecretRegistry } from "../lib/redact.js";
 import { GeneratorMonitor, Recorder } from "../metrics/index.js";
 import { buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
@@ -96,11 +97,6 @@ interface SessionEvents {
 /** Live saturation: at least this share of a second's sends late, out of at least MIN_SENDS sends. */
 const SATURATED_SHARE = 0.1;
 const MIN_SENDS = 20;
-
-/** Connect failure reasons (fleet/device.ts names) that mean the target answered with a refusal. */
-// protocolError: aws-crt's MQTT 3.1.1 client reports every refused CONNACK (wrong password included) so.
-const REFUSED_CONNECT =
-  /notAuthorized|badUserNameOrPassword|banned|connackRefused|protocolError|clientIdNotValid|serverUnavailable|retainNotSupported|qosNotSupported|useAnotherServer|serverMoved|upgrade|reason1[2-9]\d|quotaExceeded/i;
 
 /** Bounded close when the user insisted (second SIGINT): never hang on a native shutdown. */
 const HARD_CLOSE_MS = 3000;
@@ -234,14 +230,14 @@ export class RunSession extends EventEmitter<SessionEvents> {
   }
 
   #noneConnected(t: OpenTarget): UserError {
-    const reasons = Object.entries(this.recorder.snapshot().counters)
+    const failures = Object.entries(this.recorder.snapshot().counters)
       .filter(([k]) => k.startsWith("connect.failures."))
-      .map(([k, v]) => `${k.slice("connect.failures.".length)} ×${v}`)
-      .join(", ");
+      .map(([k, v]) => [k.slice("connect.failures.".length), v] as const);
+    const reasons = failures.map(([name, n]) => `${name} ×${n}`).join(", ");
     return new UserError(
       `none of the ${this.plan.devices.count} devices could connect to ${t.describe.endpoint} (${reasons || "no reason reported"}); ${t.mqtt ? "check the URL, the CA, and the username/password or client certificate the broker expects" : "check the endpoint, the CA and the role's iot:Connect permission"}.`,
       // Refused (CONNACK/upgrade denial) → 5; otherwise nothing answered (DNS, TCP, TLS) → 6.
-      { exitCode: REFUSED_CONNECT.test(reasons) ? ExitCode.target : ExitCode.unreachable },
+      { exitCode: failures.some(([name]) => isRefusalReason(name)) ? ExitCode.target : ExitCode.unreachable },
     );
   }
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { isMqttFailure, MQTT5_REASON, mqtt5ReasonName } from "../../../src/lib/mqtt-reason-codes.js";
+import {
+  isMqttFailure,
+  isRefusalReason,
+  MQTT5_REASON,
+  mqtt5ReasonName,
+} from "../../../src/lib/mqtt-reason-codes.js";
 
 describe("MQTT reason-code table", () => {
   it("keeps the counter names result.json already uses (failed.<reason>)", () => {
@@ -32,5 +37,27 @@ describe("MQTT reason-code table", () => {
     expect(isMqttFailure(MQTT5_REASON.noMatchingSubscribers)).toBe(false);
     expect(isMqttFailure(MQTT5_REASON.unspecifiedError)).toBe(true);
     expect(mqtt5ReasonName(0x7f)).toBe("reason127");
+  });
+
+  it("tells a refusal by the target (exit 5) from nothing answering (exit 6)", () => {
+    for (const refused of [
+      "notAuthorized",
+      "badUserNameOrPassword",
+      "protocolError",
+      "quotaExceeded",
+      "serverUnavailable",
+      "connackRefused",
+      "websocketUpgradeFailure",
+      "reason135",
+    ])
+      expect(isRefusalReason(refused), refused).toBe(true);
+    for (const silent of [
+      "timeout",
+      "AWS_IO_SOCKET_CONNECTION_REFUSED",
+      "tlsNegotiationFailure",
+      "success",
+      "reason5",
+    ])
+      expect(isRefusalReason(silent), silent).toBe(false);
   });
 });
