@@ -18,7 +18,8 @@ const signals = SignalGuard.install();
 ignoreOutputErrors(process.stdout, process.stderr);
 
 async function main(argv: string[]): Promise<number> {
-  const { commands } = await import("./commands/index.js");
+  const { loadCommands } = await import("./commands/index.js");
+  const commands = await loadCommands(argv.find((a) => !a.startsWith("-")));
   let exitCode: number = ExitCode.ok;
   const parser = yargs(argv)
     .scriptName("iotload")

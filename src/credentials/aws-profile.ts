@@ -21,15 +21,6 @@
  * guide) and AWS_CA_BUNDLE, as the AWS CLI reads them.
  */
 import { readFile } from "node:fs/promises";
-import {
-  fromContainerMetadata,
-  fromIni,
-  fromInstanceMetadata,
-  fromNodeProviderChain,
-} from "@aws-sdk/credential-providers";
-// The same INI loader fromIni uses (AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE aware); @smithy/core
-// is installed as a dependency of @aws-sdk/credential-providers.
-import { parseKnownFiles } from "@smithy/core/config";
 import { ExitCode, errorMessage, UserError } from "../lib/errors.js";
 import type { SourceCredentialsProvider, TemporaryCredentials } from "./assume-role.js";
 
@@ -123,6 +114,10 @@ async function readProfiles(env: AwsSetupInput["env"], files?: SharedFilePaths) 
     ...(env.AWS_CONFIG_FILE === undefined ? {} : { configFile: env.AWS_CONFIG_FILE }),
     ...files,
   };
+  // The same INI loader fromIni uses (AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE aware); @smithy/core
+  // is installed as a dependency of @aws-sdk/credential-providers. Loaded here, not at start-up: only
+  // AWS targets read profiles (the SDK packages cost most of a CLI's start-up).
+  const { parseKnownFiles } = await import("@smithy/core/config");
   const profiles = (await parseKnownFiles({ ...fileInit(paths) })) as Record<string, Profile>;
   return { profiles, paths };
 }
@@ -144,6 +139,7 @@ function nonEmpty(v: string | undefined): string | undefined {
 
 /** Resolves profile, role, source, region and endpoints (no network). Throws UserError. */
 export async function resolveAwsSetup(input: AwsSetupInput): Promise<AwsSetup> {
+  const { fromIni, fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
   const { env, scenario } = input;
   const notes: string[] = [];
   const { profiles, paths } = await readProfiles(env, input.files);
@@ -307,6 +303,7 @@ async function roleProfileSource(
   env: AwsSetupInput["env"],
   ini: (profile: string) => SourceCredentialsProvider,
 ): Promise<Pick<AwsSetup, "source" | "sourceDescription" | "sourceSecret">> {
+  const { fromContainerMetadata, fromInstanceMetadata } = await import("@aws-sdk/credential-providers");
   const sourceProfile = nonEmpty(p.source_profile);
   const credentialSource = nonEmpty(p.credential_source);
   if (sourceProfile !== undefined && credentialSource !== undefined)

@@ -5,7 +5,6 @@
  * DescribeEndpoint; the role needs `iot:DescribeEndpoint` on "*", which `iotload policy` adds).
  */
 import { Agent } from "node:https";
-import { DescribeEndpointCommand, IoTClient } from "@aws-sdk/client-iot";
 import { ExitCode, UserError } from "../lib/errors.js";
 import { classifyStsError, type TemporaryCredentials } from "./assume-role.js";
 
@@ -25,6 +24,8 @@ const ENDPOINT_TYPE = "iot:Data-ATS";
 /** Returns the data endpoint host (no scheme, no port). Throws UserError (exit 5 refused, 6 unreachable). */
 export async function describeDataEndpoint(o: DescribeEndpointOptions): Promise<string> {
   const agent = o.caPem === undefined ? undefined : new Agent({ ca: o.caPem, keepAlive: false });
+  // Loaded on use: only an AWS target without an endpoint in the scenario calls DescribeEndpoint.
+  const { DescribeEndpointCommand, IoTClient } = await import("@aws-sdk/client-iot");
   const client = new IoTClient({
     region: o.region,
     credentials: o.credentials,

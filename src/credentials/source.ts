@@ -5,7 +5,6 @@
  * pool's AssumeRole is the only one), static keys (the emulator's info file), or the SDK's default
  * Node chain (env, SSO, shared files, process, container and instance metadata).
  */
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { UserError } from "../lib/errors.js";
 import type { SourceCredentialsProvider } from "./assume-role.js";
 import { keyHint, resolveAwsSetup, type SharedFilePaths } from "./aws-profile.js";
@@ -67,6 +66,8 @@ export async function resolveSource(
     });
     return { provider: setup.source, description: setup.sourceDescription };
   }
+  // Loaded on use: the SDK's provider packages cost most of a CLI's start-up and only AWS targets need them.
+  const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
   return {
     provider: fromNodeProviderChain(),
     description:

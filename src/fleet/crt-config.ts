@@ -39,7 +39,7 @@ export interface CrtBaseOptions {
  * aws-c-mqtt's full jitter draws the delay from [0, min × 2^attempt] and its decorrelated jitter uses
  * full jitter for the first retry, so only "none" keeps every retry ≥ min. The fleet's connect gate
  * spreads first connects; reconnects after a mass drop come in waves 1 s, 2 s, 4 s … apart.
- * (Tests pass a shorter `reconnect` to run fast; scenarios cannot set it.)
+ * Scenarios set other bounds with `devices.reconnect` (validate warns below 1 s on an AWS target).
  */
 export const DEFAULT_RECONNECT = { minMs: 1_000, maxMs: 20_000 } as const;
 

@@ -171,7 +171,10 @@ export class Fleet implements Closeable {
       cleanStart: o.plan.devices.cleanStart,
       awsLimits: o.plan.devices.awsLimits,
       connectTimeoutMs: o.plan.devices.connect.timeoutMs,
-      ...(o.reconnect ? { reconnect: o.reconnect } : {}),
+      // An explicit option (tests) wins over the scenario's devices.reconnect.
+      ...(o.reconnect || o.plan.devices.reconnect
+        ? { reconnect: o.reconnect ?? o.plan.devices.reconnect }
+        : {}),
     };
     this.#configs = new CrtConfigs(base);
     // Subscribers must not lose messages while reconnecting (e.g. dropped at credential expiry): MQTT 5

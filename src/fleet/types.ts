@@ -35,6 +35,8 @@ export interface FleetPlan {
     protocol: MqttProtocol;
     keepAliveSeconds: number;
     cleanStart: boolean;
+    /** Reconnect backoff bounds (scenario devices.reconnect); absent: DEFAULT_RECONNECT. */
+    reconnect?: { minMs: number; maxMs: number };
     awsLimits: boolean;
     connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
   };

@@ -134,6 +134,8 @@ export interface RunPlan {
     protocol: "mqtt5" | "mqtt311";
     keepAliveSeconds: number;
     cleanStart: boolean;
+    /** Reconnect backoff bounds (min, 2×min … max, no jitter). */
+    reconnect: { minMs: number; maxMs: number };
     awsLimits: boolean;
     connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
   };
@@ -393,6 +395,10 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
       protocol: s.devices.protocol,
       keepAliveSeconds: Math.round(s.devices.keepAlive / 1_000),
       cleanStart: s.devices.cleanStart,
+      reconnect: {
+        minMs: s.devices.reconnect.minDelay,
+        maxMs: Math.max(s.devices.reconnect.minDelay, s.devices.reconnect.maxDelay),
+      },
       awsLimits: s.devices.awsLimits,
       connect: {
         ratePerSecond: connectRate / shard.count,

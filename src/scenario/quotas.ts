@@ -448,6 +448,15 @@ export function checkQuotas(s: Scenario): QuotaFinding[] {
     });
   }
 
+  if (s.devices.reconnect.minDelay < 1_000) {
+    out.push({
+      severity: "warning",
+      path: ["devices", "reconnect", "minDelay"],
+      message: `a reconnect sooner than 1 s after the last CONNECT of the same client ID is throttled: AWS IoT Core allows 1 connect/s per client ID; ${howToRaise("connectsPerSecondPerClientId", region, 1_000 / s.devices.reconnect.minDelay, false)}`,
+      quota: quotaName("connectsPerSecondPerClientId"),
+    });
+  }
+
   const totalMs = s.phases.reduce((sum, p) => sum + p.duration, 0) + s.stop.grace;
   if (totalMs > AWS_QUOTAS.connectionMaxHours * 3_600_000) {
     out.push({

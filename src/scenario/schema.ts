@@ -268,6 +268,13 @@ const devices = z.strictObject({
       timeout: durationMs(100, 600_000, "100ms to 10m").default(30_000),
     })
     .default({ rate: 100, concurrency: 100, timeout: 30_000 }),
+  // Reconnect backoff: minDelay, 2×, 4× … up to maxDelay, no jitter (fleet/crt-config.ts DEFAULT_RECONNECT).
+  reconnect: z
+    .strictObject({
+      minDelay: durationMs(100, 600_000, "100ms to 10m").default(1_000),
+      maxDelay: durationMs(100, 3_600_000, "100ms to 1h").default(20_000),
+    })
+    .default({ minDelay: 1_000, maxDelay: 20_000 }),
   awsLimits: z.boolean().default(false),
 });
 

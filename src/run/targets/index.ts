@@ -4,10 +4,6 @@
  */
 import type { SecretRegistry } from "../../lib/redact.js";
 import type { RunPlan } from "../../scenario/index.js";
-import { awsTarget } from "./aws.js";
-import { emulatorTarget } from "./emulator.js";
-import { localTarget } from "./local.js";
-import { mqttTarget } from "./mqtt.js";
 import type { OpenTarget, TargetOptions } from "./types.js";
 
 export {
@@ -24,7 +20,11 @@ export type {
   TargetOptions,
 } from "./types.js";
 
-export function openTarget(
+/**
+ * Each driver is loaded when its kind is opened: the local driver brings the whole emulator (used in
+ * this process only with IOTLOAD_EMULATOR_IN_PROCESS), the aws driver the AWS SDK's credential chain.
+ */
+export async function openTarget(
   plan: RunPlan,
   secrets: SecretRegistry,
   options: TargetOptions = {},
@@ -32,12 +32,12 @@ export function openTarget(
   const t = plan.target;
   switch (t.kind) {
     case "local":
-      return localTarget.open(t, plan, secrets, options);
+      return (await import("./local.js")).localTarget.open(t, plan, secrets, options);
     case "emulator":
-      return emulatorTarget.open(t, plan, secrets, options);
+      return (await import("./emulator.js")).emulatorTarget.open(t, plan, secrets, options);
     case "aws":
-      return awsTarget.open(t, plan, secrets, options);
+      return (await import("./aws.js")).awsTarget.open(t, plan, secrets, options);
     case "mqtt":
-      return mqttTarget.open(t, plan, secrets, options);
+      return (await import("./mqtt.js")).mqttTarget.open(t, plan, secrets, options);
   }
 }

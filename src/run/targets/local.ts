@@ -6,15 +6,10 @@
  * "in-process"` (or IOTLOAD_EMULATOR_IN_PROCESS=1) keeps it in this process, for tests that need
  * its faults synchronously and for the before/after benchmark (`npm run bench:local`).
  */
-import {
-  defaultWorld,
-  type EmulatorProcessHandle,
-  loadWorld,
-  type StartEmulatorOptions,
-  startEmulator,
-  startEmulatorProcess,
-  type World,
-} from "../../emulator/index.js";
+// Not emulator/index.js: the in-process emulator is loaded only when asked for (see open below).
+import type { StartEmulatorOptions } from "../../emulator/index.js";
+import { type EmulatorProcessHandle, startEmulatorProcess } from "../../emulator/process.js";
+import { defaultWorld, loadWorld, type World } from "../../emulator/world.js";
 import type { RunPlan } from "../../scenario/index.js";
 import { emulatorCredentials, emulatorOpenTarget } from "./emulator-target.js";
 import type { EmbeddedEmulator, TargetDriver } from "./types.js";
@@ -43,7 +38,12 @@ export const localTarget: TargetDriver<"local"> = {
       options.embeddedEmulator ?? (env.IOTLOAD_EMULATOR_IN_PROCESS === "1" ? "in-process" : "process");
     const emulator: EmbeddedEmulator =
       where === "in-process"
-        ? { where, handle: await startEmulator(await localEmulatorOptions(t)) }
+        ? {
+            where,
+            handle: await (await import("../../emulator/index.js")).startEmulator(
+              await localEmulatorOptions(t),
+            ),
+          }
         : { where, handle: await startLocalEmulator(t) };
     const emu = emulator.handle;
     return emulatorOpenTarget(emu.info, {

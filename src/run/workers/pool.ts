@@ -28,7 +28,6 @@ import type { PlanOverrides, RunPlan, Scenario } from "../../scenario/index.js";
 import { sumSnapshots } from "../progress.js";
 import type { SessionOutcome, SessionPhase, SessionSignals, SessionSnapshot } from "../session.js";
 import type { TargetOptions } from "../targets/index.js";
-import { startLocalEmulator } from "../targets/local.js";
 import type { ParentToWorker, WorkerToParent } from "./protocol.js";
 
 export interface WorkerPoolOptions {
@@ -189,6 +188,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     let emulator: EmulatorProcessHandle | undefined;
     if (this.plan.target.kind === "local") {
       try {
+        // Loaded on use (the local driver brings the whole emulator module graph).
+        const { startLocalEmulator } = await import("../targets/local.js");
         emulator = await startLocalEmulator(this.plan.target);
       } catch (error) {
         return { started: false, failure: error };
