@@ -23,6 +23,13 @@ export interface MetricDefinition {
   readonly labels?: readonly string[];
   /** Latencies only: also kept per interval (time series in the result and report). */
   readonly perInterval?: boolean;
+  /** Counters only: each count also counts in `errors` (the recorder does it, so intervals have it too). */
+  readonly countsAsError?: boolean;
+  /**
+   * Latencies only: may be absent from a result (declared after result files of version 1 existed).
+   * A latency added to the catalogue later sets this so older result files still validate.
+   */
+  readonly optionalInResult?: boolean;
 }
 
 export const METRICS = {
@@ -53,7 +60,7 @@ export const METRICS = {
     kind: "counter",
     unit: "count",
     description:
-      "Errors outside the publish accounting: a device that never connected, a credential refresh that failed, a signing failure.",
+      "Errors outside the publish accounting (failed publishes are in failed): every count of a counter marked countsAsError — a device that never connected, a failed credential refresh, an upgrade that could not be signed, a failed re-subscription.",
   },
   scheduleLag: {
     kind: "counter",
@@ -111,6 +118,7 @@ export const METRICS = {
     kind: "counter",
     unit: "count",
     description: "Devices that never connected within the connect timeout.",
+    countsAsError: true,
   },
   "reconnect.attempts": {
     kind: "counter",
@@ -153,6 +161,7 @@ export const METRICS = {
     kind: "counter",
     unit: "count",
     description: "Subscriber re-subscriptions after a reconnect that failed.",
+    countsAsError: true,
   },
   // ── credentials ─────────────────────────────────────────────────────────────────────────────
   "credentials.refreshes": {
@@ -165,6 +174,7 @@ export const METRICS = {
     unit: "count",
     description: "Credential refreshes that failed, by error code.",
     labels: ["code"],
+    countsAsError: true,
   },
   "credentials.invalidations": {
     kind: "counter",
@@ -183,6 +193,7 @@ export const METRICS = {
     kind: "counter",
     unit: "count",
     description: "WebSocket upgrades that could not be signed (no credentials).",
+    countsAsError: true,
   },
   // ── gauges ──────────────────────────────────────────────────────────────────────────────────
   connected: {
@@ -267,14 +278,33 @@ export function metricsOfKind(
   return Object.entries(catalogue).filter(([, d]) => d.kind === kind);
 }
 
-export const COUNTER_NAMES = metricsOfKind("counter").map(([n]) => n) as CounterName[];
-export const GAUGE_NAMES = metricsOfKind("gauge").map(([n]) => n) as GaugeName[];
-export const LATENCY_NAMES = metricsOfKind("latency").map(([n]) => n) as LatencyName[];
-/** Latencies also kept per interval. */
-export const INTERVAL_LATENCY_NAMES = LATENCY_NAMES.filter(
-  (n) => (METRICS[n] as MetricDefinition).perInterval === true,
-);
+/**
+ * The name lists every consumer iterates, derived from a catalogue. The module's exports below are
+ * this of METRICS; a test can derive them from an extended catalogue to check that a new entry
+ * reaches every consumer.
+ */
+export function deriveCatalogue(catalogue: MetricCatalogue) {
+  const names = (kind: MetricKind) => metricsOfKind(kind, catalogue).map(([n]) => n);
+  const latency = names("latency");
+  return {
+    COUNTER_NAMES: names("counter") as CounterName[],
+    GAUGE_NAMES: names("gauge") as GaugeName[],
+    LATENCY_NAMES: latency as LatencyName[],
+    INTERVAL_LATENCY_NAMES: latency.filter((n) => catalogue[n]?.perInterval === true) as LatencyName[],
+    ERROR_COUNTER_NAMES: names("counter").filter(
+      (n) => catalogue[n]?.countsAsError === true,
+    ) as CounterName[],
+  };
+}
 
+const derived = deriveCatalogue(METRICS);
+export const COUNTER_NAMES: readonly CounterName[] = derived.COUNTER_NAMES;
+export const GAUGE_NAMES: readonly GaugeName[] = derived.GAUGE_NAMES;
+export const LATENCY_NAMES: readonly LatencyName[] = derived.LATENCY_NAMES;
+/** Latencies also kept per interval. */
+export const INTERVAL_LATENCY_NAMES: readonly LatencyName[] = derived.INTERVAL_LATENCY_NAMES;
+/** Counters whose every count also counts in `errors`. */
+export const ERROR_COUNTER_NAMES: readonly CounterName[] = derived.ERROR_COUNTER_NAMES;
 /** The definition of a catalogue name, or undefined. */
 export function metricDefinition(
   name: string,

@@ -2,6 +2,8 @@ export {
   COUNTER_NAMES,
   type CounterKey,
   type CounterName,
+  deriveCatalogue,
+  ERROR_COUNTER_NAMES,
   GAUGE_NAMES,
   type GaugeName,
   INTERVAL_LATENCY_NAMES,

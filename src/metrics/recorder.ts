@@ -8,8 +8,17 @@
  * Beyond `maxIntervals` records, the oldest are coarsened (see intervals.ts) so memory stays bounded
  * for 24 h runs.
  */
+
 import type { Clock } from "../lib/clock.js";
 import { systemClock } from "../lib/clock.js";
+import {
+  type CounterKey,
+  ERROR_COUNTER_NAMES,
+  type GaugeName,
+  type LatencyName,
+  type MarkerKind,
+  splitMetricKey,
+} from "./catalogue.js";
 import {
   createHistogram,
   encodeHistogram,
@@ -76,7 +85,11 @@ export interface MetricsSnapshot {
 interface CounterSlot {
   total: number;
   interval: number;
+  /** The `errors` slot when this counter is marked countsAsError in the catalogue. */
+  errors: CounterSlot | undefined;
 }
+
+const ERROR_COUNTERS = new Set<string>(ERROR_COUNTER_NAMES);
 
 /**
  * Record calls look at the clock only every Nth call: on this VM `Date.now()` costs ~100-300 ns (it is
@@ -135,7 +148,7 @@ export class Recorder {
   }
 
   /** Records a latency in milliseconds (float). Out-of-bounds values are clamped and counted. */
-  latency(metric: LatencyMetric, ms: number): void {
+  latency(metric: LatencyName, ms: number): void {
     if (this.#closedAt !== undefined) return;
     if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
     let us = Math.round(ms * 1000);
@@ -148,16 +161,26 @@ export class Recorder {
   }
 
   /** Adds to a dotted counter ("published", "failed.<reasonCode>", "reconnects.<cause>", …). */
-  count(counter: string, by = 1): void {
+  count(counter: CounterKey, by = 1): void {
     if (this.#closedAt !== undefined) return;
     if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
-    const slot = this.#counters.get(counter);
-    if (slot) {
-      slot.total += by;
-      slot.interval += by;
-    } else {
-      this.#counters.set(counter, { total: by, interval: by });
+    const slot = this.#counters.get(counter) ?? this.#newSlot(counter);
+    slot.total += by;
+    slot.interval += by;
+    if (slot.errors) {
+      slot.errors.total += by;
+      slot.errors.interval += by;
     }
+  }
+
+  /** A counter's slot, created on its first count (the catalogue lookup happens once per key). */
+  #newSlot(key: string): CounterSlot {
+    const slot: CounterSlot = { total: 0, interval: 0, errors: undefined };
+    this.#counters.set(key, slot);
+    const name = splitMetricKey(key)?.name;
+    if (name !== undefined && ERROR_COUNTERS.has(name))
+      slot.errors = this.#counters.get("errors") ?? this.#newSlot("errors");
+    return slot;
   }
 
   /** A message was sent `ms` after its due time: counts "scheduleLag" and records the lag. */
@@ -176,7 +199,7 @@ export class Recorder {
    * Sets a gauge ("connected", "subscribersConnected", …); each interval keeps the last value and, as
    * `<name>.min`, the lowest: a dip to zero inside a second is not hidden by a recovery before its end.
    */
-  gauge(name: string, value: number): void {
+  gauge(name: GaugeName, value: number): void {
     if (this.#closedAt !== undefined) return;
     this.#lazyTick();
     this.#gauges.set(name, value);
@@ -185,7 +208,7 @@ export class Recorder {
   }
 
   /** A marker on the charts ("credentials.refresh", "reconnect.storm", "phase"). */
-  mark(kind: string, detail?: string): void {
+  mark(kind: MarkerKind, detail?: string): void {
     if (this.#closedAt !== undefined) return;
     const now = this.#clock.now();
     if (now >= this.#nextBoundary) this.tick(now);
@@ -214,7 +237,7 @@ export class Recorder {
   }
 
   /** Total of a counter so far (for progress lines). */
-  counter(name: string): number {
+  counter(name: CounterKey): number {
     return this.#counters.get(name)?.total ?? 0;
   }
 

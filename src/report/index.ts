@@ -40,13 +40,17 @@ export { mergeShardInputs, type ShardSetOptions } from "./shard-set.js";
 export { renderSummary, type SummaryOptions, shouldUseColor } from "./terminal.js";
 export {
   allowedThresholdMetrics,
+  allThresholds,
+  BUILTIN_THRESHOLDS,
   evaluateThresholds,
   type MetricKind,
   observe,
   parseThreshold,
+  scenarioThresholds,
   type Threshold,
   type ThresholdOperator,
   type ThresholdOutcome,
+  withMergedThresholds,
 } from "./thresholds.js";
 export {
   parseResult,

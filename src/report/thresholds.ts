@@ -309,3 +309,34 @@ export function evaluateThresholds(result: RunResult, expressions: readonly stri
     };
   });
 }
+
+/**
+ * Checks every run gets, whatever its scenario says (reports/README.md, "Accounting"): a publish the
+ * target never answered is a failure of the system under test, so a run with one cannot pass.
+ */
+export const BUILTIN_THRESHOLDS: readonly string[] = ["unanswered == 0"];
+
+/** The scenario's own threshold expressions of a result (the built-in ones left out). */
+export function scenarioThresholds(result: RunResult): string[] {
+  return result.thresholds.filter((t) => !t.builtin).map((t) => t.expression);
+}
+
+/**
+ * A merged result's thresholds: the shards' own expressions (equal in every shard of a run: the
+ * fingerprint covers the scenario) evaluated again on the merged numbers, plus the built-in ones.
+ */
+export function withMergedThresholds(merged: RunResult, shards: readonly RunResult[]): RunResult {
+  const first = shards[0];
+  merged.thresholds = allThresholds(merged, first ? scenarioThresholds(first) : []);
+  return merged;
+}
+
+/** Scenario thresholds, then the built-in ones (flagged), evaluated on `result`. */
+export function allThresholds(result: RunResult, expressions: readonly string[]): RunResult["thresholds"] {
+  const own = evaluateThresholds(result, expressions);
+  const builtin = evaluateThresholds(
+    result,
+    BUILTIN_THRESHOLDS.filter((b) => !expressions.includes(b)),
+  ).map((t) => ({ ...t, builtin: true }));
+  return [...own, ...builtin];
+}
