@@ -22,6 +22,7 @@ export {
   metricsOfKind,
   splitMetricKey,
 } from "./catalogue.js";
+export { type CatalogueSample, catalogueSamples } from "./catalogue-samples.js";
 export {
   type GeneratorHealth,
   GeneratorMonitor,

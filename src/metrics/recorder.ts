@@ -241,6 +241,13 @@ export class Recorder {
     return this.#counters.get(name)?.total ?? 0;
   }
 
+  /** Every counter's total so far, by dotted key (a plain object: cheap, JSON-able, for live checks). */
+  counterTotals(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, slot] of this.#counters) out[k] = slot.total;
+    return out;
+  }
+
   /** Percentile (0..100) so far of a whole-run histogram, in ms (for progress lines). */
   percentile(metric: LatencyMetric, percentile: number): number {
     const h = this.#hist.get(metric);

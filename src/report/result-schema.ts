@@ -331,6 +331,15 @@ export const runResultSchema = z
       })
       .strict(),
     thresholds: z.array(thresholdOutcomeSchema),
+    abortedBy: z
+      .object({
+        expression: z.string().describe("The threshold, as written."),
+        atMs: ms.describe("When it failed, ms since startedAt."),
+        observed: z.number().nullable().describe("Its value then, in the metric's unit."),
+      })
+      .strict()
+      .optional()
+      .describe("The abortOnFail threshold that stopped the run early (the result is then partial)."),
     // After thresholds: buildResult adds these last, and a re-read result keeps the schema's key order.
     fingerprint: z
       .string()

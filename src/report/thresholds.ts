@@ -36,6 +36,11 @@ export interface Threshold {
   sum?: boolean;
   /** A counter's k6 `rate`: its count per second of the run's duration. */
   perSecond?: boolean;
+  /**
+   * A counter kept in `counts.other` under its dotted key (dots in the key: not a path); with `sum`,
+   * every `<otherKey>.<label>` key added up.
+   */
+  otherKey?: string;
 }
 
 export interface ThresholdOutcome {
@@ -154,7 +159,9 @@ function schemaPaths(): { exact: Map<string, PathInfo>; recordPrefixes: string[]
   return { exact, recordPrefixes };
 }
 
-type Resolved = Pick<Threshold, "kind" | "percentile" | "sum" | "perSecond"> & { path: string };
+type Resolved = Pick<Threshold, "kind" | "percentile" | "sum" | "perSecond" | "otherKey"> & { path: string };
+
+const OTHER = "counts.other.";
 
 /** A catalogue counter by dotted key, optionally with k6's `.count` / `.rate` suffix. */
 function resolveCounter(name: string): Resolved | undefined {
@@ -166,6 +173,7 @@ function resolveCounter(name: string): Resolved | undefined {
   const sum = key === split.name && (METRICS as Record<string, { labels?: readonly string[] }>)[key]?.labels;
   return {
     path,
+    ...(path.startsWith(OTHER) ? { otherKey: path.slice(OTHER.length) } : {}),
     kind: suffix === "rate" ? "number" : "count",
     ...(sum ? { sum: true } : {}),
     ...(suffix === "rate" ? { perSecond: true } : {}),
@@ -195,7 +203,12 @@ function resolveMetric(name: string): Resolved | undefined {
   const hit = exact.get(name);
   if (hit) return { path: name, kind: hit.kind };
   for (const p of recordPrefixes) {
-    if (name.startsWith(`${p}.`) && name.length > p.length + 1) return { path: name, kind: "count" };
+    if (name.startsWith(`${p}.`) && name.length > p.length + 1)
+      return {
+        path: name,
+        kind: "count",
+        ...(name.startsWith(OTHER) ? { otherKey: name.slice(OTHER.length) } : {}),
+      };
   }
   return undefined;
 }
@@ -315,7 +328,7 @@ export function parseThreshold(expression: string): Threshold {
       value = n;
     }
   }
-  const { path, percentile, sum, perSecond } = resolved;
+  const { path, percentile, sum, perSecond, otherKey } = resolved;
   return {
     expression: expression.trim(),
     metric: perSecond ? `${path}/s` : path,
@@ -325,6 +338,7 @@ export function parseThreshold(expression: string): Threshold {
     ...(percentile === undefined ? {} : { percentile }),
     ...(sum ? { sum } : {}),
     ...(perSecond ? { perSecond } : {}),
+    ...(otherKey === undefined ? {} : { otherKey }),
   };
 }
 
@@ -354,6 +368,14 @@ function compare(a: number, op: ThresholdOperator, b: number): boolean {
   }
 }
 
+/** A `counts.other` counter by dotted key; `sum`: the key and every `<key>.<label>` added up. */
+function otherCount(result: RunResult, key: string, sum: boolean): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(result.counts?.other ?? {}))
+    if (k === key || (sum && k.startsWith(`${key}.`))) n += v;
+  return n;
+}
+
 /** Observed value of a parsed threshold, or null when the result has no data for it. */
 export function observe(result: RunResult, t: Threshold): number | null {
   if (t.metric.startsWith("latency.") && !t.metric.endsWith(".count")) {
@@ -373,7 +395,7 @@ export function observe(result: RunResult, t: Threshold): number | null {
     }
   }
   const path = t.perSecond ? t.metric.slice(0, -"/s".length) : t.metric;
-  let v = lookup(result, path);
+  let v = t.otherKey === undefined ? lookup(result, path) : otherCount(result, t.otherKey, t.sum === true);
   if (t.sum && v !== null && typeof v === "object")
     v = Object.values(v as Record<string, number>).reduce((a, b) => a + b, 0);
   if (t.perSecond) {

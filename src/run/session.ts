@@ -38,6 +38,8 @@ export interface SessionSnapshot {
   connectFailures: number;
   /** publishAck p99 so far, ms (null before the first ack). */
   p99Ms: number | null;
+  /** Every counter's total so far by dotted key (metric catalogue names): live thresholds read it. */
+  counters?: Record<string, number>;
 }
 
 export interface SessionOptions {
@@ -173,6 +175,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
       inFlight: s?.inFlight ?? 0,
       connectFailures: this.recorder.counter("connect.devicesFailed"),
       p99Ms: (s?.acked ?? 0) > 0 ? this.recorder.percentile("publishAck", 99) : null,
+      counters: this.recorder.counterTotals(),
     };
   }
 
