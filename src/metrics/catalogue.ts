@@ -265,7 +265,7 @@ export const MARKERS = {
   "generator.recovered": { description: "The load generator is no longer saturated." },
   "reconnect.storm": {
     description:
-      "At least the storm share of the devices connected at an interval's start disconnected within it (detail: how many).",
+      "At least 10 % (and at least 2) of the devices connected at an interval's start lost their connection within it (detail: how many).",
   },
 } as const satisfies Record<string, { description: string }>;
 export type MarkerKind = keyof typeof MARKERS;

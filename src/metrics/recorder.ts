@@ -13,6 +13,7 @@ import type { Clock } from "../lib/clock.js";
 import { systemClock } from "../lib/clock.js";
 import {
   type CounterKey,
+  type CounterName,
   ERROR_COUNTER_NAMES,
   type GaugeName,
   type LatencyName,
@@ -55,7 +56,16 @@ export interface RecorderOptions {
   keepRecentIntervals?: number;
   /** Markers kept per interval; more are counted in `markersDropped` (default 100). */
   maxMarkersPerInterval?: number;
+  /** `reconnect.storm`: share of the devices connected at an interval's start lost within it (default 0.1). */
+  stormShare?: number;
+  /** `reconnect.storm`: and at least this many lost (default 2: one flaky device is no storm). */
+  stormMinDevices?: number;
 }
+
+/** The counter whose interval delta is the connections lost (catalogue: unplanned disconnects by cause). */
+const STORM_COUNTER: CounterName = "disconnects";
+/** The gauge of connected devices the storm share is taken of. */
+const STORM_GAUGE: GaugeName = "connected";
 
 /** A whole-run histogram: summary in ms, encoded histogram in µs, and how many values were clamped. */
 export interface EncodedLatency extends LatencySummary {
@@ -106,6 +116,10 @@ export class Recorder {
   readonly #maxIntervals: number;
   readonly #keepRecent: number;
   readonly #maxMarkers: number;
+  readonly #stormShare: number;
+  readonly #stormMin: number;
+  /** Connected devices when the current interval began (the storm share's base). */
+  #connectedAtIvStart = 0;
   readonly #hist = new Map<LatencyMetric, Histogram>();
   readonly #clamped = new Map<LatencyMetric, number>();
   readonly #ivHist = new Map<IntervalLatencyMetric, Histogram>();
@@ -133,6 +147,8 @@ export class Recorder {
     this.#maxIntervals = opts.maxIntervals ?? 1800;
     this.#keepRecent = opts.keepRecentIntervals ?? 900;
     this.#maxMarkers = opts.maxMarkersPerInterval ?? 100;
+    this.#stormShare = opts.stormShare ?? 0.1;
+    this.#stormMin = opts.stormMinDevices ?? 2;
     for (const m of LATENCY_METRICS) {
       this.#hist.set(m, createHistogram());
       this.#clamped.set(m, 0);
@@ -308,6 +324,31 @@ export class Recorder {
     if (now >= this.#nextBoundary) this.tick(now);
   }
 
+  /**
+   * `reconnect.storm` (reports/README.md, "Markers"): at least `stormShare` of the devices connected
+   * when the closing interval began — and at least `stormMinDevices` — lost their connection within it
+   * (unplanned disconnects only: the fleet does not count its own closes). One marker per interval,
+   * at the interval's start; each process (worker, shard) judges its own devices.
+   */
+  #markStorm(endMs: number): void {
+    const base = this.#connectedAtIvStart;
+    this.#connectedAtIvStart = this.#gauges.get(STORM_GAUGE) ?? 0;
+    let lost = 0;
+    for (const [k, slot] of this.#counters)
+      if (slot.interval > 0 && k.startsWith(`${STORM_COUNTER}.`)) lost += slot.interval;
+    if (base <= 0 || lost < this.#stormMin || lost < this.#stormShare * base) return;
+    if (this.#ivMarkers.length >= this.#maxMarkers) {
+      this.#markersDropped++;
+      return;
+    }
+    const secs = ((endMs - this.#ivStart) / 1000).toFixed(1);
+    this.#ivMarkers.push({
+      t: this.#ivStart - this.#startMs,
+      kind: "reconnect.storm" satisfies MarkerKind,
+      detail: `${lost} of ${base} connected devices disconnected within ${secs} s`,
+    });
+  }
+
   #closeInterval(endMs: number): void {
     const latency: Partial<Record<IntervalLatencyMetric, IntervalLatency>> = {};
     for (const [m, h] of this.#ivHist) {
@@ -315,6 +356,7 @@ export class Recorder {
       latency[m] = intervalLatencyFrom(h);
       h.reset();
     }
+    this.#markStorm(endMs);
     const counts: Record<string, number> = {};
     for (const [k, slot] of this.#counters) {
       if (slot.interval === 0) continue;
