@@ -8,7 +8,7 @@ import type { Diagnostic, LoadedScenario } from "../scenario/index.js";
  */
 export function thresholdProblems(loaded: LoadedScenario): Diagnostic[] {
   const problems: Diagnostic[] = [];
-  loaded.scenario.thresholds.forEach((expression, i) => {
+  loaded.scenario.thresholds.forEach(({ expression }, i) => {
     try {
       parseThreshold(expression);
     } catch (error) {

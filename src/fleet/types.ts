@@ -5,6 +5,7 @@
  * FleetTransport: AWS IoT Core's SigV4-signed WebSocket, or plain MQTT to any broker.
  */
 import type { mqtt5 } from "aws-iot-device-sdk-v2";
+import type { CounterKey, GaugeName, LatencyName, MarkerKind } from "../metrics/catalogue.js";
 
 export type WebsocketHandshakeTransform = mqtt5.WebsocketHandshakeTransform;
 
@@ -66,21 +67,18 @@ export interface FleetPlan {
   };
 }
 
-export type LatencyMetric =
-  | "connect"
-  | "publishAck"
-  | "publishAckUncorrected"
-  | "delivery"
-  | "deliveryUncorrected"
-  | "stsAssumeRole"
-  | "reconnectDowntime";
+export type LatencyMetric = LatencyName;
 
-/** The hot-path recording surface (metrics/ Recorder implements it). */
+/**
+ * The hot-path recording surface (metrics/ Recorder implements it). Names come from the metric
+ * catalogue (metrics/catalogue.ts, a leaf module of names only): a name not declared there does not
+ * compile.
+ */
 export interface FleetRecorder {
-  latency(metric: LatencyMetric, ms: number): void;
-  count(counter: string, by?: number): void;
-  gauge(name: string, value: number): void;
-  mark(kind: string, detail?: string): void;
+  latency(metric: LatencyName, ms: number): void;
+  count(counter: CounterKey, by?: number): void;
+  gauge(name: GaugeName, value: number): void;
+  mark(kind: MarkerKind, detail?: string): void;
   /** A send started `ms` after its due time (schedule lag: counter + histogram). */
   lag(ms: number): void;
 }

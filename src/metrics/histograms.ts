@@ -12,6 +12,7 @@
  */
 import type { Histogram } from "hdr-histogram-js";
 import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from "hdr-histogram-js";
+import { LATENCY_NAMES, type LatencyName } from "./catalogue.js";
 import { addEncodedCounts, type CountsAccumulator } from "./histogram-add-encoded.js";
 
 export type { Histogram };
@@ -23,16 +24,9 @@ export const HISTOGRAM_HIGHEST_US = 3_600_000_000;
 /** Three significant digits: every value is kept within 0.1 %. */
 export const HISTOGRAM_SIGNIFICANT_DIGITS = 3;
 
-export const LATENCY_METRICS = [
-  "connect",
-  "publishAck",
-  "publishAckUncorrected",
-  "delivery",
-  "deliveryUncorrected",
-  "stsAssumeRole",
-  "reconnectDowntime",
-] as const;
-export type LatencyMetric = (typeof LATENCY_METRICS)[number];
+/** Every latency of the catalogue (catalogue.ts), in its order. */
+export const LATENCY_METRICS: readonly LatencyName[] = LATENCY_NAMES;
+export type LatencyMetric = LatencyName;
 
 /** A new empty histogram with iotload's bounds (µs, 1 µs .. 1 h, 3 digits). */
 export function createHistogram(): Histogram {

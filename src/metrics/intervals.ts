@@ -5,11 +5,13 @@
  * (1 s → 10 s → 60 s → 600 s → 3600 s) by merging their encoded histograms exactly, one group at a time
  * so that no single tick stalls the event loop.
  */
+import { INTERVAL_LATENCY_NAMES, type LatencyName } from "./catalogue.js";
 import { encodeHistogram, type Histogram, mergeEncoded, percentileMs } from "./histograms.js";
 
 /** Latency metrics that also get a per-interval histogram. */
-export const INTERVAL_LATENCY_METRICS = ["publishAck", "delivery"] as const;
-export type IntervalLatencyMetric = (typeof INTERVAL_LATENCY_METRICS)[number];
+export const INTERVAL_LATENCY_METRICS: readonly LatencyName[] = INTERVAL_LATENCY_NAMES;
+/** Latencies the catalogue marks `perInterval`. */
+export type IntervalLatencyMetric = LatencyName;
 
 /** Per-interval latency: a few percentiles in ms plus the encoded histogram (µs) for exact merging. */
 export interface IntervalLatency {

@@ -8,8 +8,18 @@
  * Beyond `maxIntervals` records, the oldest are coarsened (see intervals.ts) so memory stays bounded
  * for 24 h runs.
  */
+
 import type { Clock } from "../lib/clock.js";
 import { systemClock } from "../lib/clock.js";
+import {
+  type CounterKey,
+  type CounterName,
+  ERROR_COUNTER_NAMES,
+  type GaugeName,
+  type LatencyName,
+  type MarkerKind,
+  splitMetricKey,
+} from "./catalogue.js";
 import {
   createHistogram,
   encodeHistogram,
@@ -46,7 +56,16 @@ export interface RecorderOptions {
   keepRecentIntervals?: number;
   /** Markers kept per interval; more are counted in `markersDropped` (default 100). */
   maxMarkersPerInterval?: number;
+  /** `reconnect.storm`: share of the devices connected at an interval's start lost within it (default 0.1). */
+  stormShare?: number;
+  /** `reconnect.storm`: and at least this many lost (default 2: one flaky device is no storm). */
+  stormMinDevices?: number;
 }
+
+/** The counter whose interval delta is the connections lost (catalogue: unplanned disconnects by cause). */
+const STORM_COUNTER: CounterName = "disconnects";
+/** The gauge of connected devices the storm share is taken of. */
+const STORM_GAUGE: GaugeName = "connected";
 
 /** A whole-run histogram: summary in ms, encoded histogram in µs, and how many values were clamped. */
 export interface EncodedLatency extends LatencySummary {
@@ -76,7 +95,11 @@ export interface MetricsSnapshot {
 interface CounterSlot {
   total: number;
   interval: number;
+  /** The `errors` slot when this counter is marked countsAsError in the catalogue. */
+  errors: CounterSlot | undefined;
 }
+
+const ERROR_COUNTERS = new Set<string>(ERROR_COUNTER_NAMES);
 
 /**
  * Record calls look at the clock only every Nth call: on this VM `Date.now()` costs ~100-300 ns (it is
@@ -93,6 +116,10 @@ export class Recorder {
   readonly #maxIntervals: number;
   readonly #keepRecent: number;
   readonly #maxMarkers: number;
+  readonly #stormShare: number;
+  readonly #stormMin: number;
+  /** Connected devices when the current interval began (the storm share's base). */
+  #connectedAtIvStart = 0;
   readonly #hist = new Map<LatencyMetric, Histogram>();
   readonly #clamped = new Map<LatencyMetric, number>();
   readonly #ivHist = new Map<IntervalLatencyMetric, Histogram>();
@@ -120,6 +147,8 @@ export class Recorder {
     this.#maxIntervals = opts.maxIntervals ?? 1800;
     this.#keepRecent = opts.keepRecentIntervals ?? 900;
     this.#maxMarkers = opts.maxMarkersPerInterval ?? 100;
+    this.#stormShare = opts.stormShare ?? 0.1;
+    this.#stormMin = opts.stormMinDevices ?? 2;
     for (const m of LATENCY_METRICS) {
       this.#hist.set(m, createHistogram());
       this.#clamped.set(m, 0);
@@ -135,7 +164,7 @@ export class Recorder {
   }
 
   /** Records a latency in milliseconds (float). Out-of-bounds values are clamped and counted. */
-  latency(metric: LatencyMetric, ms: number): void {
+  latency(metric: LatencyName, ms: number): void {
     if (this.#closedAt !== undefined) return;
     if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
     let us = Math.round(ms * 1000);
@@ -148,16 +177,26 @@ export class Recorder {
   }
 
   /** Adds to a dotted counter ("published", "failed.<reasonCode>", "reconnects.<cause>", …). */
-  count(counter: string, by = 1): void {
+  count(counter: CounterKey, by = 1): void {
     if (this.#closedAt !== undefined) return;
     if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
-    const slot = this.#counters.get(counter);
-    if (slot) {
-      slot.total += by;
-      slot.interval += by;
-    } else {
-      this.#counters.set(counter, { total: by, interval: by });
+    const slot = this.#counters.get(counter) ?? this.#newSlot(counter);
+    slot.total += by;
+    slot.interval += by;
+    if (slot.errors) {
+      slot.errors.total += by;
+      slot.errors.interval += by;
     }
+  }
+
+  /** A counter's slot, created on its first count (the catalogue lookup happens once per key). */
+  #newSlot(key: string): CounterSlot {
+    const slot: CounterSlot = { total: 0, interval: 0, errors: undefined };
+    this.#counters.set(key, slot);
+    const name = splitMetricKey(key)?.name;
+    if (name !== undefined && ERROR_COUNTERS.has(name))
+      slot.errors = this.#counters.get("errors") ?? this.#newSlot("errors");
+    return slot;
   }
 
   /** A message was sent `ms` after its due time: counts "scheduleLag" and records the lag. */
@@ -176,7 +215,7 @@ export class Recorder {
    * Sets a gauge ("connected", "subscribersConnected", …); each interval keeps the last value and, as
    * `<name>.min`, the lowest: a dip to zero inside a second is not hidden by a recovery before its end.
    */
-  gauge(name: string, value: number): void {
+  gauge(name: GaugeName, value: number): void {
     if (this.#closedAt !== undefined) return;
     this.#lazyTick();
     this.#gauges.set(name, value);
@@ -185,7 +224,7 @@ export class Recorder {
   }
 
   /** A marker on the charts ("credentials.refresh", "reconnect.storm", "phase"). */
-  mark(kind: string, detail?: string): void {
+  mark(kind: MarkerKind, detail?: string): void {
     if (this.#closedAt !== undefined) return;
     const now = this.#clock.now();
     if (now >= this.#nextBoundary) this.tick(now);
@@ -214,8 +253,15 @@ export class Recorder {
   }
 
   /** Total of a counter so far (for progress lines). */
-  counter(name: string): number {
+  counter(name: CounterKey): number {
     return this.#counters.get(name)?.total ?? 0;
+  }
+
+  /** Every counter's total so far, by dotted key (a plain object: cheap, JSON-able, for live checks). */
+  counterTotals(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, slot] of this.#counters) out[k] = slot.total;
+    return out;
   }
 
   /** Percentile (0..100) so far of a whole-run histogram, in ms (for progress lines). */
@@ -278,6 +324,31 @@ export class Recorder {
     if (now >= this.#nextBoundary) this.tick(now);
   }
 
+  /**
+   * `reconnect.storm` (reports/README.md, "Markers"): at least `stormShare` of the devices connected
+   * when the closing interval began — and at least `stormMinDevices` — lost their connection within it
+   * (unplanned disconnects only: the fleet does not count its own closes). One marker per interval,
+   * at the interval's start; each process (worker, shard) judges its own devices.
+   */
+  #markStorm(endMs: number): void {
+    const base = this.#connectedAtIvStart;
+    this.#connectedAtIvStart = this.#gauges.get(STORM_GAUGE) ?? 0;
+    let lost = 0;
+    for (const [k, slot] of this.#counters)
+      if (slot.interval > 0 && k.startsWith(`${STORM_COUNTER}.`)) lost += slot.interval;
+    if (base <= 0 || lost < this.#stormMin || lost < this.#stormShare * base) return;
+    if (this.#ivMarkers.length >= this.#maxMarkers) {
+      this.#markersDropped++;
+      return;
+    }
+    const secs = ((endMs - this.#ivStart) / 1000).toFixed(1);
+    this.#ivMarkers.push({
+      t: this.#ivStart - this.#startMs,
+      kind: "reconnect.storm" satisfies MarkerKind,
+      detail: `${lost} of ${base} connected devices disconnected within ${secs} s`,
+    });
+  }
+
   #closeInterval(endMs: number): void {
     const latency: Partial<Record<IntervalLatencyMetric, IntervalLatency>> = {};
     for (const [m, h] of this.#ivHist) {
@@ -285,6 +356,7 @@ export class Recorder {
       latency[m] = intervalLatencyFrom(h);
       h.reset();
     }
+    this.#markStorm(endMs);
     const counts: Record<string, number> = {};
     for (const [k, slot] of this.#counters) {
       if (slot.interval === 0) continue;

@@ -27,6 +27,8 @@ export function fmtPct(ratio: number): string {
 /** Formats a threshold's observed value by its metric path (ms for latency, % for rates). */
 export function fmtObserved(metric: string, observed: number | null): string {
   if (observed === null) return "no data";
+  // A counter's k6 `rate` (thresholds.ts): per second.
+  if (metric.endsWith("/s")) return `${observed.toFixed(2)}/s`;
   if (/^latency\./.test(metric) && !metric.endsWith(".count")) return `${fmtMs(observed)} ms`;
   if (/Ms$/.test(metric)) return `${fmtMs(observed)} ms`;
   if (/Rate$/.test(metric)) return fmtPct(observed);

@@ -8,7 +8,8 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { decodeHistogram, LATENCY_METRICS, percentileMs } from "../metrics/histograms.js";
+import { decodeHistogram, type LATENCY_METRICS, percentileMs } from "../metrics/histograms.js";
+import { latencyRows as catalogueLatencyRows, otherCounterRows } from "./catalogue-rows.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import { REPORT_CSS, REPORT_JS } from "./html-client.js";
 import { connectLatencyNote, generatorDetail, generatorHeadline } from "./notes.js";
@@ -207,13 +208,16 @@ export function renderHtml(result: RunResult): string {
     card("credential refreshes", fmtInt(result.credentials.refreshes)),
   ].join("");
 
-  const latencyRows = LATENCY_METRICS.map((m) => {
-    const l = result.latency[m];
-    const missing = l.missing === undefined ? "" : fmtInt(l.missing);
-    if (l.count === 0)
-      return `<tr><td>${m}</td><td>0</td><td>${missing}</td><td colspan="7">no data</td></tr>`;
-    return `<tr><td>${m}</td><td>${fmtInt(l.count)}</td><td>${missing}</td>${[l.min, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max].map((v) => `<td>${fmtMs(v)}</td>`).join("")}</tr>`;
-  }).join("");
+  // Rows from the metric catalogue (catalogue-rows.ts); the description is the name's tooltip.
+  const latencyRows = catalogueLatencyRows(result)
+    .map(({ name, description, latency: l }) => {
+      const m = `<span title="${escapeHtml(description)}">${escapeHtml(name)}</span>`;
+      const missing = l.missing === undefined ? "" : fmtInt(l.missing);
+      if (l.count === 0)
+        return `<tr><td>${m}</td><td>0</td><td>${missing}</td><td colspan="7">no data</td></tr>`;
+      return `<tr><td>${m}</td><td>${fmtInt(l.count)}</td><td>${missing}</td>${[l.min, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max].map((v) => `<td>${fmtMs(v)}</td>`).join("")}</tr>`;
+    })
+    .join("");
   const connectNote = connectLatencyNote(result);
   const latencyTable = `<table><thead><tr><th>latency (ms)</th><th>count</th><th title="messages that never completed: unanswered publishes, lost deliveries — not in the percentiles">never completed</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr></thead><tbody>${latencyRows}</tbody></table>`;
 
@@ -254,6 +258,10 @@ export function renderHtml(result: RunResult): string {
         ] as Array<[string, string]>)
       : []),
     ["late sends (schedule lag)", fmtInt(c.scheduleLag)],
+    ...otherCounterRows(result).map((r): [string, string] => [
+      `${r.name} — ${r.description}`,
+      r.byLabel ? byReason(r.byLabel) : fmtInt(r.total),
+    ]),
   ]);
   const cr = result.credentials;
   const g = result.generator;

@@ -11,6 +11,7 @@ export { scenarioFingerprint } from "./fingerprint.js";
 export { fmtDuration, fmtMs, fmtPct } from "./format.js";
 export { renderHlog } from "./hlog.js";
 export { escapeHtml, jsonForScript, type ReportData, renderHtml, reportData } from "./html.js";
+export { renderJunit } from "./junit.js";
 export {
   formatProgress,
   ProgressPrinter,
@@ -32,7 +33,13 @@ export {
   type ResultThreshold,
   type RunResult,
 } from "./result.js";
-export { type BuildResultInput, buildResult, countsFromCounters, endpointHost } from "./result-build.js";
+export {
+  type BuildResultInput,
+  buildResult,
+  countsFromCounters,
+  endpointHost,
+  ratesOf,
+} from "./result-build.js";
 export { type ResultInput, readResultInputs } from "./result-inputs.js";
 export { type MergeOptions, mergeResults } from "./result-merge.js";
 export { resultJsonSchema, runResultSchema } from "./result-schema.js";
@@ -40,13 +47,17 @@ export { mergeShardInputs, type ShardSetOptions } from "./shard-set.js";
 export { renderSummary, type SummaryOptions, shouldUseColor } from "./terminal.js";
 export {
   allowedThresholdMetrics,
+  allThresholds,
+  BUILTIN_THRESHOLDS,
   evaluateThresholds,
   type MetricKind,
   observe,
   parseThreshold,
+  scenarioThresholds,
   type Threshold,
   type ThresholdOperator,
   type ThresholdOutcome,
+  withMergedThresholds,
 } from "./thresholds.js";
 export {
   parseResult,

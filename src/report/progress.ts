@@ -3,8 +3,10 @@
  * return + erase line, ECMA-48 "EL" CSI 2 K); elsewhere (CI logs, pipes) one plain line every 10 s, so
  * logs stay readable. The printer owns its timer: stop() cancels it and ends the line (idempotent).
  */
+
 import type { Clock, TimerHandle } from "../lib/clock.js";
 import { systemClock } from "../lib/clock.js";
+import type { LatencyName } from "../metrics/catalogue.js";
 import { fmtInt, fmtMs, fmtRate } from "./format.js";
 
 export interface ProgressState {
@@ -37,6 +39,9 @@ export interface ProgressPrinterOptions {
   clock?: Clock;
 }
 
+/** The latency whose p99 the progress line shows (SessionSnapshot.p99Ms), named on the line. */
+const PROGRESS_P99: LatencyName = "publishAck";
+
 /** One progress line (no newline, no control codes). */
 export function formatProgress(s: ProgressState): string {
   const secs = Math.floor(s.elapsedMs / 1000);
@@ -45,7 +50,7 @@ export function formatProgress(s: ProgressState): string {
     `${clock} ${s.phase}`,
     `devices ${fmtInt(s.connected)}/${fmtInt(s.targetDevices)}`,
     `msg/s sent ${fmtRate(s.sentPerSec)} acked ${fmtRate(s.ackedPerSec)} recv ${fmtRate(s.receivedPerSec)}`,
-    `p99 ${s.p99Ms === null ? "–" : `${fmtMs(s.p99Ms)} ms`}`,
+    `${PROGRESS_P99} p99 ${s.p99Ms === null ? "–" : `${fmtMs(s.p99Ms)} ms`}`,
     ...(s.inFlight === undefined ? [] : [`in flight ${fmtInt(s.inFlight)}`]),
     `errors ${fmtInt(s.errors)}`,
   ];

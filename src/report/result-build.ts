@@ -1,6 +1,7 @@
 /**
  * `buildResult`: a Recorder snapshot plus the run's facts → the RunResult of one run (or one shard),
- * and the helpers a merge shares with it (counts, rates, thresholds, interval records).
+ * and the helpers a merge shares with it (counts, rates, interval records). Thresholds are evaluated
+ * by the caller on the built result (thresholds.ts `allThresholds`), so this file does not import them.
  */
 import { stripSecrets } from "../lib/redact.js";
 import { judgeSaturation } from "../metrics/event-loop.js";
@@ -16,7 +17,7 @@ import {
   type ResultLatency,
   type RunResult,
 } from "./result.js";
-import { evaluateThresholds } from "./thresholds.js";
+import { hasOwnResultField } from "./result-counts.js";
 
 export interface BuildResultInput {
   runId: string;
@@ -56,19 +57,11 @@ export interface BuildResultInput {
   };
   /** Availability while publishing (from the fleet). */
   availability?: { devices: number; minConnected: number; zeroConnectedMs: number };
-  /** Threshold expressions to evaluate against the built result (the built-in checks are added). */
-  thresholds?: readonly string[];
   /** A shard's delivery sets (fleet deliveryExport()), for the exact merge across processes. */
   delivery?: ResultDelivery;
   /** scenarioFingerprint() of the scenario as run: equal in every shard of the run. */
   fingerprint?: string;
 }
-
-/**
- * Checks every run gets, whatever its scenario says (reports/README.md, "Accounting"): a publish the
- * target never answered is a failure of the system under test, so a run with one cannot pass.
- */
-export const BUILTIN_THRESHOLDS: readonly string[] = ["unanswered == 0"];
 
 /** Records the messages that never completed next to the latencies they would have had. */
 export function withMissing(latency: RunResult["latency"], counts: ResultCounts): void {
@@ -77,16 +70,6 @@ export function withMissing(latency: RunResult["latency"], counts: ResultCounts)
   latency.publishAckUncorrected.missing = unanswered;
   latency.delivery.missing = counts.lost;
   latency.deliveryUncorrected.missing = counts.lost;
-}
-
-/** Scenario thresholds, then the built-in ones (flagged), evaluated on `result`. */
-export function allThresholds(result: RunResult, expressions: readonly string[]): RunResult["thresholds"] {
-  const own = evaluateThresholds(result, expressions);
-  const builtin = evaluateThresholds(
-    result,
-    BUILTIN_THRESHOLDS.filter((b) => !expressions.includes(b)),
-  ).map((t) => ({ ...t, builtin: true }));
-  return [...own, ...builtin];
 }
 
 /** Host of an endpoint given as host, host:port or URL; never keeps path or query. */
@@ -112,17 +95,6 @@ export const SCALAR_COUNTS = [
   "scheduleLag",
 ] as const;
 
-const KNOWN_COUNTERS = new Set<string>([
-  ...SCALAR_COUNTS,
-  "unanswered",
-  "reconnect.attempts",
-  "reconnect.successes",
-  "connect.attempts",
-  "connect.successes",
-  "credentials.refreshes",
-  "sts.calls",
-]);
-
 export function byPrefix(
   counters: Record<string, number>,
   prefix: string,
@@ -146,13 +118,9 @@ export function countsFromCounters(
 ): ResultCounts {
   const c = (k: string) => counters[k] ?? 0;
   const other: Record<string, number> = {};
-  for (const [k, v] of Object.entries(counters)) {
-    const grouped =
-      /^(failed|connect\.failures|reconnect\.failures|reconnects|credentials\.(failures|invalidations)|throttled)(\.|$)/.test(
-        k,
-      );
-    if (!KNOWN_COUNTERS.has(k) && !grouped) other[k] = v;
-  }
+  // Counters without a field of their own (catalogue: result-counts.ts), and any key outside the
+  // catalogue (a newer shard's), keep their dotted name here.
+  for (const [k, v] of Object.entries(counters)) if (!hasOwnResultField(k)) other[k] = v;
   return {
     published: c("published"),
     acked: c("acked"),
@@ -316,11 +284,11 @@ export function buildResult(input: BuildResultInput): RunResult {
     markersDropped: m.markersDropped,
     credentials: credentialsOf(input, latency),
     generator: generatorOf(input, counts, environment.cores),
+    // The caller evaluates thresholds on the built result (thresholds.ts allThresholds).
     thresholds: [],
   };
   if (input.partialReason !== undefined) result.partialReason = input.partialReason;
   if (input.fingerprint !== undefined) result.fingerprint = input.fingerprint;
   if (input.delivery !== undefined) result.delivery = input.delivery;
-  result.thresholds = allThresholds(result, input.thresholds ?? []);
   return result;
 }

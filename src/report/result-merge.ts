@@ -15,7 +15,6 @@ import {
   type RunResult,
 } from "./result.js";
 import {
-  allThresholds,
   latencyOf,
   ratesOf,
   resultInterval,
@@ -270,8 +269,7 @@ export function mergeResults(results: readonly RunResult[], opts: MergeOptions =
       .sort((a, b) => a.index - b.index);
   }
   if (missing.length > 0) merged.missingShards = [...missing];
-  const exprs = first.thresholds.filter((t) => !t.builtin).map((t) => t.expression);
-  merged.thresholds = allThresholds(merged, exprs);
+  // The caller re-evaluates the thresholds on the merged result (thresholds.ts scenarioThresholds).
   return merged;
 }
 

@@ -6,6 +6,13 @@
  * breaking change.
  */
 import { z } from "zod";
+import {
+  INTERVAL_LATENCY_NAMES,
+  type LatencyName,
+  METRICS,
+  type MetricCatalogue,
+  metricsOfKind,
+} from "../metrics/catalogue.js";
 
 const count = z.number().int().nonnegative();
 const ms = z.number();
@@ -37,17 +44,21 @@ export const latencySummarySchema = z
   })
   .strict();
 
-export const latencySchema = z
-  .object({
-    connect: latencySummarySchema.describe("MQTT CONNECT start → CONNACK (successful connects)."),
-    publishAck: latencySummarySchema.describe("Due time → PUBACK (corrected for coordinated omission)."),
-    publishAckUncorrected: latencySummarySchema.describe("Actual send → PUBACK."),
-    delivery: latencySummarySchema.describe("Due time → subscriber receipt (corrected)."),
-    deliveryUncorrected: latencySummarySchema.describe("Actual send → subscriber receipt."),
-    stsAssumeRole: latencySummarySchema.describe("STS AssumeRole call duration."),
-    reconnectDowntime: latencySummarySchema.describe("Connection lost → connection re-established."),
-  })
-  .strict();
+/**
+ * One summary per latency of the metric catalogue (src/metrics/catalogue.ts), described by it: a
+ * latency added there is in every result without an edit here.
+ */
+export function latencySchemaFor(catalogue: MetricCatalogue) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [name, def] of metricsOfKind("latency", catalogue)) {
+    const summary = latencySummarySchema.describe(def.description);
+    shape[name] = def.optionalInResult ? summary.optional() : summary;
+  }
+  // The catalogue's latency names, typed: each one's summary (absent only where the catalogue says so).
+  return z.object(shape as Record<LatencyName, typeof latencySummarySchema>).strict();
+}
+
+export const latencySchema = latencySchemaFor(METRICS);
 
 export const intervalLatencySchema = z
   .object({
@@ -82,9 +93,15 @@ export const intervalSchema = z
       })
       .strict(),
     latency: z
-      .object({ publishAck: intervalLatencySchema.optional(), delivery: intervalLatencySchema.optional() })
+      .object(
+        Object.fromEntries(
+          INTERVAL_LATENCY_NAMES.map((n) => [n, intervalLatencySchema.optional()]),
+        ) as Record<LatencyName, z.ZodOptional<typeof intervalLatencySchema>>,
+      )
       .strict()
-      .describe("Per-interval corrected latencies; absent when nothing was recorded."),
+      .describe(
+        "Per-interval latencies (the catalogue's perInterval ones); absent when nothing was recorded.",
+      ),
     gauges: z.record(z.string(), z.number()).describe("Last value of each gauge (connected, …)."),
     markers: z.array(markerSchema),
   })
@@ -314,6 +331,15 @@ export const runResultSchema = z
       })
       .strict(),
     thresholds: z.array(thresholdOutcomeSchema),
+    abortedBy: z
+      .object({
+        expression: z.string().describe("The threshold, as written."),
+        atMs: ms.describe("When it failed, ms since startedAt."),
+        observed: z.number().nullable().describe("Its value then, in the metric's unit."),
+      })
+      .strict()
+      .optional()
+      .describe("The abortOnFail threshold that stopped the run early (the result is then partial)."),
     // After thresholds: buildResult adds these last, and a re-read result keeps the schema's key order.
     fingerprint: z
       .string()

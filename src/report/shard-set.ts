@@ -8,6 +8,7 @@ import { UserError } from "../lib/errors.js";
 import type { RunResult } from "./result.js";
 import type { ResultInput } from "./result-inputs.js";
 import { mergeResults } from "./result-merge.js";
+import { withMergedThresholds } from "./thresholds.js";
 
 export interface ShardSetOptions {
   /** Merge even when shards are missing: the merged result is partial and names them. */
@@ -88,9 +89,10 @@ export function mergeShardInputs(inputs: readonly ResultInput[], opts: ShardSetO
     (a, b) => (a.result.environment.shard?.index ?? 0) - (b.result.environment.shard?.index ?? 0),
   );
   try {
-    return mergeResults(
-      sorted.map((i) => i.result),
-      { sources: sorted.map((i) => i.source), missingShards: missing },
+    const results = sorted.map((i) => i.result);
+    return withMergedThresholds(
+      mergeResults(results, { sources: sorted.map((i) => i.source), missingShards: missing }),
+      results,
     );
   } catch (error) {
     // The delivery sets disagree or are malformed: a file problem, said in one paragraph.

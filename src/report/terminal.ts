@@ -3,7 +3,7 @@
  * reconnects, credential refreshes, generator health and thresholds (✓/✗). Colour only when the
  * caller says so; `shouldUseColor` implements the NO_COLOR convention (https://no-color.org).
  */
-import { LATENCY_METRICS } from "../metrics/histograms.js";
+import { latencyRows, otherCounterRows } from "./catalogue-rows.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import { connectLatencyNote, generatorDetail, generatorHeadline } from "./notes.js";
 import type { RunResult } from "./result.js";
@@ -100,8 +100,7 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   lines.push("");
   const head = ["latency (ms)", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"];
   const rows: string[][] = [];
-  for (const m of LATENCY_METRICS) {
-    const l = result.latency[m];
+  for (const { name: m, latency: l } of latencyRows(result)) {
     if (l.count === 0) continue;
     rows.push([
       m,
@@ -122,6 +121,12 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
       r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
     lines.push(p.bold(fmtRow(head)));
     for (const r of rows) lines.push(fmtRow(r));
+    if (rows.some((r) => r[0]!.endsWith("Uncorrected")))
+      lines.push(
+        p.dim(
+          "…Uncorrected rows: from the actual send, not the due time — what the client saw, hiding the wait of messages sent late (coordinated omission); judge the corrected rows.",
+        ),
+      );
     const unanswered = result.latency.publishAck.missing ?? 0;
     if (unanswered > 0) {
       lines.push(
@@ -165,6 +170,10 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   }
   for (const [quota, n] of throttledRows(c))
     lines.push(`${p.bold("throttled")}    ${p.yellow(`${quota}: ${n}`)}`);
+  const others = otherCounterRows(result).map(
+    (r) => `${r.name} ${r.byLabel ? byReason(r.byLabel) : fmtInt(r.total)}`,
+  );
+  if (others.length > 0) lines.push(`${p.bold("other")}        ${others.join(" · ")}`);
   const errorTotal = c.errors + total(c.failed);
   const errText = `${fmtInt(errorTotal)} (failed publishes ${fmtInt(total(c.failed))}, other ${fmtInt(c.errors)}) · error rate ${fmtPct(result.rates.errorRate)}`;
   lines.push(`${p.bold("errors")}       ${errorTotal > 0 ? p.red(errText) : errText}`);

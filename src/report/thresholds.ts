@@ -5,12 +5,18 @@
  * Grammar: METRIC OP VALUE, OP one of < <= > >= == !=, VALUE a number with a unit that matches the
  * metric's kind: latency/duration metrics need ms or s; rates take % or a bare ratio (0.001); counts
  * take a bare number; booleans take true/false with == or != only. Metric names are checked against
- * the result schema, so a typo is reported with its column and the list of allowed names.
+ * the metric catalogue (src/metrics/catalogue.ts: latencies with a statistic, counters by dotted
+ * name) and the result schema, so a typo is reported with its column and the list of allowed names.
+ * k6's spellings are accepted (https://grafana.com/docs/k6/latest/using-k6/thresholds/):
+ * `p(99)`, `p(99.9)`, any `p(N)`, `avg`, `med`, `min`, `max`, `count` on latencies; `count` and
+ * `rate` (per second) on counters.
  */
 import { z } from "zod";
 import { UserError } from "../lib/errors.js";
-import { decodeHistogram, LATENCY_METRICS, percentileMs } from "../metrics/histograms.js";
+import { COUNTER_NAMES, LATENCY_NAMES, METRICS, splitMetricKey } from "../metrics/catalogue.js";
+import { decodeHistogram, percentileMs } from "../metrics/histograms.js";
 import type { RunResult } from "./result.js";
+import { counterResultPath } from "./result-counts.js";
 import { runResultSchema } from "./result-schema.js";
 
 export type ThresholdOperator = "<" | "<=" | ">" | ">=" | "==" | "!=";
@@ -24,6 +30,17 @@ export interface Threshold {
   op: ThresholdOperator;
   /** Expected value in the metric's unit (ms for latency, ratio for rates); booleans as 1/0. */
   value: number;
+  /** A latency percentile not stored in the result (k6 `p(95)`): read from the encoded histogram. */
+  percentile?: number;
+  /** A labelled counter's bare name: the sum of its by-label record. */
+  sum?: boolean;
+  /** A counter's k6 `rate`: its count per second of the run's duration. */
+  perSecond?: boolean;
+  /**
+   * A counter kept in `counts.other` under its dotted key (dots in the key: not a path); with `sum`,
+   * every `<otherKey>.<label>` key added up.
+   */
+  otherKey?: string;
 }
 
 export interface ThresholdOutcome {
@@ -55,9 +72,10 @@ const PERCENTILE_OF: Record<string, number> = {
 function percentileWithMissing(
   result: RunResult,
   metric: string,
+  percentile?: number,
 ): { value: number | null; note: string } | undefined {
   const [, name, stat] = metric.split(".");
-  const p = stat === undefined ? undefined : PERCENTILE_OF[stat];
+  const p = percentile ?? (stat === undefined ? undefined : PERCENTILE_OF[stat]);
   if (name === undefined || p === undefined) return undefined;
   const l = (result.latency as Record<string, { count: number; missing?: number; encoded: string }>)[name];
   const missing = l?.missing ?? 0;
@@ -86,9 +104,21 @@ const LATENCY_STATS: Record<string, string> = {
   max: "max",
   min: "min",
   mean: "mean",
+  avg: "mean",
+  med: "p50",
   stddev: "stddev",
   count: "count",
 };
+
+/** k6 `p(N)`: a stored statistic when there is one, else the percentile read from the histogram. */
+function percentileStat(stat: string): { stat: string; percentile?: number } | undefined {
+  const m = /^p\((\d+(?:\.\d+)?)\)$/.exec(stat);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (!(n >= 0 && n <= 100)) return undefined;
+  const stored = Object.entries(PERCENTILE_OF).find(([k, v]) => v === n && k !== "max");
+  return stored ? { stat: stored[0] } : { stat: `p(${m[1]})`, percentile: n };
+}
 
 /** Short names users write most, mapped to result paths. */
 const ALIASES: Record<string, { path: string; kind: MetricKind }> = {
@@ -129,22 +159,56 @@ function schemaPaths(): { exact: Map<string, PathInfo>; recordPrefixes: string[]
   return { exact, recordPrefixes };
 }
 
-function resolveMetric(name: string): { path: string; kind: MetricKind } | undefined {
+type Resolved = Pick<Threshold, "kind" | "percentile" | "sum" | "perSecond" | "otherKey"> & { path: string };
+
+const OTHER = "counts.other.";
+
+/** A catalogue counter by dotted key, optionally with k6's `.count` / `.rate` suffix. */
+function resolveCounter(name: string): Resolved | undefined {
+  const suffix = /\.(count|rate)$/.exec(name)?.[1];
+  const key = suffix === undefined ? name : name.slice(0, -(suffix.length + 1));
+  const split = splitMetricKey(key);
+  const path = counterResultPath(key);
+  if (!split || path === undefined) return undefined;
+  const sum = key === split.name && (METRICS as Record<string, { labels?: readonly string[] }>)[key]?.labels;
+  return {
+    path,
+    ...(path.startsWith(OTHER) ? { otherKey: path.slice(OTHER.length) } : {}),
+    kind: suffix === "rate" ? "number" : "count",
+    ...(sum ? { sum: true } : {}),
+    ...(suffix === "rate" ? { perSecond: true } : {}),
+  };
+}
+
+function resolveMetric(name: string): Resolved | undefined {
   const alias = ALIASES[name];
   if (alias) return alias;
   const dot = name.indexOf(".");
   if (dot > 0) {
     const head = name.slice(0, dot);
-    const stat = LATENCY_STATS[name.slice(dot + 1)];
-    if ((LATENCY_METRICS as readonly string[]).includes(head) && stat) {
-      return { path: `latency.${head}.${stat}`, kind: stat === "count" ? "count" : "ms" };
+    const rawStat = name.slice(dot + 1);
+    const pct = percentileStat(rawStat);
+    const stat = pct?.stat ?? LATENCY_STATS[rawStat];
+    if ((LATENCY_NAMES as readonly string[]).includes(head) && stat) {
+      return {
+        path: `latency.${head}.${stat}`,
+        kind: stat === "count" ? "count" : "ms",
+        ...(pct?.percentile === undefined ? {} : { percentile: pct.percentile }),
+      };
     }
   }
+  const counter = resolveCounter(name);
+  if (counter) return counter;
   const { exact, recordPrefixes } = schemaPaths();
   const hit = exact.get(name);
   if (hit) return { path: name, kind: hit.kind };
   for (const p of recordPrefixes) {
-    if (name.startsWith(`${p}.`) && name.length > p.length + 1) return { path: name, kind: "count" };
+    if (name.startsWith(`${p}.`) && name.length > p.length + 1)
+      return {
+        path: name,
+        kind: "count",
+        ...(name.startsWith(OTHER) ? { otherKey: name.slice(OTHER.length) } : {}),
+      };
   }
   return undefined;
 }
@@ -152,10 +216,28 @@ function resolveMetric(name: string): { path: string; kind: MetricKind } | undef
 /** Every metric name a threshold may use (for error messages and docs). */
 export function allowedThresholdMetrics(): string[] {
   const { exact, recordPrefixes } = schemaPaths();
-  const stats = ["p50", "p90", "p99", "p99.9", "p99.99", "max", "min", "mean", "stddev", "count"];
+  const stats = [
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "p99.99",
+    "p(N)",
+    "max",
+    "min",
+    "mean",
+    "avg",
+    "med",
+    "stddev",
+    "count",
+  ];
   return [
-    ...LATENCY_METRICS.map((m) => `${m}.{${stats.join(",")}}`),
+    ...LATENCY_NAMES.map((m) => `${m}.{${stats.join(",")}}`),
     ...Object.keys(ALIASES),
+    ...COUNTER_NAMES.map((c) => {
+      const labels = (METRICS as Record<string, { labels?: readonly string[] }>)[c]?.labels;
+      return `${c}${labels ? `[.<${labels.join(">.<")}>]` : ""}[.count|.rate]`;
+    }),
     ...exact.keys(),
     ...recordPrefixes.map((p) => `${p}.<key>`),
   ];
@@ -177,7 +259,8 @@ export function parseThreshold(expression: string): Threshold {
   };
   skipWs();
   const metricStart = i;
-  while (i < src.length && /[A-Za-z0-9_.]/.test(src[i]!)) i++;
+  // Parentheses for k6's `p(99)`.
+  while (i < src.length && /[A-Za-z0-9_.()]/.test(src[i]!)) i++;
   const name = src.slice(metricStart, i);
   if (name === "") {
     fail(src, metricStart + 1, "expected a metric name", `Metrics: ${allowedThresholdMetrics().join(", ")}.`);
@@ -245,7 +328,18 @@ export function parseThreshold(expression: string): Threshold {
       value = n;
     }
   }
-  return { expression: expression.trim(), metric: resolved.path, kind, op, value };
+  const { path, percentile, sum, perSecond, otherKey } = resolved;
+  return {
+    expression: expression.trim(),
+    metric: perSecond ? `${path}/s` : path,
+    kind,
+    op,
+    value,
+    ...(percentile === undefined ? {} : { percentile }),
+    ...(sum ? { sum } : {}),
+    ...(perSecond ? { perSecond } : {}),
+    ...(otherKey === undefined ? {} : { otherKey }),
+  };
 }
 
 function lookup(result: RunResult, path: string): unknown {
@@ -274,14 +368,40 @@ function compare(a: number, op: ThresholdOperator, b: number): boolean {
   }
 }
 
+/** A `counts.other` counter by dotted key; `sum`: the key and every `<key>.<label>` added up. */
+function otherCount(result: RunResult, key: string, sum: boolean): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(result.counts?.other ?? {}))
+    if (k === key || (sum && k.startsWith(`${key}.`))) n += v;
+  return n;
+}
+
 /** Observed value of a parsed threshold, or null when the result has no data for it. */
 export function observe(result: RunResult, t: Threshold): number | null {
   if (t.metric.startsWith("latency.") && !t.metric.endsWith(".count")) {
     // A percentile of nothing is not 0 ms: with no samples the threshold cannot pass.
     const countPath = `${t.metric.slice(0, t.metric.lastIndexOf("."))}.count`;
-    if (lookup(result, countPath) === 0) return null;
+    const n = lookup(result, countPath);
+    if (n === 0 || n === undefined) return null;
+    if (t.percentile !== undefined) {
+      const encoded = lookup(result, `${t.metric.slice(0, t.metric.lastIndexOf("."))}.encoded`);
+      if (typeof encoded !== "string") return null;
+      const h = decodeHistogram(encoded);
+      try {
+        return percentileMs(h, t.percentile);
+      } finally {
+        h.destroy();
+      }
+    }
   }
-  const v = lookup(result, t.metric);
+  const path = t.perSecond ? t.metric.slice(0, -"/s".length) : t.metric;
+  let v = t.otherKey === undefined ? lookup(result, path) : otherCount(result, t.otherKey, t.sum === true);
+  if (t.sum && v !== null && typeof v === "object")
+    v = Object.values(v as Record<string, number>).reduce((a, b) => a + b, 0);
+  if (t.perSecond) {
+    const n = typeof v === "number" ? v : 0;
+    return result.durationMs > 0 ? n / (result.durationMs / 1000) : null;
+  }
   if (typeof v === "boolean") return v ? 1 : 0;
   if (typeof v === "number") return v;
   // An absent key of a by-reason record is a count of zero.
@@ -293,7 +413,9 @@ export function observe(result: RunResult, t: Threshold): number | null {
 export function evaluateThresholds(result: RunResult, expressions: readonly string[]): ThresholdOutcome[] {
   return expressions.map((expr) => {
     const t = parseThreshold(expr);
-    const withMissing = t.metric.startsWith("latency.") ? percentileWithMissing(result, t.metric) : undefined;
+    const withMissing = t.metric.startsWith("latency.")
+      ? percentileWithMissing(result, t.metric, t.percentile)
+      : undefined;
     if (withMissing) {
       const v = withMissing.value;
       // Unbounded: larger than any number, so only `>`/`>=`/`!=` comparisons hold.
@@ -308,4 +430,35 @@ export function evaluateThresholds(result: RunResult, expressions: readonly stri
       pass: observed !== null && compare(observed, t.op, t.value),
     };
   });
+}
+
+/**
+ * Checks every run gets, whatever its scenario says (reports/README.md, "Accounting"): a publish the
+ * target never answered is a failure of the system under test, so a run with one cannot pass.
+ */
+export const BUILTIN_THRESHOLDS: readonly string[] = ["unanswered == 0"];
+
+/** The scenario's own threshold expressions of a result (the built-in ones left out). */
+export function scenarioThresholds(result: RunResult): string[] {
+  return result.thresholds.filter((t) => !t.builtin).map((t) => t.expression);
+}
+
+/**
+ * A merged result's thresholds: the shards' own expressions (equal in every shard of a run: the
+ * fingerprint covers the scenario) evaluated again on the merged numbers, plus the built-in ones.
+ */
+export function withMergedThresholds(merged: RunResult, shards: readonly RunResult[]): RunResult {
+  const first = shards[0];
+  merged.thresholds = allThresholds(merged, first ? scenarioThresholds(first) : []);
+  return merged;
+}
+
+/** Scenario thresholds, then the built-in ones (flagged), evaluated on `result`. */
+export function allThresholds(result: RunResult, expressions: readonly string[]): RunResult["thresholds"] {
+  const own = evaluateThresholds(result, expressions);
+  const builtin = evaluateThresholds(
+    result,
+    BUILTIN_THRESHOLDS.filter((b) => !expressions.includes(b)),
+  ).map((t) => ({ ...t, builtin: true }));
+  return [...own, ...builtin];
 }

@@ -2,6 +2,7 @@
  * The run engine between the CLI and the stage folders (docs/architecture.md §7): a RunSession runs one
  * run or one shard; target drivers say where devices connect and how they authenticate.
  */
+
 export { type Assembled, type AssembleOptions, assembleRun } from "./assemble.js";
 export { progressSource, sumSnapshots } from "./progress.js";
 export {
@@ -24,4 +25,5 @@ export {
   type TargetKind,
   type TargetOptions,
 } from "./targets/index.js";
+export { type AbortingThreshold, type ThresholdAbort, ThresholdWatch } from "./threshold-watch.js";
 export { WorkerPool, type WorkerPoolOptions, type WorkerReport } from "./workers/index.js";

@@ -29,6 +29,13 @@ export function progressSource(read: () => SessionSnapshot): () => ProgressState
   };
 }
 
+function sumCounters(snapshots: readonly SessionSnapshot[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of snapshots)
+    for (const [k, v] of Object.entries(s.counters ?? {})) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
 /**
  * Several processes' snapshots as one: counts summed; the first one's phase (a caller that tracks phases sets its own); p99 is the
  * highest of the processes' p99s (an upper bound of the merged p99, exact in the final report).
@@ -50,5 +57,6 @@ export function sumSnapshots(snapshots: readonly SessionSnapshot[]): SessionSnap
     inFlight: sum("inFlight"),
     connectFailures: sum("connectFailures"),
     p99Ms: p99s.length === 0 ? null : Math.max(...p99s),
+    counters: sumCounters(snapshots),
   };
 }

@@ -15,7 +15,7 @@ import { CloseStack } from "../lib/lifecycle.js";
 import { isRefusalReason } from "../lib/mqtt-reason-codes.js";
 import type { SecretRegistry } from "../lib/redact.js";
 import { GeneratorMonitor, Recorder } from "../metrics/index.js";
-import { buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
+import { allThresholds, buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
 import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
 import { type Assembled, assembleRun } from "./assemble.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
@@ -38,6 +38,8 @@ export interface SessionSnapshot {
   connectFailures: number;
   /** publishAck p99 so far, ms (null before the first ack). */
   p99Ms: number | null;
+  /** Every counter's total so far by dotted key (metric catalogue names): live thresholds read it. */
+  counters?: Record<string, number>;
 }
 
 export interface SessionOptions {
@@ -173,6 +175,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
       inFlight: s?.inFlight ?? 0,
       connectFailures: this.recorder.counter("connect.devicesFailed"),
       p99Ms: (s?.acked ?? 0) > 0 ? this.recorder.percentile("publishAck", 99) : null,
+      counters: this.recorder.counterTotals(),
     };
   }
 
@@ -318,8 +321,9 @@ export class RunSession extends EventEmitter<SessionEvents> {
         : {}),
       ...(pool ? { credentials: credentialStats(pool.stats()) } : {}),
       ...(health ? { generator: health } : {}),
-      thresholds: this.plan.thresholds,
     });
+    // Thresholds are the caller's: evaluated on the built result (report/thresholds.ts).
+    result.thresholds = allThresholds(result, this.plan.thresholds);
     // Last line of defence: no secret reaches a file or the terminal, whatever a field contains.
     const redacted = JSON.parse(this.#o.secrets.redact(JSON.stringify(result))) as RunResult;
     return redacted;

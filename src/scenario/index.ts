@@ -52,6 +52,7 @@ export {
   type ScenarioTarget,
   scenarioSchema,
 } from "./schema.js";
+export { type ScenarioThreshold, thresholdsSchema } from "./schema-thresholds.js";
 export {
   type CompiledTemplate,
   compileJsonPayload,

@@ -432,7 +432,7 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
       qos: s.subscribers.qos,
       clientId: subscriberClientId,
     },
-    thresholds: [...s.thresholds],
+    thresholds: s.thresholds.map((t) => t.expression),
     expectedMessages,
     expectedMessagesBefore: (ms) => {
       let n = 0;

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
 import { parseMqttUrl } from "../lib/mqtt-url.js";
+import { thresholdsSchema } from "./schema-thresholds.js";
 import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
 import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
 
@@ -333,7 +334,7 @@ export const scenarioSchema = z.strictObject({
   stop: z
     .strictObject({ grace: durationMs(0, 600_000, "0s to 10m").default(10_000) })
     .default({ grace: 10_000 }),
-  thresholds: z.array(z.string().trim().min(1)).default([]),
+  thresholds: thresholdsSchema,
 });
 
 /** A validated scenario: durations in ms, rates per second, sizes in bytes. */

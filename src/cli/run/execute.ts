@@ -31,6 +31,7 @@ import {
 import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
+import { writeJunit } from "./junit-file.js";
 import { type PreparedOutputDir, prepareOutputDir } from "./output-dir.js";
 import { createRunner } from "./runner.js";
 import {
@@ -41,6 +42,7 @@ import {
   shardOut,
   waitUntil,
 } from "./shard-flags.js";
+import { AbortOnFail } from "./threshold-abort.js";
 
 export interface RunFlags extends ShardFlags {
   scenario: string;
@@ -59,6 +61,8 @@ export interface RunFlags extends ShardFlags {
   set?: string[];
   /** `--workers N|auto`: worker processes (./runner.ts); default auto. */
   workers?: string | number;
+  /** `--junit FILE`: the thresholds as JUnit XML (../../report/junit.ts). */
+  junit?: string;
 }
 
 export interface RunIo {
@@ -122,8 +126,10 @@ async function runScenario(
       return { exitCode: ExitCode.interrupted };
     }
   }
-  const ran = await runSession(run, interrupts);
+  const abort = new AbortOnFail(run.scenario.thresholds, say);
+  const ran = await runSession(run, interrupts, abort);
   interrupts.startReporting(run.output.dir);
+  if (ran.result) abort.apply(ran.result);
   // A run that never started (README "Exit codes"): nothing was published, so there is nothing to
   // report — no report directory (which would show a healthy generator and passing thresholds), the
   // reason printed once, exit 5 (refused) or 6 (unreachable / no local credentials).
@@ -197,7 +203,11 @@ async function prepareRun(
 }
 
 /** One RunSession in this process, or N worker processes (./runner.ts), with the progress line. */
-async function runSession(r: PreparedRun, interrupts: RunInterrupts): Promise<SessionOutcome> {
+async function runSession(
+  r: PreparedRun,
+  interrupts: RunInterrupts,
+  abort: AbortOnFail,
+): Promise<SessionOutcome> {
   const { flags, io, say } = r;
   const session = createRunner({
     workers: flags.workers,
@@ -220,14 +230,15 @@ async function runSession(r: PreparedRun, interrupts: RunInterrupts): Promise<Se
   const progress =
     flags.quiet || flags.json ? undefined : new ProgressPrinter(io.stderr, { tty: io.stderr.isTTY === true });
   session.once("phase", () => progress?.start(progressSource(() => session.snapshot())));
+  abort.attach(session);
   session.on("phase", (p) => {
     if (p === "closing") progress?.stop();
   });
   try {
     return await session.run({
-      run: interrupts.run.signal,
+      run: abort.signal(interrupts.run.signal),
       hard: interrupts.hard.signal,
-      reason: () => interrupts.reason,
+      reason: () => interrupts.reason ?? abort.reason(),
     });
   } finally {
     progress?.stop();
@@ -244,6 +255,7 @@ async function report(
   const { flags, io, secrets, say } = r;
   const reportDir = r.output.dir;
   const report = await r.output.write(result);
+  if (flags.junit !== undefined) await writeJunit(flags.junit, result, say);
   if (flags.json) {
     io.stdout.write(`${secrets.redact(JSON.stringify(result, null, 2))}\n`);
   } else {
@@ -266,6 +278,7 @@ async function report(
     throw failure;
   }
   if (interrupted) return outcome(ExitCode.interrupted);
+  // Stopped by an abortOnFail threshold: its outcome is already a failure (AbortOnFail.apply).
   const broken = result.thresholds.filter((t) => !t.pass);
   return outcome(broken.length > 0 ? ExitCode.thresholds : ExitCode.ok);
 }

@@ -19,6 +19,8 @@ import { parseWorkersFlag, resolveWorkerCount } from "./workers-flag.js";
 
 export interface Runner {
   on(event: "phase", listener: (phase: SessionPhase) => void): unknown;
+  /** About once a second (RunSession and WorkerPool alike): live thresholds judge these. */
+  on(event: "tick", listener: (snapshot: SessionSnapshot) => void): unknown;
   once(event: "phase", listener: (phase: SessionPhase) => void): unknown;
   snapshot(): SessionSnapshot;
   run(signals: SessionSignals): Promise<SessionOutcome>;

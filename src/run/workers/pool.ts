@@ -23,7 +23,7 @@ import { ExitCode, UserError } from "../../lib/errors.js";
 import { compiledEntry } from "../../lib/fork-entry.js";
 import { deserializeError } from "../../lib/ipc-error.js";
 import type { SecretRegistry } from "../../lib/redact.js";
-import { mergeResults, type RunResult } from "../../report/index.js";
+import { mergeResults, type RunResult, withMergedThresholds } from "../../report/index.js";
 import type { PlanOverrides, RunPlan, Scenario } from "../../scenario/index.js";
 import { sumSnapshots } from "../progress.js";
 import type { SessionOutcome, SessionPhase, SessionSignals, SessionSnapshot } from "../session.js";
@@ -439,7 +439,7 @@ function mergeWorkerResults(
   count: number,
   lost: readonly string[],
 ): RunResult {
-  const merged = mergeResults(results);
+  const merged = withMergedThresholds(mergeResults(results), results);
   // The run's worker processes, also those that left no result (a single result is returned as is).
   merged.environment.workers = count;
   const named =

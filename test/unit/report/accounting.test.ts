@@ -7,11 +7,13 @@ import { describe, expect, it } from "vitest";
 import { Recorder } from "../../../src/metrics/index.js";
 import { mergeIntervals } from "../../../src/metrics/intervals.js";
 import {
+  allThresholds,
   buildResult,
   evaluateThresholds,
   mergeResults,
   type RunResult,
   renderSummary,
+  withMergedThresholds,
 } from "../../../src/report/index.js";
 import { makeClock } from "../../fixtures/results/synthetic.js";
 
@@ -42,7 +44,7 @@ function resultWith(o: {
   if (o.lost) r.count("lost", o.lost);
   clock.set(T0 + 5000);
   r.close();
-  return buildResult({
+  const result = buildResult({
     runId: "r1",
     name: "acct",
     scenario: {},
@@ -50,8 +52,9 @@ function resultWith(o: {
     metrics: r.snapshot(),
     expected: o.answered + o.unanswered,
     ...(o.availability ? { availability: o.availability } : {}),
-    thresholds: o.thresholds ?? [],
   });
+  result.thresholds = allThresholds(result, o.thresholds ?? []);
+  return result;
 }
 
 describe("accounting in the result", () => {
@@ -131,7 +134,7 @@ describe("accounting in the result", () => {
       unanswered: 1,
       availability: { devices: 10, minConnected: 0, zeroConnectedMs: 2000 },
     });
-    const m = mergeResults([a, b]);
+    const m = withMergedThresholds(mergeResults([a, b]), [a, b]);
     expect(m.counts.unanswered).toBe(3);
     expect(m.latency.publishAck.missing).toBe(3);
     expect(m.counts.reconnect?.attempts).toBe(14);

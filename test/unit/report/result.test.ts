@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { decodeHistogram, mergeEncoded, Recorder } from "../../../src/metrics/index.js";
 import {
+  allThresholds,
   buildResult,
   endpointHost,
   mergeResults,
   parseResult,
   type RunResult,
   runResultSchema,
+  withMergedThresholds,
 } from "../../../src/report/index.js";
 import { makeClock, syntheticInput, syntheticResult } from "../../fixtures/results/synthetic.js";
 
@@ -63,6 +65,7 @@ describe("buildResult", () => {
       spanMs: 2000,
     };
     const r = buildResult(input);
+    r.thresholds = allThresholds(r, input.thresholds);
     expect(r.generator.verdict).toBe("saturated");
     expect(r.generator.saturated).toBe(true);
     expect(r.generator.saturationReason).toContain("event-loop delay p99");
@@ -84,6 +87,7 @@ describe("buildResult", () => {
       spanMs: 2000,
     };
     const r = buildResult(input);
+    r.thresholds = allThresholds(r, input.thresholds);
     expect(r.generator.verdict).toBe("machineBusy");
     expect(r.generator.saturated).toBe(false);
     expect(r.generator.saturationReason).toMatch(/JS thread was busy only 5 %.*load average 6\.5/);
@@ -130,22 +134,24 @@ describe("mergeResults", () => {
     for (const rec of [whole, ...parts]) rec.close(start + 12_000);
     const base = { name: "n", scenario: {}, target: { kind: "emulator", endpoint: "h", region: "r" } };
     return {
-      shards: parts.map((p, i) =>
-        buildResult({
+      shards: parts.map((p, i) => ({
+        ...buildResult({
           ...base,
           runId: "run",
           metrics: p.snapshot(),
           environment: { workers: 1, shard: { index: i, count: 3 } },
-          thresholds: ["publishAck.p99 < 1s"],
         }),
-      ),
+        thresholds: [
+          { expression: "publishAck.p99 < 1s", metric: "latency.publishAck.p99", observed: 0, pass: true },
+        ],
+      })),
       whole: buildResult({ ...base, runId: "run", metrics: whole.snapshot() }),
     };
   }
 
   it("merges shards exactly: counts summed, every percentile equal to the all-values histogram", () => {
     const { shards, whole } = shardsAndWhole();
-    const merged = mergeResults(shards);
+    const merged = withMergedThresholds(mergeResults(shards), shards);
     expect(runResultSchema.safeParse(merged).success).toBe(true);
     expect(merged.counts).toEqual(whole.counts);
     for (const m of ["publishAck", "delivery"] as const) {

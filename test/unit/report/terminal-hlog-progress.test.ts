@@ -155,7 +155,7 @@ describe("progress", () => {
 
   it("formats one line with every field", () => {
     expect(formatProgress(state)).toBe(
-      "01:15 steady · devices 98/100 · msg/s sent 1,000 acked 998 recv 1,996 · p99 12.3 ms · in flight 12 · errors 3 · creds refresh in 41 s",
+      "01:15 steady · devices 98/100 · msg/s sent 1,000 acked 998 recv 1,996 · publishAck p99 12.3 ms · in flight 12 · errors 3 · creds refresh in 41 s",
     );
   });
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  allThresholds,
   buildResult,
   mergeResults,
   renderHtml,
@@ -29,6 +30,7 @@ describe("counts.throttled", () => {
     const input = throttledInput();
     const plain = buildResult(syntheticInput({ seconds: 5 }));
     const r = buildResult(input);
+    r.thresholds = allThresholds(r, input.thresholds);
     expect(runResultSchema.safeParse(r).success).toBe(true);
     expect(r.counts.throttled).toEqual({
       publish: { publishesPerSecondPerConnection: 40, unknown: 2 },
