@@ -67,7 +67,7 @@ describe("Identity.authorize decision cache", () => {
           {
             Effect: "Allow" as const,
             Action: "iot:Connect",
-            Resource: "arn:aws:iot:*:*:client/${iot:ClientId}",
+            Resource: `arn:aws:iot:*:*:client/$\{iot:ClientId}`,
           },
         ],
       },
