@@ -90,7 +90,11 @@ export class StepPlan {
   #queue: string[] = [];
   #pending: { system: string; rate: number } | undefined;
 
-  constructor(systems: readonly string[], rates: readonly number[]) {
+  readonly #stopOnFailure: boolean;
+
+  /** `stopOnFailure: false` runs every rate for every system (to measure CPU per message past the knee). */
+  constructor(systems: readonly string[], rates: readonly number[], stopOnFailure = true) {
+    this.#stopOnFailure = stopOnFailure;
     if (new Set(systems).size !== systems.length)
       throw new Error("bench:compare: system names must be unique");
     this.#systems = systems;
@@ -119,7 +123,7 @@ export class StepPlan {
     if (!p) throw new Error("StepPlan.record() without a step from next()");
     this.#pending = undefined;
     this.#results.push({ ...p, pass });
-    if (!pass) this.#failed.add(p.system);
+    if (!pass && this.#stopOnFailure) this.#failed.add(p.system);
   }
 
   get results(): readonly SteppedResult[] {

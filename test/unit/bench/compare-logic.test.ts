@@ -68,6 +68,17 @@ describe("StepPlan", () => {
     expect(knees.get("b")).toBe(3);
   });
 
+  it("with stopOnFailure false runs every rate, and the knee still stops at the first failure", () => {
+    const plan = new StepPlan(["a"], [1, 2, 3], false);
+    const order: number[] = [];
+    for (let s = plan.next(); s !== undefined; s = plan.next()) {
+      order.push(s.rate);
+      plan.record(s.rate !== 2);
+    }
+    expect(order).toEqual([1, 2, 3]);
+    expect(plan.knees().get("a")).toBe(1);
+  });
+
   it("a system failing its lowest rate has no knee; the plan ends when all failed", () => {
     const { order, knees } = drive(["a", "b"], [1, 2], { a: 1, b: 1 });
     expect(order).toEqual(["a@1", "b@1"]);
