@@ -6,12 +6,16 @@
  * round-robin over the devices), record publish→PUBACK latency from the due time and from the send
  * time, drain, print one JSON result line, disconnect, exit.
  *
- * The parent passes the step as one JSON argument (`PublisherStep`); compare.ts is the only caller.
+ * The parent passes the step as JSON in IOTLOAD_BENCH_COMPARE_STEP (`PublisherStep`); compare.ts is the
+ * only caller.
  */
 import { createInterface } from "node:readline";
 import * as hdr from "hdr-histogram-js";
 import pLimit from "p-limit";
 import type { EmulatorInfo } from "../emulator/index.js";
+
+/** The environment variable that carries the step's JSON (argv would show the emulator's key in `ps`). */
+export const PUBLISHER_STEP_ENV = "IOTLOAD_BENCH_COMPARE_STEP";
 
 /** The target as both publishers reach it. */
 export type PublisherTarget =
@@ -173,7 +177,7 @@ async function runStep<C>(step: PublisherStep, impl: PublisherClient<C>): Promis
   }
 }
 
-/** The publisher script's main: reads the step from argv[2], prints the result line, exits. */
+/** The publisher script's main: reads the step from the environment, prints the result line, exits. */
 export function publisherMain<C>(make: (step: PublisherStep) => Promise<PublisherClient<C>>): void {
   const bound = setTimeout(() => {
     process.stderr.write("bench:compare publisher: time bound reached\n");
@@ -181,8 +185,9 @@ export function publisherMain<C>(make: (step: PublisherStep) => Promise<Publishe
   }, 600_000);
   bound.unref();
   (async () => {
-    const text = process.argv[2];
-    if (text === undefined) throw new Error("usage: <publisher>.js '<step JSON>' (run by bench:compare)");
+    const text = process.env[PUBLISHER_STEP_ENV];
+    if (text === undefined)
+      throw new Error(`${PUBLISHER_STEP_ENV} is not set: this script is run by bench:compare`);
     const step = JSON.parse(text) as PublisherStep;
     const impl = await make(step);
     const result = await runStep(step, impl);

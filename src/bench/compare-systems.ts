@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { EmulatorInfo } from "../emulator/index.js";
 import type { StepMeasurement } from "./compare-logic.js";
-import type { PublisherResult, PublisherStep } from "./compare-publisher.js";
+import { PUBLISHER_STEP_ENV, type PublisherResult, type PublisherStep } from "./compare-publisher.js";
 
 export type SystemName = "iotload-1" | "iotload-all" | "raw-crt" | "mqttjs";
 export const SYSTEMS: readonly SystemName[] = ["iotload-1", "iotload-all", "raw-crt", "mqttjs"];
@@ -161,7 +161,12 @@ async function publisherStep(system: SystemName, s: StepInput): Promise<StepReco
     connectTimeoutMs: 60_000,
   };
   const t0 = Date.now();
-  const child = spawn(process.execPath, [script, JSON.stringify(step)], { stdio: ["pipe", "pipe", "pipe"] });
+  // The step goes in the environment, not argv: it holds the emulator's account-A key, and argv is
+  // visible to every user in the process list.
+  const child = spawn(process.execPath, [script], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, [PUBLISHER_STEP_ENV]: JSON.stringify(step) },
+  });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     if (stderr.length < 65_536) stderr += d.toString("utf8");
@@ -173,6 +178,8 @@ async function publisherStep(system: SystemName, s: StepInput): Promise<StepReco
   try {
     const lines = createInterface({ input: child.stdout });
     for await (const line of lines) {
+      // Only the publisher's own JSON lines; anything else a library prints is not ours to parse.
+      if (!line.startsWith("{")) continue;
       const msg = JSON.parse(line) as { ready?: boolean; result?: PublisherResult };
       if (msg.ready) {
         cpuBefore = await t.cpuUs();
