@@ -78,6 +78,8 @@ export class Identity implements IdentityService {
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #patterns = new PatternCache();
   readonly #decisions = new Map<string, AuthorizeDecision>();
+  /** Whether decisions under a principal's policies may be memoised (no Condition anywhere), per policy list. */
+  readonly #cacheable = new WeakMap<readonly unknown[], boolean>();
   readonly #signingKeys = new SigningKeyCache();
 
   constructor(world: World, clock: IdentityClock = { now: () => Date.now() }) {
@@ -276,10 +278,16 @@ export class Identity implements IdentityService {
   ): AuthorizeDecision {
     // The broker asks on every PUBLISH/delivery. Without conditions (aws:CurrentTime, …) a decision
     // depends only on the key, action, resource and client id, so it is memoised per instance.
-    const cacheable = !principal.policies.some((p) => {
-      const st = p.document.Statement;
-      return (Array.isArray(st) ? st : [st]).some((s) => s.Condition !== undefined);
-    });
+    // A principal's policies are fixed for its lifetime (the world is loaded once; a session's policies
+    // at AssumeRole), so whether they hold a Condition is worked out once per policy list.
+    let cacheable = this.#cacheable.get(principal.policies);
+    if (cacheable === undefined) {
+      cacheable = !principal.policies.some((p) => {
+        const st = p.document.Statement;
+        return (Array.isArray(st) ? st : [st]).some((s) => s.Condition !== undefined);
+      });
+      this.#cacheable.set(principal.policies, cacheable);
+    }
     const key = `${principal.accessKeyId}\u0000${action}\u0000${resource}\u0000${vars.clientId ?? ""}`;
     if (cacheable) {
       const hit = this.#decisions.get(key);

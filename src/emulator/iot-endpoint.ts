@@ -22,6 +22,9 @@ import type { IdentityService, Principal } from "./types.js";
 /** One authenticated client connection as the broker sees it (the broker's ClientTransport shape). */
 export interface EndpointTransport {
   write(data: Uint8Array): void;
+  /** See the broker's ClientTransport: framing transports take the frame header in place. */
+  frameHeaderBytes?(length: number): number;
+  writeFrame?(frame: Buffer, headerBytes: number): void;
   close(): void;
   onData(cb: (data: Buffer) => void): void;
   onClose(cb: () => void): void;
@@ -190,6 +193,25 @@ export class WebSocketTransport implements EndpointTransport {
     const length = data.length;
     const frame = Buffer.allocUnsafe(binaryFrameHeaderSize(length) + length);
     frame.set(data, writeBinaryFrameHeader(frame, length));
+    socket.write(frame);
+  }
+
+  frameHeaderBytes(length: number): number {
+    return binaryFrameHeaderSize(length);
+  }
+
+  writeFrame(frame: Buffer, headerBytes: number): void {
+    if (this.#closed || this.#ws.readyState !== 1) return;
+    const socket = this.#socket;
+    if (socket.writableLength > this.#maxBuffered) {
+      this.#onSlowConsumer();
+      this.close();
+      return;
+    }
+    const length = frame.length - headerBytes;
+    if (binaryFrameHeaderSize(length) !== headerBytes)
+      throw new Error("writeFrame: header room does not fit the length");
+    writeBinaryFrameHeader(frame, length);
     socket.write(frame);
   }
 

@@ -42,11 +42,12 @@ import {
 import {
   type BrokerMessage,
   createMessage,
-  encodePubackSuccess,
   encodePublish,
   forwardedProperties,
   PINGRESP,
+  PUBACK_BYTES,
   remainingExpirySec,
+  writePubackSuccess,
 } from "./message.js";
 import type { DisconnectReason, PresenceInfo } from "./presence.js";
 import type { Delivery, Session, SubscriptionOptions } from "./session.js";
@@ -76,7 +77,15 @@ export class Connection {
   readonly #openedAt: number;
   /** Inbound publishes per second ("Publish requests per second per connection"); unset = off. */
   #inbound: TokenBucket | undefined;
-  #out: Buffer[] = [];
+  /**
+   * Packets queued in this turn of the event loop: encoded packets, or a number = a success PUBACK for
+   * that packet identifier, encoded straight into the outgoing frame at flush (no Buffer per PUBACK:
+   * the one packet every QoS 1 publish causes). Kept in one list so PUBACKs stay in the order of their
+   * PUBLISH packets [MQTT-4.6.0-2] and of everything else sent.
+   */
+  #out: (Buffer | number)[] = [];
+  /** Bytes of `#out`. */
+  #outBytes = 0;
   #flushQueued = false;
   #transportOpen = true;
   #aliases: Map<number, string> | undefined;
@@ -632,7 +641,7 @@ export class Connection {
       this.#protocolViolation("QoS 1 PUBLISH without packet identifier");
       return;
     }
-    if (reasonCode === RC.success) this.#send(encodePubackSuccess(messageId));
+    if (reasonCode === RC.success) this.#queue(messageId, PUBACK_BYTES);
     else
       this.#sendPacket({
         cmd: "puback",
@@ -829,23 +838,51 @@ export class Connection {
 
   /** Queues bytes; everything queued in one turn of the event loop goes out as one write. */
   #send(bytes: Buffer): void {
+    this.#queue(bytes, bytes.length);
+  }
+
+  #queue(packet: Buffer | number, length: number): void {
     if (this.#state === "closed") return;
     const c = this.#core.counters;
     c.packetsOut++;
-    c.bytesOut += bytes.length;
-    this.#out.push(bytes);
+    c.bytesOut += length;
+    this.#out.push(packet);
+    this.#outBytes += length;
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(this.#flush);
     }
   }
 
+  /**
+   * One write for the turn, in ONE buffer: when the transport frames (WebSocket), the frame header is
+   * written into room left at the front, so header, PUBACKs and other packets need no further copy.
+   */
   readonly #flush = (): void => {
     this.#flushQueued = false;
     const out = this.#out;
+    const total = this.#outBytes;
     if (out.length === 0) return;
     this.#out = [];
+    this.#outBytes = 0;
     if (!this.#transportOpen) return;
-    this.#transport.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+    const transport = this.#transport;
+    const room = transport.frameHeaderBytes?.(total) ?? 0;
+    const first = out[0];
+    if (room === 0 && out.length === 1 && typeof first !== "number") {
+      transport.write(first as Buffer);
+      return;
+    }
+    const buf = Buffer.allocUnsafe(room + total);
+    let pos = room;
+    for (const packet of out) {
+      if (typeof packet === "number") pos = writePubackSuccess(buf, pos, packet);
+      else {
+        buf.set(packet, pos);
+        pos += packet.length;
+      }
+    }
+    if (room > 0 && transport.writeFrame) transport.writeFrame(buf, room);
+    else transport.write(buf);
   };
 }

@@ -27,6 +27,14 @@ import { type ThrottleMode, Throttles } from "./throttle.js";
 export interface ClientTransport {
   /** Sends bytes. */
   write(data: Uint8Array): void;
+  /**
+   * A framing transport (WebSocket): header bytes one message of `length` bytes needs. The connection
+   * then leaves that room at the front of its buffer and calls `writeFrame`, so a turn's packets are
+   * copied once. Transports without framing (TCP) leave both out.
+   */
+  frameHeaderBytes?(length: number): number;
+  /** Writes `frame` as one message; its first `headerBytes` bytes are room for the frame header. */
+  writeFrame?(frame: Buffer, headerBytes: number): void;
   /** Ends AND destroys the underlying TCP socket (the CRT ignores WebSocket Close frames). */
   close(): void;
   /** Bytes from the client: one or more MQTT packets, or parts of one. */

@@ -156,13 +156,19 @@ function withPacketId(template: Buffer, topic: string, messageId: number, dup: b
   return out;
 }
 
-/** PUBACK with success and no properties: 4 bytes in both versions (v5 may omit the reason code [MQTT-3.4.2-1]). */
-export function encodePubackSuccess(messageId: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b[0] = 0x40;
-  b[1] = 0x02;
-  b.writeUInt16BE(messageId, 2);
-  return b;
+/**
+ * Size of a success PUBACK with no properties: fixed header (2) + packet identifier (2), in both
+ * versions (MQTT 5 may omit the reason code when it is 0x00 and there are no properties [MQTT-3.4.2-1]).
+ */
+export const PUBACK_BYTES = 4;
+
+/** Writes a success PUBACK at `pos` of `buf` (4 bytes, room checked by the caller); returns the end. */
+export function writePubackSuccess(buf: Buffer, pos: number, messageId: number): number {
+  buf[pos] = 0x40;
+  buf[pos + 1] = 0x02;
+  buf[pos + 2] = messageId >> 8;
+  buf[pos + 3] = messageId & 0xff;
+  return pos + PUBACK_BYTES;
 }
 
 export const PINGRESP: Buffer = Buffer.from([0xd0, 0x00]);

@@ -1,0 +1,379 @@
+/**
+ * `npm run bench:compare` (node dist/bench/compare.js): iotload beside a raw aws-crt publisher and an
+ * MQTT.js publisher, in ONE run, on the same target, alternating systems step by step (the order
+ * rotates at every rate: compare-logic.ts). Each system steps up the offered QoS 1 rate until its
+ * publish→PUBACK p99 (from the due time) reaches 100 ms or it gets fewer than 98 % of the offered
+ * messages acknowledged; its knee is the highest rate it passed.
+ *
+ * Systems: iotload-1 (`iotload run --workers 1`), iotload-all (`--workers <cores>`), raw-crt
+ * (compare-raw-crt.ts), mqttjs (compare-mqttjs.ts). Targets: the emulator in its own process
+ * (SigV4 WSS, throttle off) and, when `mosquitto` is on PATH, a mosquitto MQTTS listener started here
+ * with a temp config (otherwise the one-line install hint is printed; nothing is installed).
+ * The target's CPU per acknowledged message is measured on the reference publishers' steps (their
+ * window holds the publishing alone).
+ *
+ * Then, unless --skip-extras: memory per idle device at 1,000 and 5,000 devices and the connect rate
+ * at 5,000 (bench:memory, memory.ts), and ns per message of recording (bench, recorder.ts).
+ *
+ * Output: a table on the terminal and reports/bench-<UTC time>.json with every step and the load
+ * average. Flags: --targets emulator,mosquitto --devices 200[,1000,5000] --rates 2000,4000,…
+ * --seconds 5 --payload 200 --systems iotload-1,iotload-all,raw-crt,mqttjs --p99-limit-ms 100
+ * --min-acked-pct 98 --out-dir reports --emulator-cpu-prof DIR --skip-extras --all-rates (every rate for
+ * every system, past its first failure: CPU per message at fixed rates; knees unchanged).
+ */
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { CloseStack } from "../lib/lifecycle.js";
+import { type PassLimits, StepPlan, stepVerdict } from "./compare-logic.js";
+import { findMosquitto, MOSQUITTO_HINT, startMosquitto } from "./compare-mosquitto.js";
+import {
+  type CompareTarget,
+  runSystemStep,
+  type StepRecord,
+  SYSTEMS,
+  type SystemName,
+} from "./compare-systems.js";
+import { EmulatorChild } from "./emulator-process.js";
+import { intFlag } from "./flags.js";
+import { runRecorderBench } from "./recorder.js";
+
+interface Options {
+  targets: ("emulator" | "mosquitto")[];
+  devices: number[];
+  rates: number[];
+  seconds: number;
+  payloadBytes: number;
+  systems: SystemName[];
+  limits: PassLimits;
+  outDir: string;
+  emulatorCpuProf: string | undefined;
+  extras: boolean;
+  /** Run every rate for every system, past failures (CPU per message at fixed rates). */
+  allRates: boolean;
+}
+
+// Starts low: on a shared 2-core machine under load the knees can be at a few thousand msg/s.
+const DEFAULT_RATES = "1000,2000,4000,8000,12000,16000,24000,32000";
+
+function list(text: string): string[] {
+  return text
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      targets: { type: "string" },
+      devices: { type: "string" },
+      rates: { type: "string" },
+      seconds: { type: "string" },
+      payload: { type: "string" },
+      systems: { type: "string" },
+      "p99-limit-ms": { type: "string" },
+      "min-acked-pct": { type: "string" },
+      "out-dir": { type: "string" },
+      "emulator-cpu-prof": { type: "string" },
+      "skip-extras": { type: "boolean" },
+      "all-rates": { type: "boolean" },
+    },
+    strict: true,
+  });
+  const targets = list(values.targets ?? "emulator,mosquitto").map((t) => {
+    if (t !== "emulator" && t !== "mosquitto")
+      throw new Error(`--targets: '${t}' is not emulator or mosquitto`);
+    return t;
+  });
+  const systems = list(values.systems ?? SYSTEMS.join(",")).map((s) => {
+    if (!(SYSTEMS as readonly string[]).includes(s))
+      throw new Error(`--systems: unknown '${s}'; known: ${SYSTEMS.join(", ")}`);
+    return s as SystemName;
+  });
+  return {
+    targets,
+    devices: list(values.devices ?? "200").map((d) => intFlag("devices", d, 0, 1, 10_000)),
+    rates: list(values.rates ?? DEFAULT_RATES).map((r) => intFlag("rates", r, 0, 1, 500_000)),
+    seconds: intFlag("seconds", values.seconds, 5, 1, 60),
+    payloadBytes: intFlag("payload", values.payload, 200, 1, 128 * 1024),
+    systems,
+    limits: {
+      p99LimitMs: intFlag("p99-limit-ms", values["p99-limit-ms"], 100, 1, 10_000),
+      minAckedRatio: intFlag("min-acked-pct", values["min-acked-pct"], 98, 1, 100) / 100,
+    },
+    outDir: values["out-dir"] ?? "reports",
+    emulatorCpuProf: values["emulator-cpu-prof"],
+    extras: values["skip-extras"] !== true,
+    allRates: values["all-rates"] === true,
+  };
+}
+
+interface Row extends StepRecord {
+  target: string;
+  pass: boolean;
+  why: string;
+}
+
+const fmt = (n: number | null, digits = 1) => (n === null ? "–" : n.toFixed(digits));
+
+function rowLine(r: Row): string {
+  return [
+    r.target.padEnd(10),
+    String(r.devices).padStart(6),
+    r.system.padEnd(12),
+    String(r.rate).padStart(7),
+    fmt(r.offered > 0 ? (100 * r.acked) / r.offered : null).padStart(7),
+    fmt(r.p99Ms).padStart(8),
+    fmt(r.p99SendMs).padStart(9),
+    fmt(r.generatorCpuPercent, 0).padStart(6),
+    fmt(r.targetUsPerMsg).padStart(8),
+    r.load1.toFixed(1).padStart(5),
+    `  ${r.pass ? "pass" : `FAIL (${r.why})`}`,
+  ].join(" ");
+}
+
+const HEADER = `${"target".padEnd(10)} ${"devs".padStart(6)} ${"system".padEnd(12)} ${"rate/s".padStart(7)} ${"acked%".padStart(7)} ${"p99 ms".padStart(8)} ${"p99s ms".padStart(9)} ${"gen%".padStart(6)} ${"tgt µs".padStart(8)} ${"load".padStart(5)}   verdict`;
+
+interface MemoryExtra {
+  devices: number;
+  connected: number;
+  perDeviceKiB: number;
+  connectsPerSecond: number;
+}
+
+/** bench:memory (memory.ts) as a child: it needs --expose-gc and its own emulator. */
+function runMemoryBench(devices: number): Promise<MemoryExtra | { devices: number; error: string }> {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "memory.js");
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--expose-gc",
+        script,
+        "--devices",
+        String(devices),
+        "--connect-rate",
+        "5000",
+        "--hold-seconds",
+        "3",
+        "--json",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString("utf8");
+    });
+    child.stderr?.on("data", (d: Buffer) => {
+      if (err.length < 8192) err += d.toString("utf8");
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      try {
+        const r = JSON.parse(out.trim().split("\n").slice(-1)[0] ?? "") as {
+          connected: number;
+          connectSeconds: number;
+          perDevice: { rss: number };
+        };
+        resolve({
+          devices,
+          connected: r.connected,
+          perDeviceKiB: r.perDevice.rss / 1024,
+          connectsPerSecond: r.connected / r.connectSeconds,
+        });
+      } catch {
+        // No JSON line: the bench failed; its exit code and stderr say why.
+        resolve({ devices, error: `exit ${code}: ${err.trim().split("\n").slice(-1)[0] ?? ""}` });
+      }
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const startedAt = new Date();
+  const workersAll = availableParallelism();
+  const stack = new CloseStack();
+  const dir = await mkdtemp(path.join(tmpdir(), "iotload-bench-compare-"));
+  stack.add(() => rm(dir, { recursive: true, force: true }));
+  const rows: Row[] = [];
+  const knees: { target: string; devices: number; knees: Record<string, number | null> }[] = [];
+  const targetInfo: Record<string, string> = {};
+  const load0 = loadavg();
+  let stepNo = 0;
+  process.stdout.write(
+    `bench:compare — QoS 1, ${o.payloadBytes} B, ${o.seconds} s per step; pass: p99 (from due time) < ${o.limits.p99LimitMs} ms and ≥ ${o.limits.minAckedRatio * 100} % acked; ` +
+      `systems ${o.systems.join(", ")} (iotload-all = --workers ${workersAll}); load average ${load0.map((l) => l.toFixed(2)).join(" ")}\n`,
+  );
+  process.stdout.write(
+    "columns: p99 from due time, p99s from send, gen% = publisher CPU, tgt µs = target CPU per message\n",
+  );
+  try {
+    const mosquittoBin = findMosquitto();
+    for (const targetName of o.targets) {
+      let target: CompareTarget;
+      if (targetName === "emulator") {
+        const emulator = await EmulatorChild.create(o.emulatorCpuProf, "off");
+        stack.add(() => emulator.close());
+        const infoFile = path.join(dir, "emulator-info.json");
+        const info = { ...emulator.info, throttle: "off" as const };
+        await writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
+        target = {
+          kind: "emulator",
+          info,
+          infoFile,
+          cpuUs: async () => {
+            const u = (await emulator.usage()).cpu;
+            return u.user + u.system;
+          },
+        };
+        targetInfo.emulator = "iotload emulator in its own process, SigV4 WSS, throttle off";
+      } else {
+        if (mosquittoBin === undefined) {
+          process.stdout.write(`${MOSQUITTO_HINT}\n`);
+          continue;
+        }
+        const m = await startMosquitto(mosquittoBin);
+        stack.add(() => m.close());
+        target = {
+          kind: "mosquitto",
+          url: m.url,
+          caPem: m.caPem,
+          caFile: m.caFile,
+          cpuUs: async () => m.cpuUs(),
+        };
+        targetInfo.mosquitto = `mosquitto ${m.version} MQTTS on loopback (${m.url})`;
+      }
+      for (const devices of o.devices) {
+        process.stdout.write(`\n${targetInfo[targetName]}, ${devices} devices\n${HEADER}\n`);
+        const plan = new StepPlan(o.systems, o.rates, !o.allRates);
+        for (let next = plan.next(); next !== undefined; next = plan.next()) {
+          const rec = await runSystemStep(next.system as SystemName, {
+            target,
+            devices,
+            rate: next.rate,
+            seconds: o.seconds,
+            payloadBytes: o.payloadBytes,
+            workersAll,
+            dir,
+            tag: `${targetName}-${devices}-${next.system}-${next.rate}-${stepNo++}`,
+          });
+          const v = stepVerdict(rec, o.limits);
+          plan.record(v.pass);
+          const row: Row = { ...rec, target: targetName, pass: v.pass, why: v.why };
+          rows.push(row);
+          process.stdout.write(`${rowLine(row)}\n`);
+        }
+        knees.push({
+          target: targetName,
+          devices,
+          knees: Object.fromEntries([...plan.knees()].map(([s, k]) => [s, k ?? null])),
+        });
+      }
+    }
+  } finally {
+    await stack.close();
+  }
+  const load1 = loadavg();
+
+  process.stdout.write(`\nknees (highest offered msg/s passing, every lower rate passing too):\n`);
+  process.stdout.write(
+    `${"target".padEnd(10)} ${"devs".padStart(6)} ${o.systems.map((s) => s.padStart(12)).join("")} ${"iotload-1/raw".padStart(14)}\n`,
+  );
+  for (const k of knees) {
+    const raw = k.knees["raw-crt"];
+    const mine = k.knees["iotload-1"];
+    const ratio = raw && mine !== undefined && mine !== null ? `${((100 * mine) / raw).toFixed(0)} %` : "–";
+    process.stdout.write(
+      `${k.target.padEnd(10)} ${String(k.devices).padStart(6)} ${o.systems.map((s) => String(k.knees[s] ?? "none").padStart(12)).join("")} ${ratio.padStart(14)}\n`,
+    );
+  }
+  // Target CPU per message: the raw aws-crt publisher's steps, the same rate on both targets.
+  const rawAt = (target: string, rate: number) =>
+    rows.find(
+      (r) => r.target === target && r.system === "raw-crt" && r.rate === rate && r.targetUsPerMsg !== null,
+    )?.targetUsPerMsg ?? null;
+  const cpuPairs = o.rates
+    .map((rate) => ({ rate, emulator: rawAt("emulator", rate), mosquitto: rawAt("mosquitto", rate) }))
+    .filter((p) => p.emulator !== null || p.mosquitto !== null);
+  if (cpuPairs.length > 0) {
+    process.stdout.write("target CPU per message (raw-crt steps): ");
+    process.stdout.write(
+      cpuPairs
+        .map(
+          (p) =>
+            `${p.rate}/s emulator ${fmt(p.emulator)} µs, mosquitto ${fmt(p.mosquitto)} µs` +
+            (p.emulator !== null && p.mosquitto !== null
+              ? ` (${(p.emulator / p.mosquitto).toFixed(2)}×)`
+              : ""),
+        )
+        .join("; "),
+    );
+    process.stdout.write("\n");
+  }
+
+  const extras: Record<string, unknown> = {};
+  if (o.extras) {
+    process.stdout.write(
+      "\nextras: memory per idle device (bench:memory), connect rate, recording cost (bench)\n",
+    );
+    const memory = [];
+    for (const devices of [1000, 5000]) {
+      const m = await runMemoryBench(devices);
+      memory.push(m);
+      process.stdout.write(
+        "error" in m
+          ? `  memory at ${devices} devices: failed (${m.error})\n`
+          : `  ${m.connected}/${devices} idle devices: ${m.perDeviceKiB.toFixed(1)} KiB RSS per device, ${m.connectsPerSecond.toFixed(0)} connects/s\n`,
+      );
+    }
+    const rec = await runRecorderBench();
+    process.stdout.write(
+      `  recording: ${rec.nsPerMessage.toFixed(0)} ns/message (2 latencies + 2 counters)\n`,
+    );
+    extras.memory = memory;
+    extras.recorderNsPerMessage = rec.nsPerMessage;
+  }
+
+  await mkdir(o.outDir, { recursive: true });
+  const stamp = startedAt
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  const file = path.join(o.outDir, `bench-${stamp}.json`);
+  const report = {
+    kind: "iotload-bench-compare",
+    version: 1,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "",
+      node: process.version,
+      loadavgStart: load0,
+      loadavgEnd: load1,
+    },
+    options: { ...o, limits: o.limits },
+    targets: targetInfo,
+    steps: rows,
+    knees,
+    targetUsPerMsg: cpuPairs,
+    extras,
+  };
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(
+    `\nload average at the end ${load1.map((l) => l.toFixed(2)).join(" ")}; wrote ${file}\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:compare: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
