@@ -137,6 +137,12 @@ function inlineScript(code: string): string {
   return code.replace(/<\/script/gi, "<\\/script");
 }
 
+/** What each latency measures (the catalogue's descriptions), folded under the latency table. */
+function latencyLegend(rows: readonly { name: string; description: string }[]): string {
+  const items = rows.map((r) => `<dt>${escapeHtml(r.name)}</dt><dd>${escapeHtml(r.description)}</dd>`);
+  return `<details class="hint"><summary>What each latency measures</summary><dl>${items.join("")}</dl></details>`;
+}
+
 function kvTable(rows: Array<[string, string]>): string {
   return `<table class="kv"><tbody>${rows.map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(v)}</td></tr>`).join("")}</tbody></table>`;
 }
@@ -208,10 +214,11 @@ export function renderHtml(result: RunResult): string {
     card("credential refreshes", fmtInt(result.credentials.refreshes)),
   ].join("");
 
-  // Rows from the metric catalogue (catalogue-rows.ts); the description is the name's tooltip.
-  const latencyRows = catalogueLatencyRows(result)
-    .map(({ name, description, latency: l }) => {
-      const m = `<span title="${escapeHtml(description)}">${escapeHtml(name)}</span>`;
+  // Rows from the metric catalogue (catalogue-rows.ts), described in a legend below the table.
+  const catalogueRows = catalogueLatencyRows(result);
+  const latencyRows = catalogueRows
+    .map(({ name, latency: l }) => {
+      const m = escapeHtml(name);
       const missing = l.missing === undefined ? "" : fmtInt(l.missing);
       if (l.count === 0)
         return `<tr><td>${m}</td><td>0</td><td>${missing}</td><td colspan="7">no data</td></tr>`;
@@ -219,7 +226,7 @@ export function renderHtml(result: RunResult): string {
     })
     .join("");
   const connectNote = connectLatencyNote(result);
-  const latencyTable = `<table><thead><tr><th>latency (ms)</th><th>count</th><th title="messages that never completed: unanswered publishes, lost deliveries — not in the percentiles">never completed</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr></thead><tbody>${latencyRows}</tbody></table>`;
+  const latencyTable = `<table><thead><tr><th>latency (ms)</th><th>count</th><th title="messages that never completed: unanswered publishes, lost deliveries — not in the percentiles">never completed</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr></thead><tbody>${latencyRows}</tbody></table>${latencyLegend(catalogueRows)}`;
 
   const thresholdTable =
     result.thresholds.length === 0

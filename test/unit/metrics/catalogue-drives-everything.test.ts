@@ -100,8 +100,8 @@ describe("a metric added only to the catalogue", () => {
     expect(summary).toMatch(/^widgetWait +2 /m);
     expect(summary).toContain("widgets.dropped 3 (full: 3)");
     const html = renderHtml(result);
-    expect(html).toContain(">widgetWait</span>");
-    expect(html).toContain("Widget request to widget reply (test-only metric).");
+    expect(html).toMatch(/<tr><td>widgetWait<\/td><td>2<\/td>/);
+    expect(html).toContain("<dt>widgetWait</dt><dd>Widget request to widget reply (test-only metric).</dd>");
     expect(html).toContain("widgets.dropped — Widgets dropped, by why (test-only metric).");
   });
 
