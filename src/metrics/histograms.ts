@@ -31,6 +31,11 @@ export const LATENCY_METRICS = [
   "deliveryUncorrected",
   "stsAssumeRole",
   "reconnectDowntime",
+  // ── Device Shadow (src/run/shadow/metrics.ts declares them; move into the metric catalogue) ──
+  "shadowUpdateAccepted",
+  "shadowUpdateAcceptedUncorrected",
+  "shadowDelta",
+  "shadowDeltaUncorrected",
 ] as const;
 export type LatencyMetric = (typeof LATENCY_METRICS)[number];
 

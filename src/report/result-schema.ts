@@ -37,6 +37,25 @@ export const latencySummarySchema = z
   })
   .strict();
 
+/**
+ * An empty latency entry: what a result written before a metric existed holds for it (parsing fills it
+ * in, so every reader sees every metric). The encoding is that of an empty iotload histogram.
+ */
+const EMPTY_LATENCY = {
+  count: 0,
+  min: 0,
+  max: 0,
+  mean: 0,
+  stddev: 0,
+  p50: 0,
+  p90: 0,
+  p99: 0,
+  p999: 0,
+  p9999: 0,
+  encoded: "HISTFAAAAB54nJNpmSzMwMDACMXMDBAAYjNcm7yEAc4HAEvsA1s=",
+  clamped: 0,
+};
+
 export const latencySchema = z
   .object({
     connect: latencySummarySchema.describe("MQTT CONNECT start → CONNACK (successful connects)."),
@@ -46,6 +65,19 @@ export const latencySchema = z
     deliveryUncorrected: latencySummarySchema.describe("Actual send → subscriber receipt."),
     stsAssumeRole: latencySummarySchema.describe("STS AssumeRole call duration."),
     reconnectDowntime: latencySummarySchema.describe("Connection lost → connection re-established."),
+    // Device Shadow (src/run/shadow/); results written before them get empty entries when read.
+    shadowUpdateAccepted: latencySummarySchema
+      .default(EMPTY_LATENCY)
+      .describe("Device Shadow: reported-state update due time → /update/accepted (corrected)."),
+    shadowUpdateAcceptedUncorrected: latencySummarySchema
+      .default(EMPTY_LATENCY)
+      .describe("Device Shadow: reported-state update sent → /update/accepted."),
+    shadowDelta: latencySummarySchema
+      .default(EMPTY_LATENCY)
+      .describe("Device Shadow: desired-state update due time → /update/delta at the device (corrected)."),
+    shadowDeltaUncorrected: latencySummarySchema
+      .default(EMPTY_LATENCY)
+      .describe("Device Shadow: desired-state update sent → /update/delta at the device."),
   })
   .strict();
 
