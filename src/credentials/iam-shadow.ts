@@ -23,6 +23,7 @@ export interface ShadowPolicyInput {
   desiredClientIdTemplate?: string;
 }
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: "${iot:ClientId}" is an AWS IoT policy variable, not a JS template.
 const OWN = "${iot:ClientId}";
 
 export function shadowStatements(

@@ -6,8 +6,8 @@ import {
   createStsCaller,
   generateIamDocuments,
   type IamDocumentsInput,
-  type ShadowPolicyInput,
   resolveAwsSetup,
+  type ShadowPolicyInput,
   type SharedFilePaths,
   sourceError,
 } from "../../credentials/index.js";
