@@ -223,6 +223,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     if (this.#shadow && !stop.aborted) {
       this.#stack.add(this.#shadow);
       await connectShadowCloud(this.#shadow, t, this.#parts, this.plan);
+      await this.#shadow.ready(this.plan.devices.connect.timeoutMs);
     }
   }
 
@@ -241,7 +242,13 @@ export class RunSession extends EventEmitter<SessionEvents> {
     fleet.startPublishing();
     this.#publishStart = fleet.runStartMs;
     if (fleet.runStartMs !== undefined) this.#shadow?.start(fleet.runStartMs);
-    await untilAborted(fleet.whenScheduleDone(), stop);
+    const shadowDone = this.#shadow?.whenScheduleDone();
+    await untilAborted(
+      shadowDone
+        ? Promise.all([fleet.whenScheduleDone(), shadowDone]).then(() => {})
+        : fleet.whenScheduleDone(),
+      stop,
+    );
   }
 
   #noneConnected(t: OpenTarget): UserError {

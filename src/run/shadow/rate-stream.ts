@@ -42,6 +42,11 @@ export class RateStream {
   #timer: TimerHandle | undefined;
   #stopped = false;
   #sent = 0;
+  #resolveDone: () => void = () => {};
+  /** Resolves when the last request was sent or the stream was stopped. */
+  readonly done: Promise<void> = new Promise((resolve) => {
+    this.#resolveDone = resolve;
+  });
 
   constructor(o: RateStreamOptions) {
     if (!(o.ratePerSecond > 0)) throw new RangeError(`RateStream: rate must be > 0, got ${o.ratePerSecond}`);
@@ -55,7 +60,10 @@ export class RateStream {
 
   /** Starts the stream with request 0 due at `startEpochMs`. */
   start(startEpochMs: number): void {
-    if (this.#o.items <= 0) return;
+    if (this.#o.items <= 0) {
+      this.stop();
+      return;
+    }
     this.#start = startEpochMs;
     this.#tick();
   }
@@ -65,6 +73,7 @@ export class RateStream {
     this.#stopped = true;
     this.#timer?.cancel();
     this.#timer = undefined;
+    this.#resolveDone();
   }
 
   #tick(): void {
@@ -77,7 +86,7 @@ export class RateStream {
     for (let n = 0; n < max; n++) {
       const due = this.#start + this.#next * this.#intervalMs;
       if (due >= end) {
-        this.#stopped = true;
+        this.stop();
         return;
       }
       if (due > now) break;
@@ -88,7 +97,7 @@ export class RateStream {
     }
     const nextDue = this.#start + this.#next * this.#intervalMs;
     if (nextDue >= end) {
-      this.#stopped = true;
+      this.stop();
       return;
     }
     const wait = Math.max(o.tickMs ?? 1, nextDue - o.now());

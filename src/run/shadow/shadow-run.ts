@@ -22,7 +22,7 @@ import {
   type PublishOutcome,
 } from "../../fleet/device.js";
 import type { FleetSigning, FleetTransport, MqttProtocol } from "../../fleet/types.js";
-import { type Clock, systemClock } from "../../lib/clock.js";
+import { type Clock, systemClock, type TimerHandle } from "../../lib/clock.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
 import type { ShadowPlan } from "../../scenario/shadow-plan.js";
 import { RateStream } from "./rate-stream.js";
@@ -65,6 +65,8 @@ interface Pending {
   kind: PendingKind;
   dueEpochMs: number;
   sendEpochMs: number;
+  /** Called once the request is answered, refused or given up. */
+  settled: () => void;
 }
 
 interface DesiredPending {
@@ -116,6 +118,8 @@ export class ShadowRun {
   readonly #desired = new Map<string, DesiredPending>();
   readonly #streams: RateStream[] = [];
   #cloud: Device | undefined;
+  /** First subscription + GET of each device (ready() waits for them before publishing starts). */
+  readonly #firstSetups: Promise<unknown>[] = [];
   #offering = true;
   #closed = false;
 
@@ -206,6 +210,11 @@ export class ShadowRun {
     }
   }
 
+  /** Resolves when every report and desired update of the schedule was sent (or stopOffering()). */
+  whenScheduleDone(): Promise<void> {
+    return Promise.all(this.#streams.map((st) => st.done)).then(() => undefined);
+  }
+
   /** Phase one of the stop: no more requests. Idempotent. */
   stopOffering(): void {
     this.#offering = false;
@@ -235,6 +244,7 @@ export class ShadowRun {
   /** Ends the wait: what is still unanswered is counted (shadow.noResponse, shadow.deltas.missing). */
   settle(): void {
     if (this.#pending.size > 0) this.#rec.count("shadow.noResponse", this.#pending.size);
+    for (const p of this.#pending.values()) p.settled();
     this.#pending.clear();
     let missing = 0;
     for (const d of this.#desired.values()) if (d.acked) missing++;
@@ -267,7 +277,7 @@ export class ShadowRun {
     st.ready = false;
     const prefix = this.#prefixes[k] as string;
     // Subscribed again on every reconnect: a clean session forgot the subscriptions [MQTT-3.1.2-6].
-    device
+    const setup = device
       .subscribe(
         [
           `${prefix}/update/accepted`,
@@ -280,15 +290,32 @@ export class ShadowRun {
       )
       .then(
         () => {
-          if (this.#closed) return;
+          if (this.#closed) return undefined;
           (st as DeviceState).ready = true;
-          if (this.#plan.get) this.#request(st as DeviceState, k, "get", "get", "", this.#now());
+          if (!this.#plan.get) return undefined;
+          return this.#request(st as DeviceState, k, "get", "get", "", this.#now());
         },
         () => this.#rec.count(reconnect ? "shadow.resubscribeFailures" : "shadow.subscribeFailures"),
       );
+    if (!reconnect) this.#firstSetups.push(setup);
   }
 
-  /** Sends one device request; its answer (or failure) settles it. */
+  /**
+   * Resolves once every device connected so far has subscribed to its shadow's answer topics and had
+   * its first GET answered (or after `timeoutMs`): reports due at the start then find the devices ready.
+   */
+  async ready(timeoutMs: number): Promise<void> {
+    let timer: TimerHandle | undefined;
+    await Promise.race([
+      Promise.all(this.#firstSetups),
+      new Promise<void>((resolve) => {
+        timer = this.#clock.setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    timer?.cancel();
+  }
+
+  /** Sends one device request; its answer (or failure) settles it. Resolves once it is settled. */
   #request(
     st: DeviceState,
     k: number,
@@ -296,15 +323,20 @@ export class ShadowRun {
     op: "update" | "get",
     body: string,
     dueEpochMs: number,
-  ): void {
+  ): Promise<void> {
     const token = `${kind === "report" ? "r" : kind === "get" ? "g" : "d"}${this.#o.firstIndex + k}-${st.requests++}`;
     const payload =
       op === "get" ? `{"clientToken":"${token}"}` : `{"state":{"reported":${body}},"clientToken":"${token}"}`;
     const sendEpochMs = this.#now();
-    this.#pending.set(token, { kind, dueEpochMs, sendEpochMs });
-    st.device.publish(`${this.#prefixes[k]}/${op}`, Buffer.from(payload), this.#plan.qos).then((outcome) => {
-      if (outcome.ok || !this.#pending.delete(token)) return;
-      this.#rec.count(`shadow.failed.${failureName(outcome)}`);
+    return new Promise<void>((resolve) => {
+      this.#pending.set(token, { kind, dueEpochMs, sendEpochMs, settled: resolve });
+      st.device
+        .publish(`${this.#prefixes[k]}/${op}`, Buffer.from(payload), this.#plan.qos)
+        .then((outcome) => {
+          if (outcome.ok || !this.#pending.delete(token)) return;
+          this.#rec.count(`shadow.failed.${failureName(outcome)}`);
+          resolve();
+        });
     });
   }
 
@@ -316,7 +348,7 @@ export class ShadowRun {
       return;
     }
     this.#rec.count("shadow.updates");
-    this.#request(
+    void this.#request(
       st,
       k,
       "report",
@@ -341,6 +373,7 @@ export class ShadowRun {
         const p = token === undefined ? undefined : this.#pending.get(token);
         if (p && token !== undefined) {
           this.#pending.delete(token);
+          p.settled();
           if (p.kind === "get") this.#rec.count("shadow.get.accepted");
           else this.#rec.count("shadow.accepted");
           if (p.kind === "report") {
@@ -363,6 +396,7 @@ export class ShadowRun {
         const p = token === undefined ? undefined : this.#pending.get(token);
         if (p && token !== undefined) {
           this.#pending.delete(token);
+          p.settled();
           if (p.kind !== "get") this.#rec.count(`shadow.rejected.${code}`);
           else this.#rec.count(code === 404 ? "shadow.get.notFound" : `shadow.get.rejected.${code}`);
         } else if (token?.startsWith("c")) {
@@ -402,7 +436,7 @@ export class ShadowRun {
     const st = this.#states[k];
     if (!st || this.#closed) return;
     this.#rec.count("shadow.deltaReports");
-    this.#request(st, k, "deltaReport", "update", JSON.stringify(delta), now);
+    void this.#request(st, k, "deltaReport", "update", JSON.stringify(delta), now);
   }
 
   // ---- cloud side -----------------------------------------------------------------------------
