@@ -9,6 +9,7 @@
  * Pure functions; `iotload policy` prints the result.
  */
 import { parseSharedFilter } from "../lib/mqtt-topic.js";
+import { type ShadowPolicyInput, shadowStatements } from "./iam-shadow.js";
 
 export interface IamStatement {
   Sid: string;
@@ -47,6 +48,8 @@ export interface IamDocumentsInput {
   subscribeFilters: string[];
   /** `target.endpoint: auto`: the role also needs iot:DescribeEndpoint (which has no resource-level ARN). */
   describeEndpoint?: boolean;
+  /** Device Shadow traffic (scenario `shadow:`): see iam-shadow.ts. */
+  shadow?: ShadowPolicyInput;
 }
 
 export interface IamDocuments {
@@ -180,6 +183,7 @@ export function generateIamDocuments(input: IamDocumentsInput): IamDocuments {
       Resource: unique(receive.map((f) => `${iot}:topic/${mqttFilterToIamPattern(f)}`)),
     });
   }
+  if (input.shadow) statements.push(...shadowStatements(iot, input.shadow, templateToIamPattern));
   if (input.describeEndpoint)
     // DescribeEndpoint supports no resource-level permissions: "*" (Service Authorization Reference, AWS IoT).
     statements.push({

@@ -38,6 +38,7 @@ export {
   mqttFilterToIamPattern,
   templateToIamPattern,
 } from "./iam-documents.js";
+export type { ShadowPolicyInput } from "./iam-shadow.js";
 export { terminalMfaPrompt } from "./mfa-prompt.js";
 export {
   CredentialPool,

@@ -60,6 +60,14 @@ export interface FleetOptions {
   maxInFlight?: number;
   /** Reconnect backoff bounds for the CRT. */
   reconnect?: { minMs: number; maxMs: number };
+  /**
+   * Device behaviour beyond the publish schedule (Device Shadow, src/run/shadow/): told of every
+   * device (re)connect and given the messages devices receive.
+   */
+  behaviour?: {
+    onConnected(device: Device, reconnect: boolean): void;
+    onMessage(device: Device, topic: string, payload: Uint8Array): void;
+  };
 }
 
 export interface FleetState {
@@ -615,7 +623,11 @@ export class Fleet implements Closeable {
     const reconnectAttempt = (index: number) => {
       if (!this.#reconnecting.delete(index)) this.#rec.count("reconnect.attempts");
     };
+    const behaviour = this.#o.behaviour;
     return {
+      ...(behaviour
+        ? { onMessage: (device, topic, payload) => behaviour.onMessage(device, topic, payload) }
+        : {}),
       onAttempt: (device) => {
         if (this.#closingClients) return;
         if (!device.everConnected) {
@@ -635,6 +647,7 @@ export class Fleet implements Closeable {
           this.#rec.count(`reconnects.${cause}`);
           if (info.downtimeMs !== undefined) this.#rec.latency("reconnectDowntime", info.downtimeMs);
         }
+        this.#o.behaviour?.onConnected(device, info.reconnect);
       },
       onDisconnected: (device, cause) => {
         this.#connectedChanged(-1);

@@ -45,6 +45,25 @@ export const latencySummarySchema = z
   .strict();
 
 /**
+ * An empty latency entry: what a result written before a metric existed holds for it (parsing fills it
+ * in, so every reader sees every metric). The encoding is that of an empty iotload histogram.
+ */
+const EMPTY_LATENCY = {
+  count: 0,
+  min: 0,
+  max: 0,
+  mean: 0,
+  stddev: 0,
+  p50: 0,
+  p90: 0,
+  p99: 0,
+  p999: 0,
+  p9999: 0,
+  encoded: "HISTFAAAAB54nJNpmSzMwMDACMXMDBAAYjNcm7yEAc4HAEvsA1s=",
+  clamped: 0,
+};
+
+/**
  * One summary per latency of the metric catalogue (src/metrics/catalogue.ts), described by it: a
  * latency added there is in every result without an edit here.
  */
@@ -52,7 +71,8 @@ export function latencySchemaFor(catalogue: MetricCatalogue) {
   const shape: Record<string, z.ZodType> = {};
   for (const [name, def] of metricsOfKind("latency", catalogue)) {
     const summary = latencySummarySchema.describe(def.description);
-    shape[name] = def.optionalInResult ? summary.optional() : summary;
+    // A result written before the metric existed reads as an empty entry, so every reader sees it.
+    shape[name] = def.optionalInResult ? summary.default(EMPTY_LATENCY) : summary;
   }
   // The catalogue's latency names, typed: each one's summary (absent only where the catalogue says so).
   return z.object(shape as Record<LatencyName, typeof latencySummarySchema>).strict();

@@ -29,6 +29,8 @@ export interface AssembleOptions {
   };
   /** Reconnect backoff bounds for the CRT (tests shorten them). */
   reconnect?: FleetOptions["reconnect"];
+  /** Device behaviour beyond publishing (Device Shadow). */
+  behaviour?: FleetOptions["behaviour"];
 }
 
 export interface Assembled {
@@ -48,6 +50,7 @@ export async function assembleRun(o: AssembleOptions): Promise<Assembled> {
         transport: t.mqtt,
         recorder,
         ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
+        ...(o.behaviour === undefined ? {} : { behaviour: o.behaviour }),
       }),
     );
     return { fleet };
@@ -71,6 +74,7 @@ export async function assembleRun(o: AssembleOptions): Promise<Assembled> {
       transport: { kind: "sigv4-wss", endpoint: t.endpoint, signing },
       recorder,
       ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
+      ...(o.behaviour === undefined ? {} : { behaviour: o.behaviour }),
     }),
   );
   return { pool, signing, fleet };

@@ -18,6 +18,7 @@ import { GeneratorMonitor, Recorder } from "../metrics/index.js";
 import { allThresholds, buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
 import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
 import { type Assembled, assembleRun } from "./assemble.js";
+import { connectShadowCloud, createShadowRun, type ShadowRun } from "./shadow/index.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
 
 export type SessionPhase = "starting" | "connecting" | "publishing" | "draining" | "closing" | "done";
@@ -116,6 +117,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #ran = false;
   #saturated = false;
   #connected: { connected: number; failed: number } | undefined;
+  /** Device Shadow behaviour (scenario `shadow:`), beside the fleet. */
+  #shadow: ShadowRun | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -150,8 +153,13 @@ export class RunSession extends EventEmitter<SessionEvents> {
       if (!signals.run.aborted) await this.#o.publishGate?.(signals.run);
       if (!signals.run.aborted) await this.#publish(signals.run);
       this.#parts?.fleet.stopOffering();
+      this.#shadow?.stopOffering();
       this.#setPhase("draining");
-      if (!signals.hard.aborted) await this.#parts?.fleet.drain(this.plan.graceMs, signals.hard);
+      if (!signals.hard.aborted)
+        await Promise.all([
+          this.#parts?.fleet.drain(this.plan.graceMs, signals.hard),
+          this.#shadow?.drain(this.plan.graceMs, signals.hard),
+        ]);
     } catch (error) {
       failure = error;
     }
@@ -190,7 +198,9 @@ export class RunSession extends EventEmitter<SessionEvents> {
       );
     }
     const c = this.plan.credentials;
+    this.#shadow = createShadowRun(this.plan, this.recorder);
     this.#parts = await assembleRun({
+      ...(this.#shadow ? { behaviour: this.#shadow.behaviour } : {}),
       target: t,
       plan: this.plan,
       recorder: this.recorder,
@@ -213,6 +223,11 @@ export class RunSession extends EventEmitter<SessionEvents> {
       throw this.#noneConnected(t);
     }
     this.#connected = connected;
+    if (this.#shadow && !stop.aborted) {
+      this.#stack.add(this.#shadow);
+      await connectShadowCloud(this.#shadow, t, this.#parts, this.plan);
+      await this.#shadow.ready(this.plan.devices.connect.timeoutMs);
+    }
   }
 
   async #publish(stop: AbortSignal): Promise<void> {
@@ -229,7 +244,14 @@ export class RunSession extends EventEmitter<SessionEvents> {
     this.#monitor = new GeneratorMonitor();
     fleet.startPublishing();
     this.#publishStart = fleet.runStartMs;
-    await untilAborted(fleet.whenScheduleDone(), stop);
+    if (fleet.runStartMs !== undefined) this.#shadow?.start(fleet.runStartMs);
+    const shadowDone = this.#shadow?.whenScheduleDone();
+    await untilAborted(
+      shadowDone
+        ? Promise.all([fleet.whenScheduleDone(), shadowDone]).then(() => {})
+        : fleet.whenScheduleDone(),
+      stop,
+    );
   }
 
   #noneConnected(t: OpenTarget): UserError {
@@ -252,6 +274,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     fleet?.stopOffering();
     // The drain is over: whatever the target has not answered by now never will be, for this run.
     fleet?.settleUnanswered(stopped ? "stoppedByUser" : "noResponse");
+    this.#shadow?.settle();
     const summary = fleet?.summary();
     if (summary) this.recorder.count("lost", summary.delivery.lost);
     // Shards export their delivery sets for the exact merge across processes (docs/architecture.md §8).

@@ -24,6 +24,7 @@ import { checkQuotas } from "./quotas.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
 import { createSchedule, type DeviceSchedule } from "./schedule.js";
 import { LIMITS, type Scenario } from "./schema.js";
+import { planShadow, type ShadowPlan } from "./shadow-plan.js";
 import { compileTemplate, type RenderContext, type Renderer } from "./templates.js";
 import { parseDuration, parseRate } from "./units.js";
 
@@ -178,6 +179,8 @@ export interface RunPlan {
   expectedMessagesBefore(ms: number): number;
   /** Highest planned publish rate of this shard, msg/s. */
   peakMessagesPerSecond: number;
+  /** Device Shadow behaviour (scenario `shadow:`), when the scenario has it. */
+  shadow?: ShadowPlan;
 }
 
 /** Applies overrides to a validated scenario (see the module comment). Throws UserError naming the flag. */
@@ -440,6 +443,9 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
       return n;
     },
     peakMessagesPerSecond: peakRate * count,
+    ...(s.shadow === undefined
+      ? {}
+      : { shadow: planShadow(s.shadow, { runId, worker, seed, firstIndex, count, shard, clientId }) }),
   };
 }
 

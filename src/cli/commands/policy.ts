@@ -7,6 +7,7 @@ import {
   generateIamDocuments,
   type IamDocumentsInput,
   resolveAwsSetup,
+  type ShadowPolicyInput,
   type SharedFilePaths,
   sourceError,
 } from "../../credentials/index.js";
@@ -99,9 +100,14 @@ export async function policyInput(
     ...(c.durationSeconds !== undefined && c.durationSeconds > 3600
       ? { maxSessionDurationSeconds: c.durationSeconds }
       : {}),
-    clientIdTemplates: [s.devices.clientId, ...(subscribing ? [s.subscribers.clientId] : [])],
+    clientIdTemplates: [
+      s.devices.clientId,
+      ...(subscribing ? [s.subscribers.clientId] : []),
+      ...(s.shadow?.desired ? [s.shadow.desired.clientId] : []),
+    ],
     publishTopicTemplates: [s.publish.topic],
     subscribeFilters: subscribing ? s.subscribers.topics : [],
+    ...(s.shadow === undefined ? {} : { shadow: shadowPolicyInput(s) }),
   };
   const t = s.target;
   if (t.kind !== "aws") {
@@ -250,3 +256,15 @@ const policy: Command = {
 };
 
 export default policy;
+
+/** The Device Shadow part of the policy input (scenario `shadow:`). */
+function shadowPolicyInput(s: Scenario): ShadowPolicyInput | undefined {
+  const sh = s.shadow;
+  if (sh === undefined) return undefined;
+  return {
+    thingNameTemplate: sh.thingName,
+    deviceClientIdTemplate: s.devices.clientId,
+    ...(sh.name === undefined ? {} : { shadowName: sh.name }),
+    ...(sh.desired === undefined ? {} : { desiredClientIdTemplate: sh.desired.clientId }),
+  };
+}

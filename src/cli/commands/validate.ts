@@ -139,6 +139,7 @@ export function summarize(plan: RunPlan): string {
     `  duration:  ${formatDuration(plan.durationMs)} + grace ${formatDuration(plan.graceMs)}; phases: ${phases}`,
     `  messages:  ${plan.expectedMessages} expected, peak ${round(plan.peakMessagesPerSecond)} msg/s, QoS ${plan.publish.qos}, ${plan.publish.contentType} payload ≤ ${formatBytes(plan.publish.maxPayloadBytes)}`,
     `  subscribers: ${subs.count}${subs.count > 0 ? ` × ${subs.protocol} on ${subs.topics.join(", ")}` : ""}`,
+    ...(plan.shadow ? [`  shadow:    ${shadowLine(plan.shadow, d.firstIndex)}`] : []),
     `  thresholds: ${plan.thresholds.length > 0 ? plan.thresholds.join("; ") : "none"}`,
   ];
   return `${lines.join("\n")}\n`;
@@ -235,3 +236,14 @@ const validate: Command = {
 };
 
 export default validate;
+
+/** The Device Shadow part of the plan in one line (scenario `shadow:`). */
+function shadowLine(s: NonNullable<RunPlan["shadow"]>, firstIndex: number): string {
+  const which = s.shadowName === undefined ? "classic shadow" : `named shadow ${s.shadowName}`;
+  const report =
+    s.reportRatePerSecond > 0 ? `reports ${formatRate(s.reportRatePerSecond)} per device` : "no reports";
+  const desired = s.desired
+    ? `desired ${formatRate(s.desired.ratePerSecond)} to ${s.desired.devices.length} devices by ${s.desired.clientId}`
+    : "no desired changes";
+  return `${which} of ${s.thingName(firstIndex)} …; ${s.get ? "GET at connect, " : ""}${report}; ${desired}`;
+}

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { isBasicIngestTopic } from "../../lib/basic-ingest.js";
 import { parseSharedFilter, TopicTree } from "../../lib/mqtt-topic.js";
+import { type ShadowCounters, ShadowService } from "../shadow/service.js";
 import type { AuthorizeDecision, Principal } from "../types.js";
 import { Connection } from "./connection.js";
 import { EmulatorLimits } from "./limits.js";
@@ -85,6 +86,8 @@ export interface BrokerOptions {
    * 10 messages/s replay of persistent sessions; `off`: no rate limits at all.
    */
   throttle?: ThrottleMode;
+  /** false: no Device Shadow service (shadow request topics are ordinary topics); default true. */
+  shadow?: boolean;
 }
 
 export interface BrokerCounters {
@@ -119,9 +122,14 @@ export interface BrokerCounters {
   sessions: number;
   subscriptions: number;
   retained: number;
+  /** Device Shadow requests and answers (absent when the shadow service is off). */
+  shadow?: ShadowCounters;
 }
 
-type MutableCounters = Omit<BrokerCounters, "sessions" | "subscriptions" | "retained" | "throttled">;
+type MutableCounters = Omit<
+  BrokerCounters,
+  "sessions" | "subscriptions" | "retained" | "throttled" | "shadow"
+>;
 
 /**
  * One shared subscription group (`$share/<ShareName>/<filter>`): each matching message goes to ONE
@@ -166,6 +174,8 @@ export class BrokerCore {
   readonly shared = new TopicTree<string, SharedGroup>();
   readonly throttles: Throttles;
   readonly retained = new RetainedStore();
+  /** The Device Shadow service: answers `$aws/things/…/shadow/…` requests with routed replies. */
+  readonly shadows: ShadowService | undefined;
   readonly sessions = new Map<string, Session>();
   /** Connections that completed CONNECT, by client ID. */
   readonly connected = new Map<string, Connection>();
@@ -184,6 +194,15 @@ export class BrokerCore {
     this.connectTimeoutMs = options.connectTimeoutMs ?? EmulatorLimits.connectTimeoutMs;
     this.#arnPrefix = `arn:aws:iot:${options.region}:${options.accountId}:`;
     this.throttles = new Throttles(options.throttle ?? "aws", options.region);
+    this.shadows =
+      options.shadow === false
+        ? undefined
+        : new ShadowService({
+            // Replies are ordinary QoS 1 messages from the service: iot:Receive decides who gets them.
+            publish: (topic, payload) =>
+              this.#routeFromEvent(createMessage(topic, payload, 1, false, undefined, this.now(), undefined)),
+            now: this.now,
+          });
   }
 
   get closed(): boolean {
@@ -275,6 +294,9 @@ export class BrokerCore {
     );
     if (this.shared.size > 0)
       this.shared.match(message.topic, (_name, group) => this.#deliverShared(group, message, now));
+    // A shadow request is also seen by subscribers of its topic (above), then answered by the service.
+    if (this.shadows !== undefined && message.topic.startsWith("$aws/things/"))
+      this.shadows.handle(message.topic, message.payload);
   }
 
   /** One member of a shared group gets the message: a connected one if any, else an offline persistent session. */
@@ -494,6 +516,7 @@ export class BrokerCore {
       sessions: this.sessions.size,
       subscriptions: this.subscriptions.size,
       retained: this.retained.size,
+      ...(this.shadows === undefined ? {} : { shadow: this.shadows.counters() }),
     };
   }
 
@@ -507,5 +530,6 @@ export class BrokerCore {
     this.connected.clear();
     for (const session of [...this.sessions.values()]) this.destroySession(session);
     this.retained.clear();
+    this.shadows?.clear();
   }
 }

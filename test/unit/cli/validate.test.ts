@@ -65,6 +65,7 @@ describe("iotload validate", () => {
       "local-smoke.yaml",
       "mqtt-broker.yaml",
       "ramp-to-knee.yaml",
+      "shadow-sync.yaml",
       "steady-1000mps.yaml",
     ]);
   });
