@@ -43,6 +43,19 @@ export interface DeviceEvents {
   onMessage?(device: Device, topic: string, payload: Uint8Array, userProperties?: UserProperty[]): void;
 }
 
+/**
+ * A flow's per-message PUBLISH options beyond topic, payload and QoS: the retain flag, and MQTT 5
+ * properties [MQTT-3.3.2.3] (MQTT 3.1.1 has none: a 3.1.1 device sends only the retain flag).
+ */
+export interface PublishExtras {
+  retain?: boolean;
+  userProperties?: readonly UserProperty[];
+  contentType?: string;
+  messageExpirySeconds?: number;
+  responseTopic?: string;
+  correlationData?: Uint8Array;
+}
+
 export interface Device {
   readonly index: number;
   readonly clientId: string;
@@ -51,7 +64,13 @@ export interface Device {
   readonly everConnected: boolean;
   /** Resolves on the first successful connection; rejects with ConnectError (the client is stopped then). */
   connect(timeoutMs: number): Promise<void>;
-  publish(topic: string, payload: Uint8Array, qos: 0 | 1, tag?: UserProperty): Promise<PublishOutcome>;
+  publish(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    tag?: UserProperty,
+    extras?: PublishExtras,
+  ): Promise<PublishOutcome>;
   subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
   /** Stops (no more reconnects) and frees the native client. Idempotent. */
   close(): Promise<void>;
@@ -158,6 +177,7 @@ abstract class BaseDevice implements Device {
     payload: Uint8Array,
     qos: 0 | 1,
     tag?: UserProperty,
+    extras?: PublishExtras,
   ): Promise<PublishOutcome>;
   abstract subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
   abstract close(): Promise<void>;
@@ -259,10 +279,17 @@ export class Mqtt5Device extends BaseDevice {
     initial.reject(new ConnectError(reason, `device ${this.clientId} did not connect: ${why}`));
   }
 
-  async publish(topic: string, payload: Uint8Array, qos: 0 | 1, tag?: UserProperty): Promise<PublishOutcome> {
+  async publish(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    tag?: UserProperty,
+    extras?: PublishExtras,
+  ): Promise<PublishOutcome> {
     try {
       const packet: mqtt5.PublishPacket = { topicName: topic, payload, qos };
-      if (tag) packet.userProperties = [tag];
+      if (extras) withExtras(packet, extras);
+      if (tag) packet.userProperties = packet.userProperties ? [...packet.userProperties, tag] : [tag];
       const result = await this.#client.publish(packet);
       const code = result?.reasonCode ?? 0;
       // [MQTT-3.4.2.1] < 0x80 success (0x10 "no matching subscribers" included); ≥ 0x80 failure.
@@ -370,10 +397,16 @@ export class Mqtt311Device extends BaseDevice {
     this.markConnected();
   }
 
-  async publish(topic: string, payload: Uint8Array, qos: 0 | 1): Promise<PublishOutcome> {
+  async publish(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    _tag?: UserProperty,
+    extras?: PublishExtras,
+  ): Promise<PublishOutcome> {
     try {
       // 3.1.1 has no PUBACK reason codes: resolution is success [MQTT-3.4].
-      await this.#connection.publish(topic, payload, qos);
+      await this.#connection.publish(topic, payload, qos, extras?.retain ?? false);
       return { ok: true, reasonCode: 0 };
     } catch (error) {
       return { ok: false, reason: crtErrorName(error), denied: false };
@@ -404,6 +437,16 @@ export class Mqtt311Device extends BaseDevice {
     })();
     return this.#closePromise;
   }
+}
+
+/** A flow's retain flag and MQTT 5 properties onto a PUBLISH packet [MQTT-3.3.2.3]. */
+function withExtras(packet: mqtt5.PublishPacket, x: PublishExtras): void {
+  if (x.retain) packet.retain = true;
+  if (x.userProperties !== undefined) packet.userProperties = [...x.userProperties];
+  if (x.contentType !== undefined) packet.contentType = x.contentType;
+  if (x.messageExpirySeconds !== undefined) packet.messageExpiryIntervalSeconds = x.messageExpirySeconds;
+  if (x.responseTopic !== undefined) packet.responseTopic = x.responseTopic;
+  if (x.correlationData !== undefined) packet.correlationData = x.correlationData;
 }
 
 /** The reason of a failed first MQTT 3.1.1 connect, as a counter name. */

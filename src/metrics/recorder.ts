@@ -71,6 +71,17 @@ export interface MetricsSnapshot {
   scheduleLag: EncodedLatency;
   intervals: IntervalRecord[];
   markersDropped: number;
+  /** Per-flow totals, in flow order; present when flows were defined (scenario `publish` as a list). */
+  flows?: FlowSnapshot[];
+}
+
+/** One publish flow's totals: counts and its publish→PUBACK latency (from the due time). */
+export interface FlowSnapshot {
+  name: string;
+  published: number;
+  acked: number;
+  failed: number;
+  publishAck: EncodedLatency;
 }
 
 interface CounterSlot {
@@ -110,6 +121,11 @@ export class Recorder {
   #ivStart: number;
   #nextBoundary: number;
   #closedAt: number | undefined;
+  /** Per-flow state in arrays indexed by flow number (a `flow` label): no string work per message. */
+  #flowNames: readonly string[] = [];
+  #flowCounts = new Float64Array(0);
+  #flowHist: Histogram[] = [];
+  #flowClamped = new Float64Array(0);
 
   constructor(opts: RecorderOptions = {}) {
     this.#clock = opts.clock ?? systemClock;
@@ -145,6 +161,43 @@ export class Recorder {
     }
     this.#hist.get(metric)?.recordValue(us);
     this.#ivHist.get(metric as IntervalLatencyMetric)?.recordValue(us);
+  }
+
+  /**
+   * Declares the run's publish flows (labels for the per-flow metrics); flow numbers index `names`.
+   * Call once, before publishing; without it the flow* calls record nothing.
+   */
+  defineFlows(names: readonly string[]): void {
+    this.#flowNames = [...names];
+    this.#flowCounts = new Float64Array(names.length * 3);
+    this.#flowClamped = new Float64Array(names.length);
+    this.#flowHist = names.map(() => createHistogram());
+  }
+
+  /** A message of flow `flow` was published. */
+  flowPublished(flow: number): void {
+    if (flow < this.#flowNames.length && this.#closedAt === undefined) this.#bumpFlow(flow * 3);
+  }
+
+  /** A message of flow `flow` was acknowledged; the latency from its due time goes to the flow's histogram. */
+  flowAcked(flow: number, correctedMs: number, _uncorrectedMs: number): void {
+    if (flow >= this.#flowNames.length || this.#closedAt !== undefined) return;
+    this.#bumpFlow(flow * 3 + 1);
+    let us = Math.round(correctedMs * 1000);
+    if (!(us >= 0 && us <= HISTOGRAM_HIGHEST_US)) {
+      us = us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
+      this.#flowClamped[flow] = (this.#flowClamped[flow] as number) + 1;
+    }
+    this.#flowHist[flow]?.recordValue(us);
+  }
+
+  /** A message of flow `flow` failed (any reason, including unanswered at the end). */
+  flowFailed(flow: number): void {
+    if (flow < this.#flowNames.length && this.#closedAt === undefined) this.#bumpFlow(flow * 3 + 2);
+  }
+
+  #bumpFlow(slot: number): void {
+    this.#flowCounts[slot] = (this.#flowCounts[slot] as number) + 1;
   }
 
   /** Adds to a dotted counter ("published", "failed.<reasonCode>", "reconnects.<cause>", …). */
@@ -249,7 +302,21 @@ export class Recorder {
       },
       intervals: this.#intervals.slice(),
       markersDropped: this.#markersDropped,
+      ...(this.#flowNames.length > 0 ? { flows: this.#flowSnapshots() } : {}),
     };
+  }
+
+  #flowSnapshots(): FlowSnapshot[] {
+    return this.#flowNames.map((name, f) => {
+      const h = this.#flowHist[f] as Histogram;
+      return {
+        name,
+        published: this.#flowCounts[f * 3] as number,
+        acked: this.#flowCounts[f * 3 + 1] as number,
+        failed: this.#flowCounts[f * 3 + 2] as number,
+        publishAck: { ...summarize(h), encoded: encodeHistogram(h), clamped: this.#flowClamped[f] as number },
+      };
+    });
   }
 
   /**

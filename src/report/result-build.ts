@@ -16,6 +16,7 @@ import {
   type ResultLatency,
   type RunResult,
 } from "./result.js";
+import { flowsFromSnapshot } from "./result-flows.js";
 import { evaluateThresholds } from "./thresholds.js";
 
 export interface BuildResultInput {
@@ -321,6 +322,7 @@ export function buildResult(input: BuildResultInput): RunResult {
   if (input.partialReason !== undefined) result.partialReason = input.partialReason;
   if (input.fingerprint !== undefined) result.fingerprint = input.fingerprint;
   if (input.delivery !== undefined) result.delivery = input.delivery;
+  if (m.flows !== undefined) result.flows = flowsFromSnapshot(m.flows, durationMs);
   result.thresholds = allThresholds(result, input.thresholds ?? []);
   return result;
 }

@@ -23,6 +23,7 @@ import {
   stripEncoded,
   withMissing,
 } from "./result-build.js";
+import { mergeFlows } from "./result-flows.js";
 
 function sumRecords(records: Array<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -270,6 +271,8 @@ export function mergeResults(results: readonly RunResult[], opts: MergeOptions =
       .sort((a, b) => a.index - b.index);
   }
   if (missing.length > 0) merged.missingShards = [...missing];
+  const flows = mergeFlows(results, durationMs);
+  if (flows !== undefined) merged.flows = flows;
   const exprs = first.thresholds.filter((t) => !t.builtin).map((t) => t.expression);
   merged.thresholds = allThresholds(merged, exprs);
   return merged;

@@ -6,6 +6,7 @@
  * breaking change.
  */
 import { z } from "zod";
+import { resultFlowsSchema } from "./result-flows.js";
 
 const count = z.number().int().nonnegative();
 const ms = z.number();
@@ -252,6 +253,7 @@ export const runResultSchema = z
       .optional()
       .describe("Time without service, while publishing."),
     latency: latencySchema,
+    flows: resultFlowsSchema.optional(),
     intervals: z.array(intervalSchema),
     markersDropped: count.describe("Markers not kept (over 100 in one interval)."),
     credentials: z

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
 import { parseMqttUrl } from "../lib/mqtt-url.js";
+import { publishSchema } from "./schema-flows.js";
 import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
 import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
 
@@ -314,7 +315,18 @@ export const scenarioSchema = z.strictObject({
     refresh: { margin: 300_000, fraction: 0.2, connectWindow: 60_000 },
   }),
   devices,
-  publish,
+  publish: publishSchema({
+    publish,
+    payload,
+    phase,
+    qos,
+    topicTemplate: template("topic"),
+    textTemplate: template("payload"),
+    durationMs,
+    perSecond,
+    maxPhases: LIMITS.maxPhases,
+    maxDurationMs: LIMITS.maxDurationMs,
+  }),
   phases: z.array(phase).min(1).max(LIMITS.maxPhases),
   subscribers: subscribers.default({
     count: 0,

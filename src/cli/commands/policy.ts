@@ -13,7 +13,7 @@ import {
 import { defaultWorld, loadWorld, readEmulatorInfoFile } from "../../emulator/index.js";
 import { primaryIdentities } from "../../emulator/world.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
-import { loadScenario, type Scenario } from "../../scenario/index.js";
+import { loadScenario, type Scenario, scenarioFlows } from "../../scenario/index.js";
 import type { Command } from "./command.js";
 
 export type PolicyFormat = "json" | "cloudformation";
@@ -100,7 +100,7 @@ export async function policyInput(
       ? { maxSessionDurationSeconds: c.durationSeconds }
       : {}),
     clientIdTemplates: [s.devices.clientId, ...(subscribing ? [s.subscribers.clientId] : [])],
-    publishTopicTemplates: [s.publish.topic],
+    publishTopicTemplates: scenarioFlows(s).map((f) => f.topic),
     subscribeFilters: subscribing ? s.subscribers.topics : [],
   };
   const t = s.target;
