@@ -37,7 +37,10 @@ export interface PublishSchedulerOptions {
    * Used instead of `send` when given.
    */
   sendEach?: (index: number, seq: number, dueMs: number, lateMs: number, flow: number) => void;
-  /** Minimum sleep between ticks. */
+  /**
+   * Minimum sleep between ticks (default 1 ms: Node's smallest timer, what a raw one-timer publisher
+   * uses; a larger tick makes each send burst larger).
+   */
   tickMs?: number;
   /** Sends that start more than this late count as schedule lag. */
   lagThresholdMs?: number;
@@ -87,7 +90,7 @@ export class PublishScheduler {
 
   constructor(options: PublishSchedulerOptions) {
     const { send, sendEach, schedules, ...rest } = options;
-    this.#o = { tickMs: 2, lagThresholdMs: 10, maxSendsPerTick: 20_000, minSpacingMs: 0, ...rest };
+    this.#o = { tickMs: 1, lagThresholdMs: 10, maxSendsPerTick: 20_000, minSpacingMs: 0, ...rest };
     this.#schedules = schedules ?? [options.schedule];
     if (sendEach) this.#sendEach = sendEach;
     else if (send)
