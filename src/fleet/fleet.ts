@@ -171,6 +171,8 @@ export class Fleet implements Closeable {
   /** Set when close() starts stopping clients: their stop-induced failures are not run outcomes. */
   #closingClients = false;
   #closing: Promise<void> | undefined;
+  /** One outcome callback for every publish (the message is its token): no closure per message. */
+  readonly #onOutcome = (p: PendingPublish, outcome: PublishOutcome): void => this.#settle(p, outcome);
 
   private constructor(o: FleetOptions) {
     this.#o = o;
@@ -499,11 +501,13 @@ export class Fleet implements Closeable {
     const p: PendingPublish = { index, seq: tagSeq, flow: f, topic, dueEpochMs, sendEpochMs, settled: false };
     this.#pending.add(p);
     this.#published++;
-    this.#rec.count("published");
-    this.#rec.flowPublished?.(f);
-    device
-      .publish(topic, payload, flow.qos, userProperty, extras)
-      .then((outcome) => this.#settle(p, outcome));
+    const rec = this.#rec;
+    if (rec.published) rec.published(f);
+    else {
+      rec.count("published");
+      rec.flowPublished?.(f);
+    }
+    device.publishThen(topic, payload, flow.qos, userProperty, extras, this.#onOutcome, p);
   }
 
   /** Per-message MQTT 5 properties (response topic, correlation data are templates) on top of the flow's. */
@@ -529,10 +533,14 @@ export class Fleet implements Closeable {
     if (outcome.ok) {
       const t = this.#now();
       this.#acked++;
-      this.#rec.count("acked");
-      this.#rec.latency("publishAck", t - p.dueEpochMs);
-      this.#rec.latency("publishAckUncorrected", t - p.sendEpochMs);
-      this.#rec.flowAcked?.(p.flow, t - p.dueEpochMs, t - p.sendEpochMs);
+      const rec = this.#rec;
+      if (rec.acked) rec.acked(p.flow, t - p.dueEpochMs, t - p.sendEpochMs);
+      else {
+        rec.count("acked");
+        rec.latency("publishAck", t - p.dueEpochMs);
+        rec.latency("publishAckUncorrected", t - p.sendEpochMs);
+        rec.flowAcked?.(p.flow, t - p.dueEpochMs, t - p.sendEpochMs);
+      }
       this.#tracker.expect(p.index, p.seq, p.topic);
       return;
     }

@@ -112,6 +112,13 @@ export interface FleetRecorder {
    * names given to `defineFlows`). Optional so a plain recorder without flows still fits.
    */
   flowPublished?(flow: number): void;
+  /**
+   * The hot path in one call each (the Recorder has them): a message of `flow` published = counter
+   * "published" + flowPublished; acknowledged = counter "acked" + publishAck (from the due time) +
+   * publishAckUncorrected (from the send) + flowAcked. Without them the fleet makes those calls.
+   */
+  published?(flow: number): void;
+  acked?(flow: number, correctedMs: number, uncorrectedMs: number): void;
   flowAcked?(flow: number, correctedMs: number, uncorrectedMs: number): void;
   flowFailed?(flow: number): void;
 }

@@ -108,6 +108,8 @@ export class Recorder {
   readonly #clamped = new Map<LatencyMetric, number>();
   readonly #ivHist = new Map<IntervalLatencyMetric, Histogram>();
   readonly #lagHist: Histogram;
+  /** The whole-run publishAckUncorrected histogram (acked() records into it directly). */
+  readonly #uncorrected: Histogram;
   #lagClamped = 0;
   /** One slot per counter name: a single Map lookup per count() updates total and interval delta. */
   readonly #counters = new Map<string, CounterSlot>();
@@ -126,6 +128,15 @@ export class Recorder {
   #flowCounts = new Float64Array(0);
   #flowHist: Histogram[] = [];
   #flowClamped = new Float64Array(0);
+  /**
+   * publishAck values (from the due time) recorded by acked() since the last fold, one histogram per
+   * flow (one when no flows are defined). The hot path records each ack's corrected latency ONCE, here;
+   * #foldAcks() adds these into the whole-run, the interval and the flow histograms at interval close,
+   * snapshot and percentile reads (three records per ack became two: this one and the uncorrected).
+   */
+  #ackPending: Histogram[] = [createHistogram()];
+  #publishedSlot: CounterSlot | undefined;
+  #ackedSlot: CounterSlot | undefined;
 
   constructor(opts: RecorderOptions = {}) {
     this.#clock = opts.clock ?? systemClock;
@@ -142,6 +153,7 @@ export class Recorder {
     }
     for (const m of INTERVAL_LATENCY_METRICS) this.#ivHist.set(m, createHistogram());
     this.#lagHist = createHistogram();
+    this.#uncorrected = this.#hist.get("publishAckUncorrected") as Histogram;
     this.#ivStart = this.#startMs;
     this.#nextBoundary = this.#startMs + this.#intervalMs;
   }
@@ -172,6 +184,65 @@ export class Recorder {
     this.#flowCounts = new Float64Array(names.length * 3);
     this.#flowClamped = new Float64Array(names.length);
     this.#flowHist = names.map(() => createHistogram());
+    this.#foldAcks();
+    this.#ackPending = names.length > 0 ? names.map(() => createHistogram()) : [createHistogram()];
+  }
+
+  /** A message of `flow` was published: counter "published" (and the flow's count). */
+  published(flow: number): void {
+    if (this.#closedAt !== undefined) return;
+    if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
+    this.#publishedSlot ??= this.#slot("published");
+    this.#publishedSlot.total++;
+    this.#publishedSlot.interval++;
+    if (flow < this.#flowNames.length) this.#bumpFlow(flow * 3);
+  }
+
+  /**
+   * A message of `flow` was acknowledged: counter "acked", publishAck (from the due time),
+   * publishAckUncorrected (from the send) and the flow's count and latency, in one call.
+   */
+  acked(flow: number, correctedMs: number, uncorrectedMs: number): void {
+    if (this.#closedAt !== undefined) return;
+    if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
+    const pending = this.#ackPending[flow] ?? (this.#ackPending[0] as Histogram);
+    pending.recordValue(this.#toUs("publishAck", correctedMs));
+    this.#uncorrected.recordValue(this.#toUs("publishAckUncorrected", uncorrectedMs));
+    this.#ackedSlot ??= this.#slot("acked");
+    this.#ackedSlot.total++;
+    this.#ackedSlot.interval++;
+    if (flow < this.#flowNames.length) this.#bumpFlow(flow * 3 + 1);
+  }
+
+  /** ms → µs within the histograms' bounds; an out-of-bounds value is clamped and counted. */
+  #toUs(metric: LatencyMetric, ms: number): number {
+    const us = Math.round(ms * 1000);
+    if (us >= 0 && us <= HISTOGRAM_HIGHEST_US) return us;
+    this.#clamped.set(metric, (this.#clamped.get(metric) ?? 0) + 1);
+    return us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
+  }
+
+  #slot(name: string): CounterSlot {
+    let slot = this.#counters.get(name);
+    if (slot === undefined) {
+      slot = { total: 0, interval: 0 };
+      this.#counters.set(name, slot);
+    }
+    return slot;
+  }
+
+  /** Adds the acks recorded since the last fold into the whole-run, interval and per-flow histograms. */
+  #foldAcks(): void {
+    const whole = this.#hist.get("publishAck") as Histogram;
+    const interval = this.#ivHist.get("publishAck") as Histogram;
+    for (let f = 0; f < this.#ackPending.length; f++) {
+      const h = this.#ackPending[f] as Histogram;
+      if (h.totalCount === 0) continue;
+      whole.add(h);
+      interval.add(h);
+      this.#flowHist[f]?.add(h);
+      h.reset();
+    }
   }
 
   /** A message of flow `flow` was published. */
@@ -273,6 +344,7 @@ export class Recorder {
 
   /** Percentile (0..100) so far of a whole-run histogram, in ms (for progress lines). */
   percentile(metric: LatencyMetric, percentile: number): number {
+    if (metric === "publishAck") this.#foldAcks();
     const h = this.#hist.get(metric);
     return h ? percentileMs(h, percentile) : 0;
   }
@@ -283,6 +355,7 @@ export class Recorder {
   }
 
   snapshot(): MetricsSnapshot {
+    this.#foldAcks();
     const latency = {} as Record<LatencyMetric, EncodedLatency>;
     for (const m of LATENCY_METRICS) {
       const h = this.#hist.get(m)!;
@@ -334,6 +407,7 @@ export class Recorder {
   }
 
   #hasIntervalData(): boolean {
+    for (const h of this.#ackPending) if (h.totalCount > 0) return true;
     for (const slot of this.#counters.values()) if (slot.interval !== 0) return true;
     for (const h of this.#ivHist.values()) if (h.totalCount > 0) return true;
     return false;
@@ -346,6 +420,7 @@ export class Recorder {
   }
 
   #closeInterval(endMs: number): void {
+    this.#foldAcks();
     const latency: Partial<Record<IntervalLatencyMetric, IntervalLatency>> = {};
     for (const [m, h] of this.#ivHist) {
       if (h.totalCount === 0) continue;
