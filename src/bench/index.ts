@@ -13,6 +13,7 @@ import { formatTag, parseTag } from "../fleet/tag.js";
 import { parseScenario, planRun } from "../scenario/index.js";
 import { formatBrokerThrottleBench, runBrokerThrottleBench } from "./broker-throttle.js";
 import { formatRecorderBench, runRecorderBench } from "./recorder.js";
+import { formatSchedulerBench, runSchedulerBench } from "./scheduler.js";
 
 const scenarioText = `
 name: bench
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
   process.stdout.write("per-message hot path (ns/op, best of 3):\n");
   for (const [name, ns] of rows)
     process.stdout.write(`  ${name.padEnd(width)}  ${ns.toFixed(0).padStart(6)} ns\n`);
+  process.stdout.write(`${formatSchedulerBench(runSchedulerBench())}\n`);
   process.stdout.write(`${formatRecorderBench(await runRecorderBench())}\n`);
   process.stdout.write(`${formatBrokerThrottleBench(await runBrokerThrottleBench())}\n`);
   if (sink === 42) process.stdout.write("\n"); // keeps the results alive for the optimizer

@@ -43,6 +43,19 @@ export interface DeviceEvents {
   onMessage?(device: Device, topic: string, payload: Uint8Array, userProperties?: UserProperty[]): void;
 }
 
+/**
+ * A flow's per-message PUBLISH options beyond topic, payload and QoS: the retain flag, and MQTT 5
+ * properties [MQTT-3.3.2.3] (MQTT 3.1.1 has none: a 3.1.1 device sends only the retain flag).
+ */
+export interface PublishExtras {
+  retain?: boolean;
+  userProperties?: readonly UserProperty[];
+  contentType?: string;
+  messageExpirySeconds?: number;
+  responseTopic?: string;
+  correlationData?: Uint8Array;
+}
+
 export interface Device {
   readonly index: number;
   readonly clientId: string;
@@ -51,7 +64,27 @@ export interface Device {
   readonly everConnected: boolean;
   /** Resolves on the first successful connection; rejects with ConnectError (the client is stopped then). */
   connect(timeoutMs: number): Promise<void>;
-  publish(topic: string, payload: Uint8Array, qos: 0 | 1, tag?: UserProperty): Promise<PublishOutcome>;
+  publish(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    tag?: UserProperty,
+    extras?: PublishExtras,
+  ): Promise<PublishOutcome>;
+  /**
+   * The fleet's hot-path publish: `done(token, outcome)` is called once with the outcome. No promise
+   * is returned and no async wrapper runs, so a message costs the client's own promise and one small
+   * continuation; `done` is one function for all messages and `token` says which message it was.
+   */
+  publishThen<T>(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    tag: UserProperty | undefined,
+    extras: PublishExtras | undefined,
+    done: (token: T, outcome: PublishOutcome) => void,
+    token: T,
+  ): void;
   subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
   /** Stops (no more reconnects) and frees the native client. Idempotent. */
   close(): Promise<void>;
@@ -153,12 +186,34 @@ abstract class BaseDevice implements Device {
   }
 
   abstract connect(timeoutMs: number): Promise<void>;
-  abstract publish(
+  publish(
     topic: string,
     payload: Uint8Array,
     qos: 0 | 1,
     tag?: UserProperty,
-  ): Promise<PublishOutcome>;
+    extras?: PublishExtras,
+  ): Promise<PublishOutcome> {
+    return new Promise((resolve) =>
+      this.publishThen(
+        topic,
+        payload,
+        qos,
+        tag,
+        extras,
+        (_: undefined, outcome) => resolve(outcome),
+        undefined,
+      ),
+    );
+  }
+  abstract publishThen<T>(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    tag: UserProperty | undefined,
+    extras: PublishExtras | undefined,
+    done: (token: T, outcome: PublishOutcome) => void,
+    token: T,
+  ): void;
   abstract subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
   abstract close(): Promise<void>;
 }
@@ -259,24 +314,30 @@ export class Mqtt5Device extends BaseDevice {
     initial.reject(new ConnectError(reason, `device ${this.clientId} did not connect: ${why}`));
   }
 
-  async publish(topic: string, payload: Uint8Array, qos: 0 | 1, tag?: UserProperty): Promise<PublishOutcome> {
+  publishThen<T>(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    tag: UserProperty | undefined,
+    extras: PublishExtras | undefined,
+    done: (token: T, outcome: PublishOutcome) => void,
+    token: T,
+  ): void {
+    const packet: mqtt5.PublishPacket = { topicName: topic, payload, qos };
+    if (extras) withExtras(packet, extras);
+    if (tag) packet.userProperties = packet.userProperties ? [...packet.userProperties, tag] : [tag];
+    let sent: Promise<mqtt5.PublishCompletionResult>;
     try {
-      const packet: mqtt5.PublishPacket = { topicName: topic, payload, qos };
-      if (tag) packet.userProperties = [tag];
-      const result = await this.#client.publish(packet);
-      const code = result?.reasonCode ?? 0;
-      // [MQTT-3.4.2.1] < 0x80 success (0x10 "no matching subscribers" included); ≥ 0x80 failure.
-      if (!isMqttFailure(code)) return { ok: true, reasonCode: code };
-      return {
-        ok: false,
-        reason: reasonName(code),
-        reasonCode: code,
-        denied: code === RC.notAuthorized,
-        ...(code === RC.quotaExceeded ? { throttled: throttledBy(result?.reasonString) } : {}),
-      };
+      sent = this.#client.publish(packet);
     } catch (error) {
-      return { ok: false, reason: crtErrorName(error), denied: false };
+      // aws-crt throws synchronously on a client it has already closed.
+      done(token, failedOutcome(error));
+      return;
     }
+    sent.then(
+      (result) => done(token, pubackOutcome(result)),
+      (error: unknown) => done(token, failedOutcome(error)),
+    );
   }
 
   async subscribe(filters: readonly string[], qos: 0 | 1): Promise<void> {
@@ -370,14 +431,27 @@ export class Mqtt311Device extends BaseDevice {
     this.markConnected();
   }
 
-  async publish(topic: string, payload: Uint8Array, qos: 0 | 1): Promise<PublishOutcome> {
+  publishThen<T>(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    _tag: UserProperty | undefined,
+    extras: PublishExtras | undefined,
+    done: (token: T, outcome: PublishOutcome) => void,
+    token: T,
+  ): void {
+    let sent: Promise<unknown>;
     try {
-      // 3.1.1 has no PUBACK reason codes: resolution is success [MQTT-3.4].
-      await this.#connection.publish(topic, payload, qos);
-      return { ok: true, reasonCode: 0 };
+      sent = this.#connection.publish(topic, payload, qos, extras?.retain ?? false);
     } catch (error) {
-      return { ok: false, reason: crtErrorName(error), denied: false };
+      done(token, failedOutcome(error));
+      return;
     }
+    // 3.1.1 has no PUBACK reason codes: resolution is success [MQTT-3.4].
+    sent.then(
+      () => done(token, SUCCESS),
+      (error: unknown) => done(token, failedOutcome(error)),
+    );
   }
 
   async subscribe(filters: readonly string[], qos: 0 | 1): Promise<void> {
@@ -404,6 +478,41 @@ export class Mqtt311Device extends BaseDevice {
     })();
     return this.#closePromise;
   }
+}
+
+/** Shared outcomes of the common successes: no object per acknowledged message. */
+const SUCCESS: PublishOutcome = Object.freeze({ ok: true, reasonCode: 0 });
+const NO_SUBSCRIBERS: PublishOutcome = Object.freeze({ ok: true, reasonCode: RC.noMatchingSubscribers });
+
+/** The outcome of an MQTT 5 publish the client completed (PUBACK, or QoS 0 written). */
+function pubackOutcome(result: mqtt5.PublishCompletionResult): PublishOutcome {
+  const code = result?.reasonCode ?? 0;
+  // [MQTT-3.4.2.1] < 0x80 success (0x10 "no matching subscribers" included); ≥ 0x80 failure.
+  if (code === 0) return SUCCESS;
+  if (code === RC.noMatchingSubscribers) return NO_SUBSCRIBERS;
+  if (!isMqttFailure(code)) return { ok: true, reasonCode: code };
+  return {
+    ok: false,
+    reason: reasonName(code),
+    reasonCode: code,
+    denied: code === RC.notAuthorized,
+    ...(code === RC.quotaExceeded ? { throttled: throttledBy(result?.reasonString) } : {}),
+  };
+}
+
+/** A publish the client failed (connection lost, client stopped, …): no reason code from the target. */
+function failedOutcome(error: unknown): PublishOutcome {
+  return { ok: false, reason: crtErrorName(error), denied: false };
+}
+
+/** A flow's retain flag and MQTT 5 properties onto a PUBLISH packet [MQTT-3.3.2.3]. */
+function withExtras(packet: mqtt5.PublishPacket, x: PublishExtras): void {
+  if (x.retain) packet.retain = true;
+  if (x.userProperties !== undefined) packet.userProperties = [...x.userProperties];
+  if (x.contentType !== undefined) packet.contentType = x.contentType;
+  if (x.messageExpirySeconds !== undefined) packet.messageExpiryIntervalSeconds = x.messageExpirySeconds;
+  if (x.responseTopic !== undefined) packet.responseTopic = x.responseTopic;
+  if (x.correlationData !== undefined) packet.correlationData = x.correlationData;
 }
 
 /** The reason of a failed first MQTT 3.1.1 connect, as a counter name. */

@@ -23,11 +23,12 @@ import {
   type DeviceEvents,
   Mqtt5Device,
   Mqtt311Device,
+  type PublishExtras,
   type PublishOutcome,
   type UserProperty,
 } from "./device.js";
 import { HandshakeWatch } from "./handshake-watch.js";
-import { PublishScheduler, type ScheduledSend, type SchedulerStats } from "./schedule.js";
+import { PublishScheduler, type SchedulerStats } from "./schedule.js";
 import {
   chooseTagCarrier,
   type DeliveryTag,
@@ -38,6 +39,7 @@ import {
   type TagCarrier,
 } from "./tag.js";
 import type {
+  FleetFlow,
   FleetPlan,
   FleetRecorder,
   FleetTransport,
@@ -111,7 +113,9 @@ export interface FleetSummary extends FleetState {
 /** One publish awaiting its outcome. */
 interface PendingPublish {
   index: number;
+  /** The message's number in its device's delivery tags (the flow's seq with one flow). */
   seq: number;
+  flow: number;
   topic: string;
   dueEpochMs: number;
   sendEpochMs: number;
@@ -137,6 +141,17 @@ export class Fleet implements Closeable {
   readonly #subscriberConfigs: CrtConfigs;
   readonly #tracker: DeliveryTracker;
   readonly #carrier: TagCarrier;
+  /** Every flow (one made of publish + schedule for a plan without flows), and its tag carrier. */
+  readonly #flows: readonly FleetFlow[];
+  readonly #carriers: TagCarrier[];
+  /** Per-flow publish options that do not change per message (undefined: none to add). */
+  readonly #extras: (PublishExtras | undefined)[];
+  /**
+   * With several flows, a device's delivery tags number its messages across flows in send order, so
+   * each subscriber still sees one increasing sequence per device (out-of-order detection); indexed
+   * by local device number.
+   */
+  readonly #tagSeq: Float64Array;
   readonly #first: number;
   readonly #devices: (Device | undefined)[];
   readonly #subscribers: Device[] = [];
@@ -164,6 +179,8 @@ export class Fleet implements Closeable {
   /** Set when close() starts stopping clients: their stop-induced failures are not run outcomes. */
   #closingClients = false;
   #closing: Promise<void> | undefined;
+  /** One outcome callback for every publish (the message is its token): no closure per message. */
+  readonly #onOutcome = (p: PendingPublish, outcome: PublishOutcome): void => this.#settle(p, outcome);
 
   private constructor(o: FleetOptions) {
     this.#o = o;
@@ -201,7 +218,21 @@ export class Fleet implements Closeable {
       localSubscribers: Array.from({ length: subs.count }, (_, k) => this.#subscriberIndex(k)),
       recorder: o.recorder,
     });
-    this.#carrier = chooseTagCarrier(o.plan.devices.protocol, subs.protocol, o.plan.publish.contentType);
+    this.#flows = o.plan.flows ?? [{ name: "default", ...o.plan.publish, schedule: o.plan.schedule }];
+    this.#carriers = this.#flows.map((f) =>
+      chooseTagCarrier(o.plan.devices.protocol, subs.protocol, f.contentType),
+    );
+    this.#carrier = this.#carriers[0] as TagCarrier;
+    this.#extras = this.#flows.map((f) => {
+      const x: PublishExtras = {};
+      if (f.retain) x.retain = true;
+      const p = f.properties;
+      if (p?.userProperties !== undefined) x.userProperties = p.userProperties;
+      if (p?.contentType !== undefined) x.contentType = p.contentType;
+      if (p?.messageExpirySeconds !== undefined) x.messageExpirySeconds = p.messageExpirySeconds;
+      return Object.keys(x).length > 0 ? x : undefined;
+    });
+    this.#tagSeq = new Float64Array(this.#flows.length > 1 ? o.plan.devices.count : 0);
   }
 
   /**
@@ -287,7 +318,8 @@ export class Fleet implements Closeable {
             this.#ready.add(index);
             // A device that connects after publishing started joins the schedule at its next due message.
             if (this.#scheduler && this.#runStartMs !== undefined)
-              this.#scheduler.add(index, this.#nextSeqAt(index));
+              for (let f = 0; f < this.#flows.length; f++)
+                this.#scheduler.add(index, this.#nextSeqAt(index, f), f);
           })
           .catch(() => {
             // Aborted while waiting at the gate: never started, nothing to count.
@@ -312,9 +344,10 @@ export class Fleet implements Closeable {
     this.#runStartMs = this.#now();
     this.#scheduler = new PublishScheduler({
       schedule: this.#plan.schedule,
+      schedules: this.#flows.map((f) => f.schedule),
       clock: this.#clock,
       now: this.#now,
-      send: (s) => this.#send(s),
+      sendEach: (index, seq, dueMs, lateMs, flow) => this.#send(index, seq, dueMs, lateMs, flow),
       ...(this.#o.lagThresholdMs !== undefined ? { lagThresholdMs: this.#o.lagThresholdMs } : {}),
       // awsLimits: the MQTT 5 client's flow control holds a connection to AWS's publish quota
       // (crt-config.ts); aws-crt's 3.1.1 client has none, so the scheduler spaces its sends.
@@ -322,7 +355,8 @@ export class Fleet implements Closeable {
         ? { minSpacingMs: 1000 / quotaValue("publishesPerSecondPerConnection") }
         : {}),
     });
-    for (const index of this.#ready) this.#scheduler.add(index, 0);
+    for (const index of this.#ready)
+      for (let f = 0; f < this.#flows.length; f++) this.#scheduler.add(index, 0, f);
     this.#minConnected = this.#connected;
     if (this.#connected === 0) this.#zeroSince = this.#runStartMs;
     this.#scheduler.start(this.#runStartMs);
@@ -442,40 +476,60 @@ export class Fleet implements Closeable {
 
   // ---- hot path -------------------------------------------------------------------------------
 
-  #send(s: ScheduledSend): void {
-    const device = this.#devices[s.index - this.#first];
+  #send(index: number, seq: number, dueMs: number, lateMs: number, f: number): void {
+    const local = index - this.#first;
+    const device = this.#devices[local];
     if (!device) return;
-    if (s.lateMs > (this.#o.lagThresholdMs ?? 10)) this.#rec.lag(s.lateMs);
+    if (lateMs > (this.#o.lagThresholdMs ?? 10)) this.#rec.lag(lateMs);
     if (this.#pending.size >= (this.#o.maxInFlight ?? 200_000)) {
       this.#skipped++;
       this.#rec.count("skipped.inFlightLimit");
       return;
     }
-    const plan = this.#plan;
+    const flow = this.#flows[f] as FleetFlow;
     const runStart = this.#runStartMs ?? 0;
-    const dueEpochMs = runStart + s.dueMs;
+    const dueEpochMs = runStart + dueMs;
     const sendEpochMs = this.#now();
-    const topic = plan.publish.topic(s.index, s.seq);
-    let payload = plan.publish.payload(s.index, s.seq, sendEpochMs);
+    const topic = flow.topic(index, seq);
+    let payload = flow.constantPayload ?? flow.payload(index, seq, sendEpochMs);
+    // One flow: tags carry the flow's own seq (as before flows existed); several: the device's count.
+    const tagSeq = this.#flows.length > 1 ? (this.#tagSeq[local] as number) : seq;
+    if (this.#flows.length > 1) this.#tagSeq[local] = tagSeq + 1;
     let userProperty: UserProperty | undefined;
     if (this.#tracker.tracksDeliveries) {
       const tag: DeliveryTag = {
-        deviceIndex: s.index,
-        seq: s.seq,
+        deviceIndex: index,
+        seq: tagSeq,
         dueEpochUs: dueEpochMs * 1000,
         sendEpochUs: sendEpochMs * 1000,
       };
-      if (this.#carrier === "user-property")
-        userProperty = { name: TAG_USER_PROPERTY, value: formatTag(tag) };
-      else payload = embedTag(payload, tag, this.#carrier);
+      const carrier = this.#carriers[f] as TagCarrier;
+      if (carrier === "user-property") userProperty = { name: TAG_USER_PROPERTY, value: formatTag(tag) };
+      // embedTag copies: a shared constant payload is never written to.
+      else payload = embedTag(payload, tag, carrier as "json-field" | "trailer");
     }
-    const p: PendingPublish = { index: s.index, seq: s.seq, topic, dueEpochMs, sendEpochMs, settled: false };
+    const extras = flow.hasProperties ? this.#messageExtras(flow, f, index, seq) : this.#extras[f];
+    const p: PendingPublish = { index, seq: tagSeq, flow: f, topic, dueEpochMs, sendEpochMs, settled: false };
     this.#pending.add(p);
     this.#published++;
-    this.#rec.count("published");
-    device
-      .publish(topic, payload, plan.publish.qos, userProperty)
-      .then((outcome) => this.#settle(p, outcome));
+    const rec = this.#rec;
+    if (rec.published) rec.published(f);
+    else {
+      rec.count("published");
+      rec.flowPublished?.(f);
+    }
+    device.publishThen(topic, payload, flow.qos, userProperty, extras, this.#onOutcome, p);
+  }
+
+  /** Per-message MQTT 5 properties (response topic, correlation data are templates) on top of the flow's. */
+  #messageExtras(flow: FleetFlow, f: number, index: number, seq: number): PublishExtras | undefined {
+    const base = this.#extras[f];
+    const p = flow.properties;
+    if (p?.responseTopic === undefined && p?.correlationData === undefined) return base;
+    const x: PublishExtras = { ...base };
+    if (p.responseTopic !== undefined) x.responseTopic = p.responseTopic(index, seq);
+    if (p.correlationData !== undefined) x.correlationData = p.correlationData(index, seq);
+    return x;
   }
 
   /** The client answered a publish: exactly one of acked / failed, unless already settled. */
@@ -490,13 +544,19 @@ export class Fleet implements Closeable {
     if (outcome.ok) {
       const t = this.#now();
       this.#acked++;
-      this.#rec.count("acked");
-      this.#rec.latency("publishAck", t - p.dueEpochMs);
-      this.#rec.latency("publishAckUncorrected", t - p.sendEpochMs);
+      const rec = this.#rec;
+      if (rec.acked) rec.acked(p.flow, t - p.dueEpochMs, t - p.sendEpochMs);
+      else {
+        rec.count("acked");
+        rec.latency("publishAck", t - p.dueEpochMs);
+        rec.latency("publishAckUncorrected", t - p.sendEpochMs);
+        rec.flowAcked?.(p.flow, t - p.dueEpochMs, t - p.sendEpochMs);
+      }
       this.#tracker.expect(p.index, p.seq, p.topic);
       return;
     }
     this.#failed++;
+    this.#rec.flowFailed?.(p.flow);
     if (outcome.throttled !== undefined) {
       // A quota refusal: a failure like any other for the accounting, and also counted by quota
       // (result counts.throttled) so the report can say which AWS quota refused it.
@@ -525,6 +585,7 @@ export class Fleet implements Closeable {
     const n = this.#pending.size;
     for (const p of this.#pending) {
       p.settled = true;
+      this.#rec.flowFailed?.(p.flow);
       this.#tracker.expect(p.index, p.seq, p.topic);
     }
     this.#pending.clear();
@@ -536,11 +597,12 @@ export class Fleet implements Closeable {
     return n;
   }
 
-  #nextSeqAt(index: number): number {
+  #nextSeqAt(index: number, flow: number): number {
     const elapsed = this.#now() - (this.#runStartMs ?? 0);
+    const schedule = (this.#flows[flow] as FleetFlow).schedule;
     // Bounded: a device joining late skips the messages already past due (counted), never bursts them.
     for (let seq = 0; seq < 10_000_000; seq++) {
-      const due = this.#plan.schedule.dueMs(index, seq);
+      const due = schedule.dueMs(index, seq);
       if (due === undefined || due >= elapsed) {
         if (seq > 0) this.#rec.count("skipped.notConnected", seq);
         return seq;

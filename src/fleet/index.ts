@@ -42,6 +42,7 @@ export {
 export type {
   DeviceSchedule,
   FleetEndpoint,
+  FleetFlow,
   FleetPlan,
   FleetRecorder,
   FleetSigning,

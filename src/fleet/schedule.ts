@@ -11,7 +11,10 @@ import type { DeviceSchedule } from "./types.js";
 
 export interface ScheduledSend {
   index: number;
+  /** Message number within its flow. */
   seq: number;
+  /** Flow number (index into `schedules`; 0 with one schedule). */
+  flow: number;
   /** Due time, ms from run start. */
   dueMs: number;
   /** How late the send starts, ms (≥ 0). */
@@ -20,11 +23,24 @@ export interface ScheduledSend {
 
 export interface PublishSchedulerOptions {
   schedule: DeviceSchedule;
+  /**
+   * One schedule per flow (several message streams per device); `schedule` is then unused. Every
+   * (device, flow) pair has its own entry in the one heap, so the timer count stays one.
+   */
+  schedules?: readonly DeviceSchedule[];
   clock: Clock;
   /** Current time in ms (fractional allowed); same timeline as the `runStartMs` given to start(). */
   now: () => number;
-  send: (s: ScheduledSend) => void;
-  /** Minimum sleep between ticks. */
+  send?: (s: ScheduledSend) => void;
+  /**
+   * The hot-path form of `send`: the same facts as arguments, so no object is built per message.
+   * Used instead of `send` when given.
+   */
+  sendEach?: (index: number, seq: number, dueMs: number, lateMs: number, flow: number) => void;
+  /**
+   * Minimum sleep between ticks (default 1 ms: Node's smallest timer, what a raw one-timer publisher
+   * uses; a larger tick makes each send burst larger).
+   */
   tickMs?: number;
   /** Sends that start more than this late count as schedule lag. */
   lagThresholdMs?: number;
@@ -54,10 +70,13 @@ interface Entry {
   slot: number;
   index: number;
   seq: number;
+  flow: number;
 }
 
 export class PublishScheduler {
-  readonly #o: Required<Omit<PublishSchedulerOptions, "send">> & Pick<PublishSchedulerOptions, "send">;
+  readonly #o: Required<Omit<PublishSchedulerOptions, "send" | "sendEach" | "schedules">>;
+  readonly #schedules: readonly DeviceSchedule[];
+  readonly #sendEach: (index: number, seq: number, dueMs: number, lateMs: number, flow: number) => void;
   readonly #heap: Entry[] = [];
   #runStartMs: number | undefined;
   #timer: TimerHandle | undefined;
@@ -70,7 +89,13 @@ export class PublishScheduler {
   readonly #done: Promise<void>;
 
   constructor(options: PublishSchedulerOptions) {
-    this.#o = { tickMs: 2, lagThresholdMs: 10, maxSendsPerTick: 20_000, minSpacingMs: 0, ...options };
+    const { send, sendEach, schedules, ...rest } = options;
+    this.#o = { tickMs: 1, lagThresholdMs: 10, maxSendsPerTick: 20_000, minSpacingMs: 0, ...rest };
+    this.#schedules = schedules ?? [options.schedule];
+    if (sendEach) this.#sendEach = sendEach;
+    else if (send)
+      this.#sendEach = (index, seq, dueMs, lateMs, flow) => send({ index, seq, flow, dueMs, lateMs });
+    else throw new Error("PublishScheduler: send or sendEach is required");
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
@@ -83,12 +108,14 @@ export class PublishScheduler {
     this.#arm();
   }
 
-  /** Adds a device; its messages from `fromSeq` on will be sent at their due times. */
-  add(index: number, fromSeq = 0): void {
+  /** Adds a device's flow; its messages from `fromSeq` on will be sent at their due times. */
+  add(index: number, fromSeq = 0, flow = 0): void {
     if (this.#stopped) return;
-    const due = this.#o.schedule.dueMs(index, fromSeq);
+    const schedule = this.#schedules[flow];
+    if (schedule === undefined) throw new RangeError(`PublishScheduler: no flow ${flow}`);
+    const due = schedule.dueMs(index, fromSeq);
     if (due === undefined) return;
-    this.#push({ due, slot: due, index, seq: fromSeq });
+    this.#push({ due, slot: due, index, seq: fromSeq, flow });
     if (this.#runStartMs !== undefined && this.#timer === undefined) this.#arm();
   }
 
@@ -106,7 +133,7 @@ export class PublishScheduler {
     return this.#done;
   }
 
-  /** Devices that still have messages to send. */
+  /** (Device, flow) pairs that still have messages to send. */
   get pendingDevices(): number {
     return this.#heap.length;
   }
@@ -145,13 +172,16 @@ export class PublishScheduler {
       // Lateness from the actual send start (a slow send earlier in this tick delays the ones after it).
       const lateMs = Math.max(0, this.#o.now() - this.#runStartMs - top.due);
       this.#account(lateMs);
-      this.#o.send({ index: top.index, seq: top.seq, dueMs: top.due, lateMs });
-      const nextDue = this.#o.schedule.dueMs(top.index, top.seq + 1);
+      this.#sendEach(top.index, top.seq, top.due, lateMs, top.flow);
+      const nextDue = (this.#schedules[top.flow] as DeviceSchedule).dueMs(top.index, top.seq + 1);
       // Slots, not actual send times, are spaced: a tick's batching cannot make the lag drift upward
       // for a device scheduled at exactly the spacing, and the average rate stays ≤ 1/spacing.
       if (nextDue !== undefined) {
-        const slot = Math.max(nextDue, top.slot + this.#o.minSpacingMs);
-        this.#push({ due: nextDue, slot, index: top.index, seq: top.seq + 1 });
+        // The popped entry is reused for the device's next message: no allocation per message.
+        top.slot = Math.max(nextDue, top.slot + this.#o.minSpacingMs);
+        top.due = nextDue;
+        top.seq++;
+        this.#push(top);
       }
     }
     this.#arm();
@@ -165,9 +195,12 @@ export class PublishScheduler {
     this.#late++;
   }
 
-  // Binary min-heap on (slot, index): ties broken by device index so the order is deterministic.
+  // Binary min-heap on (slot, index, flow): ties broken by device, then flow, so the order is deterministic.
   #less(a: Entry, b: Entry): boolean {
-    return a.slot < b.slot || (a.slot === b.slot && a.index < b.index);
+    return (
+      a.slot < b.slot ||
+      (a.slot === b.slot && (a.index < b.index || (a.index === b.index && a.flow < b.flow)))
+    );
   }
 
   #push(e: Entry): void {

@@ -49,6 +49,11 @@ export interface FleetPlan {
     contentType: "json" | "binary" | "text";
   };
   schedule: DeviceSchedule;
+  /**
+   * Several message flows per device (scenario `publish` as a list): each with its own topic, payload,
+   * QoS, properties and schedule. Absent: one flow made of `publish` and `schedule`.
+   */
+  flows?: readonly FleetFlow[];
   durationMs: number;
   graceMs: number;
   subscribers: {
@@ -67,6 +72,27 @@ export interface FleetPlan {
   };
 }
 
+/** One message flow of every device (the scenario's RunPlan flows satisfy it). */
+export interface FleetFlow {
+  name: string;
+  qos: 0 | 1;
+  retain?: boolean;
+  topic(index: number, seq: number): string;
+  payload(index: number, seq: number, nowMs: number): Uint8Array;
+  /** Shared payload of every message when it does not vary (sent as is, never mutated). */
+  constantPayload?: Uint8Array | undefined;
+  contentType: "json" | "binary" | "text";
+  properties?: {
+    userProperties?: { name: string; value: string }[];
+    contentType?: string;
+    messageExpirySeconds?: number;
+    responseTopic?(index: number, seq: number): string;
+    correlationData?(index: number, seq: number): Uint8Array;
+  };
+  hasProperties?: boolean;
+  schedule: DeviceSchedule;
+}
+
 export type LatencyMetric = LatencyName;
 
 /**
@@ -81,6 +107,20 @@ export interface FleetRecorder {
   mark(kind: MarkerKind, detail?: string): void;
   /** A send started `ms` after its due time (schedule lag: counter + histogram). */
   lag(ms: number): void;
+  /**
+   * Per-flow accounting, by flow number (the Recorder keeps arrays indexed by it, labelled with the
+   * names given to `defineFlows`). Optional so a plain recorder without flows still fits.
+   */
+  flowPublished?(flow: number): void;
+  /**
+   * The hot path in one call each (the Recorder has them): a message of `flow` published = counter
+   * "published" + flowPublished; acknowledged = counter "acked" + publishAck (from the due time) +
+   * publishAckUncorrected (from the send) + flowAcked. Without them the fleet makes those calls.
+   */
+  published?(flow: number): void;
+  acked?(flow: number, correctedMs: number, uncorrectedMs: number): void;
+  flowAcked?(flow: number, correctedMs: number, uncorrectedMs: number): void;
+  flowFailed?(flow: number): void;
 }
 
 /** Where the devices connect (the IoT data endpoint of account B, or the emulator). */

@@ -58,4 +58,10 @@ export {
   type Marker,
   mergeIntervals,
 } from "./intervals.js";
-export { type EncodedLatency, type MetricsSnapshot, Recorder, type RecorderOptions } from "./recorder.js";
+export {
+  type EncodedLatency,
+  type FlowSnapshot,
+  type MetricsSnapshot,
+  Recorder,
+  type RecorderOptions,
+} from "./recorder.js";

@@ -90,6 +90,17 @@ export interface MetricsSnapshot {
   scheduleLag: EncodedLatency;
   intervals: IntervalRecord[];
   markersDropped: number;
+  /** Per-flow totals, in flow order; present when flows were defined (scenario `publish` as a list). */
+  flows?: FlowSnapshot[];
+}
+
+/** One publish flow's totals: counts and its publish→PUBACK latency (from the due time). */
+export interface FlowSnapshot {
+  name: string;
+  published: number;
+  acked: number;
+  failed: number;
+  publishAck: EncodedLatency;
 }
 
 interface CounterSlot {
@@ -124,6 +135,8 @@ export class Recorder {
   readonly #clamped = new Map<LatencyMetric, number>();
   readonly #ivHist = new Map<IntervalLatencyMetric, Histogram>();
   readonly #lagHist: Histogram;
+  /** The whole-run publishAckUncorrected histogram (acked() records into it directly). */
+  readonly #uncorrected: Histogram;
   #lagClamped = 0;
   /** One slot per counter name: a single Map lookup per count() updates total and interval delta. */
   readonly #counters = new Map<string, CounterSlot>();
@@ -137,6 +150,20 @@ export class Recorder {
   #ivStart: number;
   #nextBoundary: number;
   #closedAt: number | undefined;
+  /** Per-flow state in arrays indexed by flow number (a `flow` label): no string work per message. */
+  #flowNames: readonly string[] = [];
+  #flowCounts = new Float64Array(0);
+  #flowHist: Histogram[] = [];
+  #flowClamped = new Float64Array(0);
+  /**
+   * publishAck values (from the due time) recorded by acked() since the last fold, one histogram per
+   * flow (one when no flows are defined). The hot path records each ack's corrected latency ONCE, here;
+   * #foldAcks() adds these into the whole-run, the interval and the flow histograms at interval close,
+   * snapshot and percentile reads (three records per ack became two: this one and the uncorrected).
+   */
+  #ackPending: Histogram[] = [createHistogram()];
+  #publishedSlot: CounterSlot | undefined;
+  #ackedSlot: CounterSlot | undefined;
 
   constructor(opts: RecorderOptions = {}) {
     this.#clock = opts.clock ?? systemClock;
@@ -155,6 +182,7 @@ export class Recorder {
     }
     for (const m of INTERVAL_LATENCY_METRICS) this.#ivHist.set(m, createHistogram());
     this.#lagHist = createHistogram();
+    this.#uncorrected = this.#hist.get("publishAckUncorrected") as Histogram;
     this.#ivStart = this.#startMs;
     this.#nextBoundary = this.#startMs + this.#intervalMs;
   }
@@ -174,6 +202,97 @@ export class Recorder {
     }
     this.#hist.get(metric)?.recordValue(us);
     this.#ivHist.get(metric as IntervalLatencyMetric)?.recordValue(us);
+  }
+
+  /**
+   * Declares the run's publish flows (labels for the per-flow metrics); flow numbers index `names`.
+   * Call once, before publishing; without it the flow* calls record nothing.
+   */
+  defineFlows(names: readonly string[]): void {
+    this.#flowNames = [...names];
+    this.#flowCounts = new Float64Array(names.length * 3);
+    this.#flowClamped = new Float64Array(names.length);
+    this.#flowHist = names.map(() => createHistogram());
+    this.#foldAcks();
+    this.#ackPending = names.length > 0 ? names.map(() => createHistogram()) : [createHistogram()];
+  }
+
+  /** A message of `flow` was published: counter "published" (and the flow's count). */
+  published(flow: number): void {
+    if (this.#closedAt !== undefined) return;
+    if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
+    this.#publishedSlot ??= this.#slot("published");
+    this.#publishedSlot.total++;
+    this.#publishedSlot.interval++;
+    if (flow < this.#flowNames.length) this.#bumpFlow(flow * 3);
+  }
+
+  /**
+   * A message of `flow` was acknowledged: counter "acked", publishAck (from the due time),
+   * publishAckUncorrected (from the send) and the flow's count and latency, in one call.
+   */
+  acked(flow: number, correctedMs: number, uncorrectedMs: number): void {
+    if (this.#closedAt !== undefined) return;
+    if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
+    const pending = this.#ackPending[flow] ?? (this.#ackPending[0] as Histogram);
+    pending.recordValue(this.#toUs("publishAck", correctedMs));
+    this.#uncorrected.recordValue(this.#toUs("publishAckUncorrected", uncorrectedMs));
+    this.#ackedSlot ??= this.#slot("acked");
+    this.#ackedSlot.total++;
+    this.#ackedSlot.interval++;
+    if (flow < this.#flowNames.length) this.#bumpFlow(flow * 3 + 1);
+  }
+
+  /** ms → µs within the histograms' bounds; an out-of-bounds value is clamped and counted. */
+  #toUs(metric: LatencyMetric, ms: number): number {
+    const us = Math.round(ms * 1000);
+    if (us >= 0 && us <= HISTOGRAM_HIGHEST_US) return us;
+    this.#clamped.set(metric, (this.#clamped.get(metric) ?? 0) + 1);
+    return us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
+  }
+
+  #slot(name: CounterKey): CounterSlot {
+    return this.#counters.get(name) ?? this.#newSlot(name);
+  }
+
+  /** Adds the acks recorded since the last fold into the whole-run, interval and per-flow histograms. */
+  #foldAcks(): void {
+    const whole = this.#hist.get("publishAck") as Histogram;
+    const interval = this.#ivHist.get("publishAck") as Histogram;
+    for (let f = 0; f < this.#ackPending.length; f++) {
+      const h = this.#ackPending[f] as Histogram;
+      if (h.totalCount === 0) continue;
+      whole.add(h);
+      interval.add(h);
+      this.#flowHist[f]?.add(h);
+      h.reset();
+    }
+  }
+
+  /** A message of flow `flow` was published. */
+  flowPublished(flow: number): void {
+    if (flow < this.#flowNames.length && this.#closedAt === undefined) this.#bumpFlow(flow * 3);
+  }
+
+  /** A message of flow `flow` was acknowledged; the latency from its due time goes to the flow's histogram. */
+  flowAcked(flow: number, correctedMs: number, _uncorrectedMs: number): void {
+    if (flow >= this.#flowNames.length || this.#closedAt !== undefined) return;
+    this.#bumpFlow(flow * 3 + 1);
+    let us = Math.round(correctedMs * 1000);
+    if (!(us >= 0 && us <= HISTOGRAM_HIGHEST_US)) {
+      us = us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
+      this.#flowClamped[flow] = (this.#flowClamped[flow] as number) + 1;
+    }
+    this.#flowHist[flow]?.recordValue(us);
+  }
+
+  /** A message of flow `flow` failed (any reason, including unanswered at the end). */
+  flowFailed(flow: number): void {
+    if (flow < this.#flowNames.length && this.#closedAt === undefined) this.#bumpFlow(flow * 3 + 2);
+  }
+
+  #bumpFlow(slot: number): void {
+    this.#flowCounts[slot] = (this.#flowCounts[slot] as number) + 1;
   }
 
   /** Adds to a dotted counter ("published", "failed.<reasonCode>", "reconnects.<cause>", …). */
@@ -266,6 +385,7 @@ export class Recorder {
 
   /** Percentile (0..100) so far of a whole-run histogram, in ms (for progress lines). */
   percentile(metric: LatencyMetric, percentile: number): number {
+    if (metric === "publishAck") this.#foldAcks();
     const h = this.#hist.get(metric);
     return h ? percentileMs(h, percentile) : 0;
   }
@@ -276,6 +396,7 @@ export class Recorder {
   }
 
   snapshot(): MetricsSnapshot {
+    this.#foldAcks();
     const latency = {} as Record<LatencyMetric, EncodedLatency>;
     for (const m of LATENCY_METRICS) {
       const h = this.#hist.get(m)!;
@@ -295,7 +416,21 @@ export class Recorder {
       },
       intervals: this.#intervals.slice(),
       markersDropped: this.#markersDropped,
+      ...(this.#flowNames.length > 0 ? { flows: this.#flowSnapshots() } : {}),
     };
+  }
+
+  #flowSnapshots(): FlowSnapshot[] {
+    return this.#flowNames.map((name, f) => {
+      const h = this.#flowHist[f] as Histogram;
+      return {
+        name,
+        published: this.#flowCounts[f * 3] as number,
+        acked: this.#flowCounts[f * 3 + 1] as number,
+        failed: this.#flowCounts[f * 3 + 2] as number,
+        publishAck: { ...summarize(h), encoded: encodeHistogram(h), clamped: this.#flowClamped[f] as number },
+      };
+    });
   }
 
   /**
@@ -313,6 +448,7 @@ export class Recorder {
   }
 
   #hasIntervalData(): boolean {
+    for (const h of this.#ackPending) if (h.totalCount > 0) return true;
     for (const slot of this.#counters.values()) if (slot.interval !== 0) return true;
     for (const h of this.#ivHist.values()) if (h.totalCount > 0) return true;
     return false;
@@ -350,6 +486,7 @@ export class Recorder {
   }
 
   #closeInterval(endMs: number): void {
+    this.#foldAcks();
     const latency: Partial<Record<IntervalLatencyMetric, IntervalLatency>> = {};
     for (const [m, h] of this.#ivHist) {
       if (h.totalCount === 0) continue;

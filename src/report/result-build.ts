@@ -18,6 +18,7 @@ import {
   type RunResult,
 } from "./result.js";
 import { hasOwnResultField } from "./result-counts.js";
+import { flowsFromSnapshot } from "./result-flows.js";
 
 export interface BuildResultInput {
   runId: string;
@@ -290,5 +291,6 @@ export function buildResult(input: BuildResultInput): RunResult {
   if (input.partialReason !== undefined) result.partialReason = input.partialReason;
   if (input.fingerprint !== undefined) result.fingerprint = input.fingerprint;
   if (input.delivery !== undefined) result.delivery = input.delivery;
+  if (m.flows !== undefined) result.flows = flowsFromSnapshot(m.flows, durationMs);
   return result;
 }

@@ -22,6 +22,7 @@ import {
   stripEncoded,
   withMissing,
 } from "./result-build.js";
+import { mergeFlows } from "./result-flows.js";
 
 function sumRecords(records: Array<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -269,6 +270,8 @@ export function mergeResults(results: readonly RunResult[], opts: MergeOptions =
       .sort((a, b) => a.index - b.index);
   }
   if (missing.length > 0) merged.missingShards = [...missing];
+  const flows = mergeFlows(results, durationMs);
+  if (flows !== undefined) merged.flows = flows;
   // The caller re-evaluates the thresholds on the merged result (thresholds.ts scenarioThresholds).
   return merged;
 }

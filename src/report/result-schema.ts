@@ -13,6 +13,7 @@ import {
   type MetricCatalogue,
   metricsOfKind,
 } from "../metrics/catalogue.js";
+import { resultFlowsSchema } from "./result-flows.js";
 
 const count = z.number().int().nonnegative();
 const ms = z.number();
@@ -289,6 +290,7 @@ export const runResultSchema = z
       .optional()
       .describe("Time without service, while publishing."),
     latency: latencySchema,
+    flows: resultFlowsSchema.optional(),
     intervals: z.array(intervalSchema),
     markersDropped: count.describe("Markers not kept (over 100 in one interval)."),
     credentials: z

@@ -151,6 +151,12 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   lines.push(
     `${p.bold("messages")}     published ${fmtInt(c.published)} (${fmtRate(result.rates.publishedPerSec)}/s) · acked ${fmtInt(c.acked)} · failed ${byReason(c.failed)}`,
   );
+  // Per flow (scenario `publish` as a list): one line each, beside the totals above.
+  const nameWidth = Math.max(0, ...(result.flows ?? []).map((f) => f.name.length));
+  for (const f of result.flows ?? [])
+    lines.push(
+      `  ${p.bold(`flow ${f.name.padEnd(nameWidth)}`)}  published ${fmtInt(f.published)} (${fmtRate(f.publishedPerSec)}/s) · acked ${fmtInt(f.acked)} · failed ${fmtInt(f.failed)} · publishAck p50 ${fmtMs(f.publishAck.p50)} p99 ${fmtMs(f.publishAck.p99)} max ${fmtMs(f.publishAck.max)} ms`,
+    );
   lines.push(
     `${p.bold("delivery")}     received ${fmtInt(c.received)} of ${fmtInt(c.expected)} expected · ${c.lost > 0 ? p.red(lossText) : lossText} · duplicates ${fmtInt(c.duplicates)} · out of order ${fmtInt(c.outOfOrder)}`,
   );

@@ -125,6 +125,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
     this.#o = options;
     this.plan = options.plan;
     this.recorder = new Recorder({ startMs: options.startedAt });
+    // Per-flow metrics (result.json `flows`) for scenarios that list their publish flows.
+    if (this.plan.flowList) this.recorder.defineFlows(this.plan.flows.map((f) => f.name));
   }
 
   get phase(): SessionPhase {

@@ -78,7 +78,7 @@ export function estimateCost(
   const subs = plan.subscribers;
   const first = d.firstIndex;
   const end = first + d.count;
-  const deliveryQos = Math.min(plan.publish.qos, subs.qos);
+  const deliveryQos = Math.min(Math.max(...plan.flows.map((f) => f.qos)), subs.qos);
 
   let publishes = 0;
   let ingest = 0;
@@ -86,20 +86,25 @@ export function estimateCost(
   let topicBytes = 0;
   let connectionMinutes = 0;
   const span = plan.durationMs + plan.graceMs;
-  for (let i = first; i < end; i++) {
-    const n = plan.schedule.messagesFor(i);
-    const topic = plan.publish.topic(i, 0);
-    topicBytes = Math.max(topicBytes, Buffer.byteLength(topic, "utf8"));
-    if (isBasicIngestTopic(topic)) ingest += n;
-    else {
-      publishes += n;
-      // Every subscriber subscribes to the same filters: each receives the message or none does.
-      if (subs.count > 0 && subs.topics.some((f) => topicMatches(f, topic))) deliveries += n * subs.count;
+  // Every flow of every device (one flow for a single-`publish` scenario).
+  for (const flow of plan.flows) {
+    for (let i = first; i < end; i++) {
+      const n = flow.schedule.messagesFor(i);
+      const topic = flow.topic(i, 0);
+      topicBytes = Math.max(topicBytes, Buffer.byteLength(topic, "utf8"));
+      if (isBasicIngestTopic(topic)) ingest += n;
+      else {
+        publishes += n;
+        // Every subscriber subscribes to the same filters: each receives the message or none does.
+        if (subs.count > 0 && subs.topics.some((f) => topicMatches(f, topic))) deliveries += n * subs.count;
+      }
     }
-    connectionMinutes += Math.ceil(Math.max(0, span - plan.connectOffsetMs(i)) / 60_000);
   }
+  for (let i = first; i < end; i++)
+    connectionMinutes += Math.ceil(Math.max(0, span - plan.connectOffsetMs(i)) / 60_000);
   connectionMinutes += subs.count * Math.ceil(span / 60_000);
-  const bytes = plan.publish.maxPayloadBytes + topicBytes + TAG_ALLOWANCE_BYTES;
+  const maxPayloadBytes = Math.max(...plan.flows.map((f) => f.maxPayloadBytes));
+  const bytes = maxPayloadBytes + topicBytes + TAG_ALLOWANCE_BYTES;
   const unitsPerMessage = Math.max(1, Math.ceil(bytes / prices.messageUnitBytes));
   const subscriberPubacks = deliveryQos === 1 ? deliveries : 0;
   const connects = d.count + subs.count;
@@ -118,7 +123,7 @@ export function estimateCost(
   const connectivityUsd = (connectionMinutes / 1_000_000) * rp.connectivityPerMillionMinutes;
 
   const assumptions = [
-    `each message metered at its largest: ${plan.publish.maxPayloadBytes} B payload + ${topicBytes} B topic + ≤ ${TAG_ALLOWANCE_BYTES} B delivery tag = ${unitsPerMessage} × ${prices.messageUnitBytes / 1024} KB unit${unitsPerMessage === 1 ? "" : "s"}`,
+    `each message metered at its largest: ${maxPayloadBytes} B payload + ${topicBytes} B topic + ≤ ${TAG_ALLOWANCE_BYTES} B delivery tag = ${unitsPerMessage} × ${prices.messageUnitBytes / 1024} KB unit${unitsPerMessage === 1 ? "" : "s"}`,
     "deliveries: one per matching subscriber per message, matched on each device's first topic",
     "every publish succeeds once (no retries, reconnects or duplicate deliveries); one CONNECT per client",
     "connections last from their planned connect to the end of the grace period, rounded up to whole minutes",

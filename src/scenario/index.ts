@@ -40,6 +40,7 @@ export {
   planRun,
   type RunPlan,
 } from "./plan.js";
+export type { PlanFlow } from "./plan-flows.js";
 export { AWS_QUOTAS, checkQuotas, type QuotaFinding } from "./quotas.js";
 export { createRunId, EXAMPLE_RUN_ID } from "./render.js";
 export { createSchedule, type DeviceSchedule, phaseOffset, type SchedulePhase } from "./schedule.js";
@@ -52,6 +53,7 @@ export {
   type ScenarioTarget,
   scenarioSchema,
 } from "./schema.js";
+export { hasFlowList, type ScenarioFlow, scenarioFlows } from "./schema-flows.js";
 export { type ScenarioThreshold, thresholdsSchema } from "./schema-thresholds.js";
 export {
   type CompiledTemplate,

@@ -15,8 +15,10 @@ import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-s
 import { closestMatch, type Diagnostic, formatPath, ScenarioError, showValue } from "./diagnostics.js";
 import { applySets, interpolateEnv } from "./interpolate.js";
 import { checkQuotas } from "./quotas.js";
+import { flowShapeProblems } from "./quotas-flows.js";
 import { EXAMPLE_RUN_ID } from "./render.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
+import { hasFlowList, scenarioFlows } from "./schema-flows.js";
 import { compileTemplate, TemplateError } from "./templates.js";
 
 export interface LoadedScenario {
@@ -417,19 +419,24 @@ function clientIdProblems(s: Scenario): Finding[] {
 /** One payload kind, whole-second keepalive, at most 7 days of phases. */
 function shapeProblems(s: Scenario): Finding[] {
   const out: Finding[] = [];
-  const p = s.publish.payload;
-  const kinds = (["json", "size", "text"] as const).filter((k) => p[k] !== undefined);
-  if (kinds.length !== 1) {
-    out.push({
-      severity: "error",
-      path: ["publish", "payload"],
-      message:
-        kinds.length === 0
-          ? "payload needs one kind"
-          : `payload has ${kinds.length} kinds (${kinds.join(", ")})`,
-      allowed: "exactly one of json, size, text",
-    });
-  }
+  // Every flow (the single `publish` form is one flow at path ["publish"]).
+  scenarioFlows(s).forEach((flow, i) => {
+    const at = hasFlowList(s) ? ["publish", i] : ["publish"];
+    const p = flow.payload;
+    const kinds = (["json", "size", "text"] as const).filter((k) => p[k] !== undefined);
+    if (kinds.length !== 1) {
+      out.push({
+        severity: "error",
+        path: [...at, "payload"],
+        message:
+          kinds.length === 0
+            ? "payload needs one kind"
+            : `payload has ${kinds.length} kinds (${kinds.join(", ")})`,
+        allowed: "exactly one of json, size, text",
+      });
+    }
+  });
+  out.push(...flowShapeProblems(s));
   if (s.devices.keepAlive % 1_000 !== 0) {
     out.push({
       severity: "error",
@@ -471,19 +478,20 @@ function targetProblems(s: Scenario): Finding[] {
     }
   }
   // Wildcards, U+0000 and empty topics, in the text or in what templates render: quotas.ts.
-  const topic = s.publish.topic;
-  const rule = basicIngestRule(topic);
-  if (rule !== undefined) {
+  scenarioFlows(s).forEach((flow, i) => {
+    const topic = flow.topic;
+    const rule = basicIngestRule(topic);
+    if (rule === undefined) return;
     out.push({
       severity: "warning",
-      path: ["publish", "topic"],
+      path: hasFlowList(s) ? ["publish", i, "topic"] : ["publish", "topic"],
       message:
         `publishes go to AWS IoT Basic Ingest (rule ${JSON.stringify(rule)}): AWS hands them to that rule only and never delivers them to subscribers, ` +
         "so iotload counts them as published and acknowledged but never as expected deliveries or lost",
       got: JSON.stringify(topic),
       quota: "AWS IoT Core: Basic Ingest ($aws/rules/<rule>/…)",
     });
-  }
+  });
   return out;
 }
 

@@ -20,14 +20,16 @@
 import { assertUniqueClientIds } from "../lib/client-ids.js";
 import { UserError } from "../lib/errors.js";
 import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-session-name.js";
+import { type PlanFlow, planFlows, scaleFlows } from "./plan-flows.js";
 import { checkQuotas } from "./quotas.js";
-import { payloadRenderer, scenarioBounds } from "./render.js";
 import { createSchedule, type DeviceSchedule } from "./schedule.js";
 import { LIMITS, type Scenario } from "./schema.js";
+import { flowPhases, hasFlowList, peakRate, scenarioFlows } from "./schema-flows.js";
 import { planShadow, type ShadowPlan } from "./shadow-plan.js";
 import { compileTemplate, type RenderContext, type Renderer } from "./templates.js";
 import { parseDuration, parseRate } from "./units.js";
 
+export type { PlanFlow } from "./plan-flows.js";
 export type { DeviceSchedule } from "./schedule.js";
 
 export type PlanTarget =
@@ -155,7 +157,15 @@ export interface RunPlan {
     /** Largest payload any message can have (bytes). */
     maxPayloadBytes: number;
   };
+  /** The first flow's schedule (the only one for a single-`publish` scenario). */
   schedule: DeviceSchedule;
+  /**
+   * Every flow of the scenario (one, `default`, for the single-`publish` form); `publish` and `schedule`
+   * above are the first one's. The fleet publishes every flow; counts and rates below are their sums.
+   */
+  flows: PlanFlow[];
+  /** The scenario wrote `publish` as a list of flows: results report them one by one. */
+  flowList: boolean;
   durationMs: number;
   graceMs: number;
   phases: PlanPhase[];
@@ -201,11 +211,22 @@ export function applyOverrides(scenario: Scenario, overrides: PlanOverrides = {}
     const total = out.phases.reduce((sum, p) => sum + p.duration, 0);
     const factor = d / total;
     out = { ...out, phases: out.phases.map((p) => ({ ...p, duration: p.duration * factor })) };
+    if (hasFlowList(scenario)) out = scaleFlows(out, { durationFactor: factor });
   }
   if (overrides.ratePerSecond !== undefined) {
     const r = overrides.ratePerSecond;
     if (!Number.isFinite(r) || r < 0 || r > 100_000) {
       throw new UserError(`--rate: must be a per-device rate from 0/s to 100000/s (got ${r}/s).`);
+    }
+    if (hasFlowList(out)) {
+      // Flows: the highest total per-device rate (every flow's peak added) becomes r.
+      const runPhases = out.phases;
+      const total = scenarioFlows(out).reduce((sum, f) => sum + peakRate(flowPhases(f, runPhases)), 0);
+      out = scaleFlows(
+        out,
+        total === 0 ? { rateEach: r / scenarioFlows(out).length } : { rateFactor: r / total },
+      );
+      return overridesSeed(out, overrides);
     }
     const peak = Math.max(...out.phases.map((p) => Math.max(p.rate, p.rampTo ?? p.rate)));
     out = {
@@ -217,6 +238,11 @@ export function applyOverrides(scenario: Scenario, overrides: PlanOverrides = {}
       }),
     };
   }
+  return overridesSeed(out, overrides);
+}
+
+function overridesSeed(scenario: Scenario, overrides: PlanOverrides): Scenario {
+  let out = scenario;
   if (overrides.seed !== undefined) {
     const seed = overrides.seed;
     if (!Number.isSafeInteger(seed) || seed < 0 || seed > 4_294_967_295) {
@@ -347,16 +373,6 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     );
   }
 
-  const topicTemplate = compileTemplate(s.publish.topic, "topic");
-  const payloadText = payloadRenderer(s);
-  const pl = s.publish.payload;
-  const contentType = pl.json !== undefined ? "json" : pl.text !== undefined ? "text" : "binary";
-  const deviceContext = (index: number, seq: number, nowMs: number): RenderContext =>
-    renderContext(index, seq, nowMs, clientId(index));
-  const needsDeviceId = (r: Renderer): boolean =>
-    r.parts.some((p) => typeof p !== "string" && p.name === "deviceId");
-  const topicNeedsId = needsDeviceId(topicTemplate);
-
   const phases: PlanPhase[] = [];
   let t = 0;
   s.phases.forEach((p, i) => {
@@ -373,9 +389,19 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
   const schedule = createSchedule(
     s.phases.map((p) => ({ durationMs: p.duration, rate: p.rate, rampTo: p.rampTo })),
   );
-  let expectedMessages = 0;
-  for (let i = firstIndex; i < endIndex; i++) expectedMessages += schedule.messagesFor(i);
-  const peakRate = Math.max(...s.phases.map((p) => Math.max(p.rate, p.rampTo ?? p.rate)));
+  const flowList = hasFlowList(s);
+  // The single-`publish` form keeps its one schedule object (flow 0 below is built from the same data).
+  const flows = planFlows(s, {
+    runId,
+    worker,
+    firstIndex,
+    endIndex,
+    clientId,
+    renderContext,
+    firstSchedule: flowList ? undefined : schedule,
+  });
+  const expectedMessages = flows.reduce((sum, f) => sum + f.expectedMessages, 0);
+  const peakRate = flows.reduce((sum, f) => sum + f.peakRate, 0);
 
   const connectRate = s.devices.connect.rate;
   const connectOffsetMs = (index: number): number => {
@@ -412,17 +438,10 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     clientId,
     connectOffsetMs,
     connectRampMs: count > 0 ? connectOffsetMs(endIndex - 1) : 0,
-    publish: {
-      qos: s.publish.qos,
-      topic: topicNeedsId
-        ? (index, seq) => topicTemplate.render(deviceContext(index, seq, 0))
-        : (index, seq) => topicTemplate.render(renderContext(index, seq, 0, "")),
-      payload: (index, seq, nowMs) =>
-        Buffer.from(payloadText.render(deviceContext(index, seq, nowMs)), "utf8"),
-      contentType,
-      maxPayloadBytes: Buffer.byteLength(payloadText.worst(scenarioBounds(s, runId, worker)), "utf8"),
-    },
-    schedule,
+    publish: flows[0] as PlanFlow,
+    schedule: (flows[0] as PlanFlow).schedule,
+    flows,
+    flowList,
     durationMs: schedule.durationMs,
     graceMs: s.stop.grace,
     phases,
@@ -439,7 +458,8 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     expectedMessages,
     expectedMessagesBefore: (ms) => {
       let n = 0;
-      for (let i = firstIndex; i < endIndex; i++) n += schedule.messagesBefore(i, ms);
+      for (const f of flows)
+        for (let i = firstIndex; i < endIndex; i++) n += f.schedule.messagesBefore(i, ms);
       return n;
     },
     peakMessagesPerSecond: peakRate * count,

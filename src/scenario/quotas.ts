@@ -24,8 +24,10 @@ import {
 } from "../lib/aws-iot-quotas.js";
 import { chooseTagCarrier, maxTagTextLength, tagPayloadOverhead } from "../lib/delivery-tag.js";
 import { countedSlashes, matchingFilter, parseSharedFilter } from "../lib/mqtt-topic.js";
+import { checkFlowQuotas } from "./quotas-flows.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
 import type { Scenario } from "./schema.js";
+import { hasFlowList } from "./schema-flows.js";
 import { compileTemplate, type Renderer, type WorstCaseBounds } from "./templates.js";
 import { formatBytes, formatRate } from "./units.js";
 
@@ -152,8 +154,13 @@ function topicReach(t: Renderer, bounds: WorstCaseBounds): TopicReach {
   return { longest, maxSlashes, wildcard, nul, empty: t.parts.length === 0 };
 }
 
-/** Checks a structurally valid scenario against AWS quotas. Pure. */
+/** Checks a structurally valid scenario against AWS quotas (every flow of it). Pure. */
 export function checkQuotas(s: Scenario): QuotaFinding[] {
+  return hasFlowList(s) ? checkFlowQuotas(s, checkQuotasOfOne) : checkQuotasOfOne(s);
+}
+
+/** The checks of a scenario with one publish stream (a flow list is checked flow by flow with it). */
+function checkQuotasOfOne(s: Scenario): QuotaFinding[] {
   const out: QuotaFinding[] = [];
   // A generic MQTT broker has its own limits, which iotload does not know: AWS IoT Core's quotas are
   // checked only when the scenario says the broker is (in front of) AWS IoT Core, as for an aws target.

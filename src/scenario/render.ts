@@ -4,6 +4,7 @@
  */
 import { createSchedule } from "./schedule.js";
 import type { Scenario } from "./schema.js";
+import type { FlowPayload } from "./schema-flows.js";
 import {
   compileJsonPayload,
   compileTemplate,
@@ -40,7 +41,11 @@ export function scenarioBounds(s: Scenario, runId: string = EXAMPLE_RUN_ID, maxW
 }
 
 export function payloadRenderer(s: Scenario): Renderer {
-  const p = s.publish.payload;
+  return payloadRendererOf(s.publish.payload);
+}
+
+/** The renderer of one payload (a flow's). */
+export function payloadRendererOf(p: FlowPayload): Renderer {
   if (p.json !== undefined) return compileJsonPayload(p.json);
   if (p.text !== undefined) return compileTemplate(p.text, "payload");
   const text = filler(p.size ?? 0);

@@ -47,7 +47,41 @@ export function phaseOffset(index: number): number {
   return x - Math.floor(x);
 }
 
-export function createSchedule(phases: readonly SchedulePhase[]): DeviceSchedule {
+/**
+ * How messages are spread on top of the rate (scenarios/README.md, "publish"): `constant` (message k
+ * at area k + φᵢ, the default), `poisson` (exponential gaps of mean 1/rate: area steps drawn from
+ * Exp(1), mapped through the same rate integral, so ramps give a non-homogeneous Poisson process), or
+ * `bursts` of `burstSize` messages due at the same instant, one burst per `burstSize` of area. `jitterMs`
+ * delays each message by a uniform [0, jitterMs) on top. Random draws are a hash of (seed, device,
+ * seq): any message's due time is the same however the schedule is walked, and runs are repeatable.
+ */
+export interface ScheduleArrival {
+  process: "constant" | "poisson" | "bursts";
+  burstSize?: number;
+  jitterMs?: number;
+  /** Seed of the random draws (the scenario's seed and the flow number). */
+  seed?: number;
+}
+
+/** A 32-bit hash of four integers (murmur3's finalizer over a simple mix): uniform and cheap. */
+export function hash32(a: number, b: number, c: number, d: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (b + 0x7f4a7c15) ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ (c + 0x165667b1) ^ (h >>> 13), 0x27d4eb2f);
+  h = Math.imul(h ^ (d + 0x61c88647) ^ (h >>> 16), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Uniform in [0, 1) from a hash. */
+const unit = (h: number): number => h / 4_294_967_296;
+
+export function createSchedule(
+  phases: readonly SchedulePhase[],
+  arrival: ScheduleArrival = { process: "constant" },
+): DeviceSchedule {
   const segments: Segment[] = [];
   let startMs = 0;
   let areaBefore = 0;
@@ -78,9 +112,8 @@ export function createSchedule(phases: readonly SchedulePhase[]): DeviceSchedule
     return totalArea;
   };
 
-  const dueMs = (index: number, seq: number): number | undefined => {
-    if (!Number.isSafeInteger(seq) || seq < 0) return undefined;
-    const x = seq + phaseOffset(index);
+  /** The time at which the rate integral reaches x (0 ≤ x < totalArea). */
+  const timeAtArea = (x: number): number | undefined => {
     if (x >= totalArea) return undefined;
     // Binary search: the last producing segment whose areaBefore ≤ x.
     let lo = 0;
@@ -107,15 +140,68 @@ export function createSchedule(phases: readonly SchedulePhase[]): DeviceSchedule
     return s.startMs + Math.min(tS, s.durationS) * 1_000;
   };
 
-  const countBelow = (index: number, area: number): number => {
-    const n = Math.ceil(area - phaseOffset(index));
-    return Math.max(n, 0);
+  const process = arrival.process;
+  const burst = process === "bursts" ? Math.max(1, Math.floor(arrival.burstSize ?? 1)) : 1;
+  const jitterMs = arrival.jitterMs ?? 0;
+  const seed = (arrival.seed ?? 0) >>> 0;
+
+  /** Area position of message `seq` of device `index` (before jitter). */
+  let areaOf: (index: number, seq: number) => number;
+  /** Messages of device `index` whose area position is below `area`. */
+  let countBelow: (index: number, area: number) => number;
+  if (process === "poisson") {
+    // Exp(1) steps: x₀ = E₀, x_k = x_{k−1} + E_k. A per-device cursor makes the scheduler's sequential
+    // walk O(1) per message; any other access restarts from the device's first message.
+    const cursors = new Map<number, { seq: number; x: number }>();
+    const step = (index: number, k: number): number => -Math.log(1 - unit(hash32(seed, index, k, 1)));
+    areaOf = (index, seq) => {
+      let c = cursors.get(index);
+      if (c === undefined || c.seq > seq) {
+        c = { seq: 0, x: step(index, 0) };
+        cursors.set(index, c);
+      }
+      while (c.seq < seq) {
+        c.seq++;
+        c.x += step(index, c.seq);
+      }
+      return c.x;
+    };
+    countBelow = (index, area) => {
+      let n = 0;
+      let x = step(index, 0);
+      // Bounded by the area: the mean step is 1, so about `area` iterations.
+      while (x < area) {
+        n++;
+        x += step(index, n);
+      }
+      return n;
+    };
+  } else {
+    areaOf = (index, seq) => burst * (Math.floor(seq / burst) + phaseOffset(index));
+    countBelow = (index, area) => Math.max(Math.ceil(area / burst - phaseOffset(index)), 0) * burst;
+  }
+  const totals = new Map<number, number>();
+
+  const dueMs = (index: number, seq: number): number | undefined => {
+    if (!Number.isSafeInteger(seq) || seq < 0) return undefined;
+    const t = timeAtArea(areaOf(index, seq));
+    if (t === undefined || jitterMs === 0) return t;
+    return t + jitterMs * unit(hash32(seed, index, seq, 2));
   };
 
   return {
     durationMs,
     dueMs,
-    messagesFor: (index) => countBelow(index, totalArea),
+    messagesFor: (index) => {
+      if (process !== "poisson") return countBelow(index, totalArea);
+      let n = totals.get(index);
+      if (n === undefined) {
+        n = countBelow(index, totalArea);
+        totals.set(index, n);
+      }
+      return n;
+    },
+    // Jitter is left out: a partial run's loss maths counts messages by their arrival times.
     messagesBefore: (index, ms) => countBelow(index, areaAt(ms)),
     rateAt: (ms) => {
       if (ms < 0 || ms >= durationMs) return 0;

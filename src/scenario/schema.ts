@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
 import { parseMqttUrl } from "../lib/mqtt-url.js";
+import { publishSchema } from "./schema-flows.js";
 import { shadowSchema } from "./schema-shadow.js";
 import { thresholdsSchema } from "./schema-thresholds.js";
 import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
@@ -323,7 +324,18 @@ export const scenarioSchema = z.strictObject({
     refresh: { margin: 300_000, fraction: 0.2, connectWindow: 60_000 },
   }),
   devices,
-  publish,
+  publish: publishSchema({
+    publish,
+    payload,
+    phase,
+    qos,
+    topicTemplate: template("topic"),
+    textTemplate: template("payload"),
+    durationMs,
+    perSecond,
+    maxPhases: LIMITS.maxPhases,
+    maxDurationMs: LIMITS.maxDurationMs,
+  }),
   phases: z.array(phase).min(1).max(LIMITS.maxPhases),
   subscribers: subscribers.default({
     count: 0,

@@ -14,7 +14,7 @@ import {
 import { defaultWorld, loadWorld, readEmulatorInfoFile } from "../../emulator/index.js";
 import { primaryIdentities } from "../../emulator/world.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
-import { loadScenario, type Scenario } from "../../scenario/index.js";
+import { loadScenario, type Scenario, scenarioFlows } from "../../scenario/index.js";
 import type { Command } from "./command.js";
 
 export type PolicyFormat = "json" | "cloudformation";
@@ -105,7 +105,7 @@ export async function policyInput(
       ...(subscribing ? [s.subscribers.clientId] : []),
       ...(s.shadow?.desired ? [s.shadow.desired.clientId] : []),
     ],
-    publishTopicTemplates: [s.publish.topic],
+    publishTopicTemplates: scenarioFlows(s).map((f) => f.topic),
     subscribeFilters: subscribing ? s.subscribers.topics : [],
     ...(s.shadow === undefined ? {} : { shadow: shadowPolicyInput(s) }),
   };

@@ -138,6 +138,13 @@ export function summarize(plan: RunPlan): string {
     `  devices:   ${d.count} × ${d.protocol}, keepalive ${d.keepAliveSeconds}s, connect ${formatRate(d.connect.ratePerSecond)} (all connecting within ${formatDuration(plan.connectRampMs)}), concurrency ${d.connect.concurrency}`,
     `  duration:  ${formatDuration(plan.durationMs)} + grace ${formatDuration(plan.graceMs)}; phases: ${phases}`,
     `  messages:  ${plan.expectedMessages} expected, peak ${round(plan.peakMessagesPerSecond)} msg/s, QoS ${plan.publish.qos}, ${plan.publish.contentType} payload ≤ ${formatBytes(plan.publish.maxPayloadBytes)}`,
+    // One line per flow when the scenario lists its publish flows.
+    ...(plan.flowList
+      ? plan.flows.map(
+          (f) =>
+            `    flow ${f.name}: ${f.expectedMessages} expected, ${f.arrival}${f.arrival === "constant" ? "" : " (mean)"} peak ${round(f.peakRate * d.count)} msg/s, QoS ${f.qos}${f.retain ? ", retained" : ""}, ${f.contentType} payload ≤ ${formatBytes(f.maxPayloadBytes)}`,
+        )
+      : []),
     `  subscribers: ${subs.count}${subs.count > 0 ? ` × ${subs.protocol} on ${subs.topics.join(", ")}` : ""}`,
     ...(plan.shadow ? [`  shadow:    ${shadowLine(plan.shadow, d.firstIndex)}`] : []),
     `  thresholds: ${plan.thresholds.length > 0 ? plan.thresholds.join("; ") : "none"}`,

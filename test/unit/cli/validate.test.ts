@@ -62,6 +62,7 @@ describe("iotload validate", () => {
       "aws-throttles.yaml",
       "credential-soak.yaml",
       "cross-account-aws.yaml",
+      "fleet-mix.yaml",
       "local-smoke.yaml",
       "mqtt-broker.yaml",
       "ramp-to-knee.yaml",
