@@ -26,7 +26,7 @@ import { createSchedule, type DeviceSchedule } from "./schedule.js";
 import { LIMITS, type Scenario } from "./schema.js";
 import { flowPhases, hasFlowList, peakRate, scenarioFlows } from "./schema-flows.js";
 import { planShadow, type ShadowPlan } from "./shadow-plan.js";
-import { compileTemplate, type RenderContext, type Renderer } from "./templates.js";
+import { compileTemplate, type RenderContext } from "./templates.js";
 import { parseDuration, parseRate } from "./units.js";
 
 export type { PlanFlow } from "./plan-flows.js";
