@@ -19,6 +19,15 @@ export interface UserProperty {
   value: string;
 }
 
+/**
+ * MQTT 5 request/response properties [MQTT-3.3.2.3.5, 3.3.2.3.6] of a publish or a received message;
+ * MQTT 3.1.1 has neither (its devices ignore them, its messages never carry them).
+ */
+export interface RequestResponse {
+  responseTopic?: string;
+  correlationData?: Uint8Array;
+}
+
 export type PublishOutcome =
   | { ok: true; reasonCode: number }
   | {
@@ -40,7 +49,13 @@ export interface DeviceEvents {
    * when an AWS IoT rate quota refused it (CONNACK 0x97).
    */
   onConnectFailure?(device: Device, reason: string, info: { reconnect: boolean; throttled?: string }): void;
-  onMessage?(device: Device, topic: string, payload: Uint8Array, userProperties?: UserProperty[]): void;
+  onMessage?(
+    device: Device,
+    topic: string,
+    payload: Uint8Array,
+    userProperties?: UserProperty[],
+    requestResponse?: RequestResponse,
+  ): void;
 }
 
 export interface Device {
@@ -51,7 +66,13 @@ export interface Device {
   readonly everConnected: boolean;
   /** Resolves on the first successful connection; rejects with ConnectError (the client is stopped then). */
   connect(timeoutMs: number): Promise<void>;
-  publish(topic: string, payload: Uint8Array, qos: 0 | 1, tag?: UserProperty): Promise<PublishOutcome>;
+  publish(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    tag?: UserProperty,
+    rr?: RequestResponse,
+  ): Promise<PublishOutcome>;
   subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
   /** Stops (no more reconnects) and frees the native client. Idempotent. */
   close(): Promise<void>;
@@ -158,9 +179,17 @@ abstract class BaseDevice implements Device {
     payload: Uint8Array,
     qos: 0 | 1,
     tag?: UserProperty,
+    rr?: RequestResponse,
   ): Promise<PublishOutcome>;
   abstract subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
   abstract close(): Promise<void>;
+}
+
+/** Received binary data (the CRT gives an ArrayBuffer; typed as any BinaryData) as bytes. */
+function binary(d: unknown): Uint8Array {
+  if (d instanceof ArrayBuffer) return new Uint8Array(d);
+  if (ArrayBuffer.isView(d)) return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return new TextEncoder().encode(typeof d === "string" ? d : "");
 }
 
 /** Bounded wait for a native shutdown callback: a stuck native close must not hang the run's stop. */
@@ -230,7 +259,15 @@ export class Mqtt5Device extends BaseDevice {
           : ArrayBuffer.isView(p)
             ? new Uint8Array(p.buffer, p.byteOffset, p.byteLength)
             : new TextEncoder().encode(typeof p === "string" ? p : JSON.stringify(p ?? ""));
-      this.events.onMessage?.(this, m.topicName, bytes, m.userProperties);
+      const cd = m.correlationData;
+      const rr: RequestResponse | undefined =
+        m.responseTopic === undefined && cd === undefined
+          ? undefined
+          : {
+              ...(m.responseTopic === undefined ? {} : { responseTopic: m.responseTopic }),
+              ...(cd === undefined ? {} : { correlationData: binary(cd) }),
+            };
+      this.events.onMessage?.(this, m.topicName, bytes, m.userProperties, rr);
     });
     c.on("stopped", () => this.#resolveStopped());
   }
@@ -259,10 +296,18 @@ export class Mqtt5Device extends BaseDevice {
     initial.reject(new ConnectError(reason, `device ${this.clientId} did not connect: ${why}`));
   }
 
-  async publish(topic: string, payload: Uint8Array, qos: 0 | 1, tag?: UserProperty): Promise<PublishOutcome> {
+  async publish(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1,
+    tag?: UserProperty,
+    rr?: RequestResponse,
+  ): Promise<PublishOutcome> {
     try {
       const packet: mqtt5.PublishPacket = { topicName: topic, payload, qos };
       if (tag) packet.userProperties = [tag];
+      if (rr?.responseTopic !== undefined) packet.responseTopic = rr.responseTopic;
+      if (rr?.correlationData !== undefined) packet.correlationData = rr.correlationData;
       const result = await this.#client.publish(packet);
       const code = result?.reasonCode ?? 0;
       // [MQTT-3.4.2.1] < 0x80 success (0x10 "no matching subscribers" included); ≥ 0x80 failure.

@@ -60,6 +60,16 @@ export interface FleetOptions {
   maxInFlight?: number;
   /** Reconnect backoff bounds for the CRT. */
   reconnect?: { minMs: number; maxMs: number };
+  /** Device behaviour beyond publishing (commands: src/run/commands/). */
+  deviceHooks?: DeviceHooks;
+}
+
+/** What other parts of a run do with the fleet's devices: subscribe on connect, answer messages. */
+export interface DeviceHooks {
+  /** A device connected: for the first time, or again (`reconnect`; its session may be gone). */
+  onConnected?(device: Device, info: { reconnect: boolean }): void;
+  /** A device received a message (devices receive only what a hook subscribed them to). */
+  onMessage?: DeviceEvents["onMessage"];
 }
 
 export interface FleetState {
@@ -127,6 +137,8 @@ export class Fleet implements Closeable {
   readonly #clock: Clock;
   readonly #configs: CrtConfigs;
   readonly #subscriberConfigs: CrtConfigs;
+  /** Cloud-side clients (openClient): MQTT 5 with a persistent session, like subscribers. */
+  readonly #auxConfigs: CrtConfigs;
   readonly #tracker: DeliveryTracker;
   readonly #carrier: TagCarrier;
   readonly #first: number;
@@ -183,6 +195,11 @@ export class Fleet implements Closeable {
       o.plan.subscribers.protocol === "mqtt5"
         ? new CrtConfigs({ ...base, cleanStart: false, sessionExpirySeconds: SUBSCRIBER_SESSION_EXPIRY_S })
         : this.#configs;
+    this.#auxConfigs = new CrtConfigs({
+      ...base,
+      cleanStart: false,
+      sessionExpirySeconds: SUBSCRIBER_SESSION_EXPIRY_S,
+    });
     const subs = o.plan.subscribers;
     // Every subscriber of the run (also those of other shards) defines receivers: see DeliveryTracker.
     this.#tracker = new DeliveryTracker({
@@ -203,6 +220,15 @@ export class Fleet implements Closeable {
 
   get tagCarrier(): TagCarrier {
     return this.#carrier;
+  }
+
+  /**
+   * A client on the fleet's transport and credentials (signed with the pool like a device) for a
+   * cloud-side part of the run, e.g. the commander. MQTT 5, starting clean and then keeping its
+   * session across reconnects like the subscribers. The caller connects and closes it.
+   */
+  openClient(clientId: string, events: DeviceEvents): Device {
+    return this.#newClient(this.#auxConfigs, "mqtt5", -1_000_000, clientId, events);
   }
 
   /** Connects and subscribes every subscriber; any failure is fatal (delivery could not be measured). */
@@ -632,7 +658,9 @@ export class Fleet implements Closeable {
           this.#rec.count(`reconnects.${cause}`);
           if (info.downtimeMs !== undefined) this.#rec.latency("reconnectDowntime", info.downtimeMs);
         }
+        this.#o.deviceHooks?.onConnected?.(device, { reconnect: info.reconnect });
       },
+      ...(this.#o.deviceHooks?.onMessage ? { onMessage: this.#o.deviceHooks.onMessage } : {}),
       onDisconnected: (device, cause) => {
         this.#connectedChanged(-1);
         this.#rec.count(`disconnects.${cause}`);

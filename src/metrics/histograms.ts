@@ -12,6 +12,7 @@
  */
 import type { Histogram } from "hdr-histogram-js";
 import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from "hdr-histogram-js";
+import { COMMAND_LATENCY_METRICS } from "./command-metrics.js";
 import { addEncodedCounts, type CountsAccumulator } from "./histogram-add-encoded.js";
 
 export type { Histogram };
@@ -31,6 +32,7 @@ export const LATENCY_METRICS = [
   "deliveryUncorrected",
   "stsAssumeRole",
   "reconnectDowntime",
+  ...COMMAND_LATENCY_METRICS,
 ] as const;
 export type LatencyMetric = (typeof LATENCY_METRICS)[number];
 

@@ -6,6 +6,7 @@
  * breaking change.
  */
 import { z } from "zod";
+import { createHistogram, encodeHistogram } from "../metrics/histograms.js";
 
 const count = z.number().int().nonnegative();
 const ms = z.number();
@@ -37,6 +38,14 @@ export const latencySummarySchema = z
   })
   .strict();
 
+/** A latency that older results lack: parsed as an empty histogram, so every reader sees a value. */
+function emptyByDefault(description: string) {
+  const empty = { count: 0, min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0, p999: 0, p9999: 0 };
+  return latencySummarySchema
+    .default({ ...empty, encoded: encodeHistogram(createHistogram()), clamped: 0 })
+    .describe(description);
+}
+
 export const latencySchema = z
   .object({
     connect: latencySummarySchema.describe("MQTT CONNECT start → CONNACK (successful connects)."),
@@ -46,6 +55,11 @@ export const latencySchema = z
     deliveryUncorrected: latencySummarySchema.describe("Actual send → subscriber receipt."),
     stsAssumeRole: latencySummarySchema.describe("STS AssumeRole call duration."),
     reconnectDowntime: latencySummarySchema.describe("Connection lost → connection re-established."),
+    // Commands (scenario `commands:`); absent in results written before them, read as empty.
+    commandDelivery: emptyByDefault("Command due time → received by its device (corrected)."),
+    commandDeliveryUncorrected: emptyByDefault("Command actually sent → received by its device."),
+    commandRoundTrip: emptyByDefault("Command due time → its reply received by the commander (corrected)."),
+    commandRoundTripUncorrected: emptyByDefault("Command actually sent → its reply received."),
   })
   .strict();
 

@@ -18,6 +18,7 @@ import { GeneratorMonitor, Recorder } from "../metrics/index.js";
 import { buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
 import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
 import { type Assembled, assembleRun } from "./assemble.js";
+import { CommandRun } from "./commands/index.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
 
 export type SessionPhase = "starting" | "connecting" | "publishing" | "draining" | "closing" | "done";
@@ -114,6 +115,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #ran = false;
   #saturated = false;
   #connected: { connected: number; failed: number } | undefined;
+  /** Commands and request/response (scenario `commands:`), when the scenario has them. */
+  #commands: CommandRun | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -148,8 +151,13 @@ export class RunSession extends EventEmitter<SessionEvents> {
       if (!signals.run.aborted) await this.#o.publishGate?.(signals.run);
       if (!signals.run.aborted) await this.#publish(signals.run);
       this.#parts?.fleet.stopOffering();
+      this.#commands?.stopOffering();
       this.#setPhase("draining");
-      if (!signals.hard.aborted) await this.#parts?.fleet.drain(this.plan.graceMs, signals.hard);
+      if (!signals.hard.aborted)
+        await Promise.all([
+          this.#parts?.fleet.drain(this.plan.graceMs, signals.hard),
+          this.#commands?.drain(this.plan.graceMs, signals.hard),
+        ]);
     } catch (error) {
       failure = error;
     }
@@ -187,7 +195,9 @@ export class RunSession extends EventEmitter<SessionEvents> {
       );
     }
     const c = this.plan.credentials;
+    const commands = CommandRun.forPlan(this.plan, this.recorder);
     this.#parts = await assembleRun({
+      ...(commands ? { deviceHooks: commands.deviceHooks } : {}),
       target: t,
       plan: this.plan,
       recorder: this.recorder,
@@ -206,6 +216,12 @@ export class RunSession extends EventEmitter<SessionEvents> {
     const fleet = this.#parts.fleet;
     await fleet.connectSubscribers(stop);
     const connected = await fleet.connectDevices(stop);
+    if (commands) {
+      // Closed before the fleet (reverse order); subscribed devices before the first command.
+      this.#commands = this.#stack.add(commands);
+      await commands.connect(fleet);
+      await commands.whenDevicesSubscribed();
+    }
     if (!stop.aborted && connected.connected === 0 && this.plan.devices.count > 0) {
       throw this.#noneConnected(t);
     }
@@ -226,7 +242,12 @@ export class RunSession extends EventEmitter<SessionEvents> {
     this.#monitor = new GeneratorMonitor();
     fleet.startPublishing();
     this.#publishStart = fleet.runStartMs;
-    await untilAborted(fleet.whenScheduleDone(), stop);
+    if (this.#publishStart !== undefined) this.#commands?.start(this.#publishStart);
+    const commandsDone = this.#commands?.whenScheduleDone() ?? Promise.resolve();
+    await untilAborted(
+      Promise.all([fleet.whenScheduleDone(), commandsDone]).then(() => undefined),
+      stop,
+    );
   }
 
   #noneConnected(t: OpenTarget): UserError {
@@ -249,6 +270,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     fleet?.stopOffering();
     // The drain is over: whatever the target has not answered by now never will be, for this run.
     fleet?.settleUnanswered(stopped ? "stoppedByUser" : "noResponse");
+    this.#commands?.settle();
     const summary = fleet?.summary();
     if (summary) this.recorder.count("lost", summary.delivery.lost);
     // Shards export their delivery sets for the exact merge across processes (docs/architecture.md §8).

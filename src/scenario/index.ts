@@ -40,6 +40,7 @@ export {
   planRun,
   type RunPlan,
 } from "./plan.js";
+export { type CommandsPlan, filterOfTemplate, isCommanded, planCommands } from "./plan-commands.js";
 export { AWS_QUOTAS, checkQuotas, type QuotaFinding } from "./quotas.js";
 export { createRunId, EXAMPLE_RUN_ID } from "./render.js";
 export { createSchedule, type DeviceSchedule, phaseOffset, type SchedulePhase } from "./schedule.js";
@@ -52,6 +53,7 @@ export {
   type ScenarioTarget,
   scenarioSchema,
 } from "./schema.js";
+export { commandsSchema, type ScenarioCommands } from "./schema-commands.js";
 export {
   type CompiledTemplate,
   compileJsonPayload,

@@ -20,6 +20,7 @@
 import { assertUniqueClientIds } from "../lib/client-ids.js";
 import { UserError } from "../lib/errors.js";
 import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-session-name.js";
+import { type CommandsPlan, planCommands } from "./plan-commands.js";
 import { checkQuotas } from "./quotas.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
 import { createSchedule, type DeviceSchedule } from "./schedule.js";
@@ -176,6 +177,8 @@ export interface RunPlan {
   expectedMessagesBefore(ms: number): number;
   /** Highest planned publish rate of this shard, msg/s. */
   peakMessagesPerSecond: number;
+  /** Commands and request/response (scenario `commands:`), when the scenario has them. */
+  commands?: CommandsPlan;
 }
 
 /** Applies overrides to a validated scenario (see the module comment). Throws UserError naming the flag. */
@@ -434,6 +437,15 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
       return n;
     },
     peakMessagesPerSecond: peakRate * count,
+    ...(s.commands === undefined
+      ? {}
+      : {
+          commands: planCommands({
+            commands: s.commands,
+            ...{ runId, worker, seed, shard, firstIndex, count, totalCount, clientId },
+            durationMs: schedule.durationMs,
+          }),
+        }),
   };
 }
 

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
 import { parseMqttUrl } from "../lib/mqtt-url.js";
+import { commandsSchema } from "./schema-commands.js";
 import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
 import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
 
@@ -323,6 +324,7 @@ export const scenarioSchema = z.strictObject({
     clientId: "iotload-sub-{{runId}}-{{index}}",
     qos: 1,
   }),
+  commands: commandsSchema.optional(), // request/response: schema-commands.ts
   stop: z
     .strictObject({ grace: durationMs(0, 600_000, "0s to 10m").default(10_000) })
     .default({ grace: 10_000 }),
