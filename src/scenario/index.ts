@@ -40,7 +40,13 @@ export {
   planRun,
   type RunPlan,
 } from "./plan.js";
-export { type CommandsPlan, filterOfTemplate, isCommanded, planCommands } from "./plan-commands.js";
+export {
+  type CommandsPlan,
+  commandsPolicyParts,
+  filterOfTemplate,
+  isCommanded,
+  planCommands,
+} from "./plan-commands.js";
 export { AWS_QUOTAS, checkQuotas, type QuotaFinding } from "./quotas.js";
 export { createRunId, EXAMPLE_RUN_ID } from "./render.js";
 export { createSchedule, type DeviceSchedule, phaseOffset, type SchedulePhase } from "./schedule.js";

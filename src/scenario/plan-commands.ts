@@ -147,3 +147,22 @@ export function planCommands(o: CommandsPlanInput): CommandsPlan {
     expectedCommands,
   };
 }
+
+/**
+ * What `commands:` adds to the IAM permission policy (`iotload policy`), as templates and filters
+ * the IAM document generator turns into ARN patterns: the commander connects with its client IDs,
+ * publishes to the command topics and subscribes to (and receives) the response topics; the devices
+ * subscribe to (and receive) their command topics and publish to their response topics.
+ */
+export function commandsPolicyParts(c: ScenarioCommands | undefined): {
+  clientIdTemplates: string[];
+  publishTopicTemplates: string[];
+  subscribeFilters: string[];
+} {
+  if (c === undefined) return { clientIdTemplates: [], publishTopicTemplates: [], subscribeFilters: [] };
+  return {
+    clientIdTemplates: [c.clientId],
+    publishTopicTemplates: [c.topic, c.responseTopic],
+    subscribeFilters: [c.topic, c.responseTopic],
+  };
+}

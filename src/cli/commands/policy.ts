@@ -13,7 +13,7 @@ import {
 import { defaultWorld, loadWorld, readEmulatorInfoFile } from "../../emulator/index.js";
 import { primaryIdentities } from "../../emulator/world.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
-import { loadScenario, type Scenario } from "../../scenario/index.js";
+import { commandsPolicyParts, loadScenario, type Scenario } from "../../scenario/index.js";
 import type { Command } from "./command.js";
 
 export type PolicyFormat = "json" | "cloudformation";
@@ -95,13 +95,18 @@ export async function policyInput(
     );
   const c = s.credentials;
   const subscribing = s.subscribers.count > 0;
+  const cmd = commandsPolicyParts(s.commands);
   const common = {
     ...(c.durationSeconds !== undefined && c.durationSeconds > 3600
       ? { maxSessionDurationSeconds: c.durationSeconds }
       : {}),
-    clientIdTemplates: [s.devices.clientId, ...(subscribing ? [s.subscribers.clientId] : [])],
-    publishTopicTemplates: [s.publish.topic],
-    subscribeFilters: subscribing ? s.subscribers.topics : [],
+    clientIdTemplates: [
+      s.devices.clientId,
+      ...(subscribing ? [s.subscribers.clientId] : []),
+      ...cmd.clientIdTemplates,
+    ],
+    publishTopicTemplates: [s.publish.topic, ...cmd.publishTopicTemplates],
+    subscribeFilters: [...(subscribing ? s.subscribers.topics : []), ...cmd.subscribeFilters],
   };
   const t = s.target;
   if (t.kind !== "aws") {

@@ -90,7 +90,6 @@ export class CommandRun implements Closeable {
   readonly #subscribed = new Map<number, Promise<void>>();
   readonly #thinking = new Set<NodeJS.Timeout>();
   readonly #clients: Device[] = [];
-  #fleet: Fleet | undefined;
   #startMs: number | undefined;
   #next = 0;
   /** Commands sent and not refused, and those replied: outstanding = taken − replied. */
@@ -142,7 +141,6 @@ export class CommandRun implements Closeable {
 
   /** Connects the commander's clients (after the fleet exists) and subscribes to the replies. */
   async connect(fleet: Fleet): Promise<void> {
-    this.#fleet = fleet;
     for (let k = 0; k < this.#plan.connections; k++) {
       const client = fleet.openClient(this.#plan.clientId(k), {
         onConnected: (c, info) => {
