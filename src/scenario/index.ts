@@ -18,6 +18,13 @@ export {
   ScenarioError,
   type Severity,
 } from "./diagnostics.js";
+export {
+  type IdentityRow,
+  type IdentityTable,
+  identitiesClientIdTemplate,
+  parseIdentities,
+  readIdentities,
+} from "./identities.js";
 export { applySets, interpolateEnv, parseSet } from "./interpolate.js";
 export {
   FALLBACK_PRICE_REGION,

@@ -60,6 +60,8 @@ export interface CommandsPlanInput {
   totalCount: number;
   durationMs: number;
   clientId(index: number): string;
+  /** The device's row of devices.identities, if any: `{{thingName}}`, `{{var NAME}}`. */
+  identity?(index: number): { thingName?: string; vars: Record<string, string> } | undefined;
 }
 
 /** Whether device `index` receives commands for the fraction `f` (see the module comment). */
@@ -102,6 +104,8 @@ export function planCommands(o: CommandsPlanInput): CommandsPlan {
     runId: o.runId,
     worker: o.worker,
     seed: o.seed,
+    thingName: o.identity?.(index)?.thingName,
+    vars: o.identity?.(index)?.vars,
   });
   const targets: number[] = [];
   for (let i = o.firstIndex; i < o.firstIndex + o.count; i++) if (isCommanded(i, c.fraction)) targets.push(i);

@@ -20,6 +20,7 @@
 import { assertUniqueClientIds } from "../lib/client-ids.js";
 import { UserError } from "../lib/errors.js";
 import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-session-name.js";
+import { identitiesForShard } from "./identities.js";
 import { type CommandsPlan, planCommands } from "./plan-commands.js";
 import { checkQuotas } from "./quotas.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
@@ -309,6 +310,13 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
   const count = endIndex - firstIndex;
 
   const seed = s.seed;
+  // devices.identities: this shard's rows of the file (row k = device k), read here so that every
+  // worker and shard takes exactly its own devices' identities (identities.ts).
+  const rows =
+    s.devices.identities === undefined
+      ? undefined
+      : identitiesForShard(s.devices.identities, firstIndex, endIndex, totalCount);
+  const rowOf = (index: number) => rows?.[index - firstIndex];
   // Every render context is built by this one literal, so all of them share one hidden class: object
   // spreads here measured ~20x slower than the render itself.
   const renderContext = (index: number, seq: number, nowMs: number, deviceId: string): RenderContext => ({
@@ -319,9 +327,12 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     runId,
     worker,
     seed,
+    thingName: rowOf(index)?.thingName,
+    vars: rowOf(index)?.vars,
   });
   const clientIdTemplate = compileTemplate(s.devices.clientId, "clientId");
-  const clientId = (index: number): string => clientIdTemplate.render(renderContext(index, 0, 0, ""));
+  const clientId = (index: number): string =>
+    rowOf(index)?.clientId ?? clientIdTemplate.render(renderContext(index, 0, 0, ""));
   const subscriberIdTemplate = compileTemplate(s.subscribers.clientId, "clientId");
   const subscriberClientId = (index: number): string =>
     subscriberIdTemplate.render(renderContext(index, 0, 0, ""));
@@ -442,7 +453,7 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
       : {
           commands: planCommands({
             commands: s.commands,
-            ...{ runId, worker, seed, shard, firstIndex, count, totalCount, clientId },
+            ...{ runId, worker, seed, shard, firstIndex, count, totalCount, clientId, identity: rowOf },
             durationMs: schedule.durationMs,
           }),
         }),

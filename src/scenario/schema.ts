@@ -270,6 +270,8 @@ const devices = z.strictObject({
     })
     .default({ rate: 100, concurrency: 100, timeout: 30_000 }),
   awsLimits: z.boolean().default(false),
+  /** A CSV or JSONL file of client IDs, thing names and template variables (identities.ts). */
+  identities: z.string().min(1).optional(),
 });
 
 const payload = z.strictObject({

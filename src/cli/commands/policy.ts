@@ -13,7 +13,12 @@ import {
 import { defaultWorld, loadWorld, readEmulatorInfoFile } from "../../emulator/index.js";
 import { primaryIdentities } from "../../emulator/world.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
-import { commandsPolicyParts, loadScenario, type Scenario } from "../../scenario/index.js";
+import {
+  commandsPolicyParts,
+  identitiesClientIdTemplate,
+  loadScenario,
+  type Scenario,
+} from "../../scenario/index.js";
 import type { Command } from "./command.js";
 
 export type PolicyFormat = "json" | "cloudformation";
@@ -101,7 +106,8 @@ export async function policyInput(
       ? { maxSessionDurationSeconds: c.durationSeconds }
       : {}),
     clientIdTemplates: [
-      s.devices.clientId,
+      (s.devices.identities === undefined ? undefined : identitiesClientIdTemplate(s.devices.identities)) ??
+        s.devices.clientId,
       ...(subscribing ? [s.subscribers.clientId] : []),
       ...cmd.clientIdTemplates,
     ],

@@ -60,6 +60,7 @@ describe("iotload validate", () => {
   it("has the documented example scenarios", () => {
     expect(examples.map((f) => f.split("/").pop()).sort()).toEqual([
       "aws-throttles.yaml",
+      "command-roundtrip.yaml",
       "credential-soak.yaml",
       "cross-account-aws.yaml",
       "local-smoke.yaml",
