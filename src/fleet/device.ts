@@ -74,8 +74,11 @@ export interface Device {
     rr?: RequestResponse,
   ): Promise<PublishOutcome>;
   subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
-  /** Stops (no more reconnects) and frees the native client. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Stops (no more reconnects) and frees the native client. Idempotent. `disconnect`: the MQTT 5
+   * DISCONNECT reason code to send (churn: 0 normal, 0x04 "Disconnect with Will Message").
+   */
+  close(disconnect?: { reasonCode: number }): Promise<void>;
 }
 
 export class ConnectError extends Error {
@@ -95,6 +98,11 @@ export interface DeviceOptions {
   now: () => number;
   /** Whether the credentials used for the current connection have expired (reconnect cause). */
   credentialsExpired?: () => boolean;
+  /**
+   * A new client for a device that was connected before (churn): its first connection counts as a
+   * reconnect, its downtime from this moment (epoch ms of `now`).
+   */
+  offlineSince?: number;
 }
 
 /** The quota a 0x97 refusal names in its Reason String (the emulator names it; AWS may not). */
@@ -147,6 +155,10 @@ abstract class BaseDevice implements Device {
     this.events = o.events;
     this.now = o.now;
     this.credsExpired = o.credentialsExpired ?? (() => false);
+    if (o.offlineSince !== undefined) {
+      this.#everConnected = true;
+      this.#disconnectedAt = o.offlineSince;
+    }
   }
 
   get connected(): boolean {
@@ -182,7 +194,7 @@ abstract class BaseDevice implements Device {
     rr?: RequestResponse,
   ): Promise<PublishOutcome>;
   abstract subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
-  abstract close(): Promise<void>;
+  abstract close(disconnect?: { reasonCode: number }): Promise<void>;
 }
 
 /** Received binary data (the CRT gives an ArrayBuffer; typed as any BinaryData) as bytes. */
@@ -336,13 +348,13 @@ export class Mqtt5Device extends BaseDevice {
     }
   }
 
-  #stop(): void {
+  #stop(disconnect?: { reasonCode: number }): void {
     if (this.#state !== "started") return;
     this.#state = "stopped";
-    this.#client.stop();
+    this.#client.stop(disconnect);
   }
 
-  close(): Promise<void> {
+  close(disconnect?: { reasonCode: number }): Promise<void> {
     this.#closePromise ??= (async () => {
       this.closing = true;
       const initial = this.#initial;
@@ -352,7 +364,7 @@ export class Mqtt5Device extends BaseDevice {
         initial.reject(new ConnectError("stopped", `device ${this.clientId}: closed while connecting`));
       }
       const wasStarted = this.#state === "started" || this.#state === "stopped";
-      this.#stop();
+      this.#stop(disconnect);
       if (wasStarted) await within(this.#stopped, CLOSE_WAIT_MS);
       this.#state = "closed";
       this.#client.close();

@@ -9,7 +9,7 @@
  * `noResponse` (or `stoppedByUser` when the run was interrupted), and an answer arriving after that is
  * ignored (counted as `publish.lateOutcomes`). See reports/README.md, "Accounting".
  */
-import { mqtt } from "aws-iot-device-sdk-v2";
+import { mqtt, mqtt5 } from "aws-iot-device-sdk-v2";
 import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { UserError } from "../lib/errors.js";
@@ -146,6 +146,8 @@ export class Fleet implements Closeable {
   readonly #subscribers: Device[] = [];
   readonly #ready = new Set<number>();
   readonly #lastCause = new Map<number, string>();
+  /** Devices taken offline by churn and not back yet, with when they left (epoch ms). */
+  readonly #offline = new Map<number, number>();
   #mqttClient: mqtt.MqttClient | undefined;
   #scheduler: PublishScheduler | undefined;
   #runStartMs: number | undefined;
@@ -181,6 +183,9 @@ export class Fleet implements Closeable {
       transport: o.transport,
       keepAliveSeconds: o.plan.devices.keepAliveSeconds,
       cleanStart: o.plan.devices.cleanStart,
+      ...(o.plan.devices.sessionExpirySeconds
+        ? { sessionExpirySeconds: o.plan.devices.sessionExpirySeconds }
+        : {}),
       awsLimits: o.plan.devices.awsLimits,
       connectTimeoutMs: o.plan.devices.connect.timeoutMs,
       ...(o.reconnect ? { reconnect: o.reconnect } : {}),
@@ -229,6 +234,66 @@ export class Fleet implements Closeable {
    */
   openClient(clientId: string, events: DeviceEvents): Device {
     return this.#newClient(this.#auxConfigs, "mqtt5", -1_000_000, clientId, events);
+  }
+
+  // ---- churn (run/churn.ts) ------------------------------------------------------------------
+
+  /**
+   * Takes device `index` offline as a device would go: a DISCONNECT (reason 0 "normal", or 0x04
+   * "Disconnect with Will Message" for an unclean leave [MQTT-3.14.2.1]) and its client freed. Its
+   * scheduled publishes are skipped and counted (`churn.skippedOffline`) until bringOnline().
+   * Returns false when the device is not connected (nothing to do).
+   */
+  async takeOffline(index: number, disconnect: { reasonCode: number }): Promise<boolean> {
+    const k = index - this.#first;
+    const device = this.#devices[k];
+    if (device === undefined || !device.connected || this.#closingClients) return false;
+    this.#devices[k] = undefined;
+    this.#offline.set(index, this.#now());
+    // A closing client reports no disconnection event (device.ts): account for it here.
+    this.#connectedChanged(-1);
+    this.#rec.count("disconnects.churn");
+    this.#lastCause.set(index, "churn");
+    await device.close(disconnect);
+    return true;
+  }
+
+  /**
+   * Brings device `index` back with a NEW client (a device that restarted) that rejoins its MQTT 5
+   * session when it persisted (session expiry > 0; aws-crt `RejoinAlways`), so the broker delivers
+   * what it queued meanwhile. Counted as a reconnect (cause `churn`). Resolves once connected or failed.
+   */
+  async bringOnline(index: number): Promise<boolean> {
+    const k = index - this.#first;
+    if (!this.#offline.has(index) || this.#closingClients) return false;
+    const d = this.#plan.devices;
+    const rejoin = {
+      mqtt5: (id: string, t?: WebsocketHandshakeTransform) => ({
+        ...this.#configs.mqtt5(id, t),
+        sessionBehavior: mqtt5.ClientSessionBehavior.RejoinAlways,
+      }),
+      mqtt311: (id: string, t?: WebsocketHandshakeTransform) => this.#configs.mqtt311(id, t),
+    };
+    const device = this.#newClient(
+      rejoin,
+      d.protocol,
+      index,
+      this.#plan.clientId(index),
+      this.#deviceEvents(),
+      {
+        offlineSince: this.#offline.get(index) ?? this.#now(),
+      },
+    );
+    this.#devices[k] = device;
+    this.#offline.delete(index);
+    try {
+      await device.connect(d.connect.timeoutMs);
+      return true;
+    } catch (error) {
+      // Counted by reason as reconnect failures by the device's events.
+      if (!(error instanceof ConnectError)) throw error;
+      return false;
+    }
   }
 
   /** Connects and subscribes every subscriber; any failure is fatal (delivery could not be measured). */
@@ -459,7 +524,10 @@ export class Fleet implements Closeable {
 
   #send(s: ScheduledSend): void {
     const device = this.#devices[s.index - this.#first];
-    if (!device) return;
+    if (!device) {
+      if (this.#offline.has(s.index)) this.#rec.count("churn.skippedOffline");
+      return;
+    }
     if (s.lateMs > (this.#o.lagThresholdMs ?? 10)) this.#rec.lag(s.lateMs);
     if (this.#pending.size >= (this.#o.maxInFlight ?? 200_000)) {
       this.#skipped++;
@@ -578,32 +646,34 @@ export class Fleet implements Closeable {
   }
 
   #newClient(
-    configs: CrtConfigs,
+    configs: Pick<CrtConfigs, "mqtt5" | "mqtt311">,
     protocol: MqttProtocol,
     index: number,
     clientId: string,
     events: DeviceEvents,
+    extra: { offlineSince?: number } = {},
   ): Device {
     const transport = this.#o.transport;
     if (transport.kind === "mqtt") {
       // No credentials to sign, refresh or probe: the broker checks username/password or the client
       // certificate in every CONNECT / TLS handshake itself.
-      const options = { index, clientId, events, now: this.#now };
+      const options = { index, clientId, events, now: this.#now, ...extra };
       if (protocol === "mqtt5") return new Mqtt5Device(configs.mqtt5(clientId), options);
       this.#mqttClient ??= new mqtt.MqttClient();
       return new Mqtt311Device(this.#mqttClient, configs.mqtt311(clientId), options);
     }
-    return this.#newSignedClient(transport, configs, protocol, index, clientId, events);
+    return this.#newSignedClient(transport, configs, protocol, index, clientId, events, extra);
   }
 
   /** A client whose every (re)connect is SigV4-signed with the credential pool's current credentials. */
   #newSignedClient(
     transport: SigV4WssTransport,
-    configs: CrtConfigs,
+    configs: Pick<CrtConfigs, "mqtt5" | "mqtt311">,
     protocol: MqttProtocol,
     index: number,
     clientId: string,
     events: DeviceEvents,
+    extra: { offlineSince?: number },
   ): Device {
     const signing = transport.signing;
     const session = signing.sessionFor(Math.max(0, index));
@@ -626,6 +696,7 @@ export class Fleet implements Closeable {
       events: watch.observe(events),
       now: this.#now,
       credentialsExpired: () => signedExpiry !== undefined && Date.now() >= signedExpiry - 1000,
+      ...extra,
     };
     if (protocol === "mqtt5") return new Mqtt5Device(configs.mqtt5(clientId, transform), options);
     this.#mqttClient ??= new mqtt.MqttClient();

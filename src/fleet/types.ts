@@ -35,6 +35,8 @@ export interface FleetPlan {
     protocol: MqttProtocol;
     keepAliveSeconds: number;
     cleanStart: boolean;
+    /** MQTT 5 session expiry after a disconnect (churn with persistent sessions); absent: 0. */
+    sessionExpirySeconds?: number;
     awsLimits: boolean;
     connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
   };

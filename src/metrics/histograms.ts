@@ -12,6 +12,7 @@
  */
 import type { Histogram } from "hdr-histogram-js";
 import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from "hdr-histogram-js";
+import { CHURN_LATENCY_METRICS } from "./churn-metrics.js";
 import { COMMAND_LATENCY_METRICS } from "./command-metrics.js";
 import { addEncodedCounts, type CountsAccumulator } from "./histogram-add-encoded.js";
 
@@ -33,6 +34,7 @@ export const LATENCY_METRICS = [
   "stsAssumeRole",
   "reconnectDowntime",
   ...COMMAND_LATENCY_METRICS,
+  ...CHURN_LATENCY_METRICS,
 ] as const;
 export type LatencyMetric = (typeof LATENCY_METRICS)[number];
 

@@ -60,6 +60,7 @@ export const latencySchema = z
     commandDeliveryUncorrected: emptyByDefault("Command actually sent → received by its device."),
     commandRoundTrip: emptyByDefault("Command due time → its reply received by the commander (corrected)."),
     commandRoundTripUncorrected: emptyByDefault("Command actually sent → its reply received."),
+    churnReconnect: emptyByDefault("Churn: a churned device's new client started → connected again."),
   })
   .strict();
 

@@ -18,6 +18,7 @@ import { GeneratorMonitor, Recorder } from "../metrics/index.js";
 import { buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
 import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
 import { type Assembled, assembleRun } from "./assemble.js";
+import { ChurnRun } from "./churn.js";
 import { CommandRun } from "./commands/index.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
 
@@ -117,6 +118,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #connected: { connected: number; failed: number } | undefined;
   /** Commands and request/response (scenario `commands:`), when the scenario has them. */
   #commands: CommandRun | undefined;
+  /** Disconnect/reconnect waves (scenario `churn:`). */
+  #churn: ChurnRun | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -152,12 +155,16 @@ export class RunSession extends EventEmitter<SessionEvents> {
       if (!signals.run.aborted) await this.#publish(signals.run);
       this.#parts?.fleet.stopOffering();
       this.#commands?.stopOffering();
+      this.#churn?.stopOffering();
       this.#setPhase("draining");
-      if (!signals.hard.aborted)
+      if (!signals.hard.aborted) {
+        // Devices away (churn) come back first: what the broker queued for them arrives then.
+        await this.#churn?.drain(this.plan.graceMs, signals.hard);
         await Promise.all([
           this.#parts?.fleet.drain(this.plan.graceMs, signals.hard),
           this.#commands?.drain(this.plan.graceMs, signals.hard),
         ]);
+      }
     } catch (error) {
       failure = error;
     }
@@ -243,6 +250,9 @@ export class RunSession extends EventEmitter<SessionEvents> {
     fleet.startPublishing();
     this.#publishStart = fleet.runStartMs;
     if (this.#publishStart !== undefined) this.#commands?.start(this.#publishStart);
+    this.#churn = ChurnRun.forPlan(this.plan, fleet, this.recorder);
+    if (this.#churn && this.#publishStart !== undefined)
+      this.#stack.add(this.#churn).start(this.#publishStart);
     const commandsDone = this.#commands?.whenScheduleDone() ?? Promise.resolve();
     await untilAborted(
       Promise.all([fleet.whenScheduleDone(), commandsDone]).then(() => undefined),

@@ -47,6 +47,7 @@ export {
   planRun,
   type RunPlan,
 } from "./plan.js";
+export { type ChurnPlan, planChurn } from "./plan-churn.js";
 export {
   type CommandsPlan,
   commandsPolicyParts,
@@ -66,6 +67,7 @@ export {
   type ScenarioTarget,
   scenarioSchema,
 } from "./schema.js";
+export { churnSchema, type ScenarioChurn } from "./schema-churn.js";
 export { commandsSchema, type ScenarioCommands } from "./schema-commands.js";
 export {
   type CompiledTemplate,

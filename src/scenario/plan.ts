@@ -21,6 +21,7 @@ import { assertUniqueClientIds } from "../lib/client-ids.js";
 import { UserError } from "../lib/errors.js";
 import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-session-name.js";
 import { identitiesForShard } from "./identities.js";
+import { type ChurnPlan, planChurn } from "./plan-churn.js";
 import { type CommandsPlan, planCommands } from "./plan-commands.js";
 import { checkQuotas } from "./quotas.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
@@ -136,6 +137,8 @@ export interface RunPlan {
     protocol: "mqtt5" | "mqtt311";
     keepAliveSeconds: number;
     cleanStart: boolean;
+    /** MQTT 5 session expiry (s) the devices connect with: churn with persistent sessions. */
+    sessionExpirySeconds?: number;
     awsLimits: boolean;
     connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
   };
@@ -180,6 +183,8 @@ export interface RunPlan {
   peakMessagesPerSecond: number;
   /** Commands and request/response (scenario `commands:`), when the scenario has them. */
   commands?: CommandsPlan;
+  /** Disconnect/reconnect waves (scenario `churn:`), when the scenario has them. */
+  churn?: ChurnPlan;
 }
 
 /** Applies overrides to a validated scenario (see the module comment). Throws UserError naming the flag. */
@@ -392,6 +397,15 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     return ((local * shard.count + shard.index) * 1_000) / connectRate;
   };
 
+  const churn =
+    s.churn === undefined
+      ? undefined
+      : planChurn(s.churn, {
+          firstIndex,
+          count,
+          durationMs: schedule.durationMs,
+          protocol: s.devices.protocol,
+        });
   return {
     name: s.name,
     runId,
@@ -407,6 +421,7 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
       protocol: s.devices.protocol,
       keepAliveSeconds: Math.round(s.devices.keepAlive / 1_000),
       cleanStart: s.devices.cleanStart,
+      ...(churn?.sessionExpirySeconds ? { sessionExpirySeconds: churn.sessionExpirySeconds } : {}),
       awsLimits: s.devices.awsLimits,
       connect: {
         ratePerSecond: connectRate / shard.count,
@@ -457,6 +472,7 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
             durationMs: schedule.durationMs,
           }),
         }),
+    ...(churn === undefined ? {} : { churn }),
   };
 }
 

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
 import { parseMqttUrl } from "../lib/mqtt-url.js";
+import { churnSchema } from "./schema-churn.js";
 import { commandsSchema } from "./schema-commands.js";
 import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
 import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
@@ -327,6 +328,7 @@ export const scenarioSchema = z.strictObject({
     qos: 1,
   }),
   commands: commandsSchema.optional(), // request/response: schema-commands.ts
+  churn: churnSchema.optional(), // disconnect/reconnect waves: schema-churn.ts
   stop: z
     .strictObject({ grace: durationMs(0, 600_000, "0s to 10m").default(10_000) })
     .default({ grace: 10_000 }),
