@@ -70,6 +70,8 @@ export interface DeviceHooks {
   onConnected?(device: Device, info: { reconnect: boolean }): void;
   /** A device received a message (devices receive only what a hook subscribed them to). */
   onMessage?: DeviceEvents["onMessage"];
+  /** The hook's own work on device `index` is unfinished (e.g. a reply): a leaving device waits for it. */
+  busy?(index: number): boolean;
 }
 
 export interface FleetState {
@@ -250,6 +252,16 @@ export class Fleet implements Closeable {
     if (device === undefined || !device.connected || this.#closingClients) return false;
     this.#devices[k] = undefined;
     this.#offline.set(index, this.#now());
+    // A device that leaves finishes what it sent first (bounded): a publish in flight when its client
+    // is freed would never be answered — a new client cannot complete the old one's QoS 1 flows.
+    const inFlight = () => {
+      if (this.#o.deviceHooks?.busy?.(index)) return true;
+      for (const p of this.#pending) if (p.index === index) return true;
+      return false;
+    };
+    const until = this.#now() + this.#plan.devices.connect.timeoutMs;
+    while (inFlight() && this.#now() < until && !this.#closingClients)
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 10));
     // A closing client reports no disconnection event (device.ts): account for it here.
     this.#connectedChanged(-1);
     this.#rec.count("disconnects.churn");

@@ -12,6 +12,8 @@ export const CHURN_LATENCY_METRICS = [
 export const CHURN_COUNTERS = {
   /** Waves started. */
   waves: "churn.waves",
+  /** Devices of a wave that were not connected at that moment (left out of it). */
+  notConnected: "churn.notConnected",
   /** Devices brought back (connected again). */
   reconnected: "churn.reconnected",
   /** Devices that could not connect again (the reason is in reconnect.failures). */

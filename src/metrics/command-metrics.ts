@@ -40,6 +40,8 @@ export const COMMAND_COUNTERS = {
   repliesDuplicates: "replies.duplicates",
   /** Replies a device sent (not refused) that never reached the commander. */
   repliesLost: "replies.lost",
+  /** Replies whose publish never completed by the end (the device's client was freed meanwhile). */
+  repliesUnanswered: "replies.unanswered",
   /** Messages on the response filter that are not a reply to any command of this run. */
   repliesUnknown: "replies.unknown",
   /** A device could not subscribe to its command topic (SUBACK failure or client error). */

@@ -88,7 +88,11 @@ export class ChurnRun implements Closeable {
   #churn(index: number): void {
     const back = (async () => {
       const left = await this.#fleet.takeOffline(index, { reasonCode: this.#plan.reasonCode });
-      if (!left) return;
+      if (!left) {
+        // Not connected at its wave (still coming back from the last one, or never connected).
+        this.#rec.count(C.notConnected);
+        return;
+      }
       await new Promise<void>((resolve) => this.#later(this.#plan.offlineMs, resolve));
       if (this.#closed) return;
       const t0 = performance.now();

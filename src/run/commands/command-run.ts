@@ -89,12 +89,16 @@ export class CommandRun implements Closeable {
   readonly #flags: Uint8Array;
   readonly #subscribed = new Map<number, Promise<void>>();
   readonly #thinking = new Set<NodeJS.Timeout>();
+  /** Replies a device is still working on (thinking or publishing), by device index. */
+  readonly #busy = new Map<number, number>();
   readonly #clients: Device[] = [];
   #startMs: number | undefined;
   #next = 0;
   /** Commands sent and not refused, and those replied: outstanding = taken − replied. */
   #taken = 0;
   #replied = 0;
+  #repliesSent = 0;
+  #repliesSettled = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #closed = false;
@@ -136,6 +140,7 @@ export class CommandRun implements Closeable {
       onConnected: (device) => this.#subscribeDevice(device),
       onMessage: (device, _topic, payload, userProperties, rr) =>
         this.#onCommand(device, payload, userProperties, rr),
+      busy: (index) => (this.#busy.get(index) ?? 0) > 0,
     };
   }
 
@@ -215,6 +220,8 @@ export class CommandRun implements Closeable {
       if (f & REPLY_SENT && !(f & REPLY_REFUSED) && !(f & REPLIED)) out.repliesLost++;
       if (!(f & REPLIED)) out.unanswered++;
     }
+    // Replies a device sent whose publish never completed (its client freed meanwhile, e.g. churn).
+    this.#rec.count(C.repliesUnanswered, this.#repliesSent - this.#repliesSettled);
     this.#rec.count(C.lost, out.lost);
     this.#rec.count(C.repliesLost, out.repliesLost);
     this.#rec.count(C.unanswered, out.unanswered);
@@ -354,14 +361,17 @@ export class CommandRun implements Closeable {
       return;
     }
     if (f & DELIVERED) {
-      // A QoS 1 redelivery: counted, not answered again (the device already acted on it).
+      // A QoS 1 redelivery [MQTT-4.3.2]: counted, and answered again unless the reply arrived — an
+      // idempotent device, as at-least-once delivery asks for; the commander drops duplicate replies.
       this.#rec.count(C.duplicates);
-      return;
+      if (f & REPLIED) return;
+    } else {
+      this.#flags[k] = f | DELIVERED;
+      this.#rec.count(C.delivered);
+      this.#rec.latency("commandDelivery", now - tag.dueEpochUs / 1000);
+      this.#rec.latency("commandDeliveryUncorrected", now - tag.sendEpochUs / 1000);
     }
-    this.#flags[k] = f | DELIVERED;
-    this.#rec.count(C.delivered);
-    this.#rec.latency("commandDelivery", now - tag.dueEpochUs / 1000);
-    this.#rec.latency("commandDeliveryUncorrected", now - tag.sendEpochUs / 1000);
+    this.#busy.set(device.index, (this.#busy.get(device.index) ?? 0) + 1);
     const reply = () => this.#reply(device, k, tag, rr);
     if (this.#plan.thinkMs <= 0) {
       reply();
@@ -378,6 +388,7 @@ export class CommandRun implements Closeable {
     if (this.#closed) return;
     const p = this.#plan;
     this.#flags[k] = (this.#flags[k] ?? 0) | REPLY_SENT;
+    this.#repliesSent++;
     this.#rec.count(C.repliesSent);
     const published =
       this.#o.deviceProtocol === "mqtt5"
@@ -391,6 +402,8 @@ export class CommandRun implements Closeable {
           )
         : device.publish(p.responseTopic(device.index), embedTag(REPLY_JSON, tag, "json-field"), p.qos);
     published.then((outcome) => {
+      this.#repliesSettled++;
+      this.#busy.set(device.index, (this.#busy.get(device.index) ?? 1) - 1);
       if (outcome.ok) {
         this.#rec.count(C.repliesAcked);
         return;
