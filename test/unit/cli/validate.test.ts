@@ -66,6 +66,7 @@ describe("iotload validate", () => {
       "local-smoke.yaml",
       "mqtt-broker.yaml",
       "ramp-to-knee.yaml",
+      "reconnect-storm.yaml",
       "steady-1000mps.yaml",
     ]);
   });
