@@ -19,6 +19,15 @@ export interface UserProperty {
   value: string;
 }
 
+/**
+ * MQTT 5 request/response properties [MQTT-3.3.2.3.5, 3.3.2.3.6] of a publish or a received message;
+ * MQTT 3.1.1 has neither (its devices ignore them, its messages never carry them).
+ */
+export interface RequestResponse {
+  responseTopic?: string;
+  correlationData?: Uint8Array;
+}
+
 export type PublishOutcome =
   | { ok: true; reasonCode: number }
   | {
@@ -40,7 +49,13 @@ export interface DeviceEvents {
    * when an AWS IoT rate quota refused it (CONNACK 0x97).
    */
   onConnectFailure?(device: Device, reason: string, info: { reconnect: boolean; throttled?: string }): void;
-  onMessage?(device: Device, topic: string, payload: Uint8Array, userProperties?: UserProperty[]): void;
+  onMessage?(
+    device: Device,
+    topic: string,
+    payload: Uint8Array,
+    userProperties?: UserProperty[],
+    requestResponse?: RequestResponse,
+  ): void;
 }
 
 /**
@@ -86,8 +101,11 @@ export interface Device {
     token: T,
   ): void;
   subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
-  /** Stops (no more reconnects) and frees the native client. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Stops (no more reconnects) and frees the native client. Idempotent. `disconnect`: the MQTT 5
+   * DISCONNECT reason code to send (churn: 0 normal, 0x04 "Disconnect with Will Message").
+   */
+  close(disconnect?: { reasonCode: number }): Promise<void>;
 }
 
 export class ConnectError extends Error {
@@ -107,6 +125,11 @@ export interface DeviceOptions {
   now: () => number;
   /** Whether the credentials used for the current connection have expired (reconnect cause). */
   credentialsExpired?: () => boolean;
+  /**
+   * A new client for a device that was connected before (churn): its first connection counts as a
+   * reconnect, its downtime from this moment (epoch ms of `now`).
+   */
+  offlineSince?: number;
 }
 
 /** The quota a 0x97 refusal names in its Reason String (the emulator names it; AWS may not). */
@@ -159,6 +182,10 @@ abstract class BaseDevice implements Device {
     this.events = o.events;
     this.now = o.now;
     this.credsExpired = o.credentialsExpired ?? (() => false);
+    if (o.offlineSince !== undefined) {
+      this.#everConnected = true;
+      this.#disconnectedAt = o.offlineSince;
+    }
   }
 
   get connected(): boolean {
@@ -215,7 +242,14 @@ abstract class BaseDevice implements Device {
     token: T,
   ): void;
   abstract subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
-  abstract close(): Promise<void>;
+  abstract close(disconnect?: { reasonCode: number }): Promise<void>;
+}
+
+/** Received binary data (the CRT gives an ArrayBuffer; typed as any BinaryData) as bytes. */
+function binary(d: unknown): Uint8Array {
+  if (d instanceof ArrayBuffer) return new Uint8Array(d);
+  if (ArrayBuffer.isView(d)) return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return new TextEncoder().encode(typeof d === "string" ? d : "");
 }
 
 /** Bounded wait for a native shutdown callback: a stuck native close must not hang the run's stop. */
@@ -285,7 +319,15 @@ export class Mqtt5Device extends BaseDevice {
           : ArrayBuffer.isView(p)
             ? new Uint8Array(p.buffer, p.byteOffset, p.byteLength)
             : new TextEncoder().encode(typeof p === "string" ? p : JSON.stringify(p ?? ""));
-      this.events.onMessage?.(this, m.topicName, bytes, m.userProperties);
+      const cd = m.correlationData;
+      const rr: RequestResponse | undefined =
+        m.responseTopic === undefined && cd === undefined
+          ? undefined
+          : {
+              ...(m.responseTopic === undefined ? {} : { responseTopic: m.responseTopic }),
+              ...(cd === undefined ? {} : { correlationData: binary(cd) }),
+            };
+      this.events.onMessage?.(this, m.topicName, bytes, m.userProperties, rr);
     });
     c.on("stopped", () => this.#resolveStopped());
   }
@@ -352,13 +394,13 @@ export class Mqtt5Device extends BaseDevice {
     }
   }
 
-  #stop(): void {
+  #stop(disconnect?: { reasonCode: number }): void {
     if (this.#state !== "started") return;
     this.#state = "stopped";
-    this.#client.stop();
+    this.#client.stop(disconnect);
   }
 
-  close(): Promise<void> {
+  close(disconnect?: { reasonCode: number }): Promise<void> {
     this.#closePromise ??= (async () => {
       this.closing = true;
       const initial = this.#initial;
@@ -368,7 +410,7 @@ export class Mqtt5Device extends BaseDevice {
         initial.reject(new ConnectError("stopped", `device ${this.clientId}: closed while connecting`));
       }
       const wasStarted = this.#state === "started" || this.#state === "stopped";
-      this.#stop();
+      this.#stop(disconnect);
       if (wasStarted) await within(this.#stopped, CLOSE_WAIT_MS);
       this.#state = "closed";
       this.#client.close();

@@ -9,7 +9,7 @@
  * `noResponse` (or `stoppedByUser` when the run was interrupted), and an answer arriving after that is
  * ignored (counted as `publish.lateOutcomes`). See reports/README.md, "Accounting".
  */
-import { mqtt } from "aws-iot-device-sdk-v2";
+import { mqtt, mqtt5 } from "aws-iot-device-sdk-v2";
 import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { UserError } from "../lib/errors.js";
@@ -62,13 +62,39 @@ export interface FleetOptions {
   maxInFlight?: number;
   /** Reconnect backoff bounds for the CRT. */
   reconnect?: { minMs: number; maxMs: number };
+  /** Device behaviour beyond publishing (commands: src/run/commands/). */
+  deviceHooks?: DeviceHooks;
+}
+
+/** What other parts of a run do with the fleet's devices: subscribe on connect, answer messages. */
+export interface DeviceHooks {
+  /** A device connected: for the first time, or again (`reconnect`; its session may be gone). */
+  onConnected?(device: Device, info: { reconnect: boolean }): void;
   /**
-   * Device behaviour beyond the publish schedule (Device Shadow, src/run/shadow/): told of every
-   * device (re)connect and given the messages devices receive.
+   * The topics this hook's messages arrive on, when several hooks share the devices: a message goes to
+   * the first hook that owns its topic (a hook without `owns` takes the rest).
    */
-  behaviour?: {
-    onConnected(device: Device, reconnect: boolean): void;
-    onMessage(device: Device, topic: string, payload: Uint8Array): void;
+  owns?(topic: string): boolean;
+  /** A device received a message (devices receive only what a hook subscribed them to). */
+  onMessage?: DeviceEvents["onMessage"];
+  /** The hook's own work on device `index` is unfinished (e.g. a reply): a leaving device waits for it. */
+  busy?(index: number): boolean;
+}
+
+/** Several parts' hooks as one (Device Shadow and commands in one run); undefined when there are none. */
+export function combineDeviceHooks(list: readonly (DeviceHooks | undefined)[]): DeviceHooks | undefined {
+  const hooks = list.filter((h): h is DeviceHooks => h !== undefined);
+  if (hooks.length <= 1) return hooks[0];
+  const receivers = hooks.filter((h) => h.onMessage !== undefined);
+  return {
+    onConnected: (device, info) => {
+      for (const h of hooks) h.onConnected?.(device, info);
+    },
+    onMessage: (device, topic, ...rest) => {
+      const h = receivers.find((r) => r.owns?.(topic) ?? true);
+      h?.onMessage?.(device, topic, ...rest);
+    },
+    busy: (index) => hooks.some((h) => h.busy?.(index) ?? false),
   };
 }
 
@@ -139,6 +165,8 @@ export class Fleet implements Closeable {
   readonly #clock: Clock;
   readonly #configs: CrtConfigs;
   readonly #subscriberConfigs: CrtConfigs;
+  /** Cloud-side clients (openClient): MQTT 5 with a persistent session, like subscribers. */
+  readonly #auxConfigs: CrtConfigs;
   readonly #tracker: DeliveryTracker;
   readonly #carrier: TagCarrier;
   /** Every flow (one made of publish + schedule for a plan without flows), and its tag carrier. */
@@ -157,6 +185,8 @@ export class Fleet implements Closeable {
   readonly #subscribers: Device[] = [];
   readonly #ready = new Set<number>();
   readonly #lastCause = new Map<number, string>();
+  /** Devices taken offline by churn and not back yet, with when they left (epoch ms). */
+  readonly #offline = new Map<number, number>();
   #mqttClient: mqtt.MqttClient | undefined;
   #scheduler: PublishScheduler | undefined;
   #runStartMs: number | undefined;
@@ -194,6 +224,9 @@ export class Fleet implements Closeable {
       transport: o.transport,
       keepAliveSeconds: o.plan.devices.keepAliveSeconds,
       cleanStart: o.plan.devices.cleanStart,
+      ...(o.plan.devices.sessionExpirySeconds
+        ? { sessionExpirySeconds: o.plan.devices.sessionExpirySeconds }
+        : {}),
       awsLimits: o.plan.devices.awsLimits,
       connectTimeoutMs: o.plan.devices.connect.timeoutMs,
       // An explicit option (tests) wins over the scenario's devices.reconnect.
@@ -211,6 +244,11 @@ export class Fleet implements Closeable {
       o.plan.subscribers.protocol === "mqtt5"
         ? new CrtConfigs({ ...base, cleanStart: false, sessionExpirySeconds: SUBSCRIBER_SESSION_EXPIRY_S })
         : this.#configs;
+    this.#auxConfigs = new CrtConfigs({
+      ...base,
+      cleanStart: false,
+      sessionExpirySeconds: SUBSCRIBER_SESSION_EXPIRY_S,
+    });
     const subs = o.plan.subscribers;
     // Every subscriber of the run (also those of other shards) defines receivers: see DeliveryTracker.
     this.#tracker = new DeliveryTracker({
@@ -245,6 +283,85 @@ export class Fleet implements Closeable {
 
   get tagCarrier(): TagCarrier {
     return this.#carrier;
+  }
+
+  /**
+   * A client on the fleet's transport and credentials (signed with the pool like a device) for a
+   * cloud-side part of the run, e.g. the commander. MQTT 5, starting clean and then keeping its
+   * session across reconnects like the subscribers. The caller connects and closes it.
+   */
+  openClient(clientId: string, events: DeviceEvents): Device {
+    return this.#newClient(this.#auxConfigs, "mqtt5", -1_000_000, clientId, events);
+  }
+
+  // ---- churn (run/churn.ts) ------------------------------------------------------------------
+
+  /**
+   * Takes device `index` offline as a device would go: a DISCONNECT (reason 0 "normal", or 0x04
+   * "Disconnect with Will Message" for an unclean leave [MQTT-3.14.2.1]) and its client freed. Its
+   * scheduled publishes are skipped and counted (`churn.skippedOffline`) until bringOnline().
+   * Returns false when the device is not connected (nothing to do).
+   */
+  async takeOffline(index: number, disconnect: { reasonCode: number }): Promise<boolean> {
+    const k = index - this.#first;
+    const device = this.#devices[k];
+    if (device === undefined || !device.connected || this.#closingClients) return false;
+    this.#devices[k] = undefined;
+    this.#offline.set(index, this.#now());
+    // A device that leaves finishes what it sent first (bounded): a publish in flight when its client
+    // is freed would never be answered — a new client cannot complete the old one's QoS 1 flows.
+    const inFlight = () => {
+      if (this.#o.deviceHooks?.busy?.(index)) return true;
+      for (const p of this.#pending) if (p.index === index) return true;
+      return false;
+    };
+    const until = this.#now() + this.#plan.devices.connect.timeoutMs;
+    while (inFlight() && this.#now() < until && !this.#closingClients)
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 10));
+    // A closing client reports no disconnection event (device.ts): account for it here.
+    this.#connectedChanged(-1);
+    this.#rec.count("disconnects.churn");
+    this.#lastCause.set(index, "churn");
+    await device.close(disconnect);
+    return true;
+  }
+
+  /**
+   * Brings device `index` back with a NEW client (a device that restarted) that rejoins its MQTT 5
+   * session when it persisted (session expiry > 0; aws-crt `RejoinAlways`), so the broker delivers
+   * what it queued meanwhile. Counted as a reconnect (cause `churn`). Resolves once connected or failed.
+   */
+  async bringOnline(index: number): Promise<boolean> {
+    const k = index - this.#first;
+    if (!this.#offline.has(index) || this.#closingClients) return false;
+    const d = this.#plan.devices;
+    const rejoin = {
+      mqtt5: (id: string, t?: WebsocketHandshakeTransform) => ({
+        ...this.#configs.mqtt5(id, t),
+        sessionBehavior: mqtt5.ClientSessionBehavior.RejoinAlways,
+      }),
+      mqtt311: (id: string, t?: WebsocketHandshakeTransform) => this.#configs.mqtt311(id, t),
+    };
+    const device = this.#newClient(
+      rejoin,
+      d.protocol,
+      index,
+      this.#plan.clientId(index),
+      this.#deviceEvents(),
+      {
+        offlineSince: this.#offline.get(index) ?? this.#now(),
+      },
+    );
+    this.#devices[k] = device;
+    this.#offline.delete(index);
+    try {
+      await device.connect(d.connect.timeoutMs);
+      return true;
+    } catch (error) {
+      // Counted by reason as reconnect failures by the device's events.
+      if (!(error instanceof ConnectError)) throw error;
+      return false;
+    }
   }
 
   /** Connects and subscribes every subscriber; any failure is fatal (delivery could not be measured). */
@@ -479,7 +596,10 @@ export class Fleet implements Closeable {
   #send(index: number, seq: number, dueMs: number, lateMs: number, f: number): void {
     const local = index - this.#first;
     const device = this.#devices[local];
-    if (!device) return;
+    if (!device) {
+      if (this.#offline.has(index)) this.#rec.count("churn.skippedOffline");
+      return;
+    }
     if (lateMs > (this.#o.lagThresholdMs ?? 10)) this.#rec.lag(lateMs);
     if (this.#pending.size >= (this.#o.maxInFlight ?? 200_000)) {
       this.#skipped++;
@@ -625,32 +745,34 @@ export class Fleet implements Closeable {
   }
 
   #newClient(
-    configs: CrtConfigs,
+    configs: Pick<CrtConfigs, "mqtt5" | "mqtt311">,
     protocol: MqttProtocol,
     index: number,
     clientId: string,
     events: DeviceEvents,
+    extra: { offlineSince?: number } = {},
   ): Device {
     const transport = this.#o.transport;
     if (transport.kind === "mqtt") {
       // No credentials to sign, refresh or probe: the broker checks username/password or the client
       // certificate in every CONNECT / TLS handshake itself.
-      const options = { index, clientId, events, now: this.#now };
+      const options = { index, clientId, events, now: this.#now, ...extra };
       if (protocol === "mqtt5") return new Mqtt5Device(configs.mqtt5(clientId), options);
       this.#mqttClient ??= new mqtt.MqttClient();
       return new Mqtt311Device(this.#mqttClient, configs.mqtt311(clientId), options);
     }
-    return this.#newSignedClient(transport, configs, protocol, index, clientId, events);
+    return this.#newSignedClient(transport, configs, protocol, index, clientId, events, extra);
   }
 
   /** A client whose every (re)connect is SigV4-signed with the credential pool's current credentials. */
   #newSignedClient(
     transport: SigV4WssTransport,
-    configs: CrtConfigs,
+    configs: Pick<CrtConfigs, "mqtt5" | "mqtt311">,
     protocol: MqttProtocol,
     index: number,
     clientId: string,
     events: DeviceEvents,
+    extra: { offlineSince?: number },
   ): Device {
     const signing = transport.signing;
     const session = signing.sessionFor(Math.max(0, index));
@@ -673,6 +795,7 @@ export class Fleet implements Closeable {
       events: watch.observe(events),
       now: this.#now,
       credentialsExpired: () => signedExpiry !== undefined && Date.now() >= signedExpiry - 1000,
+      ...extra,
     };
     if (protocol === "mqtt5") return new Mqtt5Device(configs.mqtt5(clientId, transform), options);
     this.#mqttClient ??= new mqtt.MqttClient();
@@ -685,11 +808,7 @@ export class Fleet implements Closeable {
     const reconnectAttempt = (index: number) => {
       if (!this.#reconnecting.delete(index)) this.#rec.count("reconnect.attempts");
     };
-    const behaviour = this.#o.behaviour;
     return {
-      ...(behaviour
-        ? { onMessage: (device, topic, payload) => behaviour.onMessage(device, topic, payload) }
-        : {}),
       onAttempt: (device) => {
         if (this.#closingClients) return;
         if (!device.everConnected) {
@@ -709,8 +828,9 @@ export class Fleet implements Closeable {
           this.#rec.count(`reconnects.${cause}`);
           if (info.downtimeMs !== undefined) this.#rec.latency("reconnectDowntime", info.downtimeMs);
         }
-        this.#o.behaviour?.onConnected(device, info.reconnect);
+        this.#o.deviceHooks?.onConnected?.(device, { reconnect: info.reconnect });
       },
+      ...(this.#o.deviceHooks?.onMessage ? { onMessage: this.#o.deviceHooks.onMessage } : {}),
       onDisconnected: (device, cause) => {
         this.#connectedChanged(-1);
         this.#rec.count(`disconnects.${cause}`);

@@ -15,8 +15,18 @@ export {
   DeliveryTracker,
   type ReceiptKind,
 } from "./delivery-tracker.js";
-export { ConnectError, crtErrorName, type Device, type PublishOutcome } from "./device.js";
 export {
+  ConnectError,
+  crtErrorName,
+  type Device,
+  type DeviceEvents,
+  type PublishOutcome,
+  type RequestResponse,
+  type UserProperty,
+} from "./device.js";
+export {
+  combineDeviceHooks,
+  type DeviceHooks,
   Fleet,
   type FleetAvailability,
   type FleetOptions,

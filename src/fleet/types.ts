@@ -38,6 +38,8 @@ export interface FleetPlan {
     cleanStart: boolean;
     /** Reconnect backoff bounds (scenario devices.reconnect); absent: DEFAULT_RECONNECT. */
     reconnect?: { minMs: number; maxMs: number };
+    /** MQTT 5 session expiry after a disconnect (churn with persistent sessions); absent: 0. */
+    sessionExpirySeconds?: number;
     awsLimits: boolean;
     connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
   };

@@ -342,6 +342,156 @@ export const METRICS = {
     description: "GETs answered on /get/rejected with another code, by code.",
     labels: ["code"],
   },
+  // ── Commands and request/response (src/run/commands/; scenario `commands:`) ──
+  commandDelivery: {
+    kind: "latency",
+    unit: "ms",
+    optionalInResult: true,
+    description: "Command due time → the device received it (corrected for coordinated omission).",
+  },
+  commandDeliveryUncorrected: {
+    kind: "latency",
+    unit: "ms",
+    optionalInResult: true,
+    description: "Command actually sent → the device received it.",
+  },
+  commandRoundTrip: {
+    kind: "latency",
+    unit: "ms",
+    optionalInResult: true,
+    description: "Command due time → its reply reached the commander (corrected).",
+  },
+  commandRoundTripUncorrected: {
+    kind: "latency",
+    unit: "ms",
+    optionalInResult: true,
+    description: "Command actually sent → its reply reached the commander.",
+  },
+  "commands.sent": {
+    kind: "counter",
+    unit: "count",
+    description: "Commands the commander published.",
+  },
+  "commands.acked": {
+    kind: "counter",
+    unit: "count",
+    description: "Commands acknowledged (PUBACK success).",
+  },
+  "commands.failed": {
+    kind: "counter",
+    unit: "count",
+    description: "Commands whose PUBLISH failed, by reason (PUBACK failure code or client error).",
+    labels: ["reason"],
+  },
+  "commands.delivered": {
+    kind: "counter",
+    unit: "count",
+    description: "First receipt of a command at its device.",
+  },
+  "commands.duplicates": {
+    kind: "counter",
+    unit: "count",
+    description: "A command received again by its device (QoS 1 redelivery).",
+  },
+  "commands.lost": {
+    kind: "counter",
+    unit: "count",
+    description: "Commands the target accepted (or never answered) that never reached their device.",
+  },
+  "commands.scheduleLag": {
+    kind: "counter",
+    unit: "count",
+    description: "Commands sent later than 10 ms after their due time.",
+  },
+  "commands.unanswered": {
+    kind: "counter",
+    unit: "count",
+    description: "Commands with no reply by the end of the drain (lost on either leg, or still thinking).",
+  },
+  "replies.sent": {
+    kind: "counter",
+    unit: "count",
+    description: "Replies devices published.",
+  },
+  "replies.acked": {
+    kind: "counter",
+    unit: "count",
+    description: "Replies acknowledged (PUBACK success).",
+  },
+  "replies.failed": {
+    kind: "counter",
+    unit: "count",
+    description: "Replies whose PUBLISH failed, by reason.",
+    labels: ["reason"],
+  },
+  "replies.received": {
+    kind: "counter",
+    unit: "count",
+    description: "First receipt of a reply at the commander.",
+  },
+  "replies.duplicates": {
+    kind: "counter",
+    unit: "count",
+    description: "A reply received again by the commander (QoS 1 redelivery).",
+  },
+  "replies.lost": {
+    kind: "counter",
+    unit: "count",
+    description: "Replies a device sent (not refused) that never reached the commander.",
+  },
+  "replies.unanswered": {
+    kind: "counter",
+    unit: "count",
+    description:
+      "Replies whose publish never completed by the end (the device's client was freed meanwhile).",
+  },
+  "replies.unknown": {
+    kind: "counter",
+    unit: "count",
+    description: "Messages on the response filter that are not a reply to any command of this run.",
+  },
+  "commands.unknown": {
+    kind: "counter",
+    unit: "count",
+    description: "Messages on a device's command topic that are not a command of this run for that device.",
+  },
+  "commands.subscribeFailures": {
+    kind: "counter",
+    unit: "count",
+    description: "A device could not subscribe to its command topic (SUBACK failure or client error).",
+  },
+  // ── Churn (src/run/churn.ts; scenario `churn:`) ──
+  churnReconnect: {
+    kind: "latency",
+    unit: "ms",
+    optionalInResult: true,
+    description: "A churned device's new client started → connected (its session rejoined when persistent).",
+  },
+  "churn.waves": {
+    kind: "counter",
+    unit: "count",
+    description: "Waves started.",
+  },
+  "churn.notConnected": {
+    kind: "counter",
+    unit: "count",
+    description: "Devices of a wave that were not connected at that moment (left out of it).",
+  },
+  "churn.reconnected": {
+    kind: "counter",
+    unit: "count",
+    description: "Devices brought back (connected again).",
+  },
+  "churn.reconnectFailed": {
+    kind: "counter",
+    unit: "count",
+    description: "Devices that could not connect again (the reason is in reconnect.failures).",
+  },
+  "churn.skippedOffline": {
+    kind: "counter",
+    unit: "count",
+    description: "Scheduled publishes a device skipped while it was offline (fleet).",
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricCatalogue = Readonly<Record<string, MetricDefinition>>;
@@ -373,6 +523,7 @@ export const MARKERS = {
   },
   "generator.saturated": { description: "The load generator became the limit (detail: why)." },
   "generator.recovered": { description: "The load generator is no longer saturated." },
+  "churn.wave": { description: "A churn wave took devices offline (scenario churn:; detail: how many)." },
   "reconnect.storm": {
     description:
       "At least 10 % (and at least 2) of the devices connected at an interval's start lost their connection within it (detail: how many).",

@@ -5,7 +5,13 @@
  * benchmarks assemble runs only through here.
  */
 import { CredentialPool, type PoolObserver } from "../credentials/index.js";
-import { Fleet, type FleetOptions, type FleetPlan, type FleetSigning } from "../fleet/index.js";
+import {
+  type DeviceHooks,
+  Fleet,
+  type FleetOptions,
+  type FleetPlan,
+  type FleetSigning,
+} from "../fleet/index.js";
 import type { CloseStack } from "../lib/lifecycle.js";
 import type { SecretRegistry } from "../lib/redact.js";
 import type { Recorder } from "../metrics/index.js";
@@ -29,8 +35,8 @@ export interface AssembleOptions {
   };
   /** Reconnect backoff bounds for the CRT (tests shorten them). */
   reconnect?: FleetOptions["reconnect"];
-  /** Device behaviour beyond publishing (Device Shadow). */
-  behaviour?: FleetOptions["behaviour"];
+  /** Device behaviour beyond publishing (commands: run/commands/). */
+  deviceHooks?: DeviceHooks;
 }
 
 export interface Assembled {
@@ -50,7 +56,7 @@ export async function assembleRun(o: AssembleOptions): Promise<Assembled> {
         transport: t.mqtt,
         recorder,
         ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
-        ...(o.behaviour === undefined ? {} : { behaviour: o.behaviour }),
+        ...(o.deviceHooks === undefined ? {} : { deviceHooks: o.deviceHooks }),
       }),
     );
     return { fleet };
@@ -74,7 +80,7 @@ export async function assembleRun(o: AssembleOptions): Promise<Assembled> {
       transport: { kind: "sigv4-wss", endpoint: t.endpoint, signing },
       recorder,
       ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
-      ...(o.behaviour === undefined ? {} : { behaviour: o.behaviour }),
+      ...(o.deviceHooks === undefined ? {} : { deviceHooks: o.deviceHooks }),
     }),
   );
   return { pool, signing, fleet };

@@ -10,6 +10,7 @@
  * `hard` aborted too = skip the drain and close within HARD_CLOSE_MS.
  */
 import { EventEmitter } from "node:events";
+import { combineDeviceHooks } from "../fleet/index.js";
 import { ExitCode, errorMessage, UserError } from "../lib/errors.js";
 import { CloseStack } from "../lib/lifecycle.js";
 import { isRefusalReason } from "../lib/mqtt-reason-codes.js";
@@ -18,6 +19,8 @@ import { GeneratorMonitor, Recorder } from "../metrics/index.js";
 import { allThresholds, buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
 import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
 import { type Assembled, assembleRun } from "./assemble.js";
+import { ChurnRun } from "./churn.js";
+import { CommandRun } from "./commands/index.js";
 import { connectShadowCloud, createShadowRun, type ShadowRun } from "./shadow/index.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
 
@@ -119,6 +122,10 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #connected: { connected: number; failed: number } | undefined;
   /** Device Shadow behaviour (scenario `shadow:`), beside the fleet. */
   #shadow: ShadowRun | undefined;
+  /** Commands and request/response (scenario `commands:`), when the scenario has them. */
+  #commands: CommandRun | undefined;
+  /** Disconnect/reconnect waves (scenario `churn:`). */
+  #churn: ChurnRun | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -156,12 +163,18 @@ export class RunSession extends EventEmitter<SessionEvents> {
       if (!signals.run.aborted) await this.#publish(signals.run);
       this.#parts?.fleet.stopOffering();
       this.#shadow?.stopOffering();
+      this.#commands?.stopOffering();
+      this.#churn?.stopOffering();
       this.#setPhase("draining");
-      if (!signals.hard.aborted)
+      if (!signals.hard.aborted) {
+        // Devices away (churn) come back first: what the broker queued for them arrives then.
+        await this.#churn?.drain(this.plan.graceMs, signals.hard);
         await Promise.all([
           this.#parts?.fleet.drain(this.plan.graceMs, signals.hard),
           this.#shadow?.drain(this.plan.graceMs, signals.hard),
+          this.#commands?.drain(this.plan.graceMs, signals.hard),
         ]);
+      }
     } catch (error) {
       failure = error;
     }
@@ -201,8 +214,10 @@ export class RunSession extends EventEmitter<SessionEvents> {
     }
     const c = this.plan.credentials;
     this.#shadow = createShadowRun(this.plan, this.recorder);
+    const commands = CommandRun.forPlan(this.plan, this.recorder);
+    const hooks = combineDeviceHooks([this.#shadow?.deviceHooks, commands?.deviceHooks]);
     this.#parts = await assembleRun({
-      ...(this.#shadow ? { behaviour: this.#shadow.behaviour } : {}),
+      ...(hooks ? { deviceHooks: hooks } : {}),
       target: t,
       plan: this.plan,
       recorder: this.recorder,
@@ -221,6 +236,12 @@ export class RunSession extends EventEmitter<SessionEvents> {
     const fleet = this.#parts.fleet;
     await fleet.connectSubscribers(stop);
     const connected = await fleet.connectDevices(stop);
+    if (commands) {
+      // Closed before the fleet (reverse order); subscribed devices before the first command.
+      this.#commands = this.#stack.add(commands);
+      await commands.connect(fleet);
+      await commands.whenDevicesSubscribed();
+    }
     if (!stop.aborted && connected.connected === 0 && this.plan.devices.count > 0) {
       throw this.#noneConnected(t);
     }
@@ -247,11 +268,14 @@ export class RunSession extends EventEmitter<SessionEvents> {
     fleet.startPublishing();
     this.#publishStart = fleet.runStartMs;
     if (fleet.runStartMs !== undefined) this.#shadow?.start(fleet.runStartMs);
-    const shadowDone = this.#shadow?.whenScheduleDone();
+    if (this.#publishStart !== undefined) this.#commands?.start(this.#publishStart);
+    this.#churn = ChurnRun.forPlan(this.plan, fleet, this.recorder);
+    if (this.#churn && this.#publishStart !== undefined)
+      this.#stack.add(this.#churn).start(this.#publishStart);
+    const shadowDone = this.#shadow?.whenScheduleDone() ?? Promise.resolve();
+    const commandsDone = this.#commands?.whenScheduleDone() ?? Promise.resolve();
     await untilAborted(
-      shadowDone
-        ? Promise.all([fleet.whenScheduleDone(), shadowDone]).then(() => {})
-        : fleet.whenScheduleDone(),
+      Promise.all([fleet.whenScheduleDone(), shadowDone, commandsDone]).then(() => undefined),
       stop,
     );
   }
@@ -277,6 +301,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     // The drain is over: whatever the target has not answered by now never will be, for this run.
     fleet?.settleUnanswered(stopped ? "stoppedByUser" : "noResponse");
     this.#shadow?.settle();
+    this.#commands?.settle();
     const summary = fleet?.summary();
     if (summary) this.recorder.count("lost", summary.delivery.lost);
     // Shards export their delivery sets for the exact merge across processes (docs/architecture.md §8).

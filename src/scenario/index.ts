@@ -18,6 +18,13 @@ export {
   ScenarioError,
   type Severity,
 } from "./diagnostics.js";
+export {
+  type IdentityRow,
+  type IdentityTable,
+  identitiesClientIdTemplate,
+  parseIdentities,
+  readIdentities,
+} from "./identities.js";
 export { applySets, interpolateEnv, parseSet } from "./interpolate.js";
 export {
   FALLBACK_PRICE_REGION,
@@ -40,6 +47,14 @@ export {
   planRun,
   type RunPlan,
 } from "./plan.js";
+export { type ChurnPlan, planChurn } from "./plan-churn.js";
+export {
+  type CommandsPlan,
+  commandsPolicyParts,
+  filterOfTemplate,
+  isCommanded,
+  planCommands,
+} from "./plan-commands.js";
 export type { PlanFlow } from "./plan-flows.js";
 export { AWS_QUOTAS, checkQuotas, type QuotaFinding } from "./quotas.js";
 export { createRunId, EXAMPLE_RUN_ID } from "./render.js";
@@ -53,6 +68,8 @@ export {
   type ScenarioTarget,
   scenarioSchema,
 } from "./schema.js";
+export { churnSchema, type ScenarioChurn } from "./schema-churn.js";
+export { commandsSchema, type ScenarioCommands } from "./schema-commands.js";
 export { hasFlowList, type ScenarioFlow, scenarioFlows } from "./schema-flows.js";
 export { type ScenarioThreshold, thresholdsSchema } from "./schema-thresholds.js";
 export {

@@ -13,6 +13,7 @@ import { hasIndexPlaceholder } from "../lib/client-ids.js";
 import { errorMessage, UserError } from "../lib/errors.js";
 import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-session-name.js";
 import { closestMatch, type Diagnostic, formatPath, ScenarioError, showValue } from "./diagnostics.js";
+import { identitiesProblems, resolveIdentitiesPath } from "./identities-check.js";
 import { applySets, interpolateEnv } from "./interpolate.js";
 import { checkQuotas } from "./quotas.js";
 import { flowShapeProblems } from "./quotas-flows.js";
@@ -127,7 +128,8 @@ export function parseScenario(
     throw new ScenarioError(file, sortByPosition(diagnostics));
   }
 
-  const scenario = resolvePaths(result.data, baseDir);
+  const scenario = resolveIdentitiesPath(resolvePaths(result.data, baseDir), baseDir);
+  diagnostics.push(...identitiesProblems(scenario, file, (path) => locate(path, false)));
   for (const f of [
     ...crossFieldProblems(scenario),
     ...mqttTargetProblems(scenario, raw),

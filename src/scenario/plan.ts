@@ -20,6 +20,9 @@
 import { assertUniqueClientIds } from "../lib/client-ids.js";
 import { UserError } from "../lib/errors.js";
 import { isValidRoleSessionName, ROLE_SESSION_NAME_ALLOWED } from "../lib/role-session-name.js";
+import { identitiesForShard } from "./identities.js";
+import { type ChurnPlan, planChurn } from "./plan-churn.js";
+import { type CommandsPlan, planCommands } from "./plan-commands.js";
 import { type PlanFlow, planFlows, scaleFlows } from "./plan-flows.js";
 import { checkQuotas } from "./quotas.js";
 import { createSchedule, type DeviceSchedule } from "./schedule.js";
@@ -139,6 +142,8 @@ export interface RunPlan {
     cleanStart: boolean;
     /** Reconnect backoff bounds (min, 2×min … max, no jitter). */
     reconnect: { minMs: number; maxMs: number };
+    /** MQTT 5 session expiry (s) the devices connect with: churn with persistent sessions. */
+    sessionExpirySeconds?: number;
     awsLimits: boolean;
     connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
   };
@@ -191,6 +196,10 @@ export interface RunPlan {
   peakMessagesPerSecond: number;
   /** Device Shadow behaviour (scenario `shadow:`), when the scenario has it. */
   shadow?: ShadowPlan;
+  /** Commands and request/response (scenario `commands:`), when the scenario has them. */
+  commands?: CommandsPlan;
+  /** Disconnect/reconnect waves (scenario `churn:`), when the scenario has them. */
+  churn?: ChurnPlan;
 }
 
 /** Applies overrides to a validated scenario (see the module comment). Throws UserError naming the flag. */
@@ -337,6 +346,13 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
   const count = endIndex - firstIndex;
 
   const seed = s.seed;
+  // devices.identities: this shard's rows of the file (row k = device k), read here so that every
+  // worker and shard takes exactly its own devices' identities (identities.ts).
+  const rows =
+    s.devices.identities === undefined
+      ? undefined
+      : identitiesForShard(s.devices.identities, firstIndex, endIndex, totalCount);
+  const rowOf = (index: number) => rows?.[index - firstIndex];
   // Every render context is built by this one literal, so all of them share one hidden class: object
   // spreads here measured ~20x slower than the render itself.
   const renderContext = (index: number, seq: number, nowMs: number, deviceId: string): RenderContext => ({
@@ -347,9 +363,12 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     runId,
     worker,
     seed,
+    thingName: rowOf(index)?.thingName,
+    vars: rowOf(index)?.vars,
   });
   const clientIdTemplate = compileTemplate(s.devices.clientId, "clientId");
-  const clientId = (index: number): string => clientIdTemplate.render(renderContext(index, 0, 0, ""));
+  const clientId = (index: number): string =>
+    rowOf(index)?.clientId ?? clientIdTemplate.render(renderContext(index, 0, 0, ""));
   const subscriberIdTemplate = compileTemplate(s.subscribers.clientId, "clientId");
   const subscriberClientId = (index: number): string =>
     subscriberIdTemplate.render(renderContext(index, 0, 0, ""));
@@ -409,6 +428,15 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     return ((local * shard.count + shard.index) * 1_000) / connectRate;
   };
 
+  const churn =
+    s.churn === undefined
+      ? undefined
+      : planChurn(s.churn, {
+          firstIndex,
+          count,
+          durationMs: schedule.durationMs,
+          protocol: s.devices.protocol,
+        });
   return {
     name: s.name,
     runId,
@@ -428,6 +456,7 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
         minMs: s.devices.reconnect.minDelay,
         maxMs: Math.max(s.devices.reconnect.minDelay, s.devices.reconnect.maxDelay),
       },
+      ...(churn?.sessionExpirySeconds ? { sessionExpirySeconds: churn.sessionExpirySeconds } : {}),
       awsLimits: s.devices.awsLimits,
       connect: {
         ratePerSecond: connectRate / shard.count,
@@ -466,6 +495,16 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
     ...(s.shadow === undefined
       ? {}
       : { shadow: planShadow(s.shadow, { runId, worker, seed, firstIndex, count, shard, clientId }) }),
+    ...(s.commands === undefined
+      ? {}
+      : {
+          commands: planCommands({
+            commands: s.commands,
+            ...{ runId, worker, seed, shard, firstIndex, count, totalCount, clientId, identity: rowOf },
+            durationMs: schedule.durationMs,
+          }),
+        }),
+    ...(churn === undefined ? {} : { churn }),
   };
 }
 

@@ -8,6 +8,8 @@
 import { z } from "zod";
 import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
 import { parseMqttUrl } from "../lib/mqtt-url.js";
+import { churnSchema } from "./schema-churn.js";
+import { commandsSchema } from "./schema-commands.js";
 import { publishSchema } from "./schema-flows.js";
 import { shadowSchema } from "./schema-shadow.js";
 import { thresholdsSchema } from "./schema-thresholds.js";
@@ -279,6 +281,8 @@ const devices = z.strictObject({
     })
     .default({ minDelay: 1_000, maxDelay: 20_000 }),
   awsLimits: z.boolean().default(false),
+  /** A CSV or JSONL file of client IDs, thing names and template variables (identities.ts). */
+  identities: z.string().min(1).optional(),
 });
 
 const payload = z.strictObject({
@@ -345,6 +349,8 @@ export const scenarioSchema = z.strictObject({
     qos: 1,
   }),
   shadow: shadowSchema.optional(),
+  commands: commandsSchema.optional(), // request/response: schema-commands.ts
+  churn: churnSchema.optional(), // disconnect/reconnect waves: schema-churn.ts
   stop: z
     .strictObject({ grace: durationMs(0, 600_000, "0s to 10m").default(10_000) })
     .default({ grace: 10_000 }),

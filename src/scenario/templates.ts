@@ -21,6 +21,10 @@ export interface RenderContext {
   runId: string;
   worker: number;
   seed: number;
+  /** `{{thingName}}`: from the identities file (default: the client ID). */
+  thingName?: string;
+  /** `{{var NAME}}`: the device's row of the identities file. */
+  vars?: Readonly<Record<string, string>>;
 }
 
 /** Upper bounds used to render a template at its largest (for quota checks). */
@@ -31,6 +35,9 @@ export interface WorstCaseBounds {
   runId: string;
   /** The longest client ID (worst case of the client ID template). */
   deviceId: string;
+  /** The longest thing name / value of each identities-file column, when the scenario has one. */
+  thingName?: string;
+  vars?: Readonly<Record<string, string>>;
 }
 
 export interface DynamicPart {
@@ -76,7 +83,7 @@ const ALLOWED: Record<TemplateUse, readonly string[]> = {
   clientId: ["index", "runId", "worker"],
   sessionName: ["runId", "worker"],
   // topic(index, seq) has no clock: time-based functions would make it impure.
-  topic: ["index", "deviceId", "seq", "runId", "worker", "random.int", "random.choice"],
+  topic: ["index", "deviceId", "seq", "runId", "worker", "random.int", "random.choice", "thingName", "var"],
   payload: [
     "index",
     "deviceId",
@@ -89,6 +96,8 @@ const ALLOWED: Record<TemplateUse, readonly string[]> = {
     "random.choice",
     "sine",
     "filler",
+    "thingName",
+    "var",
   ],
 };
 
@@ -100,6 +109,7 @@ const SIGNATURES: Record<string, string> = {
   "random.choice": "{{random.choice a b …}}",
   sine: "{{sine PERIOD MIN MAX [DECIMALS]}}",
   filler: "{{filler N}}",
+  var: "{{var NAME}}",
 };
 
 /** A template that cannot be compiled; `offset` is the character offset in the template string. */
@@ -308,6 +318,30 @@ function makePart(name: string, args: string[], slot: number, fail: Fail): Templ
         (c) => c.deviceId,
         (b) => b.deviceId,
       );
+    case "thingName":
+      noArgs(name, args, fail);
+      return dyn(
+        name,
+        false,
+        true,
+        (c) => c.thingName ?? c.deviceId,
+        (b) => b.thingName ?? b.deviceId,
+      );
+    case "var": {
+      // A column of the identities file (identities.ts); load.ts checks that the column exists.
+      const column = args[0];
+      if (args.length !== 1 || column === undefined)
+        throw fail(
+          `{{var NAME}} takes one column name of the identities file (got ${args.length} arguments)`,
+        );
+      return dyn(
+        name,
+        false,
+        true,
+        (c) => c.vars?.[column] ?? "",
+        (b) => b.vars?.[column] ?? "",
+      );
+    }
     case "random.int": {
       if (args.length !== 2)
         throw fail(`{{random.int A B}} takes two integers (got ${args.length} arguments)`);

@@ -14,7 +14,13 @@ import {
 import { defaultWorld, loadWorld, readEmulatorInfoFile } from "../../emulator/index.js";
 import { primaryIdentities } from "../../emulator/world.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
-import { loadScenario, type Scenario, scenarioFlows } from "../../scenario/index.js";
+import {
+  commandsPolicyParts,
+  identitiesClientIdTemplate,
+  loadScenario,
+  type Scenario,
+  scenarioFlows,
+} from "../../scenario/index.js";
 import type { Command } from "./command.js";
 
 export type PolicyFormat = "json" | "cloudformation";
@@ -96,17 +102,20 @@ export async function policyInput(
     );
   const c = s.credentials;
   const subscribing = s.subscribers.count > 0;
+  const cmd = commandsPolicyParts(s.commands);
   const common = {
     ...(c.durationSeconds !== undefined && c.durationSeconds > 3600
       ? { maxSessionDurationSeconds: c.durationSeconds }
       : {}),
     clientIdTemplates: [
-      s.devices.clientId,
+      (s.devices.identities === undefined ? undefined : identitiesClientIdTemplate(s.devices.identities)) ??
+        s.devices.clientId,
       ...(subscribing ? [s.subscribers.clientId] : []),
       ...(s.shadow?.desired ? [s.shadow.desired.clientId] : []),
+      ...cmd.clientIdTemplates,
     ],
-    publishTopicTemplates: scenarioFlows(s).map((f) => f.topic),
-    subscribeFilters: subscribing ? s.subscribers.topics : [],
+    publishTopicTemplates: [...scenarioFlows(s).map((f) => f.topic), ...cmd.publishTopicTemplates],
+    subscribeFilters: [...(subscribing ? s.subscribers.topics : []), ...cmd.subscribeFilters],
     ...(s.shadow === undefined ? {} : { shadow: shadowPolicyInput(s) }),
   };
   const t = s.target;

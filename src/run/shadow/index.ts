@@ -6,7 +6,7 @@ import type { OpenTarget } from "../targets/index.js";
 import { ShadowRun } from "./shadow-run.js";
 
 export { RateStream, type RateStreamOptions, type StreamSend } from "./rate-stream.js";
-export { type DeviceBehaviour, type ShadowRecorder, ShadowRun, type ShadowRunOptions } from "./shadow-run.js";
+export { type ShadowRecorder, ShadowRun, type ShadowRunOptions } from "./shadow-run.js";
 
 /** The shadow behaviour of a plan's devices, or undefined when the scenario has no `shadow:`. */
 export function createShadowRun(plan: RunPlan, recorder: Recorder): ShadowRun | undefined {

@@ -21,6 +21,7 @@ import {
   Mqtt311Device,
   type PublishOutcome,
 } from "../../fleet/device.js";
+import type { DeviceHooks } from "../../fleet/fleet.js";
 import type { FleetSigning, FleetTransport, MqttProtocol } from "../../fleet/types.js";
 import { type Clock, systemClock, type TimerHandle } from "../../lib/clock.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
@@ -38,12 +39,6 @@ export interface ShadowRecorder {
     ms: number,
   ): void;
   count(counter: string, by?: number): void;
-}
-
-/** The per-device hooks the fleet calls (FleetOptions.behaviour). */
-export interface DeviceBehaviour {
-  onConnected(device: Device, reconnect: boolean): void;
-  onMessage(device: Device, topic: string, payload: Uint8Array): void;
 }
 
 export interface ShadowRunOptions {
@@ -134,8 +129,10 @@ export class ShadowRun {
   }
 
   /** The hooks to give the fleet. */
-  readonly behaviour: DeviceBehaviour = {
-    onConnected: (device, reconnect) => this.#onConnected(device, reconnect),
+  readonly deviceHooks: DeviceHooks = {
+    onConnected: (device, info) => this.#onConnected(device, info.reconnect),
+    // Shadow replies arrive on the service's reserved topics ($aws/things/<thing>/shadow/…).
+    owns: (topic) => topic.startsWith("$aws/things/"),
     onMessage: (device, topic, payload) => this.#onMessage(device, topic, payload),
   };
 

@@ -60,6 +60,7 @@ describe("iotload validate", () => {
   it("has the documented example scenarios", () => {
     expect(examples.map((f) => f.split("/").pop()).sort()).toEqual([
       "aws-throttles.yaml",
+      "command-roundtrip.yaml",
       "credential-soak.yaml",
       "cross-account-aws.yaml",
       "fleet-mix.yaml",
@@ -67,6 +68,7 @@ describe("iotload validate", () => {
       "mqtt-broker.yaml",
       "ramp-to-knee.yaml",
       "shadow-sync.yaml",
+      "reconnect-storm.yaml",
       "steady-1000mps.yaml",
     ]);
   });

@@ -1,0 +1,107 @@
+/**
+ * Churn in a run (scenario `churn:`, scenarios/README.md "churn"): waves of devices leave and come
+ * back while the run publishes, driven by the client so it works against AWS IoT Core: each device of
+ * a wave sends DISCONNECT (0x00, or 0x04 for an unclean leave) and frees its client
+ * (Fleet.takeOffline), stays away `offline` ms, then connects with a NEW client that rejoins its MQTT 5
+ * session when sessions persist (Fleet.bringOnline), so the broker delivers the QoS 1 messages it
+ * queued meanwhile ("MQTT persistent sessions", AWS IoT Core Developer Guide). Measured: the new
+ * client's connect time (`churnReconnect`); the fleet counts the disconnects and reconnects with the
+ * cause `churn`, and the publishes a device skipped while away.
+ */
+import type { Fleet } from "../fleet/index.js";
+import type { Closeable } from "../lib/lifecycle.js";
+import { CHURN_COUNTERS as C } from "../metrics/churn-metrics.js";
+import type { Recorder } from "../metrics/index.js";
+import type { ChurnPlan } from "../scenario/index.js";
+
+export class ChurnRun implements Closeable {
+  readonly #plan: ChurnPlan;
+  readonly #fleet: Fleet;
+  readonly #rec: Recorder;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  /** Devices away or on their way back: the drain waits for them. */
+  readonly #returning = new Set<Promise<void>>();
+  #wave = 0;
+  #startMs: number | undefined;
+  #stopped = false;
+  #closed = false;
+
+  static forPlan(plan: { churn?: ChurnPlan }, fleet: Fleet, recorder: Recorder): ChurnRun | undefined {
+    return plan.churn === undefined ? undefined : new ChurnRun(plan.churn, fleet, recorder);
+  }
+
+  constructor(plan: ChurnPlan, fleet: Fleet, recorder: Recorder) {
+    this.#plan = plan;
+    this.#fleet = fleet;
+    this.#rec = recorder;
+  }
+
+  /** Starts the waves; `startMs` is the run's publishing start (epoch ms). */
+  start(startMs: number): void {
+    this.#startMs = startMs;
+    this.#schedule();
+  }
+
+  /** No more waves; devices already away still come back. Idempotent. */
+  stopOffering(): void {
+    this.#stopped = true;
+  }
+
+  /** Waits (≤ graceMs or until `signal` aborts) until every device away is back (or failed to be). */
+  async drain(graceMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (this.#returning.size > 0 && !signal?.aborted && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now()))));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopped = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  #later(ms: number, f: () => void): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      f();
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  #schedule(): void {
+    if (this.#stopped || this.#startMs === undefined) return;
+    const at = this.#plan.waveAtMs(this.#wave);
+    if (at === undefined) return;
+    this.#later(Math.max(0, this.#startMs + at - Date.now()), () => {
+      if (this.#stopped) return;
+      const w = this.#wave++;
+      this.#rec.count(C.waves);
+      this.#rec.mark("churn.wave", `wave ${w}: ${this.#plan.wave(w).length} devices`);
+      for (const index of this.#plan.wave(w)) this.#churn(index);
+      this.#schedule();
+    });
+  }
+
+  #churn(index: number): void {
+    const back = (async () => {
+      const left = await this.#fleet.takeOffline(index, { reasonCode: this.#plan.reasonCode });
+      if (!left) {
+        // Not connected at its wave (still coming back from the last one, or never connected).
+        this.#rec.count(C.notConnected);
+        return;
+      }
+      await new Promise<void>((resolve) => this.#later(this.#plan.offlineMs, resolve));
+      if (this.#closed) return;
+      const t0 = performance.now();
+      if (await this.#fleet.bringOnline(index)) {
+        this.#rec.count(C.reconnected);
+        this.#rec.latency("churnReconnect", performance.now() - t0);
+      } else this.#rec.count(C.reconnectFailed);
+    })();
+    this.#returning.add(back);
+    back.finally(() => this.#returning.delete(back));
+  }
+}

@@ -1,0 +1,46 @@
+/** The churn part of the plan (src/scenario/plan-churn.ts): wave times, rotating waves, sessions. */
+import { describe, expect, it } from "vitest";
+import { parseScenario, planRun } from "../../../src/scenario/index.js";
+
+function yaml(churn: string, protocol = "mqtt5"): string {
+  return [
+    "name: churn-plan",
+    `devices: { count: 10, protocol: ${protocol} }`,
+    'publish: { topic: "dt/{{deviceId}}" }',
+    "phases: [ { duration: 10s, rate: 1/s } ]",
+    `churn: ${churn}`,
+  ].join("\n");
+}
+
+describe("churn plan", () => {
+  it("waves every `every` until the end, rotating through the shard's devices", () => {
+    const { scenario } = parseScenario(yaml("{ every: 3s, fraction: 0.4 }"), "c.yaml");
+    const c = planRun(scenario, {}, { runId: "r" }).churn;
+    if (!c) throw new Error("no churn plan");
+    expect([0, 1, 2, 3].map((w) => c.waveAtMs(w))).toEqual([3000, 6000, 9000, undefined]);
+    expect(c.wave(0)).toEqual([0, 1, 2, 3]);
+    expect(c.wave(1)).toEqual([4, 5, 6, 7]);
+    expect(c.wave(2)).toEqual([8, 9, 0, 1]);
+    expect(c.reasonCode).toBe(0);
+    // Shard 1 of 2 churns its own devices only.
+    const s1 = planRun(scenario, {}, { runId: "r", shard: { index: 1, count: 2 } }).churn;
+    expect(s1?.wave(0)).toEqual([5, 6]);
+  });
+
+  it("persistent sessions give the devices a session expiry; unclean leaves send 0x04", () => {
+    const on = parseScenario(
+      yaml("{ every: 1s, fraction: 1, disconnect: unclean, sessionExpiry: 10m }"),
+      "c.yaml",
+    );
+    const p = planRun(on.scenario, {}, { runId: "r" });
+    expect(p.devices.sessionExpirySeconds).toBe(600);
+    expect(p.churn?.reasonCode).toBe(0x04);
+    const off = parseScenario(yaml("{ every: 1s, fraction: 1, persistentSession: false }"), "c.yaml");
+    expect(planRun(off.scenario, {}, { runId: "r" }).devices.sessionExpirySeconds).toBeUndefined();
+  });
+
+  it("needs MQTT 5 devices", () => {
+    const { scenario } = parseScenario(yaml("{ every: 1s, fraction: 0.5 }", "mqtt311"), "c.yaml");
+    expect(() => planRun(scenario, {}, { runId: "r" })).toThrow(/churn: needs devices.protocol mqtt5/);
+  });
+});
