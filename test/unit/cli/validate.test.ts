@@ -67,8 +67,8 @@ describe("iotload validate", () => {
       "local-smoke.yaml",
       "mqtt-broker.yaml",
       "ramp-to-knee.yaml",
-      "shadow-sync.yaml",
       "reconnect-storm.yaml",
+      "shadow-sync.yaml",
       "steady-1000mps.yaml",
     ]);
   });
