@@ -55,11 +55,12 @@ describe("iotload run --shard + iotload merge", () => {
 
     const runDir = path.join(dir, "run");
     // --start-at must be ahead when every shard process has loaded (one more than 5 s late is
-    // refused): measure how long loading the CLI takes on this machine now, and leave 3 times that.
+    // refused): measure how long loading the CLI takes on this machine now, and leave 6 times that (three
+    // shard processes load, plan and connect at once).
     const loadStart = Date.now();
     const help = spawnCli(["run", "--help"]);
     expect((await help.exit).code).toBe(0);
-    const startAt = new Date(Date.now() + Math.max(3_000, 3 * (Date.now() - loadStart))).toISOString();
+    const startAt = new Date(Date.now() + Math.max(5_000, 6 * (Date.now() - loadStart))).toISOString();
     const shards = Array.from({ length: SHARDS }, (_, i) =>
       spawnCli([
         "run",
