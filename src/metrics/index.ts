@@ -32,6 +32,13 @@ export {
   type SaturationInput,
 } from "./event-loop.js";
 export {
+  GeneratorSampler,
+  type IntervalGenerator,
+  type IntervalSampler,
+  mergeGeneratorAcrossProcesses,
+  mergeGeneratorOverTime,
+} from "./generator-sampler.js";
+export {
   createHistogram,
   decodeHistogram,
   encodeHistogram,
@@ -49,6 +56,8 @@ export {
 export {
   COARSEN_LEVELS_MS,
   coarsenOnce,
+  GAUGE_MAX_SUFFIX,
+  GAUGE_MIN_SUFFIX,
   INTERVAL_LATENCY_METRICS,
   type IntervalLatency,
   type IntervalLatencyMetric,
@@ -57,4 +66,10 @@ export {
   type Marker,
   mergeIntervals,
 } from "./intervals.js";
-export { type EncodedLatency, type MetricsSnapshot, Recorder, type RecorderOptions } from "./recorder.js";
+export {
+  type EncodedLatency,
+  type MetricsSnapshot,
+  type OfferedLoad,
+  Recorder,
+  type RecorderOptions,
+} from "./recorder.js";

@@ -18,6 +18,7 @@ import { GeneratorMonitor, Recorder } from "../metrics/index.js";
 import { allThresholds, buildResult, type RunResult, scenarioFingerprint } from "../report/index.js";
 import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
 import { type Assembled, assembleRun } from "./assemble.js";
+import { IntervalData } from "./interval-data.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
 
 export type SessionPhase = "starting" | "connecting" | "publishing" | "draining" | "closing" | "done";
@@ -114,6 +115,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #ran = false;
   #saturated = false;
   #connected: { connected: number; failed: number } | undefined;
+  /** Per-interval generator health, offered load and phase markers (closed after the recorder). */
+  #intervals: IntervalData | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -135,6 +138,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
   async run(signals: SessionSignals): Promise<SessionOutcome> {
     if (this.#ran) throw new Error("RunSession.run: a session runs once");
     this.#ran = true;
+    this.#intervals = new IntervalData(this.recorder, this.plan);
     const tick = setInterval(() => {
       this.recorder.tick();
       this.#checkSaturation();
@@ -148,6 +152,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
       if (!signals.run.aborted) await this.#o.publishGate?.(signals.run);
       if (!signals.run.aborted) await this.#publish(signals.run);
       this.#parts?.fleet.stopOffering();
+      this.#intervals.stoppedOffering();
       this.#setPhase("draining");
       if (!signals.hard.aborted) await this.#parts?.fleet.drain(this.plan.graceMs, signals.hard);
     } catch (error) {
@@ -226,6 +231,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     this.#monitor = new GeneratorMonitor();
     fleet.startPublishing();
     this.#publishStart = fleet.runStartMs;
+    if (fleet.runStartMs !== undefined) this.#intervals?.publishingStarted(fleet.runStartMs);
     await untilAborted(fleet.whenScheduleDone(), stop);
   }
 
@@ -247,6 +253,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     const fleet = this.#parts?.fleet;
     const stopped = signals.run.aborted;
     fleet?.stopOffering();
+    this.#intervals?.stoppedOffering();
     // The drain is over: whatever the target has not answered by now never will be, for this run.
     fleet?.settleUnanswered(stopped ? "stoppedByUser" : "noResponse");
     const summary = fleet?.summary();
@@ -257,6 +264,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     // Closing stops the clients: QoS 1 publishes still in flight fail with a counted reason.
     await closeBounded(this.#stack, this.plan.graceMs + 30_000, signals.hard);
     this.recorder.close(endedAt);
+    this.#intervals?.close();
     this.#setPhase("done");
     const started = this.#publishStart !== undefined;
     // A run that never started has nothing to report (README "Exit codes").
@@ -355,6 +363,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #setPhase(phase: SessionPhase): void {
     if (phase === this.#phase) return;
     this.#phase = phase;
+    this.#intervals?.sessionPhase(phase);
     this.emit("phase", phase);
   }
 
