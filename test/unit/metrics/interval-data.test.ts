@@ -38,14 +38,14 @@ describe("per-interval data", () => {
       { durationMs: 2000, rate: 5 },
       { durationMs: 2000, rate: 5, rampTo: 15 },
     ]);
-    const before = (ms: number) => {
+    const dueBefore = (ms: number) => {
       let n = 0;
       for (let i = 0; i < 10; i++) n += schedule.messagesBefore(i, ms);
       return n;
     };
     clock.advance(500); // publishing starts half-way through interval 0
     const start = clock.now();
-    r.setOfferedLoad((epochMs) => before(epochMs - start));
+    r.setOfferedLoad((epochMs) => dueBefore(epochMs - start));
     for (let s = 0; s < 6; s++) {
       clock.advance(1000);
       r.tick();
@@ -56,14 +56,14 @@ describe("per-interval data", () => {
     const offered = r.snapshot().intervals.map((iv) => iv.counts.offered ?? 0);
     // Interval k covers [k, k+1) s of recorder time = [k − 0.5, k + 0.5) s of the schedule.
     const expected = [0, 1, 2, 3, 4, 5, 6, 7].map((k) =>
-      Math.max(0, before((k + 0.5) * 1000) - before(Math.max(0, k - 0.5) * 1000)),
+      Math.max(0, dueBefore((k + 0.5) * 1000) - dueBefore(Math.max(0, k - 0.5) * 1000)),
     );
     expect(offered).toEqual(expected);
     // Half a second at 10 × 5 msg/s, then a full second; the ramp offers more per second.
     expect(offered.slice(0, 2)).toEqual([25, 50]);
     expect(offered[3]).toBeGreaterThan(offered[1]!);
-    expect(offered.reduce((a, b) => a + b, 0)).toBe(before(4000));
-    expect(r.snapshot().counters.offered).toBe(before(4000));
+    expect(offered.reduce((a, b) => a + b, 0)).toBe(dueBefore(4000));
+    expect(r.snapshot().counters.offered).toBe(dueBefore(4000));
   });
 
   it("keeps each gauge's highest value per interval; coarsening keeps the extremes", () => {
