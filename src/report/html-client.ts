@@ -41,7 +41,8 @@ th:first-child, td:first-child { text-align:left; }
 th { color:var(--muted); font-weight:600; font-size:12px; }
 td.pass { color:var(--ok); font-weight:600; } td.fail { color:var(--bad); font-weight:600; }
 .kv td { text-align:left; white-space:normal; overflow-wrap:anywhere; } .kv td:first-child { color:var(--muted); width:42%; }
-table.markers td:last-child { text-align:left; white-space:normal; overflow-wrap:anywhere; }
+table.markers th, table.markers td { text-align:left; }
+table.markers td:last-child { white-space:normal; overflow-wrap:anywhere; min-width:14em; }
 ul.kinds { margin:0 0 8px; padding-left:18px; font-size:12px; color:var(--muted); }
 details { margin:8px 0; } summary { cursor:pointer; color:var(--accent); font-weight:600; }
 pre { background:#f0f3f8; padding:10px; border-radius:6px; font-size:12px; overflow-x:auto; max-width:100%; }
