@@ -77,6 +77,12 @@ export const METRICS = {
     unit: "count",
     description: "Due messages not sent because the device never connected.",
   },
+  offered: {
+    kind: "counter",
+    unit: "count",
+    description:
+      "Messages the open-model plan made due (planned, whether sent or not): offered load; the gap to published is the generator falling behind.",
+  },
   "publish.lateOutcomes": {
     kind: "counter",
     unit: "count",
@@ -199,18 +205,20 @@ export const METRICS = {
   connected: {
     kind: "gauge",
     unit: "devices",
-    description: "Devices connected (each interval also keeps its lowest value as connected.min).",
+    description:
+      "Devices connected (each interval also keeps its lowest and highest values as connected.min / connected.max).",
   },
   subscribersConnected: {
     kind: "gauge",
     unit: "devices",
-    description: "Subscribers connected (each interval also keeps its lowest value).",
+    description: "Subscribers connected (each interval also keeps its lowest and highest values).",
   },
   // ── latencies (ms; HdrHistogram 1 µs … 1 h, 3 significant digits) ─────────────────────────────
   connect: {
     kind: "latency",
     unit: "ms",
     description: "MQTT CONNECT start → CONNACK (successful connects).",
+    perInterval: true,
   },
   publishAck: {
     kind: "latency",

@@ -33,6 +33,13 @@ export {
   type SaturationInput,
 } from "./event-loop.js";
 export {
+  GeneratorSampler,
+  type IntervalGenerator,
+  type IntervalSampler,
+  mergeGeneratorAcrossProcesses,
+  mergeGeneratorOverTime,
+} from "./generator-sampler.js";
+export {
   createHistogram,
   decodeHistogram,
   encodeHistogram,
@@ -50,6 +57,8 @@ export {
 export {
   COARSEN_LEVELS_MS,
   coarsenOnce,
+  GAUGE_MAX_SUFFIX,
+  GAUGE_MIN_SUFFIX,
   INTERVAL_LATENCY_METRICS,
   type IntervalLatency,
   type IntervalLatencyMetric,
@@ -62,6 +71,7 @@ export {
   type EncodedLatency,
   type FlowSnapshot,
   type MetricsSnapshot,
+  type OfferedLoad,
   Recorder,
   type RecorderOptions,
 } from "./recorder.js";

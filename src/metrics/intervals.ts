@@ -6,6 +6,7 @@
  * so that no single tick stalls the event loop.
  */
 import { INTERVAL_LATENCY_NAMES, type LatencyName } from "./catalogue.js";
+import { type IntervalGenerator, mergeGeneratorOverTime } from "./generator-sampler.js";
 import { encodeHistogram, type Histogram, mergeEncoded, percentileMs } from "./histograms.js";
 
 /** Latency metrics that also get a per-interval histogram. */
@@ -37,10 +38,12 @@ export interface IntervalRecord {
   durationMs: number;
   /** Counter deltas in this interval (dotted names, as passed to Recorder.count). */
   counts: Record<string, number>;
-  /** Last value of each gauge at the end of the interval. */
+  /** Last value of each gauge at the end of the interval, and its lowest / highest as `<gauge>.min` / `.max`. */
   gauges: Record<string, number>;
   latency: Partial<Record<IntervalLatencyMetric, IntervalLatency>>;
   markers: Marker[];
+  /** Generator health over the interval, when the recorder had a sampler (live runs). */
+  generator?: IntervalGenerator;
 }
 
 /** Coarsening ladder in ms: each level divides the next, so groups never straddle a coarser bucket. */
@@ -59,11 +62,14 @@ export function intervalLatencyFrom(histogram: Histogram): IntervalLatency {
 
 /** Suffix of the per-interval minimum kept for every gauge (`connected.min`). */
 export const GAUGE_MIN_SUFFIX = ".min";
+/** Suffix of the per-interval maximum kept for every gauge (`connected.max`). */
+export const GAUGE_MAX_SUFFIX = ".max";
 
 /**
  * Merges consecutive intervals into one starting at `t` and lasting `durationMs`: counters summed,
- * gauges = the last interval's values (gauges are "last value") except `<gauge>.min` (the lowest value
- * during the interval), which takes the minimum; histograms added exactly, markers kept.
+ * gauges = the last interval's values (gauges are "last value") except `<gauge>.min` / `<gauge>.max`
+ * (the lowest / highest value during the interval), which take the minimum / maximum; histograms added
+ * exactly, markers kept; generator health weighted by time (mergeGeneratorOverTime).
  */
 export function mergeIntervals(
   group: readonly IntervalRecord[],
@@ -76,12 +82,14 @@ export function mergeIntervals(
   const encoded: Record<string, string[]> = {};
   for (const iv of group) {
     for (const [k, v] of Object.entries(iv.counts)) counts[k] = (counts[k] ?? 0) + v;
-    const lows: Record<string, number> = {};
+    const extremes: Record<string, number> = {};
     for (const [k, v] of Object.entries(iv.gauges)) {
       const before = gauges[k];
-      if (k.endsWith(GAUGE_MIN_SUFFIX) && before !== undefined) lows[k] = Math.min(before, v);
+      if (before === undefined) continue;
+      if (k.endsWith(GAUGE_MIN_SUFFIX)) extremes[k] = Math.min(before, v);
+      else if (k.endsWith(GAUGE_MAX_SUFFIX)) extremes[k] = Math.max(before, v);
     }
-    gauges = { ...gauges, ...iv.gauges, ...lows };
+    gauges = { ...gauges, ...iv.gauges, ...extremes };
     markers.push(...iv.markers);
     for (const [m, lat] of Object.entries(iv.latency)) {
       if (!lat) continue;
@@ -98,7 +106,8 @@ export function mergeIntervals(
     const only = list.length === 1 ? group.find((g) => g.latency[m])?.latency[m] : undefined;
     latency[m] = only ?? intervalLatencyFrom(mergeEncoded(list));
   }
-  return { t, durationMs, counts, gauges, latency, markers };
+  const generator = mergeGeneratorOverTime(group);
+  return { t, durationMs, counts, gauges, latency, markers, ...(generator ? { generator } : {}) };
 }
 
 function nextLevel(durationMs: number): number | undefined {

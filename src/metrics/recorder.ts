@@ -20,6 +20,7 @@ import {
   type MarkerKind,
   splitMetricKey,
 } from "./catalogue.js";
+import type { IntervalSampler } from "./generator-sampler.js";
 import {
   createHistogram,
   encodeHistogram,
@@ -33,6 +34,7 @@ import {
 } from "./histograms.js";
 import {
   coarsenOnce,
+  GAUGE_MAX_SUFFIX,
   GAUGE_MIN_SUFFIX,
   INTERVAL_LATENCY_METRICS,
   type IntervalLatency,
@@ -60,12 +62,20 @@ export interface RecorderOptions {
   stormShare?: number;
   /** `reconnect.storm`: and at least this many lost (default 2: one flaky device is no storm). */
   stormMinDevices?: number;
+  /** Sampled at each interval close into `IntervalRecord.generator` (see also setIntervalSampler). */
+  intervalSampler?: IntervalSampler;
 }
 
 /** The counter whose interval delta is the connections lost (catalogue: unplanned disconnects by cause). */
 const STORM_COUNTER: CounterName = "disconnects";
 /** The gauge of connected devices the storm share is taken of. */
 const STORM_GAUGE: GaugeName = "connected";
+
+/**
+ * The offered load: how many messages the plan made due strictly before an epoch-ms instant
+ * (cumulative, non-decreasing). The recorder counts its growth into `offered` at every interval close.
+ */
+export type OfferedLoad = (epochMs: number) => number;
 
 /** A whole-run histogram: summary in ms, encoded histogram in µs, and how many values were clamped. */
 export interface EncodedLatency extends LatencySummary {
@@ -144,6 +154,12 @@ export class Recorder {
   readonly #gauges = new Map<string, number>();
   /** Lowest value of each gauge in the current interval (starts at the value carried in). */
   readonly #gaugeLows = new Map<string, number>();
+  /** Highest value of each gauge in the current interval (starts at the value carried in). */
+  readonly #gaugeHighs = new Map<string, number>();
+  #sampler: IntervalSampler | undefined;
+  #offered: OfferedLoad | undefined;
+  /** `#offered` at the last interval close (what was already counted). */
+  #offeredSoFar = 0;
   #ivMarkers: Marker[] = [];
   #markersDropped = 0;
   readonly #intervals: IntervalRecord[] = [];
@@ -176,6 +192,7 @@ export class Recorder {
     this.#maxMarkers = opts.maxMarkersPerInterval ?? 100;
     this.#stormShare = opts.stormShare ?? 0.1;
     this.#stormMin = opts.stormMinDevices ?? 2;
+    this.#sampler = opts.intervalSampler;
     for (const m of LATENCY_METRICS) {
       this.#hist.set(m, createHistogram());
       this.#clamped.set(m, 0);
@@ -299,6 +316,11 @@ export class Recorder {
   count(counter: CounterKey, by = 1): void {
     if (this.#closedAt !== undefined) return;
     if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
+    this.#add(counter, by);
+  }
+
+  /** The counter update itself, without the clock check (safe while an interval is being closed). */
+  #add(counter: string, by: number): void {
     const slot = this.#counters.get(counter) ?? this.#newSlot(counter);
     slot.total += by;
     slot.interval += by;
@@ -332,7 +354,8 @@ export class Recorder {
 
   /**
    * Sets a gauge ("connected", "subscribersConnected", …); each interval keeps the last value and, as
-   * `<name>.min`, the lowest: a dip to zero inside a second is not hidden by a recovery before its end.
+   * `<name>.min` / `<name>.max`, the lowest and highest: a dip to zero inside a second is not hidden by
+   * a recovery before its end.
    */
   gauge(name: GaugeName, value: number): void {
     if (this.#closedAt !== undefined) return;
@@ -340,6 +363,35 @@ export class Recorder {
     this.#gauges.set(name, value);
     const low = this.#gaugeLows.get(name);
     if (low === undefined || value < low) this.#gaugeLows.set(name, value);
+    const high = this.#gaugeHighs.get(name);
+    if (high === undefined || value > high) this.#gaugeHighs.set(name, value);
+  }
+
+  /**
+   * Generator health sampled at every interval close from now on (undefined: stop). The caller owns
+   * the sampler (closes it).
+   */
+  setIntervalSampler(sampler: IntervalSampler | undefined): void {
+    this.#sampler = sampler;
+  }
+
+  /**
+   * Counts the plan's offered load into the `offered` counter from now on, at each interval close (the
+   * interval's share exactly, whatever the timers do); undefined counts what is due up to now and stops
+   * (the run stopped offering).
+   */
+  setOfferedLoad(offered: OfferedLoad | undefined): void {
+    if (this.#closedAt !== undefined) return;
+    if (offered === undefined) this.#countOffered(this.#clock.now());
+    else this.#offeredSoFar = offered(this.#ivStart);
+    this.#offered = offered;
+  }
+
+  #countOffered(atMs: number): void {
+    if (this.#offered === undefined) return;
+    const due = this.#offered(atMs);
+    if (due > this.#offeredSoFar) this.#add("offered" satisfies CounterKey, due - this.#offeredSoFar);
+    this.#offeredSoFar = Math.max(due, this.#offeredSoFar);
   }
 
   /** A marker on the charts ("credentials.refresh", "reconnect.storm", "phase"). */
@@ -487,6 +539,7 @@ export class Recorder {
 
   #closeInterval(endMs: number): void {
     this.#foldAcks();
+    this.#countOffered(endMs);
     const latency: Partial<Record<IntervalLatencyMetric, IntervalLatency>> = {};
     for (const [m, h] of this.#ivHist) {
       if (h.totalCount === 0) continue;
@@ -503,16 +556,20 @@ export class Recorder {
     const gauges = Object.fromEntries(this.#gauges);
     for (const [k, v] of this.#gauges) {
       gauges[`${k}${GAUGE_MIN_SUFFIX}`] = Math.min(v, this.#gaugeLows.get(k) ?? v);
+      gauges[`${k}${GAUGE_MAX_SUFFIX}`] = Math.max(v, this.#gaugeHighs.get(k) ?? v);
       this.#gaugeLows.set(k, v);
+      this.#gaugeHighs.set(k, v);
     }
-    this.#intervals.push({
+    const record: IntervalRecord = {
       t: this.#ivStart - this.#startMs,
       durationMs: endMs - this.#ivStart,
       counts,
       gauges,
       latency,
       markers: this.#ivMarkers,
-    });
+    };
+    if (this.#sampler) record.generator = this.#sampler.sample();
+    this.#intervals.push(record);
     this.#ivMarkers = [];
     this.#ivStart = endMs;
     this.#nextBoundary = endMs + this.#intervalMs;

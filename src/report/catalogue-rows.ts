@@ -19,7 +19,9 @@ export function latencyRows(result: RunResult): LatencyRow[] {
   const latency = result.latency as Record<string, ResultLatency | undefined>;
   for (const [name, def] of metricsOfKind("latency")) {
     const l = latency[name];
-    if (l) rows.push({ name, description: def.description, latency: l });
+    // A feature's latencies (shadow, commands, churn) only when the run used the feature.
+    if (l && !(def.optionalInResult && l.count === 0 && (l.missing ?? 0) === 0))
+      rows.push({ name, description: def.description, latency: l });
   }
   return rows;
 }

@@ -1,117 +1,25 @@
 /**
- * report.html: ONE self-contained file (inline CSS/JS, no network) with uPlot charts — throughput,
- * latency percentiles over time, HDR percentile spectrum (x = 1/(1−q) on a log axis, corrected vs
- * uncorrected), connected devices with markers (credential refreshes, reconnect storms, phases) and
- * errors over time — and tables of counts, latency, thresholds and environment.
+ * report.html: ONE self-contained file (inline CSS/JS, no network) with uPlot charts — offered vs
+ * achieved throughput, latency percentiles over time, HDR percentile spectrum (x = 1/(1−q) on a log
+ * axis, corrected vs uncorrected), connected devices (lowest–highest per interval), connect latency and
+ * connects/s, failures by reason, generator CPU and event-loop delay, every time chart with labelled
+ * markers (phases, credential refreshes, reconnect storms, saturation) — and tables: per phase, counts,
+ * latency, thresholds, environment, and the scenario as run (collapsible).
  * uPlot's dist files are inlined from node_modules; the data is a JSON block whose "<" are escaped
  * as \u003c so no "</script>" in a scenario name or marker can end the block early.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { decodeHistogram, type LATENCY_METRICS, percentileMs } from "../metrics/histograms.js";
+import { METRICS } from "../metrics/catalogue.js";
 import { latencyRows as catalogueLatencyRows, otherCounterRows } from "./catalogue-rows.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import { REPORT_CSS, REPORT_JS } from "./html-client.js";
+import { reportData } from "./html-data.js";
 import { connectLatencyNote, generatorDetail, generatorHeadline } from "./notes.js";
-import type { ResultInterval, RunResult } from "./result.js";
+import { type PhaseRow, phaseRows } from "./phases.js";
+import type { RunResult } from "./result.js";
 import { verdictLine } from "./terminal.js";
 import { throttledRows } from "./throttled.js";
-
-type Series = Array<number | null>;
-
-export interface ReportData {
-  /** Interval starts, seconds since the run's start. */
-  x: number[];
-  throughput: { sent: Series; acked: Series; received: Series };
-  latency: {
-    publishAckP50: Series;
-    publishAckP99: Series;
-    publishAckMax: Series;
-    deliveryP50: Series;
-    deliveryP99: Series;
-    deliveryMax: Series;
-  };
-  spectrum: {
-    x: number[];
-    publishAck: Series;
-    publishAckUncorrected: Series;
-    delivery: Series;
-    deliveryUncorrected: Series;
-  };
-  gauges: Record<string, Series>;
-  errors: { errors: Series; connectFailures: Series; reconnects: Series; lost: Series };
-  markers: Array<{ t: number; kind: string; detail?: string }>;
-}
-
-/** Quantiles at 1/(1−q) = 1, 10^(1/5), … up to 10^6 (99.9999 %): evenly spaced on the log axis. */
-function spectrumQuantiles(): number[] {
-  const out: number[] = [];
-  for (let k = 0; k <= 30; k++) out.push(1 - 10 ** (-k / 5));
-  return out;
-}
-
-function positive(v: number | undefined): number | null {
-  return v !== undefined && v > 0 ? v : null;
-}
-
-function perSec(iv: ResultInterval, match: (k: string) => boolean): number {
-  const secs = iv.durationMs / 1000;
-  if (secs <= 0) return 0;
-  let n = 0;
-  for (const [k, v] of Object.entries(iv.counts)) if (match(k)) n += v;
-  return n / secs;
-}
-
-/** Chart data derived from a result (exported for tests). */
-export function reportData(result: RunResult): ReportData {
-  const ivs = result.intervals;
-  const gaugeNames = [...new Set(ivs.flatMap((iv) => Object.keys(iv.gauges)))].sort();
-  const qs = spectrumQuantiles();
-  const spectrumOf = (m: (typeof LATENCY_METRICS)[number]): Series => {
-    if (result.latency[m].count === 0) return qs.map(() => null);
-    const h = decodeHistogram(result.latency[m].encoded);
-    return qs.map((q) => positive(percentileMs(h, q * 100)));
-  };
-  return {
-    x: ivs.map((iv) => iv.t / 1000),
-    throughput: {
-      sent: ivs.map((iv) => iv.rates.sent),
-      acked: ivs.map((iv) => iv.rates.acked),
-      received: ivs.map((iv) => iv.rates.received),
-    },
-    latency: {
-      publishAckP50: ivs.map((iv) => positive(iv.latency.publishAck?.p50)),
-      publishAckP99: ivs.map((iv) => positive(iv.latency.publishAck?.p99)),
-      publishAckMax: ivs.map((iv) => positive(iv.latency.publishAck?.max)),
-      deliveryP50: ivs.map((iv) => positive(iv.latency.delivery?.p50)),
-      deliveryP99: ivs.map((iv) => positive(iv.latency.delivery?.p99)),
-      deliveryMax: ivs.map((iv) => positive(iv.latency.delivery?.max)),
-    },
-    spectrum: {
-      x: qs.map((q) => 1 / (1 - q)),
-      publishAck: spectrumOf("publishAck"),
-      publishAckUncorrected: spectrumOf("publishAckUncorrected"),
-      delivery: spectrumOf("delivery"),
-      deliveryUncorrected: spectrumOf("deliveryUncorrected"),
-    },
-    gauges: Object.fromEntries(gaugeNames.map((g) => [g, ivs.map((iv) => iv.gauges[g] ?? null)])),
-    errors: {
-      errors: ivs.map((iv) => iv.rates.errors),
-      connectFailures: ivs.map((iv) =>
-        perSec(iv, (k) => k === "connect.failures" || k.startsWith("connect.failures.")),
-      ),
-      reconnects: ivs.map((iv) => perSec(iv, (k) => k === "reconnects" || k.startsWith("reconnects."))),
-      lost: ivs.map((iv) => perSec(iv, (k) => k === "lost")),
-    },
-    markers: ivs.flatMap((iv) =>
-      iv.markers.map((m) =>
-        m.detail === undefined
-          ? { t: m.t / 1000, kind: m.kind }
-          : { t: m.t / 1000, kind: m.kind, detail: m.detail },
-      ),
-    ),
-  };
-}
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -152,6 +60,89 @@ function byReason(r: Record<string, number>): string {
   return e.length === 0 ? "0" : e.map(([k, v]) => `${k}: ${fmtInt(v)}`).join(", ");
 }
 
+function phaseTable(rows: readonly PhaseRow[]): string {
+  if (rows.length === 0) return `<p class="hint">No intervals recorded.</p>`;
+  const lat = (r: PhaseRow, m: "publishAck" | "delivery" | "connect") => {
+    const l = r.latency[m];
+    return l ? `<td>${fmtMs(l.p50)}</td><td>${fmtMs(l.p99)}</td>` : `<td>–</td><td>–</td>`;
+  };
+  const body = rows
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.name)}</td><td>${escapeHtml(fmtDuration(r.startMs))}</td><td>${escapeHtml(fmtDuration(r.endMs - r.startMs))}</td><td>${r.rates.offered === null ? "–" : fmtRate(r.rates.offered)}</td><td>${fmtRate(r.rates.published)}</td><td>${fmtRate(r.rates.acked)}</td><td>${fmtRate(r.rates.received)}</td><td>${fmtInt(r.published)}</td><td class="${r.failed > 0 ? "fail" : ""}">${fmtInt(r.failed)}</td><td class="${r.lost > 0 ? "fail" : ""}">${fmtInt(r.lost)}</td><td>${fmtInt(r.connects)}</td><td class="${r.connectFailures > 0 ? "fail" : ""}">${fmtInt(r.connectFailures)}</td>${lat(r, "publishAck")}${lat(r, "delivery")}${lat(r, "connect")}</tr>`,
+    )
+    .join("");
+  return `<div class="scroll"><table id="phase-table"><thead><tr><th rowspan="2">phase</th><th rowspan="2">from</th><th rowspan="2">length</th><th colspan="4">per second</th><th colspan="5">count</th><th colspan="2">publishAck ms</th><th colspan="2">delivery ms</th><th colspan="2">connect ms</th></tr><tr><th>offered</th><th>sent</th><th>acked</th><th>received</th><th>published</th><th>failed</th><th>lost</th><th>connects</th><th>connect failed</th><th>p50</th><th>p99</th><th>p50</th><th>p99</th><th>p50</th><th>p99</th></tr></thead><tbody>${body}</tbody></table></div>`;
+}
+
+/** Every marker, in time order, with its label and full detail (the charts draw the labels). */
+function markerTable(data: ReturnType<typeof reportData>): string {
+  if (data.markers.length === 0) return `<p class="hint">No markers in this run.</p>`;
+  const MAX_ROWS = 200;
+  const kinds = Object.entries(data.markerKinds)
+    .map(([k, d]) => `<li><b>${escapeHtml(k)}</b>: ${escapeHtml(d)}</li>`)
+    .join("");
+  const rows = data.markers
+    .slice(0, MAX_ROWS)
+    .map(
+      (m) =>
+        `<tr><td>${escapeHtml(fmtDuration(m.t * 1000))}</td><td>${escapeHtml(m.kind)}</td><td>${escapeHtml(m.label)}</td><td>${escapeHtml(m.detail ?? "")}</td></tr>`,
+    )
+    .join("");
+  const more =
+    data.markers.length > MAX_ROWS
+      ? `<p class="hint">${fmtInt(data.markers.length - MAX_ROWS)} more not listed.</p>`
+      : "";
+  return `<ul class="kinds">${kinds}</ul><div class="scroll"><table class="markers"><thead><tr><th>at</th><th>kind</th><th>label</th><th>detail</th></tr></thead><tbody>${rows}</tbody></table></div>${more}`;
+}
+
+/** A field of an unknown object by path, or undefined (the scenario in a result is untyped JSON). */
+function pick(obj: unknown, ...path: string[]): unknown {
+  let v: unknown = obj;
+  for (const k of path) {
+    if (v === null || typeof v !== "object" || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+/** The test configuration at a glance: devices, phases, QoS, payload size, subscribers. */
+function scenarioSummary(scenario: unknown): Array<[string, string]> {
+  const rows: Array<[string, string]> = [];
+  const str = (v: unknown) => (typeof v === "number" || typeof v === "string" ? String(v) : undefined);
+  const devices = str(pick(scenario, "devices", "count"));
+  if (devices !== undefined)
+    rows.push([
+      "devices",
+      `${devices}${str(pick(scenario, "devices", "protocol")) ? ` · ${str(pick(scenario, "devices", "protocol"))}` : ""}${str(pick(scenario, "devices", "connect", "rate")) ? ` · connect ${str(pick(scenario, "devices", "connect", "rate"))}/s` : ""}`,
+    ]);
+  const phases = pick(scenario, "phases");
+  if (Array.isArray(phases)) {
+    const list = phases.map((p, i) => {
+      const name = str(pick(p, "name")) ?? `phase-${i + 1}`;
+      const dur = pick(p, "duration");
+      const rate = str(pick(p, "rate"));
+      const rampTo = str(pick(p, "rampTo"));
+      const d = typeof dur === "number" ? fmtDuration(dur) : (str(dur) ?? "?");
+      return `${name}: ${d} at ${rate ?? "?"}${rampTo !== undefined ? ` → ${rampTo}` : ""} msg/s per device`;
+    });
+    rows.push(["phases", list.join("; ")]);
+  }
+  const qos = str(pick(scenario, "publish", "qos"));
+  if (qos !== undefined) rows.push(["publish QoS", qos]);
+  const topic = str(pick(scenario, "publish", "topic"));
+  if (topic !== undefined) rows.push(["topic", topic]);
+  const size = str(pick(scenario, "publish", "payload", "size"));
+  if (size !== undefined) rows.push(["payload size", `${size} bytes`]);
+  else if (pick(scenario, "publish", "payload") !== undefined) rows.push(["payload", "template (json/text)"]);
+  const subs = str(pick(scenario, "subscribers", "count"));
+  if (subs !== undefined) rows.push(["subscribers", subs]);
+  const kind = str(pick(scenario, "target", "kind"));
+  if (kind !== undefined) rows.push(["target", kind]);
+  if (rows.length === 0) rows.push(["scenario", "not recorded in this result"]);
+  return rows;
+}
+
 function panel(id: string, title: string, hint: string): string {
   return `<div class="panel"><h2>${escapeHtml(title)}</h2><p class="hint">${escapeHtml(hint)}</p><div id="${id}" class="chart"></div></div>`;
 }
@@ -185,24 +176,24 @@ export function renderHtml(result: RunResult): string {
 
   const pa = result.latency.publishAck;
   const dl = result.latency.delivery;
-  const card = (k: string, v: string, cls = "") =>
-    `<div class="card"><div class="k">${escapeHtml(k)}</div><div class="v ${cls}">${escapeHtml(v)}</div></div>`;
+  // `sub`: a qualifier on its own small line, so the value itself keeps one line.
+  const card = (k: string, v: string, cls = "", sub = "") =>
+    `<div class="card"><div class="k">${escapeHtml(k)}</div><div class="v ${cls}">${escapeHtml(v)}</div>${sub ? `<div class="s">${escapeHtml(sub)}</div>` : ""}</div>`;
   const cards = [
     card("published", fmtInt(c.published)),
     card("throughput", `${fmtRate(result.rates.publishedPerSec)} msg/s`),
     card(
       "publishAck p99",
-      pa.count > 0
-        ? `${fmtMs(pa.p99)} ms${(pa.missing ?? 0) > 0 ? ` (of ${fmtInt(pa.count)} answered)` : ""}`
-        : "–",
+      pa.count > 0 ? `${fmtMs(pa.p99)} ms` : "–",
       (pa.missing ?? 0) > 0 ? "bad" : "",
+      pa.count > 0 && (pa.missing ?? 0) > 0 ? `of ${fmtInt(pa.count)} answered` : "",
     ),
     card("unanswered", fmtInt(c.unanswered ?? 0), (c.unanswered ?? 0) > 0 ? "bad" : "ok"),
     card(
       "delivery p99",
-      dl.count > 0
-        ? `${fmtMs(dl.p99)} ms${(dl.missing ?? 0) > 0 ? ` (of ${fmtInt(dl.count)} received)` : ""}`
-        : "–",
+      dl.count > 0 ? `${fmtMs(dl.p99)} ms` : "–",
+      "",
+      dl.count > 0 && (dl.missing ?? 0) > 0 ? `of ${fmtInt(dl.count)} received` : "",
     ),
     card("loss", fmtPct(result.rates.lossRate), c.lost > 0 ? "bad" : "ok"),
     card(
@@ -212,6 +203,16 @@ export function renderHtml(result: RunResult): string {
     ),
     card("reconnects", fmtInt(Object.values(c.reconnects).reduce((a, b) => a + b, 0))),
     card("credential refreshes", fmtInt(result.credentials.refreshes)),
+    // Always ten cards: two full rows of five at desktop widths, five of two on a phone.
+    card(
+      "min connected",
+      result.availability
+        ? `${fmtInt(result.availability.minConnected)} / ${fmtInt(result.availability.devices)}`
+        : "–",
+      result.availability && result.availability.minConnected === 0 && result.availability.devices > 0
+        ? "bad"
+        : "",
+    ),
   ].join("");
 
   // Rows from the metric catalogue (catalogue-rows.ts), described in a legend below the table.
@@ -293,9 +294,11 @@ export function renderHtml(result: RunResult): string {
     ],
   ]);
 
-  const markerKinds = [...new Set(result.intervals.flatMap((iv) => iv.markers.map((m) => m.kind)))];
+  const data = reportData(result);
   const markerHint =
-    markerKinds.length > 0 ? `Dashed lines: ${markerKinds.join(", ")}.` : "No markers in this run.";
+    data.markers.length > 0
+      ? "Labelled dashed lines on every time chart: see Markers below."
+      : "No markers in this run.";
 
   return `<!doctype html>
 <html lang="en">
@@ -316,21 +319,30 @@ export function renderHtml(result: RunResult): string {
 <main>
 <div class="cards">${cards}</div>
 <div class="charts">
-${panel("chart-throughput", "Throughput", "Messages per second sent, acknowledged (PUBACK) and received by subscribers.")}
-${panel("chart-latency", "Latency over time", "Per-interval p50 / p99 / max, corrected for coordinated omission (from each message's due time).")}
+${panel("chart-throughput", "Offered vs achieved throughput", `Messages per second. Offered (dashed): ${METRICS.offered.description} Sent is the wide pale line under acked, so both show where they differ.`)}
+${panel("chart-latency", "Latency over time", "Per-interval p50 / p99 / max, corrected for coordinated omission (from each message's due time). publishAck in blues, delivery in warm colours; max dashed.")}
 ${panel("chart-spectrum", "Latency percentile spectrum", "Whole run. Solid: corrected (from due time); dashed: uncorrected (from actual send).")}
-${panel("chart-connected", "Connected devices", markerHint)}
-${panel("chart-errors", "Errors over time", "Errors and failed publishes, connect failures, reconnects and lost messages per second.")}
+${panel("chart-connected", "Connected devices (lowest–highest per interval)", `Shaded band: the lowest and highest count inside each interval, so a reconnect wave shows as a dip. ${markerHint}`)}
+${panel("chart-connect", "Connect latency and connects/s", `Left axis: ${METRICS.connect.description} p50 / p99 per interval. Right axis: first connects and reconnects per second.`)}
+${panel("chart-errors", "Failures by reason over time", "Per second: publish failures by reason code, connect and reconnect failures by reason, lost deliveries, other errors.")}
+${panel("chart-generator", "Generator health over time", "Left axis: process CPU (% of one core, all threads) and JS event-loop busy share (%). Right axis: event-loop delay p99 and max (ms).")}
 </div>
+<section class="wide">
+<div class="panel"><h2>Phases</h2><p class="hint">The run cut at its phase markers; each interval counted in the phase its midpoint falls in. Rates per second over the phase; latency percentiles from the per-interval histograms (exact).</p>${phaseTable(phaseRows(result))}</div>
+<div class="panel"><h2>Markers</h2>${markerTable(data)}</div>
+</section>
 <section class="tables">
-<div class="panel"><h2>Latency</h2>${latencyTable}${connectNote ? `<p class="hint">Note: ${escapeHtml(connectNote)}.</p>` : ""}</div>
-<div class="panel"><h2>Thresholds</h2>${thresholdTable}</div>
+<div class="panel"><h2>Latency</h2><div class="scroll">${latencyTable}</div>${connectNote ? `<p class="hint">Note: ${escapeHtml(connectNote)}.</p>` : ""}</div>
+<div class="panel"><h2>Thresholds</h2><div class="scroll">${thresholdTable}</div></div>
 <div class="panel"><h2>Counts</h2>${countsTable}</div>
 <div class="panel"><h2>Run</h2>${runTable}</div>
 </section>
+<section class="wide">
+<div class="panel"><h2>Scenario as run</h2>${kvTable(scenarioSummary(result.scenario))}<details><summary>Full scenario (secrets stripped)</summary><pre>${escapeHtml(JSON.stringify(result.scenario, null, 2) ?? "")}</pre></details></div>
+</section>
 </main>
 <footer>iotload ${escapeHtml(env.iotload)} · result format v${result.version} · latency histograms: HdrHistogram, 3 significant digits</footer>
-<script type="application/json" id="iotload-data">${jsonForScript(reportData(result))}</script>
+<script type="application/json" id="iotload-data">${jsonForScript(data)}</script>
 <script>${inlineScript(js)}</script>
 <script>${inlineScript(REPORT_JS)}</script>
 </body>

@@ -10,8 +10,10 @@ export { collectEnvironment } from "./environment.js";
 export { scenarioFingerprint } from "./fingerprint.js";
 export { fmtDuration, fmtMs, fmtPct } from "./format.js";
 export { renderHlog } from "./hlog.js";
-export { escapeHtml, jsonForScript, type ReportData, renderHtml, reportData } from "./html.js";
+export { escapeHtml, jsonForScript, renderHtml } from "./html.js";
+export { markerLabel, type ReportData, type ReportMarker, reportData } from "./html-data.js";
 export { renderJunit } from "./junit.js";
+export { type PhaseRow, phaseRows } from "./phases.js";
 export {
   formatProgress,
   ProgressPrinter,

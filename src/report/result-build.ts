@@ -4,6 +4,7 @@
  * by the caller on the built result (thresholds.ts `allThresholds`), so this file does not import them.
  */
 import { stripSecrets } from "../lib/redact.js";
+import { INTERVAL_LATENCY_NAMES } from "../metrics/catalogue.js";
 import { judgeSaturation } from "../metrics/event-loop.js";
 import { encodeHistogram, type Histogram, LATENCY_METRICS, summarize } from "../metrics/histograms.js";
 import type { IntervalRecord } from "../metrics/intervals.js";
@@ -172,8 +173,11 @@ export function resultInterval(iv: IntervalRecord): ResultInterval {
   let errors = iv.counts.errors ?? 0;
   for (const [k, v] of Object.entries(iv.counts)) if (k === "failed" || k.startsWith("failed.")) errors += v;
   const latency: ResultInterval["latency"] = {};
-  if (iv.latency.publishAck) latency.publishAck = { ...iv.latency.publishAck };
-  if (iv.latency.delivery) latency.delivery = { ...iv.latency.delivery };
+  for (const m of INTERVAL_LATENCY_NAMES) {
+    const l = iv.latency[m];
+    if (l) latency[m] = { ...l };
+  }
+  const offered = iv.counts.offered;
   return {
     t: iv.t,
     durationMs: iv.durationMs,
@@ -183,10 +187,12 @@ export function resultInterval(iv: IntervalRecord): ResultInterval {
       acked: per("acked"),
       received: per("received"),
       errors: secs > 0 ? errors / secs : 0,
+      ...(offered !== undefined ? { offered: per("offered") } : {}),
     },
     latency,
     gauges: { ...iv.gauges },
     markers: iv.markers.map((m) => ({ ...m })),
+    ...(iv.generator ? { generator: { ...iv.generator } } : {}),
   };
 }
 

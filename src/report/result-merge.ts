@@ -2,7 +2,9 @@
  * `mergeResults`: the results of the shards/workers of ONE run → one result, exactly (histograms
  * added from their encodings, counters summed, intervals aligned by wall-clock time).
  */
+import { INTERVAL_LATENCY_NAMES } from "../metrics/catalogue.js";
 import type { GeneratorVerdict } from "../metrics/event-loop.js";
+import { mergeGeneratorAcrossProcesses } from "../metrics/generator-sampler.js";
 import { LATENCY_METRICS, mergeEncoded } from "../metrics/histograms.js";
 import { type IntervalRecord, mergeIntervals } from "../metrics/intervals.js";
 import { mergeDelivery } from "./delivery-merge.js";
@@ -35,8 +37,10 @@ const total = (results: readonly RunResult[], pick: (r: RunResult) => number): n
 
 function toIntervalRecord(iv: ResultInterval): IntervalRecord {
   const latency: IntervalRecord["latency"] = {};
-  if (iv.latency.publishAck) latency.publishAck = iv.latency.publishAck;
-  if (iv.latency.delivery) latency.delivery = iv.latency.delivery;
+  for (const m of INTERVAL_LATENCY_NAMES) {
+    const l = iv.latency[m];
+    if (l) latency[m] = l;
+  }
   return {
     t: iv.t,
     durationMs: iv.durationMs,
@@ -44,6 +48,7 @@ function toIntervalRecord(iv: ResultInterval): IntervalRecord {
     gauges: iv.gauges,
     latency,
     markers: iv.markers,
+    ...(iv.generator ? { generator: iv.generator } : {}),
   };
 }
 
@@ -127,6 +132,9 @@ function mergeIntervalsByTime(results: readonly RunResult[], start: number): Res
       const merged = mergeIntervals(group, t, Math.max(...group.map((g) => g.durationMs)));
       // Gauges of different shards are different devices: add them, do not take "last".
       merged.gauges = sumRecords(group.map((g) => g.gauges));
+      // Different processes at the same time: CPU adds up, delays are the worst (not time-weighted).
+      const generator = mergeGeneratorAcrossProcesses(group.map((g) => g.generator));
+      if (generator) merged.generator = generator;
       merged.markers.sort((a, b) => a.t - b.t);
       return resultInterval(merged);
     });

@@ -100,6 +100,17 @@ export const markerSchema = z
   })
   .strict();
 
+export const intervalGeneratorSchema = z
+  .object({
+    cpuPercent: z
+      .number()
+      .describe("Process CPU over the interval as % of one core, all threads (summed over workers)."),
+    eventLoopUtilization: z.number().describe("Share (0..1) of the interval the JS event loop was busy."),
+    eventLoopDelayP99Ms: ms.describe("Event-loop delay p99 over the interval."),
+    eventLoopDelayMaxMs: ms.describe("Highest event-loop delay over the interval."),
+  })
+  .strict();
+
 export const intervalSchema = z
   .object({
     t: ms.describe("Interval start, ms since startedAt."),
@@ -111,6 +122,12 @@ export const intervalSchema = z
         acked: z.number().describe("acked / s"),
         received: z.number().describe("received / s"),
         errors: z.number().describe("(errors + failed.*) / s"),
+        offered: z
+          .number()
+          .optional()
+          .describe(
+            "offered / s: messages the open-model plan made due (planned load; absent in results written before it existed).",
+          ),
       })
       .strict(),
     latency: z
@@ -123,8 +140,15 @@ export const intervalSchema = z
       .describe(
         "Per-interval latencies (the catalogue's perInterval ones); absent when nothing was recorded.",
       ),
-    gauges: z.record(z.string(), z.number()).describe("Last value of each gauge (connected, …)."),
+    gauges: z
+      .record(z.string(), z.number())
+      .describe(
+        "Last value of each gauge (connected, …), and its lowest / highest during the interval as <gauge>.min / <gauge>.max.",
+      ),
     markers: z.array(markerSchema),
+    generator: intervalGeneratorSchema
+      .optional()
+      .describe("Generator health over the interval (absent in results written before it existed)."),
   })
   .strict();
 

@@ -21,6 +21,7 @@ import { costLine, estimateCost, type RunPlan } from "../scenario/index.js";
 import { type Assembled, assembleRun } from "./assemble.js";
 import { ChurnRun } from "./churn.js";
 import { CommandRun } from "./commands/index.js";
+import { IntervalData } from "./interval-data.js";
 import { connectShadowCloud, createShadowRun, type ShadowRun } from "./shadow/index.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
 
@@ -126,6 +127,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #commands: CommandRun | undefined;
   /** Disconnect/reconnect waves (scenario `churn:`). */
   #churn: ChurnRun | undefined;
+  /** Per-interval generator health, offered load and phase markers (closed after the recorder). */
+  #intervals: IntervalData | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -149,6 +152,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
   async run(signals: SessionSignals): Promise<SessionOutcome> {
     if (this.#ran) throw new Error("RunSession.run: a session runs once");
     this.#ran = true;
+    this.#intervals = new IntervalData(this.recorder, this.plan);
     const tick = setInterval(() => {
       this.recorder.tick();
       this.#checkSaturation();
@@ -162,6 +166,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
       if (!signals.run.aborted) await this.#o.publishGate?.(signals.run);
       if (!signals.run.aborted) await this.#publish(signals.run);
       this.#parts?.fleet.stopOffering();
+      this.#intervals.stoppedOffering();
       this.#shadow?.stopOffering();
       this.#commands?.stopOffering();
       this.#churn?.stopOffering();
@@ -267,7 +272,10 @@ export class RunSession extends EventEmitter<SessionEvents> {
     this.#monitor = new GeneratorMonitor();
     fleet.startPublishing();
     this.#publishStart = fleet.runStartMs;
-    if (fleet.runStartMs !== undefined) this.#shadow?.start(fleet.runStartMs);
+    if (fleet.runStartMs !== undefined) {
+      this.#intervals?.publishingStarted(fleet.runStartMs);
+      this.#shadow?.start(fleet.runStartMs);
+    }
     if (this.#publishStart !== undefined) this.#commands?.start(this.#publishStart);
     this.#churn = ChurnRun.forPlan(this.plan, fleet, this.recorder);
     if (this.#churn && this.#publishStart !== undefined)
@@ -298,6 +306,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     const fleet = this.#parts?.fleet;
     const stopped = signals.run.aborted;
     fleet?.stopOffering();
+    this.#intervals?.stoppedOffering();
     // The drain is over: whatever the target has not answered by now never will be, for this run.
     fleet?.settleUnanswered(stopped ? "stoppedByUser" : "noResponse");
     this.#shadow?.settle();
@@ -310,6 +319,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     // Closing stops the clients: QoS 1 publishes still in flight fail with a counted reason.
     await closeBounded(this.#stack, this.plan.graceMs + 30_000, signals.hard);
     this.recorder.close(endedAt);
+    this.#intervals?.close();
     this.#setPhase("done");
     const started = this.#publishStart !== undefined;
     // A run that never started has nothing to report (README "Exit codes").
@@ -408,6 +418,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
   #setPhase(phase: SessionPhase): void {
     if (phase === this.#phase) return;
     this.#phase = phase;
+    this.#intervals?.sessionPhase(phase);
     this.emit("phase", phase);
   }
 

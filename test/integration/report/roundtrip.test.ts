@@ -33,7 +33,7 @@ import {
 } from "../../../src/metrics/histograms.js";
 import type { Comparison } from "../../../src/report/compare.js";
 import { fmtInt, fmtMs } from "../../../src/report/format.js";
-import { reportData } from "../../../src/report/html.js";
+import { reportData } from "../../../src/report/html-data.js";
 import type { RunResult } from "../../../src/report/index.js";
 import { ensureBuilt, spawnCli } from "../cli/cli-harness.js";
 

@@ -62,6 +62,18 @@ describe("RunSession", () => {
     expect(r.counts.lost).toBe(0);
     expect(r.environment.workers).toBe(1);
     expect(s.snapshot()).toMatchObject({ phase: "done", published: 100, acked: 100, inFlight: 0 });
+    // Per-interval data for the report (run/interval-data.ts): the plan's offered load adds up to
+    // the plan, labelled phase markers in order, generator health in every interval, connect latency
+    // and the connected gauge's highs per interval.
+    expect(r.counts.other.offered).toBe(100);
+    expect(r.intervals.reduce((a, iv) => a + (iv.counts.offered ?? 0), 0)).toBe(100);
+    const phaseMarks = r.intervals.flatMap((iv) => iv.markers).filter((m) => m.kind === "phase");
+    expect(phaseMarks.map((m) => m.detail)).toEqual(["connecting", "publishing", "steady", "draining"]);
+    expect(r.intervals.every((iv) => iv.generator !== undefined && iv.generator.cpuPercent >= 0)).toBe(true);
+    expect(r.intervals.reduce((a, iv) => a + (iv.latency.connect?.count ?? 0), 0)).toBe(
+      r.latency.connect.count,
+    );
+    expect(Math.max(...r.intervals.map((iv) => iv.gauges["connected.max"] ?? 0))).toBe(4);
   });
 
   it("stopped early: partial, the given reason, published = acked + failed", async () => {
@@ -77,6 +89,9 @@ describe("RunSession", () => {
     expect(r.partialReason).toBe("stopped by the test");
     expect(r.counts.published).toBeGreaterThan(0);
     expect(r.counts.published).toBeLessThan(100);
+    // Offered stops with the run: more than nothing, less than the whole plan.
+    expect(r.counts.other.offered ?? 0).toBeGreaterThan(0);
+    expect(r.counts.other.offered ?? 0).toBeLessThan(100);
     const failed = Object.values(r.counts.failed).reduce((a, b) => a + b, 0);
     expect(r.counts.acked + failed).toBe(r.counts.published);
   });

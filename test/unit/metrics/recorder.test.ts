@@ -41,8 +41,8 @@ describe("Recorder", () => {
     expect(s.intervals.map((i) => i.durationMs)).toEqual([1000, 1000, 1000]);
     const [a, b, c] = s.intervals;
     expect(a!.counts).toEqual({ published: 10 });
-    // Last value, and the lowest during the interval: a dip is not hidden by a recovery.
-    expect(a!.gauges).toEqual({ connected: 3, "connected.min": 1 });
+    // Last value, and the lowest / highest during the interval: a dip is not hidden by a recovery.
+    expect(a!.gauges).toEqual({ connected: 3, "connected.min": 1, "connected.max": 3 });
     expect(a!.markers).toEqual([{ t: 0, kind: "phase", detail: "ramp" }]);
     expect(a!.latency.publishAck!.count).toBe(2);
     expect(a!.latency.publishAck!.max).toBeCloseTo(7, 2);
@@ -50,7 +50,8 @@ describe("Recorder", () => {
     expect(b!.latency.publishAck!.count).toBe(1);
     expect(b!.latency.publishAck!.p50).toBeCloseTo(100, 0);
     expect(c!.counts).toEqual({});
-    expect(c!.gauges).toEqual({ connected: 3, "connected.min": 3 }); // gauges carry their last value
+    // Gauges carry their last value.
+    expect(c!.gauges).toEqual({ connected: 3, "connected.min": 3, "connected.max": 3 });
     expect(c!.latency.publishAck).toBeUndefined();
     expect(s.counters).toEqual({ published: 14, "failed.135": 1 });
     expect(s.latency.publishAck.count).toBe(3);
