@@ -247,6 +247,24 @@ export class Recorder {
     return h ? percentileMs(h, percentile) : 0;
   }
 
+  /**
+   * Counter totals, gauge values and whole-run latency summaries (ms) so far, without encoding any
+   * histogram: cheap enough for live exporters to read every second.
+   */
+  liveView(): {
+    counters: Record<string, number>;
+    gauges: Record<string, number>;
+    latency: Record<LatencyMetric, LatencySummary>;
+  } {
+    const latency = {} as Record<LatencyMetric, LatencySummary>;
+    for (const [m, h] of this.#hist) latency[m] = summarize(h);
+    return {
+      counters: Object.fromEntries([...this.#counters].map(([k, slot]) => [k, slot.total])),
+      gauges: Object.fromEntries(this.#gauges),
+      latency,
+    };
+  }
+
   /** The most recently closed interval, if any. */
   lastInterval(): IntervalRecord | undefined {
     return this.#intervals.at(-1);

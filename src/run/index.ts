@@ -3,6 +3,7 @@
  * run or one shard; target drivers say where devices connect and how they authenticate.
  */
 export { type Assembled, type AssembleOptions, assembleRun } from "./assemble.js";
+export { type LiveMetrics, liveMetricsOf } from "./live-metrics.js";
 export { progressSource, sumSnapshots } from "./progress.js";
 export {
   RunSession,

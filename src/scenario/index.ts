@@ -53,6 +53,14 @@ export {
   scenarioSchema,
 } from "./schema.js";
 export {
+  exportSchema,
+  LISTEN_ALLOWED,
+  OTLP_URL_ALLOWED,
+  otlpUrlProblem,
+  parseListen,
+  type ScenarioExport,
+} from "./schema-export.js";
+export {
   type CompiledTemplate,
   compileJsonPayload,
   compileTemplate,

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
 import { parseMqttUrl } from "../lib/mqtt-url.js";
+import { exportSchema } from "./schema-export.js";
 import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
 import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
 
@@ -327,6 +328,7 @@ export const scenarioSchema = z.strictObject({
     .strictObject({ grace: durationMs(0, 600_000, "0s to 10m").default(10_000) })
     .default({ grace: 10_000 }),
   thresholds: z.array(z.string().trim().min(1)).default([]),
+  export: exportSchema.optional(),
 });
 
 /** A validated scenario: durations in ms, rates per second, sizes in bytes. */

@@ -11,6 +11,7 @@
  */
 import { randomInt } from "node:crypto";
 import path from "node:path";
+import type { ExportTarget } from "../../export/index.js";
 import { ExitCode, UserError } from "../../lib/errors.js";
 import { SecretRegistry } from "../../lib/redact.js";
 import { ProgressPrinter, type RunResult, renderSummary, shouldUseColor } from "../../report/index.js";
@@ -31,6 +32,7 @@ import {
 import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
+import { runExportTargets, startLiveExport } from "./live-export.js";
 import { type PreparedOutputDir, prepareOutputDir } from "./output-dir.js";
 import { createRunner } from "./runner.js";
 import {
@@ -59,6 +61,8 @@ export interface RunFlags extends ShardFlags {
   set?: string[];
   /** `--workers N|auto`: worker processes (./runner.ts); default auto. */
   workers?: string | number;
+  /** `--export prometheus=[host]:port` / `--export otlp=URL` (repeatable): live metrics (./live-export.ts). */
+  export?: string[];
 }
 
 export interface RunIo {
@@ -104,6 +108,8 @@ interface PreparedRun {
   scenarioAsRun: unknown;
   startedAt: number;
   output: PreparedOutputDir;
+  /** Live metrics exporters to start with the run (scenario `export:` + `--export`). */
+  exportTargets: ExportTarget[];
 }
 
 async function runScenario(
@@ -165,6 +171,7 @@ async function prepareRun(
     ...(sharding.shard ? { shard: sharding.shard } : {}),
   });
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
+  const exportTargets = runExportTargets(loaded.scenario, flags.export, flags.scenario);
   // Before any load: a bad --out is exit 2 here, not a lost run later.
   const output = await prepareOutputDir({
     out: flags.out === undefined ? undefined : shardOut(flags.out, sharding.shard),
@@ -193,6 +200,7 @@ async function prepareRun(
     scenarioAsRun,
     startedAt,
     output,
+    exportTargets,
   };
 }
 
@@ -217,6 +225,13 @@ async function runSession(r: PreparedRun, interrupts: RunInterrupts): Promise<Se
       if (!flags.quiet || line.startsWith("note:")) say(`iotload: ${line}\n`);
     },
   });
+  // Owned by this run: started before it, closed (final push, server closed) after it.
+  const exporting = await startLiveExport(r.exportTargets, r.plan, session, (line) =>
+    say(`iotload: ${line}\n`),
+  ).catch(async (error: unknown) => {
+    await r.output.discard();
+    throw error;
+  });
   const progress =
     flags.quiet || flags.json ? undefined : new ProgressPrinter(io.stderr, { tty: io.stderr.isTTY === true });
   session.once("phase", () => progress?.start(progressSource(() => session.snapshot())));
@@ -231,6 +246,7 @@ async function runSession(r: PreparedRun, interrupts: RunInterrupts): Promise<Se
     });
   } finally {
     progress?.stop();
+    await exporting?.close();
   }
 }
 

@@ -12,6 +12,7 @@
 import { serializeError } from "../../lib/ipc-error.js";
 import { SecretRegistry } from "../../lib/redact.js";
 import { planRun } from "../../scenario/index.js";
+import { liveMetricsOf } from "../live-metrics.js";
 import { RunSession } from "../session.js";
 import { emulatorCredentials, emulatorOpenTarget, type OpenTarget } from "../targets/index.js";
 import type { ParentToWorker, WorkerStart, WorkerToParent } from "./protocol.js";
@@ -81,7 +82,8 @@ async function runShard(
     let ticks = 0;
     s.on("phase", (phase) => send({ type: "phase", phase }));
     s.on("tick", (snapshot) => {
-      send({ type: "tick", snapshot });
+      // The live metrics ride along so the parent can export them (src/export/, labelled by worker).
+      send({ type: "tick", snapshot, live: liveMetricsOf(s.recorder) });
       ticks += 1;
       // The result so far, for the parent to merge (marked) should this process die before "done".
       if (ticks % start.partialEverySeconds === 0 && s.phase !== "done")
