@@ -90,6 +90,8 @@ async function runShard(
         send({ type: "partial", result: s.resultSoFar() });
     });
     const outcome = await s.run({ run: run.signal, hard: hard.signal, reason });
+    // The final counts (settled, lost counted): the parent's live exporters push them at close.
+    send({ type: "tick", snapshot: s.snapshot(), live: liveMetricsOf(s.recorder) });
     send({
       type: "done",
       started: outcome.started,
