@@ -5,7 +5,8 @@
  * reader, so gauge `_min` / `_max` windows are "since this exporter's previous collection".
  */
 import { METRICS, type MetricCatalogue, splitMetricKey } from "../metrics/catalogue.js";
-import { encodeHistogram, type Histogram, mergeEncoded, percentileMs } from "../metrics/histograms.js";
+import { encodeHistogram, type Histogram, mergeEncoded } from "../metrics/histograms.js";
+import { quantilesMs } from "../metrics/live-summary.js";
 import type { LiveMetrics } from "../run/live-metrics.js";
 import {
   type MetricFamily,
@@ -178,8 +179,13 @@ function samplesOf(f: MetricFamily, feed: ExportFeed, windows: Windows): Sample[
         if (encoded === undefined) break;
         const h: Histogram = mergeEncoded(encoded);
         if (h.totalCount === 0) break;
-        for (const q of RECENT_QUANTILES)
-          out.push({ labels: { ...base, quantile: String(q) }, value: percentileMs(h, q * 100) / 1000 });
+        const values = quantilesMs(
+          h,
+          RECENT_QUANTILES.map((q) => q * 100),
+        );
+        RECENT_QUANTILES.forEach((q, i) => {
+          out.push({ labels: { ...base, quantile: String(q) }, value: (values[i] ?? 0) / 1000 });
+        });
         break;
       }
     }

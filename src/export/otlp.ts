@@ -114,6 +114,11 @@ export class OtlpExporter {
     );
   }
 
+  /** Pushes the current values now (besides the periodic pushes). */
+  flush(): Promise<void> {
+    return this.#provider.forceFlush({ timeoutMillis: EXPORT_TIMEOUT_MS });
+  }
+
   /** Pushes the final values, then stops the timer. Idempotent; bounded by the export timeout. */
   close(): Promise<void> {
     this.#closed ??= this.#provider.shutdown({ timeoutMillis: EXPORT_TIMEOUT_MS }).catch(() => {

@@ -40,6 +40,7 @@ import {
   intervalLatencyFrom,
   type Marker,
 } from "./intervals.js";
+import { type LiveLatencySummary, liveSummary } from "./live-summary.js";
 
 export type { LatencyMetric };
 
@@ -254,10 +255,10 @@ export class Recorder {
   liveView(): {
     counters: Record<string, number>;
     gauges: Record<string, number>;
-    latency: Record<LatencyMetric, LatencySummary>;
+    latency: Record<LatencyMetric, LiveLatencySummary>;
   } {
-    const latency = {} as Record<LatencyMetric, LatencySummary>;
-    for (const [m, h] of this.#hist) latency[m] = summarize(h);
+    const latency = {} as Record<LatencyMetric, LiveLatencySummary>;
+    for (const [m, h] of this.#hist) latency[m] = liveSummary(h);
     return {
       counters: Object.fromEntries([...this.#counters].map(([k, slot]) => [k, slot.total])),
       gauges: Object.fromEntries(this.#gauges),

@@ -3,8 +3,9 @@
  * exporters (src/export/) publish. A worker process sends it with each tick; its parent exports it
  * labelled with the worker's number.
  */
-import type { LatencySummary, Recorder } from "../metrics/index.js";
+import type { Recorder } from "../metrics/index.js";
 import { GAUGE_MIN_SUFFIX } from "../metrics/intervals.js";
+import type { LiveLatencySummary } from "../metrics/live-summary.js";
 
 export interface LiveMetrics {
   /** Whole-run counter totals by dotted key (`failed.noResponse`, …), as recorded. */
@@ -14,7 +15,7 @@ export interface LiveMetrics {
   /** Each gauge's lowest value in the last closed interval (a dip inside a second stays visible). */
   lows: Record<string, number>;
   /** Whole-run latency summaries, ms. */
-  latency: Record<string, LatencySummary>;
+  latency: Record<string, LiveLatencySummary>;
   /**
    * The last closed interval's latency histograms (encoded, µs) of the catalogue's perInterval
    * latencies, with the interval's start: an exporter adds each interval once into its window.
