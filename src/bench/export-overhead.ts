@@ -35,6 +35,11 @@ async function startExporting(): Promise<Exporting> {
   });
   await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
   const feed = new ExportFeed();
+  let current: Recorder | undefined;
+  // As LiveExport does: latency summaries read when an exporter collects, not every tick.
+  feed.beforeCollect = () => {
+    if (current) feed.update([{ labels: LABELS, metrics: liveMetricsOf(current, true) }]);
+  };
   const prometheus = await PrometheusExporter.create({ feed, host: "127.0.0.1", port: 0 });
   const otlp = new OtlpExporter({
     feed,
@@ -44,7 +49,8 @@ async function startExporting(): Promise<Exporting> {
   });
   return {
     async tick(r, second) {
-      feed.update([{ labels: LABELS, metrics: liveMetricsOf(r) }]);
+      current = r;
+      feed.update([{ labels: LABELS, metrics: liveMetricsOf(r, false) }]);
       if (second % 15 === 0) await (await fetch(prometheus.url)).text();
       if (second % 10 === 0) await otlp.flush();
     },

@@ -76,6 +76,7 @@ export class FeedReader {
 
   /** Every family with its samples now; starts new gauge and latency windows. */
   collect(): FamilySamples[] {
+    this.#feed.beforeCollect?.();
     const windows = { gauges: this.#windows, recent: this.#recent };
     this.#windows = new Map();
     this.#recent = new Map();
@@ -88,6 +89,8 @@ export class ExportFeed {
   readonly #catalogue: MetricCatalogue;
   readonly #readers = new Set<FeedReader>();
   #sources: LiveSource[] = [];
+  /** Called before each collection: the owner refreshes the sources with latency summaries. */
+  beforeCollect: (() => void) | undefined;
   /** Per source key: the start of the last interval fed to the readers (each is added once). */
   readonly #lastInterval = new Map<string, number>();
 
@@ -112,7 +115,12 @@ export class ExportFeed {
 
   /** The sources' metrics now (each tick): kept as the latest, and gauges fed to every window. */
   update(sources: LiveSource[]): void {
-    this.#sources = sources;
+    const previous = new Map(this.#sources.map((s) => [sourceKey(s.labels), s.metrics.latency]));
+    this.#sources = sources.map((s) => {
+      // A source without latency summaries this time keeps its last ones.
+      const latency = s.metrics.latency ?? previous.get(sourceKey(s.labels));
+      return latency === undefined ? s : { ...s, metrics: { ...s.metrics, latency } };
+    });
     for (const s of sources) {
       const key = sourceKey(s.labels);
       for (const [gauge, value] of Object.entries(s.metrics.gauges)) {
@@ -165,7 +173,7 @@ function samplesOf(f: MetricFamily, feed: ExportFeed, windows: Windows): Sample[
         break;
       }
       case "summary": {
-        const l = m.latency[f.metric];
+        const l = m.latency?.[f.metric];
         if (l === undefined) break;
         if (l.count > 0)
           for (const { q, field } of QUANTILES)

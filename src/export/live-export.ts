@@ -76,7 +76,7 @@ export interface ExportableRun {
 export interface LiveExportOptions {
   targets: readonly ExportTarget[];
   /** The run's sources now: one (this process) or one per worker process. */
-  read: () => { worker: number; metrics: LiveMetrics }[];
+  read: (withLatency: boolean) => { worker: number; metrics: LiveMetrics }[];
   labels: Omit<SourceLabels, "worker">;
   /** "Prometheus metrics at http://…" and push failures: lines for the user. */
   notify: (line: string) => void;
@@ -91,6 +91,8 @@ export class LiveExport {
 
   private constructor(o: LiveExportOptions) {
     this.#o = o;
+    // Latency summaries are read when an exporter collects (a scrape, a push), not every second.
+    this.#feed.beforeCollect = () => this.update(true);
   }
 
   /** Starts every exporter; a Prometheus port in use is a UserError (exit 2) naming where it came from. */
@@ -124,7 +126,7 @@ export class LiveExport {
       await live.close();
       throw error;
     }
-    live.update();
+    live.update(false);
     return live;
   }
 
@@ -135,15 +137,15 @@ export class LiveExport {
 
   /** Feeds the exporters from the run's ticks until close(). */
   attach(run: ExportableRun): void {
-    const onTick = () => this.update();
+    const onTick = () => this.update(false);
     run.on("tick", onTick);
     this.#detach = () => run.off("tick", onTick);
   }
 
-  /** Reads the run's metrics now (each tick, and once more before the final push). */
-  update(): void {
+  /** Reads the run's metrics now (each tick; with latency summaries before each collection). */
+  update(withLatency: boolean): void {
     const sources: LiveSource[] = this.#o
-      .read()
+      .read(withLatency)
       .map(({ worker, metrics }) => ({ labels: { ...this.#o.labels, worker: String(worker) }, metrics }));
     this.#feed.update(sources);
   }
@@ -152,7 +154,7 @@ export class LiveExport {
   async close(): Promise<void> {
     this.#detach?.();
     this.#detach = undefined;
-    this.update();
+    this.update(true);
     await Promise.all([
       ...this.#otlp.splice(0).map((e) => e.close()),
       ...this.#prometheus.splice(0).map((p) => p.close()),

@@ -250,20 +250,19 @@ export class Recorder {
 
   /**
    * Counter totals, gauge values and whole-run latency summaries (ms) so far, without encoding any
-   * histogram: cheap enough for live exporters to read every second.
+   * histogram (the summaries only when asked: one walk over each histogram's buckets).
    */
-  liveView(): {
+  liveView(withLatency = true): {
     counters: Record<string, number>;
     gauges: Record<string, number>;
-    latency: Record<LatencyMetric, LiveLatencySummary>;
+    latency?: Record<LatencyMetric, LiveLatencySummary>;
   } {
+    const counters = Object.fromEntries([...this.#counters].map(([k, slot]) => [k, slot.total]));
+    const gauges = Object.fromEntries(this.#gauges);
+    if (!withLatency) return { counters, gauges };
     const latency = {} as Record<LatencyMetric, LiveLatencySummary>;
     for (const [m, h] of this.#hist) latency[m] = liveSummary(h);
-    return {
-      counters: Object.fromEntries([...this.#counters].map(([k, slot]) => [k, slot.total])),
-      gauges: Object.fromEntries(this.#gauges),
-      latency,
-    };
+    return { counters, gauges, latency };
   }
 
   /** The most recently closed interval, if any. */

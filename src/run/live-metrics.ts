@@ -14,8 +14,11 @@ export interface LiveMetrics {
   gauges: Record<string, number>;
   /** Each gauge's lowest value in the last closed interval (a dip inside a second stays visible). */
   lows: Record<string, number>;
-  /** Whole-run latency summaries, ms. */
-  latency: Record<string, LiveLatencySummary>;
+  /**
+   * Whole-run latency summaries, ms; absent when not asked for (a walk over every histogram's buckets:
+   * exporters ask when they collect, workers every few ticks, not every second).
+   */
+  latency?: Record<string, LiveLatencySummary>;
   /**
    * The last closed interval's latency histograms (encoded, µs) of the catalogue's perInterval
    * latencies, with the interval's start: an exporter adds each interval once into its window.
@@ -23,14 +26,15 @@ export interface LiveMetrics {
   interval?: { t: number; latency: Record<string, string> };
 }
 
-export function liveMetricsOf(recorder: Recorder): LiveMetrics {
+export function liveMetricsOf(recorder: Recorder, withLatency = true): LiveMetrics {
+  const view = recorder.liveView(withLatency);
   const lows: Record<string, number> = {};
   const last = recorder.lastInterval();
-  if (last === undefined) return { ...recorder.liveView(), lows };
+  if (last === undefined) return { ...view, lows };
   for (const [k, v] of Object.entries(last.gauges)) {
     if (k.endsWith(GAUGE_MIN_SUFFIX)) lows[k.slice(0, -GAUGE_MIN_SUFFIX.length)] = v;
   }
   const latency: Record<string, string> = {};
   for (const [m, l] of Object.entries(last.latency)) if (l) latency[m] = l.encoded;
-  return { ...recorder.liveView(), lows, interval: { t: last.t, latency } };
+  return { ...view, lows, interval: { t: last.t, latency } };
 }

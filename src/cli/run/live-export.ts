@@ -25,7 +25,7 @@ export async function startLiveExport(
     runner instanceof WorkerPool
       ? () => runner.liveMetrics()
       : runner instanceof RunSession
-        ? () => [{ worker: 0, metrics: liveMetricsOf(runner.recorder) }]
+        ? (withLatency: boolean) => [{ worker: 0, metrics: liveMetricsOf(runner.recorder, withLatency) }]
         : () => [];
   const live = await LiveExport.start({
     targets,

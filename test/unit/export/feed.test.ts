@@ -161,6 +161,23 @@ describe("ExportFeed", () => {
     expect(recent(a.collect())).toEqual([]);
   });
 
+  it("a source updated without latency summaries keeps its last ones (workers send them every few ticks)", () => {
+    const clock = fakeClock(T0);
+    const r = new Recorder({ clock, startMs: T0 });
+    const feed = new ExportFeed();
+    const reader = feed.reader();
+    const labels = { ...LABELS, worker: "0" };
+    r.latency("publishAck", 7);
+    feed.update([{ labels, metrics: liveMetricsOf(r, true) }]);
+    r.latency("publishAck", 9);
+    r.count("published", 2);
+    feed.update([{ labels, metrics: liveMetricsOf(r, false) }]);
+    const fams = reader.collect();
+    expect(family(fams, "iotload_published_total").samples[0]?.value).toBe(2);
+    const ack = family(fams, "iotload_publish_ack_seconds").samples;
+    expect(ack.find((s) => s.suffix === "_count")?.value).toBe(1);
+  });
+
   it("labels each worker's series with its number", () => {
     const feed = new ExportFeed();
     const reader = feed.reader();
