@@ -6,7 +6,7 @@
  * counts too: an upper bound). Simulated time, one second per `rate` messages; process CPU time per
  * message, best of three rounds, side by side.
  */
-import { createServer } from "node:http";
+import { createServer, get } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ExportFeed } from "../export/feed.js";
 import { OtlpExporter } from "../export/otlp.js";
@@ -22,6 +22,16 @@ export interface ExportBenchRow {
 
 const SECONDS = 60;
 const LABELS = { run_id: "bench", scenario: "bench", shard: "0/1", worker: "0" };
+
+/** One scrape with node:http (lighter than fetch: the scraper is another process in a real run). */
+function scrape(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      res.resume();
+      res.on("end", () => resolve());
+    }).on("error", reject);
+  });
+}
 
 interface Exporting {
   tick(r: Recorder, second: number): Promise<void>;
@@ -51,7 +61,7 @@ async function startExporting(): Promise<Exporting> {
     async tick(r, second) {
       current = r;
       feed.update([{ labels: LABELS, metrics: liveMetricsOf(r, false) }]);
-      if (second % 15 === 0) await (await fetch(prometheus.url)).text();
+      if (second % 15 === 0) await scrape(prometheus.url);
       if (second % 10 === 0) await otlp.flush();
     },
     async close() {

@@ -137,6 +137,11 @@ export class ExportFeed {
   }
 }
 
+/** ms → s, kept to the µs the histograms record (no 0.0019470000000000002 in a scrape). */
+function seconds(ms: number): number {
+  return Math.round(ms * 1000) / 1e6;
+}
+
 function sourceKey(labels: SourceLabels): string {
   return `${labels.shard}/${labels.worker}`;
 }
@@ -177,8 +182,8 @@ function samplesOf(f: MetricFamily, feed: ExportFeed, windows: Windows): Sample[
         if (l === undefined) break;
         if (l.count > 0)
           for (const { q, field } of QUANTILES)
-            out.push({ labels: { ...base, quantile: q }, value: l[field] / 1000 });
-        out.push({ labels: base, value: (l.mean * l.count) / 1000, suffix: "_sum" });
+            out.push({ labels: { ...base, quantile: q }, value: seconds(l[field]) });
+        out.push({ labels: base, value: seconds(l.mean * l.count), suffix: "_sum" });
         out.push({ labels: base, value: l.count, suffix: "_count" });
         break;
       }
@@ -192,7 +197,7 @@ function samplesOf(f: MetricFamily, feed: ExportFeed, windows: Windows): Sample[
           RECENT_QUANTILES.map((q) => q * 100),
         );
         RECENT_QUANTILES.forEach((q, i) => {
-          out.push({ labels: { ...base, quantile: String(q) }, value: (values[i] ?? 0) / 1000 });
+          out.push({ labels: { ...base, quantile: String(q) }, value: seconds(values[i] ?? 0) });
         });
         break;
       }
