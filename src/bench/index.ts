@@ -12,6 +12,7 @@
 import { formatTag, parseTag } from "../fleet/tag.js";
 import { parseScenario, planRun } from "../scenario/index.js";
 import { formatBrokerThrottleBench, runBrokerThrottleBench } from "./broker-throttle.js";
+import { formatExportBench, runExportBench } from "./export-overhead.js";
 import { formatRecorderBench, runRecorderBench } from "./recorder.js";
 import { formatSchedulerBench, runSchedulerBench } from "./scheduler.js";
 
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     process.stdout.write(`  ${name.padEnd(width)}  ${ns.toFixed(0).padStart(6)} ns\n`);
   process.stdout.write(`${formatSchedulerBench(runSchedulerBench())}\n`);
   process.stdout.write(`${formatRecorderBench(await runRecorderBench())}\n`);
+  process.stdout.write(`${formatExportBench(await runExportBench())}\n`);
   process.stdout.write(`${formatBrokerThrottleBench(await runBrokerThrottleBench())}\n`);
   if (sink === 42) process.stdout.write("\n"); // keeps the results alive for the optimizer
 }

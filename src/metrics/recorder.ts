@@ -43,6 +43,7 @@ import {
   intervalLatencyFrom,
   type Marker,
 } from "./intervals.js";
+import { type LiveLatencySummary, liveSummary } from "./live-summary.js";
 
 export type { LatencyMetric };
 
@@ -440,6 +441,23 @@ export class Recorder {
     if (metric === "publishAck") this.#foldAcks();
     const h = this.#hist.get(metric);
     return h ? percentileMs(h, percentile) : 0;
+  }
+
+  /**
+   * Counter totals, gauge values and whole-run latency summaries (ms) so far, without encoding any
+   * histogram (the summaries only when asked: one walk over each histogram's buckets).
+   */
+  liveView(withLatency = true): {
+    counters: Record<string, number>;
+    gauges: Record<string, number>;
+    latency?: Record<LatencyMetric, LiveLatencySummary>;
+  } {
+    const counters = Object.fromEntries([...this.#counters].map(([k, slot]) => [k, slot.total]));
+    const gauges = Object.fromEntries(this.#gauges);
+    if (!withLatency) return { counters, gauges };
+    const latency = {} as Record<LatencyMetric, LiveLatencySummary>;
+    for (const [m, h] of this.#hist) latency[m] = liveSummary(h);
+    return { counters, gauges, latency };
   }
 
   /** The most recently closed interval, if any. */

@@ -70,6 +70,14 @@ export {
 } from "./schema.js";
 export { churnSchema, type ScenarioChurn } from "./schema-churn.js";
 export { commandsSchema, type ScenarioCommands } from "./schema-commands.js";
+export {
+  exportSchema,
+  LISTEN_ALLOWED,
+  OTLP_URL_ALLOWED,
+  otlpUrlProblem,
+  parseListen,
+  type ScenarioExport,
+} from "./schema-export.js";
 export { hasFlowList, type ScenarioFlow, scenarioFlows } from "./schema-flows.js";
 export { type ScenarioThreshold, thresholdsSchema } from "./schema-thresholds.js";
 export {

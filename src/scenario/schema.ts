@@ -10,6 +10,7 @@ import { filterSyntaxProblem } from "../lib/mqtt-topic.js";
 import { parseMqttUrl } from "../lib/mqtt-url.js";
 import { churnSchema } from "./schema-churn.js";
 import { commandsSchema } from "./schema-commands.js";
+import { exportSchema } from "./schema-export.js";
 import { publishSchema } from "./schema-flows.js";
 import { shadowSchema } from "./schema-shadow.js";
 import { thresholdsSchema } from "./schema-thresholds.js";
@@ -355,6 +356,7 @@ export const scenarioSchema = z.strictObject({
     .strictObject({ grace: durationMs(0, 600_000, "0s to 10m").default(10_000) })
     .default({ grace: 10_000 }),
   thresholds: thresholdsSchema,
+  export: exportSchema.optional(),
 });
 
 /** A validated scenario: durations in ms, rates per second, sizes in bytes. */

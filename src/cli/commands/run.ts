@@ -1,7 +1,7 @@
 /**
  * `iotload run <scenario> [--devices N] [--duration D] [--rate R] [--seed S] [--out DIR] [--force] [--quiet] [--json]
  * [--profile P] [--region R] [--set path=value…] [--workers N|auto] [--shard i/n | --shards n] [--run-id ID]
- * [--start-at TIME] [--junit FILE]`: runs a scenario (or one shard of it: ../run/shard-flags.ts; over worker processes:
+ * [--start-at TIME] [--junit FILE] [--export prometheus=[host]:port | otlp=URL …]`: runs a scenario (or one shard of it: ../run/shard-flags.ts; over worker processes:
  * ../run/workers-flag.ts) against its target and writes reports/<name>-<runId>/{result.json, report.html,
  * latency.hlog} (a shard: …/shard-<i>-of-<n>/). Exit 0 ok, 2 bad input (including an
  * unusable --out, checked before the run), 3 threshold broken, 5 target refused, 6 target unreachable /
@@ -70,6 +70,12 @@ const run: Command = {
         type: "string",
         describe:
           "Worker processes sharing the run: N, or auto (one per core, at least 500 devices each); 1 = this process only",
+      })
+      .option("export", {
+        type: "string",
+        array: true,
+        describe:
+          "Live metrics while the run goes (repeatable): prometheus=[host]:port serves /metrics (:0 = any free port, the URL is printed), otlp=http://host:4318/v1/metrics pushes OTLP/HTTP",
       })
       .option("junit", {
         type: "string",

@@ -11,6 +11,7 @@
  */
 import { randomInt } from "node:crypto";
 import path from "node:path";
+import type { ExportTarget } from "../../export/index.js";
 import { ExitCode, UserError } from "../../lib/errors.js";
 import { SecretRegistry } from "../../lib/redact.js";
 import { ProgressPrinter, type RunResult, renderSummary, shouldUseColor } from "../../report/index.js";
@@ -32,6 +33,7 @@ import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
 import { RunInterrupts } from "./interrupts.js";
 import { writeJunit } from "./junit-file.js";
+import { runExportTargets, startLiveExport } from "./live-export.js";
 import { type PreparedOutputDir, prepareOutputDir } from "./output-dir.js";
 import { createRunner } from "./runner.js";
 import {
@@ -63,6 +65,8 @@ export interface RunFlags extends ShardFlags {
   workers?: string | number;
   /** `--junit FILE`: the thresholds as JUnit XML (../../report/junit.ts). */
   junit?: string;
+  /** `--export prometheus=[host]:port` / `--export otlp=URL` (repeatable): live metrics (./live-export.ts). */
+  export?: string[];
 }
 
 export interface RunIo {
@@ -108,6 +112,8 @@ interface PreparedRun {
   scenarioAsRun: unknown;
   startedAt: number;
   output: PreparedOutputDir;
+  /** Live metrics exporters to start with the run (scenario `export:` + `--export`). */
+  exportTargets: ExportTarget[];
 }
 
 async function runScenario(
@@ -171,6 +177,7 @@ async function prepareRun(
     ...(sharding.shard ? { shard: sharding.shard } : {}),
   });
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
+  const exportTargets = runExportTargets(loaded.scenario, flags.export, flags.scenario);
   // Before any load: a bad --out is exit 2 here, not a lost run later.
   const output = await prepareOutputDir({
     out: flags.out === undefined ? undefined : shardOut(flags.out, sharding.shard),
@@ -199,6 +206,7 @@ async function prepareRun(
     scenarioAsRun,
     startedAt,
     output,
+    exportTargets,
   };
 }
 
@@ -227,6 +235,13 @@ async function runSession(
       if (!flags.quiet || line.startsWith("note:")) say(`iotload: ${line}\n`);
     },
   });
+  // Owned by this run: started before it, closed (final push, server closed) after it.
+  const exporting = await startLiveExport(r.exportTargets, r.plan, session, (line) =>
+    say(`iotload: ${line}\n`),
+  ).catch(async (error: unknown) => {
+    await r.output.discard();
+    throw error;
+  });
   const progress =
     flags.quiet || flags.json ? undefined : new ProgressPrinter(io.stderr, { tty: io.stderr.isTTY === true });
   session.once("phase", () => progress?.start(progressSource(() => session.snapshot())));
@@ -242,6 +257,7 @@ async function runSession(
     });
   } finally {
     progress?.stop();
+    await exporting?.close();
   }
 }
 

@@ -25,6 +25,7 @@ import { deserializeError } from "../../lib/ipc-error.js";
 import type { SecretRegistry } from "../../lib/redact.js";
 import { mergeResults, type RunResult, withMergedThresholds } from "../../report/index.js";
 import type { PlanOverrides, RunPlan, Scenario } from "../../scenario/index.js";
+import type { LiveMetrics } from "../live-metrics.js";
 import { sumSnapshots } from "../progress.js";
 import type { SessionOutcome, SessionPhase, SessionSignals, SessionSnapshot } from "../session.js";
 import type { TargetOptions } from "../targets/index.js";
@@ -86,6 +87,8 @@ class Worker {
   readonly exited: Promise<void>;
   phase: SessionPhase = "starting";
   snapshot: SessionSnapshot | undefined;
+  /** The worker's metrics as of its last tick (live exporters). */
+  live: LiveMetrics | undefined;
   partial: RunResult | undefined;
   /** Connected and waiting at the start barrier. */
   ready = false;
@@ -180,6 +183,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     };
   }
 
+  /** Each worker's metrics as of its last tick (a dead worker's last ones included), for live export. */
+  liveMetrics(): { worker: number; metrics: LiveMetrics }[] {
+    return this.#workers.flatMap((w) => (w.live ? [{ worker: w.index, metrics: w.live }] : []));
+  }
+
   /** Runs every worker to its end (or until stopped); once. Always closes what it started. */
   async run(signals: SessionSignals): Promise<SessionOutcome> {
     if (this.#ran) throw new Error("WorkerPool.run: a pool runs once");
@@ -263,6 +271,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         break;
       case "tick":
         w.snapshot = m.snapshot;
+        if (m.live) w.live = m.live;
         // One tick per round of workers (worker 0's), so listeners see about one per second.
         if (w.index === this.#firstAlive()) this.emit("tick", this.snapshot());
         break;

@@ -16,6 +16,7 @@ import type { EmulatorInfo } from "../../emulator/index.js";
 import type { SerializedError } from "../../lib/ipc-error.js";
 import type { RunResult } from "../../report/index.js";
 import type { PlanOverrides, Scenario } from "../../scenario/index.js";
+import type { LiveMetrics } from "../live-metrics.js";
 import type { SessionPhase, SessionSnapshot } from "../session.js";
 import type { TargetOptions } from "../targets/index.js";
 
@@ -50,7 +51,7 @@ export type WorkerToParent =
   | { type: "phase"; phase: SessionPhase }
   /** Connected; waiting for `go` before the first publish. */
   | { type: "ready" }
-  | { type: "tick"; snapshot: SessionSnapshot }
+  | { type: "tick"; snapshot: SessionSnapshot; live?: LiveMetrics }
   | { type: "notify"; line: string }
   | { type: "partial"; result: RunResult }
   | { type: "done"; started: boolean; failure?: SerializedError; result?: RunResult };

@@ -12,6 +12,11 @@
 import { serializeError } from "../../lib/ipc-error.js";
 import { SecretRegistry } from "../../lib/redact.js";
 import { planRun } from "../../scenario/index.js";
+import { liveMetricsOf } from "../live-metrics.js";
+
+/** A worker's live metrics carry its latency summaries every this many ticks (and in the last one). */
+const LIVE_LATENCY_EVERY = 5;
+
 import { RunSession } from "../session.js";
 import { emulatorCredentials, emulatorOpenTarget, type OpenTarget } from "../targets/index.js";
 import type { ParentToWorker, WorkerStart, WorkerToParent } from "./protocol.js";
@@ -81,13 +86,17 @@ async function runShard(
     let ticks = 0;
     s.on("phase", (phase) => send({ type: "phase", phase }));
     s.on("tick", (snapshot) => {
-      send({ type: "tick", snapshot });
+      // The live metrics ride along so the parent can export them (src/export/, labelled by worker).
+      // Latency summaries every LIVE_LATENCY_EVERY ticks: whole-run quantiles move slowly.
+      send({ type: "tick", snapshot, live: liveMetricsOf(s.recorder, ticks % LIVE_LATENCY_EVERY === 0) });
       ticks += 1;
       // The result so far, for the parent to merge (marked) should this process die before "done".
       if (ticks % start.partialEverySeconds === 0 && s.phase !== "done")
         send({ type: "partial", result: s.resultSoFar() });
     });
     const outcome = await s.run({ run: run.signal, hard: hard.signal, reason });
+    // The final counts (settled, lost counted): the parent's live exporters push them at close.
+    send({ type: "tick", snapshot: s.snapshot(), live: liveMetricsOf(s.recorder) });
     send({
       type: "done",
       started: outcome.started,

@@ -124,7 +124,7 @@ describe("error classes", () => {
     });
     expect(d?.allowed).toContain("subscribers");
     expect(formatDiagnostic(d as Diagnostic)).toBe(
-      's.yaml:5:1: subscriber: unknown key (got "subscriber"); allowed: name, description, seed, target, credentials, devices, publish, phases, subscribers, shadow, commands, churn, stop, thresholds; did you mean "subscribers"?',
+      's.yaml:5:1: subscriber: unknown key (got "subscriber"); allowed: name, description, seed, target, credentials, devices, publish, phases, subscribers, shadow, commands, churn, stop, thresholds, export; did you mean "subscribers"?',
     );
   });
 

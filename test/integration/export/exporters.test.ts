@@ -1,0 +1,189 @@
+/**
+ * The live exporters against real receivers, with a real Recorder as the source (no emulator: the
+ * exporters read metrics, they do not care where they come from). Prometheus: `/metrics` scraped over
+ * HTTP and parsed with parse-prometheus-text-format. OTLP: pushed by the OpenTelemetry SDK's
+ * OTLP/HTTP exporter to a node:http receiver that decodes the JSON body. A metric added to the
+ * catalogue reaches the scrape without any other edit. Every server is closed at test end.
+ */
+import parsePrometheus, { type PromFamily } from "parse-prometheus-text-format";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { ExportFeed, LiveExport, OtlpExporter, PrometheusExporter } from "../../../src/export/index.js";
+import { METRICS, Recorder } from "../../../src/metrics/index.js";
+import { liveMetricsOf } from "../../../src/run/index.js";
+import { startOtlpReceiver } from "../../helpers/otlp-receiver.js";
+
+const LABELS = { run_id: "20260101-000000-abc", scenario: "soak", shard: "0/1", worker: "0" };
+
+/** A recorder with a little of everything, one interval closed (so "recent" series exist). */
+function recorded(): Recorder {
+  let now = 1_700_000_000_000;
+  const r = new Recorder({
+    startMs: now,
+    clock: {
+      now: () => now,
+      monotonicNs: () => BigInt(now) * 1_000_000n,
+      setTimeout: () => {
+        throw new Error("no timers");
+      },
+    },
+  });
+  r.count("published", 100);
+  r.count("acked", 97);
+  r.count("failed.noResponse", 3);
+  r.count("reconnects.serverDisconnect", 2);
+  r.count("credentials.refreshes", 1);
+  r.gauge("connected", 50);
+  for (let i = 1; i <= 100; i++) r.latency("publishAck", i);
+  now += 1000;
+  r.tick();
+  return r;
+}
+
+async function scrape(url: string): Promise<{ families: PromFamily[]; contentType: string }> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return { families: parsePrometheus(await res.text()), contentType: res.headers.get("content-type") ?? "" };
+}
+
+function fam(families: PromFamily[], name: string): PromFamily {
+  const f = families.find((x) => x.name === name);
+  if (!f) throw new Error(`${name} not in the scrape`);
+  return f;
+}
+
+async function prometheus(feed: ExportFeed): Promise<PrometheusExporter> {
+  const p = await PrometheusExporter.create({ feed, host: "127.0.0.1", port: 0 });
+  onTestFinished(() => p.close());
+  return p;
+}
+
+describe("Prometheus /metrics", () => {
+  it("serves the catalogue's metrics with HELP, TYPE, labels and HDR quantiles", async () => {
+    const feed = new ExportFeed();
+    const p = await prometheus(feed);
+    expect(p.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    feed.update([{ labels: LABELS, metrics: liveMetricsOf(recorded()) }]);
+    const { families, contentType } = await scrape(p.url);
+    expect(contentType).toContain("text/plain; version=0.0.4");
+
+    const published = fam(families, "iotload_published_total");
+    expect(published.type).toBe("COUNTER");
+    expect(published.help).toBe(METRICS.published.description);
+    expect(published.metrics).toEqual([{ value: "100", labels: LABELS }]);
+    expect(fam(families, "iotload_failed_total").metrics).toEqual([
+      { value: "3", labels: { ...LABELS, reason: "noResponse" } },
+    ]);
+    expect(fam(families, "iotload_reconnects_total").metrics).toEqual([
+      { value: "2", labels: { ...LABELS, cause: "serverDisconnect" } },
+    ]);
+    expect(fam(families, "iotload_connected").type).toBe("GAUGE");
+    expect(fam(families, "iotload_connected").metrics[0]?.value).toBe("50");
+
+    const ack = fam(families, "iotload_publish_ack_seconds");
+    expect(ack.type).toBe("SUMMARY");
+    // 1..100 ms recorded: p50 50 ms, p99 99 ms, max 100 ms (HdrHistogram, 3 significant digits).
+    expect(Number(ack.metrics[0]?.quantiles?.["0.5"])).toBeCloseTo(0.05, 3);
+    expect(Number(ack.metrics[0]?.quantiles?.["0.99"])).toBeCloseTo(0.099, 3);
+    expect(Number(ack.metrics[0]?.quantiles?.["1"])).toBeCloseTo(0.1, 3);
+    const recent = fam(families, "iotload_publish_ack_recent_seconds");
+    expect(recent.type).toBe("GAUGE");
+    expect(recent.metrics.find((m) => m.labels?.quantile === "1")?.labels).toEqual({
+      ...LABELS,
+      quantile: "1",
+    });
+  });
+
+  it("answers 404 off /metrics and closes (no listener left)", async () => {
+    const feed = new ExportFeed();
+    const p = await PrometheusExporter.create({ feed, host: "127.0.0.1", port: 0 });
+    const res = await fetch(p.url.replace("/metrics", "/"));
+    expect(res.status).toBe(404);
+    await res.arrayBuffer();
+    await p.close();
+    await p.close(); // idempotent
+    await expect(fetch(p.url)).rejects.toThrow();
+  });
+
+  it("a metric added to the catalogue shows up in the scrape without other edits", async () => {
+    const catalogue = {
+      ...METRICS,
+      "shadow.updates": {
+        kind: "counter",
+        unit: "count",
+        description: "Shadow updates accepted, by state.",
+        labels: ["state"],
+      },
+    } as const;
+    const feed = new ExportFeed(catalogue);
+    const p = await prometheus(feed);
+    const r = recorded();
+    // The recorder's types know only today's catalogue; the runtime path is the same for any key.
+    r.count("shadow.updates.accepted" as "published", 7);
+    feed.update([{ labels: LABELS, metrics: liveMetricsOf(r) }]);
+    const { families } = await scrape(p.url);
+    const f = fam(families, "iotload_shadow_updates_total");
+    expect(f.help).toBe("Shadow updates accepted, by state.");
+    expect(f.metrics).toEqual([{ value: "7", labels: { ...LABELS, state: "accepted" } }]);
+  });
+
+  it("a port in use is a UserError naming where it came from", async () => {
+    const feed = new ExportFeed();
+    const first = await prometheus(feed);
+    const port = Number(new URL(first.url).port);
+    await expect(
+      LiveExport.start({
+        targets: [{ kind: "prometheus", host: "127.0.0.1", port, from: "--export prometheus=127.0.0.1:x" }],
+        read: () => [],
+        labels: { run_id: "r", scenario: "s", shard: "0/1" },
+        notify: () => undefined,
+      }),
+    ).rejects.toMatchObject({
+      name: "UserError",
+      message: expect.stringContaining("--export prometheus=127.0.0.1:x: cannot listen"),
+    });
+  });
+});
+
+describe("OTLP/HTTP", () => {
+  it("pushes the same names and labels to a collector, the final values at close", async () => {
+    const receiver = await startOtlpReceiver();
+    const feed = new ExportFeed();
+    // A long interval: the only push is the one close() makes (the final values are never lost).
+    const otlp = new OtlpExporter({ feed, url: receiver.url, intervalMs: 60_000 });
+    onTestFinished(() => otlp.close());
+    const r = recorded();
+    feed.update([{ labels: LABELS, metrics: liveMetricsOf(r) }]);
+    r.count("published", 5); // after the last tick: close() must still send it
+    feed.update([{ labels: LABELS, metrics: liveMetricsOf(r) }]);
+    await otlp.close();
+
+    expect(receiver.bodies.length).toBe(1);
+    expect(receiver.contentTypes[0]).toContain("application/json");
+    const points = receiver.points();
+    const point = (name: string, labels: Record<string, string> = LABELS) =>
+      points.find((p) => p.name === name && JSON.stringify(p.labels) === JSON.stringify(labels));
+    expect(point("iotload_published_total")).toMatchObject({ kind: "sum", monotonic: true, value: 105 });
+    expect(point("iotload_failed_total", { ...LABELS, reason: "noResponse" })?.value).toBe(3);
+    expect(point("iotload_connected")).toMatchObject({ kind: "gauge", value: 50 });
+    expect(point("iotload_publish_ack_seconds", { ...LABELS, quantile: "0.99" })?.value).toBeCloseTo(
+      0.099,
+      3,
+    );
+    expect(point("iotload_publish_ack_seconds_count")).toMatchObject({ kind: "sum", value: 100 });
+    expect(point("iotload_publish_ack_seconds_sum")?.value).toBeCloseTo(5.05, 2);
+    expect(point("iotload_publish_ack_seconds", { ...LABELS, quantile: "0.99" })?.unit).toBe("s");
+  });
+
+  it("says once that the collector is unreachable, and still closes", async () => {
+    const receiver = await startOtlpReceiver();
+    const errors: string[] = [];
+    const feed = new ExportFeed();
+    // The receiver answers 404 off /v1/metrics: a refused push.
+    const url = receiver.url.replace("/v1/metrics", "/nowhere");
+    const otlp = new OtlpExporter({ feed, url, intervalMs: 60_000, onError: (m) => errors.push(m) });
+    feed.update([{ labels: LABELS, metrics: liveMetricsOf(recorded()) }]);
+    await otlp.close();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(`OTLP push to ${url} failed`);
+  });
+});
