@@ -38,7 +38,8 @@ export interface CliRun {
 export function spawnCli(
   args: string[],
   env: Record<string, string> = {},
-  opts: { cwd?: string } = {},
+  /** `onFinished`: the test context's onTestFinished, for concurrent tests (the global hook cannot tell them apart). */
+  opts: { cwd?: string; onFinished?: typeof onTestFinished } = {},
 ): CliRun {
   const child = spawn(process.execPath, [MAIN, ...args], {
     cwd: opts.cwd ?? ROOT,
@@ -70,7 +71,7 @@ export function spawnCli(
       resolve({ code, signal });
     });
   });
-  onTestFinished(() => {
+  (opts.onFinished ?? onTestFinished)(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
   return {

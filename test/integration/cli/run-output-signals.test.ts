@@ -6,7 +6,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { beforeAll, describe, type ExpectStatic, expect, it, onTestFinished, type TestContext } from "vitest";
 import { ExitCode } from "../../../src/lib/errors.js";
 import { type RunResult, renderSummary } from "../../../src/report/index.js";
 import { startTestEmulator } from "../../helpers/emulator.js";
@@ -15,9 +15,9 @@ import { type CliRun, ensureBuilt, spawnCli } from "./cli-harness.js";
 
 const REPORT_FILES = ["latency.hlog", "report.html", "result.json"];
 
-async function tempDir(): Promise<string> {
+async function tempDir(onFinished = onTestFinished): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "iotload-out-"));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  onFinished(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -44,8 +44,8 @@ async function tinyScenario(dir: string, duration = "1s", extra: string[] = []):
 }
 
 /** The summary is complete: stdout is exactly the summary of the written result (plus its newline). */
-function expectCompleteSummary(cli: CliRun, result: RunResult): void {
-  expect(cli.stdout()).toBe(`${renderSummary(result, { color: false })}\n`);
+function expectCompleteSummary(cli: CliRun, result: RunResult, expectFn: ExpectStatic = expect): void {
+  expectFn(cli.stdout()).toBe(`${renderSummary(result, { color: false })}\n`);
 }
 
 function killIfRunning(cli: CliRun, signal: NodeJS.Signals): void {
@@ -208,7 +208,9 @@ describe("iotload run: a closed stdout or stderr does not lose the run", () => {
   }
 });
 
-describe("iotload run: SIGINT and SIGTERM, one rule until the process exits", () => {
+// Concurrent: each test is one CLI run that mostly waits (for its publishing, the signal, the drain);
+// cleanups go through the test context's onTestFinished (the global hook cannot tell concurrent tests apart).
+describe.concurrent("iotload run: SIGINT and SIGTERM, one rule until the process exits", () => {
   beforeAll(ensureBuilt, 180_000);
 
   type When = number | "Ctrl-C again" | "writing the partial report" | "result: ";
@@ -217,10 +219,19 @@ describe("iotload run: SIGINT and SIGTERM, one rule until the process exits", ()
    * Interrupts a 60 s run with `first` once it publishes, then sends `second` at `when`: a delay
    * after the first, or as soon as stderr shows a line (the report being written; the command done).
    */
-  async function interrupt(first: NodeJS.Signals, second?: { signal: NodeJS.Signals; when: When }) {
-    const dir = await tempDir();
+  async function interrupt(
+    ctx: TestContext,
+    first: NodeJS.Signals,
+    second?: { signal: NodeJS.Signals; when: When },
+  ) {
+    const { expect } = ctx;
+    const dir = await tempDir(ctx.onTestFinished);
     const out = path.join(dir, "out");
-    const cli = spawnCli(["run", await tinyScenario(dir, "60s"), "--out", out]);
+    const cli = spawnCli(
+      ["run", await tinyScenario(dir, "60s"), "--out", out],
+      {},
+      { onFinished: ctx.onTestFinished },
+    );
     expect(await cli.waitFor("publishing for")).toBe(true);
     cli.child.kill(first);
     if (second !== undefined) {
@@ -236,15 +247,16 @@ describe("iotload run: SIGINT and SIGTERM, one rule until the process exits", ()
     // Every QoS 1 message is accounted for: acked, or failed with a reason when the clients stopped.
     const failed = Object.values(result.counts.failed).reduce((a, b) => a + b, 0);
     expect(result.counts.acked + failed).toBe(result.counts.published);
-    expectCompleteSummary(cli, result);
+    expectCompleteSummary(cli, result, expect);
     expect(cli.stderr()).toContain(`result: ${path.join(out, "result.json")}\n`);
     expect(cli.stderr()).not.toContain("internal error");
     return { cli, result };
   }
 
   for (const when of [0, 200, 1500, "writing the partial report", "result: "] as const) {
-    it(`double SIGTERM, the second ${typeof when === "number" ? `${when} ms after the first` : `once stderr shows "${when}"`}: 130, report written, reason names SIGTERM, summary complete`, async () => {
-      const { result } = await interrupt("SIGTERM", { signal: "SIGTERM", when });
+    it(`double SIGTERM, the second ${typeof when === "number" ? `${when} ms after the first` : `once stderr shows "${when}"`}: 130, report written, reason names SIGTERM, summary complete`, async (ctx) => {
+      const { expect } = ctx;
+      const { result } = await interrupt(ctx, "SIGTERM", { signal: "SIGTERM", when });
       expect(result.partialReason).toMatch(/^interrupted (\(SIGTERM\)|twice \(SIGTERM, then SIGTERM;)/);
       expect(result.partialReason).not.toContain("SIGINT");
     });
@@ -252,30 +264,38 @@ describe("iotload run: SIGINT and SIGTERM, one rule until the process exits", ()
 
   // Against this healthy target the drain may be over when the second signal lands, and then it changes
   // nothing; the stalled-target case, where it must cut the drain short, is in faults/target-stalled.test.ts.
-  it('double SIGINT, the second once stderr shows "Ctrl-C again": 130, report written, reason names SIGINT', async () => {
-    const { result } = await interrupt("SIGINT", { signal: "SIGINT", when: "Ctrl-C again" });
+  it('double SIGINT, the second once stderr shows "Ctrl-C again": 130, report written, reason names SIGINT', async (ctx) => {
+    const { expect } = ctx;
+    const { result } = await interrupt(ctx, "SIGINT", { signal: "SIGINT", when: "Ctrl-C again" });
     expect(result.partialReason).toMatch(/^interrupted.*SIGINT/);
   });
 
-  it("SIGINT once: 130, partial report, reason names SIGINT, summary complete", async () => {
-    const { result } = await interrupt("SIGINT");
+  it("SIGINT once: 130, partial report, reason names SIGINT, summary complete", async (ctx) => {
+    const { expect } = ctx;
+    const { result } = await interrupt(ctx, "SIGINT");
     expect(result.partialReason).toBe("interrupted (SIGINT)");
   });
 
-  it("SIGTERM once: the same outcome as SIGINT, not 143", async () => {
-    const { result } = await interrupt("SIGTERM");
+  it("SIGTERM once: the same outcome as SIGINT, not 143", async (ctx) => {
+    const { expect } = ctx;
+    const { result } = await interrupt(ctx, "SIGTERM");
     expect(result.partialReason).toBe("interrupted (SIGTERM)");
   });
 
-  it("a signal after a complete run printed its report keeps the run's exit code (0) and result", async () => {
-    const dir = await tempDir();
+  it("a signal after a complete run printed its report keeps the run's exit code (0) and result", async (ctx) => {
+    const { expect } = ctx;
+    const dir = await tempDir(ctx.onTestFinished);
     const out = path.join(dir, "out");
-    const cli = spawnCli(["run", await tinyScenario(dir), "--out", out]);
+    const cli = spawnCli(
+      ["run", await tinyScenario(dir), "--out", out],
+      {},
+      { onFinished: ctx.onTestFinished },
+    );
     expect(await cli.waitFor("result: ")).toBe(true);
     killIfRunning(cli, "SIGTERM");
     expect(await cli.exit).toEqual({ code: 0, signal: null });
     const result = await readResult(path.join(out, "result.json"));
     expect(result.partial).toBe(false);
-    expectCompleteSummary(cli, result);
+    expectCompleteSummary(cli, result, expect);
   });
 });

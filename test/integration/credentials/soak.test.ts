@@ -27,8 +27,9 @@ const LIFETIME_S = 5;
 const TICK_MS = 100;
 
 describe.skipIf(!SOAK)("credential soak", () => {
+  // The two modes run side by side (own emulator, pool and devices each): the test waits on the clock.
   for (const mode of MODES) {
-    it(
+    it.concurrent(
       `${DEVICES} devices, ${SECONDS} s, ${LIFETIME_S} s credentials, 10 % dropped every 3 s, onCredentialExpiry=${mode}`,
       async () => {
         const emu = await startTestEmulator({

@@ -15,7 +15,7 @@ describe("metric catalogue", () => {
     const all = [...COUNTER_NAMES, ...GAUGE_NAMES, ...LATENCY_NAMES];
     expect(new Set(all).size).toBe(Object.keys(METRICS).length);
     expect(LATENCY_METRICS).toEqual(LATENCY_NAMES);
-    expect(INTERVAL_LATENCY_NAMES).toEqual(["publishAck", "delivery"]);
+    expect(INTERVAL_LATENCY_NAMES).toEqual(["connect", "publishAck", "delivery"]);
     expect(ERROR_COUNTER_NAMES).toEqual(
       expect.arrayContaining(["connect.devicesFailed", "credentials.failures", "signing.failures"]),
     );
