@@ -51,6 +51,7 @@ export {
   allowedThresholdMetrics,
   allThresholds,
   BUILTIN_THRESHOLDS,
+  compareThreshold,
   evaluateThresholds,
   type MetricKind,
   observe,

@@ -351,7 +351,8 @@ function lookup(result: RunResult, path: string): unknown {
   return v;
 }
 
-function compare(a: number, op: ThresholdOperator, b: number): boolean {
+/** `a op b` for a threshold's operator (also used by the live threshold watch, run/threshold-watch.ts). */
+export function compareThreshold(a: number, op: ThresholdOperator, b: number): boolean {
   switch (op) {
     case "<":
       return a < b;
@@ -419,7 +420,8 @@ export function evaluateThresholds(result: RunResult, expressions: readonly stri
     if (withMissing) {
       const v = withMissing.value;
       // Unbounded: larger than any number, so only `>`/`>=`/`!=` comparisons hold.
-      const pass = v === null ? t.op === ">" || t.op === ">=" || t.op === "!=" : compare(v, t.op, t.value);
+      const pass =
+        v === null ? t.op === ">" || t.op === ">=" || t.op === "!=" : compareThreshold(v, t.op, t.value);
       return { expression: t.expression, metric: t.metric, observed: v, pass, note: withMissing.note };
     }
     const observed = observe(result, t);
@@ -427,7 +429,7 @@ export function evaluateThresholds(result: RunResult, expressions: readonly stri
       expression: t.expression,
       metric: t.metric,
       observed,
-      pass: observed !== null && compare(observed, t.op, t.value),
+      pass: observed !== null && compareThreshold(observed, t.op, t.value),
     };
   });
 }

@@ -12,6 +12,7 @@
  * `delayAbortEval` holds the judgement off for that long after the run started.
  */
 import {
+  compareThreshold,
   countsFromCounters,
   observe,
   parseThreshold,
@@ -44,23 +45,6 @@ const MONOTONIC_PREFIXES = [
   "credentials.stsCalls",
 ];
 const FINAL_WHEN_EXCEEDED: readonly ThresholdOperator[] = ["<", "<=", "=="];
-
-function compare(a: number, op: ThresholdOperator, b: number): boolean {
-  switch (op) {
-    case "<":
-      return a < b;
-    case "<=":
-      return a <= b;
-    case ">":
-      return a > b;
-    case ">=":
-      return a >= b;
-    case "==":
-      return a === b;
-    case "!=":
-      return a !== b;
-  }
-}
 
 /** What a snapshot tells about a result so far: counts, rates, credentials counts, publishAck p99. */
 function liveResult(s: SessionSnapshot): RunResult {
@@ -129,9 +113,9 @@ export class ThresholdWatch {
       if (!o) continue;
       const failed = o.final
         ? FINAL_WHEN_EXCEEDED.includes(t.op) &&
-          !compare(o.value, t.op, t.value) &&
+          !compareThreshold(o.value, t.op, t.value) &&
           (t.op !== "==" || o.value > t.value)
-        : !compare(o.value, t.op, t.value);
+        : !compareThreshold(o.value, t.op, t.value);
       if (failed) {
         this.#fired = { expression: t.expression, atMs: s.elapsedMs, observed: o.value };
         return this.#fired;

@@ -6,38 +6,11 @@
  * features": request/response); MQTT 3.1.1 devices, which never see those properties, reply on the
  * rendered `responseTopic` with the correlation in the payload.
  *
- * Kept out of schema.ts (one hook there) so the sections several people edit stay apart. The small
- * unit helpers are repeated here on purpose: importing them from schema.ts would be a cycle.
+ * Kept out of schema.ts (one hook there); the field builders come from schema-fields.ts.
  */
 import { z } from "zod";
-import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
-import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
-
-function unit(parse: (v: unknown) => UnitResult, min: number, max: number, allowed: string) {
-  return z.unknown().transform((input, ctx) => {
-    const r = parse(input);
-    if (!r.ok) {
-      ctx.addIssue({ code: "custom", message: r.message, input, params: { allowed: r.allowed } });
-      return z.NEVER;
-    }
-    if (r.value < min || r.value > max) {
-      ctx.addIssue({ code: "custom", message: "out of range", input, params: { allowed } });
-      return z.NEVER;
-    }
-    return r.value;
-  });
-}
-
-function template(use: TemplateUse) {
-  return z.string().superRefine((s, ctx) => {
-    try {
-      compileTemplate(s, use);
-    } catch (error) {
-      if (!(error instanceof TemplateError)) throw error;
-      ctx.addIssue({ code: "custom", message: error.message, input: s, params: { allowed: error.allowed } });
-    }
-  });
-}
+import { bytes, durationMs, jsonPayload, perSecond, qos, template } from "./schema-fields.js";
+import { compileTemplate, TemplateError } from "./templates.js";
 
 /** A command's topic names ONE device: it must render per device (AWS IoT: one topic per thing). */
 function perDeviceTopic() {
@@ -67,49 +40,23 @@ function perDeviceTopic() {
   });
 }
 
-const jsonPayload = z.unknown().superRefine((value, ctx) => {
-  try {
-    compileJsonPayload(value);
-  } catch (error) {
-    if (!(error instanceof TemplateError)) throw error;
-    ctx.addIssue({
-      code: "custom",
-      message: error.message,
-      path: [...error.path],
-      input: error.source,
-      params: { allowed: error.allowed },
-    });
-  }
-});
-
-const qos = z.unknown().transform((v, ctx): 0 | 1 => {
-  if (v === 0 || v === 1) return v;
-  ctx.addIssue({
-    code: "custom",
-    input: v,
-    message: v === 2 ? "AWS IoT Core does not support QoS 2" : "not an allowed QoS",
-    params: { allowed: "0, 1" },
-  });
-  return z.NEVER;
-});
-
 export const commandsSchema = z.strictObject({
   /** Topic the commander publishes a device's commands to, and the device subscribes to. */
   topic: perDeviceTopic(),
   /** Topic a device replies on: the MQTT 5 Response Topic sent with each command, or the 3.1.1 reply topic. */
   responseTopic: perDeviceTopic(),
   /** Commands per second across the whole fleet (split over shards and workers by their devices). */
-  rate: unit(parseRate, 0.001, 10_000, "0.001/s to 10000/s"),
+  rate: perSecond(0.001, 10_000, "0.001/s to 10000/s"),
   /** Share of the devices that receive commands, spread evenly over the device indices. */
   fraction: z.number().gt(0).max(1).default(1),
   /** How long a device "works" on a command before it replies. */
-  thinkTime: unit(parseDuration, 0, 600_000, "0ms to 10m").default(0),
+  thinkTime: durationMs(0, 600_000, "0ms to 10m").default(0),
   qos: qos.default(1),
   payload: z
     .strictObject({
       json: jsonPayload.optional(),
       text: template("payload").optional(),
-      size: unit(parseSize, 0, 131_072, "0 to 128KiB").optional(),
+      size: bytes(131_072, "0 to 128KiB").optional(),
     })
     .superRefine((p, ctx) => {
       const given = (["json", "text", "size"] as const).filter((k) => p[k] !== undefined);

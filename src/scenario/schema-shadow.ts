@@ -6,26 +6,12 @@
  * hooked into `scenarioSchema` as the optional `shadow` key.
  */
 import { z } from "zod";
+import { perSecond, qos } from "./schema-fields.js";
 import { compileJsonPayload, compileTemplate, TemplateError } from "./templates.js";
-import { parseRate } from "./units.js";
 
 /** Thing and shadow names, as AWS IoT accepts them (AWS IoT API reference, CreateThing / UpdateThingShadow). */
 export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
 export const SHADOW_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,64}$/;
-
-const rate = (min: number, max: number, allowed: string) =>
-  z.unknown().transform((input, ctx) => {
-    const r = parseRate(input);
-    if (!r.ok) {
-      ctx.addIssue({ code: "custom", message: r.message, input, params: { allowed: r.allowed } });
-      return z.NEVER;
-    }
-    if (r.value < min || r.value > max) {
-      ctx.addIssue({ code: "custom", message: "rate out of range", input, params: { allowed } });
-      return z.NEVER;
-    }
-    return r.value;
-  });
 
 /** A thing name must not change between messages: device variables only, no seq/time/randomness. */
 const thingName = z.string().superRefine((s, ctx) => {
@@ -71,8 +57,6 @@ const stateTemplate = z.unknown().superRefine((value, ctx) => {
   }
 });
 
-const qos = z.union([z.literal(0), z.literal(1)]);
-
 const clientIdTemplate = z.string().superRefine((s, ctx) => {
   try {
     compileTemplate(s, "clientId");
@@ -96,7 +80,7 @@ export const shadowSchema = z.strictObject({
   /** Devices report state (`state.reported`) at this per-device rate. */
   report: z
     .strictObject({
-      rate: rate(0, 100, "0/s to 100/s per device (AWS IoT: 100 publishes/s per connection)"),
+      rate: perSecond(0, 100, "0/s to 100/s per device (AWS IoT: 100 publishes/s per connection)"),
       state: stateTemplate.default({ seq: "{{seq}}" }),
     })
     .optional(),
@@ -104,7 +88,7 @@ export const shadowSchema = z.strictObject({
   desired: z
     .strictObject({
       /** Desired-state updates per second for the whole run (split across shards/workers). */
-      rate: rate(0.001, 10_000, "0.001/s to 10000/s for the run"),
+      rate: perSecond(0.001, 10_000, "0.001/s to 10000/s for the run"),
       /** Share of the devices whose desired state changes (evenly spread over the device indices). */
       devices: z.number().gt(0).max(1).default(1),
       /** The desired attribute; its value is a counter per device. */

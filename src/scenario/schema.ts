@@ -11,11 +11,10 @@ import { parseMqttUrl } from "../lib/mqtt-url.js";
 import { churnSchema } from "./schema-churn.js";
 import { commandsSchema } from "./schema-commands.js";
 import { exportSchema } from "./schema-export.js";
+import { bytes, durationMs, jsonPayload, perSecond, protocol, qos, template } from "./schema-fields.js";
 import { publishSchema } from "./schema-flows.js";
 import { shadowSchema } from "./schema-shadow.js";
 import { thresholdsSchema } from "./schema-thresholds.js";
-import { compileJsonPayload, compileTemplate, TemplateError, type TemplateUse } from "./templates.js";
-import { parseDuration, parseRate, parseSize, type UnitResult } from "./units.js";
 
 /** Bounded so that a plan's loops and timers stay bounded. */
 export const LIMITS = {
@@ -26,81 +25,6 @@ export const LIMITS = {
   maxSessions: 64,
   maxPayloadBytes: 1_048_576,
 } as const;
-
-function unit(
-  parse: (v: unknown) => UnitResult,
-  check?: (value: number) => { message: string; allowed: string } | undefined,
-) {
-  return z.unknown().transform((input, ctx) => {
-    if (input === undefined) {
-      ctx.addIssue({ code: "custom", message: "required key is missing", input });
-      return z.NEVER;
-    }
-    const r = parse(input);
-    if (!r.ok) {
-      ctx.addIssue({ code: "custom", message: r.message, input, params: { allowed: r.allowed } });
-      return z.NEVER;
-    }
-    const bad = check?.(r.value);
-    if (bad) {
-      ctx.addIssue({ code: "custom", message: bad.message, input, params: { allowed: bad.allowed } });
-      return z.NEVER;
-    }
-    return r.value;
-  });
-}
-
-const durationMs = (min: number, max: number, allowed: string) =>
-  unit(parseDuration, (ms) =>
-    ms < min || ms > max ? { message: "duration out of range", allowed } : undefined,
-  );
-const perSecond = (min: number, max: number, allowed: string) =>
-  unit(parseRate, (r) => (r < min || r > max ? { message: "rate out of range", allowed } : undefined));
-const bytes = (max: number, allowed: string) =>
-  unit(parseSize, (b) => (b > max ? { message: "size out of range", allowed } : undefined));
-
-function template(use: TemplateUse) {
-  return z.string().superRefine((s, ctx) => {
-    try {
-      compileTemplate(s, use);
-    } catch (error) {
-      if (!(error instanceof TemplateError)) throw error;
-      ctx.addIssue({ code: "custom", message: error.message, input: s, params: { allowed: error.allowed } });
-    }
-  });
-}
-
-const jsonPayload = z.unknown().superRefine((value, ctx) => {
-  try {
-    compileJsonPayload(value);
-  } catch (error) {
-    if (!(error instanceof TemplateError)) throw error;
-    ctx.addIssue({
-      code: "custom",
-      message: error.message,
-      path: [...error.path],
-      input: error.source,
-      params: { allowed: error.allowed },
-    });
-  }
-});
-
-const protocol = z.enum(["mqtt5", "mqtt311"]);
-
-/** QoS 0 or 1. QoS 2 gets its own message: AWS IoT Core does not support it (AWS IoT MQTT docs). */
-const qos = z.unknown().transform((v, ctx): 0 | 1 => {
-  if (v === 0 || v === 1) return v;
-  ctx.addIssue({
-    code: "custom",
-    input: v,
-    message:
-      v === 2
-        ? "AWS IoT Core does not support QoS 2 (AWS IoT Core MQTT: QoS 0 and 1 only)"
-        : "not an allowed QoS",
-    params: { allowed: "0, 1" },
-  });
-  return z.NEVER;
-});
 
 /**
  * MQTT topic filter syntax [MQTT-4.7.1-1..3], shared subscriptions (`$share/<ShareName>/<filter>`)
