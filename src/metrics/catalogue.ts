@@ -495,6 +495,16 @@ export const METRICS = {
     unit: "count",
     description: "Devices that could not connect again (the reason is in reconnect.failures).",
   },
+  "churn.rampedDown": {
+    kind: "counter",
+    unit: "count",
+    description: "Devices a connection phase (churn.connected) took offline while ramping down.",
+  },
+  "churn.rampedUp": {
+    kind: "counter",
+    unit: "count",
+    description: "Devices a connection phase (churn.connected) brought back while ramping up.",
+  },
   "churn.skippedOffline": {
     kind: "counter",
     unit: "count",

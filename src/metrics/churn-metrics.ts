@@ -16,6 +16,10 @@ export const CHURN_COUNTERS = {
   reconnected: "churn.reconnected",
   /** Devices that could not connect again (the reason is in reconnect.failures). */
   reconnectFailed: "churn.reconnectFailed",
+  /** Devices a connection phase took offline (ramping down). */
+  rampedDown: "churn.rampedDown",
+  /** Devices a connection phase brought back (ramping up). */
+  rampedUp: "churn.rampedUp",
   /** Scheduled publishes a device skipped while it was offline (fleet). */
   skippedOffline: "churn.skippedOffline",
 } as const satisfies Record<string, CounterName>;

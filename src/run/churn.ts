@@ -36,10 +36,11 @@ export class ChurnRun implements Closeable {
     this.#rec = recorder;
   }
 
-  /** Starts the waves; `startMs` is the run's publishing start (epoch ms). */
+  /** Starts the waves and the connection phases; `startMs` is the run's publishing start (epoch ms). */
   start(startMs: number): void {
     this.#startMs = startMs;
     this.#schedule();
+    if (this.#plan.connectedAt) this.#rampTick();
   }
 
   /** No more waves; devices already away still come back. Idempotent. */
@@ -83,6 +84,53 @@ export class ChurnRun implements Closeable {
       for (const index of this.#plan.wave(w)) this.#churn(index);
       this.#schedule();
     });
+  }
+
+  // ---- connection phases: keep connectedAt(t) of the shard's devices connected ---------------------
+
+  /** Devices the ramp took away (or is taking away), highest index first: the ones it returns last-in first-out. */
+  readonly #rampedOff: number[] = [];
+  /** Each device's pending ramp move, so a return waits for its leave to finish. */
+  readonly #moves = new Map<number, Promise<boolean>>();
+
+  #rampTick(): void {
+    const at = this.#plan.connectedAt;
+    if (this.#stopped || this.#startMs === undefined || at === undefined) return;
+    const t = Date.now() - this.#startMs;
+    const { firstIndex, count } = this.#plan.devices;
+    const wantOff = count - at(t);
+    while (this.#rampedOff.length < wantOff) {
+      const index = firstIndex + count - 1 - this.#rampedOff.length;
+      this.#rampedOff.push(index);
+      this.#move(index, "leave");
+    }
+    while (this.#rampedOff.length > wantOff) this.#move(this.#rampedOff.pop() as number, "return");
+    // Every 100 ms while a phase runs (a ramp moves in steps of whole devices), then once at its end.
+    const until = this.#plan.connectedUntilMs ?? 0;
+    if (t <= until) this.#later(Math.min(100, Math.max(1, until - t + 1)), () => this.#rampTick());
+  }
+
+  #move(index: number, how: "leave" | "return"): void {
+    const before = this.#moves.get(index) ?? Promise.resolve(true);
+    const next = before.then(async (wasOff) => {
+      if (this.#closed) return wasOff;
+      if (how === "leave") {
+        const left = await this.#fleet.takeOffline(index, { reasonCode: this.#plan.reasonCode });
+        this.#rec.count(left ? C.rampedDown : C.notConnected);
+        return left;
+      }
+      if (!wasOff) return false; // it never left (not connected when the ramp came for it)
+      const t0 = performance.now();
+      if (await this.#fleet.bringOnline(index)) {
+        this.#rec.count(C.rampedUp);
+        this.#rec.latency("churnReconnect", performance.now() - t0);
+      } else this.#rec.count(C.reconnectFailed);
+      return false;
+    });
+    this.#moves.set(index, next);
+    const done = next.then(() => undefined);
+    this.#returning.add(done);
+    done.finally(() => this.#returning.delete(done));
   }
 
   #churn(index: number): void {

@@ -2,7 +2,8 @@
  * The churn part of a run plan (scenario `churn:`); pure. Wave w starts at start + w·every (from the
  * start of publishing) while before the end of the run, and takes ⌈count·fraction⌉ of this shard's
  * devices, consecutive from (w·n) mod count — so successive waves rotate through the whole shard
- * and each shard churns only its own devices.
+ * and each shard churns only its own devices. Connection phases (`connected`) give the number of the
+ * shard's devices to keep connected over time; the run takes the highest indices away first.
  */
 import { UserError } from "../lib/errors.js";
 import type { ScenarioChurn } from "./schema-churn.js";
@@ -17,6 +18,32 @@ export interface ChurnPlan {
   reasonCode: number;
   /** Session expiry the devices connect with (s), when sessions persist across the churn. */
   sessionExpirySeconds?: number;
+  /**
+   * Connection phases: how many of this shard's devices should be connected at `t` ms from the start
+   * of publishing (linear within a phase, the last level after); undefined without `connected`.
+   */
+  connectedAt?(t: number): number;
+  /** When the last connection phase ends (ms from the start of publishing). */
+  connectedUntilMs?: number;
+  /** This shard's devices: global indices firstIndex … firstIndex + count − 1. */
+  devices: { firstIndex: number; count: number };
+}
+
+/** The connected-device target of connection phases, as a pure function of time (whole devices). */
+export function connectedTarget(
+  phases: readonly { duration: number; to: number }[],
+  count: number,
+): (t: number) => number {
+  return (t) => {
+    let from = 1;
+    let at = 0;
+    for (const p of phases) {
+      if (t < at + p.duration) return Math.round(count * (from + ((p.to - from) * (t - at)) / p.duration));
+      at += p.duration;
+      from = p.to;
+    }
+    return Math.round(count * from);
+  };
 }
 
 export function planChurn(
@@ -27,11 +54,17 @@ export function planChurn(
     throw new UserError(
       "churn: needs devices.protocol mqtt5 (a returning device rejoins its session with MQTT 5 session expiry; its DISCONNECT carries the clean/unclean reason code).",
     );
-  const start = c.start ?? c.every;
-  const n = o.count === 0 ? 0 : Math.min(o.count, Math.max(1, Math.ceil(o.count * c.fraction - 1e-9)));
+  const every = c.every;
+  const fraction = c.fraction ?? 0;
+  const start = c.start ?? every ?? 0;
+  const n =
+    o.count === 0 || every === undefined
+      ? 0
+      : Math.min(o.count, Math.max(1, Math.ceil(o.count * fraction - 1e-9)));
   return {
     waveAtMs: (w) => {
-      const t = start + w * c.every;
+      if (every === undefined) return undefined;
+      const t = start + w * every;
       return t < o.durationMs ? t : undefined;
     },
     wave: (w) => {
@@ -40,7 +73,14 @@ export function planChurn(
       return out;
     },
     offlineMs: c.offline,
+    devices: { firstIndex: o.firstIndex, count: o.count },
     reasonCode: c.disconnect === "clean" ? 0x00 : 0x04,
     ...(c.persistentSession ? { sessionExpirySeconds: Math.ceil(c.sessionExpiry / 1000) } : {}),
+    ...(c.connected === undefined
+      ? {}
+      : {
+          connectedAt: connectedTarget(c.connected, o.count),
+          connectedUntilMs: c.connected.reduce((a, p) => a + p.duration, 0),
+        }),
   };
 }

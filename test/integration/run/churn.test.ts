@@ -101,3 +101,50 @@ describe("churn: a reconnect storm driven by the client", () => {
     expect(other(r, "commands.delivered") + other(r, "commands.lost")).toBe(other(r, "commands.sent"));
   });
 });
+
+describe("churn: connection phases ramp the connected devices down and up", () => {
+  it("takes the planned share away, brings it back, and loses nothing the devices sent", async () => {
+    const emu = await startTestEmulator({ throttle: "off" });
+    const yaml = [
+      "name: ramp-test",
+      "devices:",
+      "  count: 8",
+      '  clientId: "ramp-{{runId}}-{{index}}"',
+      "  connect: { rate: 200/s, concurrency: 8, timeout: 10s }",
+      'publish: { topic: "dt/ramp/{{deviceId}}", qos: 1, payload: { size: 16 } }',
+      "phases: [ { duration: 2500ms, rate: 4/s } ]",
+      'subscribers: { count: 1, topics: ["dt/ramp/+"] }',
+      // Down to 25 % (6 of 8 away) over 0.8 s, hold 0.6 s, back to all over 0.6 s.
+      "churn: { connected: [ { duration: 800ms, to: 0.25 }, { duration: 600ms, to: 0.25 }, { duration: 600ms, to: 1 } ] }",
+      "stop: { grace: 3s }",
+    ].join("\n");
+    const { scenario } = parseScenario(yaml, "ramp.yaml");
+    const plan = planRun(scenario, {}, { runId: "ramp-1" });
+    const s = new RunSession({
+      plan,
+      scenario,
+      startedAt: Date.now(),
+      secrets: new SecretRegistry(),
+      openTarget: emulatorAsTarget(emu.info, { roleSessionName: "ramp", durationSeconds: 900 }),
+    });
+    const ac = new AbortController();
+    const out = await s.run({ run: ac.signal, hard: ac.signal });
+    expect(out.failure).toBeUndefined();
+    const r = out.result as RunResult;
+    expect(other(r, "churn.rampedDown")).toBe(6);
+    expect(other(r, "churn.rampedUp")).toBe(6);
+    expect(other(r, "disconnects.churn")).toBe(6);
+    expect(r.counts.reconnects.churn).toBe(6);
+    // After the first interval (the connects), the connected gauge went down to 2, never lower, and
+    // ended with all 8.
+    const lows = r.intervals.slice(1).map((iv) => iv.gauges["connected.min"] ?? 8);
+    expect(Math.min(...lows)).toBe(2);
+    expect(r.intervals.at(-1)?.gauges.connected).toBe(8);
+    // What the away devices would have sent is counted, not sent; everything sent is acked and delivered.
+    expect(other(r, "churn.skippedOffline")).toBeGreaterThan(0);
+    expect(r.counts.published + other(r, "churn.skippedOffline")).toBe(80);
+    expect(r.counts.acked).toBe(r.counts.published);
+    expect(r.counts.lost).toBe(0);
+    expect(r.counts.received).toBe(r.counts.published);
+  });
+});

@@ -1,6 +1,8 @@
 /** The churn part of the plan (src/scenario/plan-churn.ts): wave times, rotating waves, sessions. */
 import { describe, expect, it } from "vitest";
 import { parseScenario, planRun } from "../../../src/scenario/index.js";
+import { connectedTarget } from "../../../src/scenario/plan-churn.js";
+import { churnSchema } from "../../../src/scenario/schema-churn.js";
 
 function yaml(churn: string, protocol = "mqtt5"): string {
   return [
@@ -42,5 +44,25 @@ describe("churn plan", () => {
   it("needs MQTT 5 devices", () => {
     const { scenario } = parseScenario(yaml("{ every: 1s, fraction: 0.5 }", "mqtt311"), "c.yaml");
     expect(() => planRun(scenario, {}, { runId: "r" })).toThrow(/churn: needs devices.protocol mqtt5/);
+  });
+});
+
+describe("connection phases (churn.connected)", () => {
+  it("ramps the connected count linearly and holds the last level", () => {
+    const at = connectedTarget(
+      [
+        { duration: 1000, to: 0.5 },
+        { duration: 1000, to: 0.5 },
+        { duration: 500, to: 1 },
+      ],
+      10,
+    );
+    expect([0, 500, 1000, 1500, 2000, 2250, 2500, 9000].map(at)).toEqual([10, 8, 5, 5, 5, 8, 10, 10]);
+  });
+
+  it("needs waves or phases; waves need both every and fraction", () => {
+    expect(churnSchema.safeParse({ connected: [{ duration: "1s", to: 0 }] }).success).toBe(true);
+    expect(churnSchema.safeParse({}).success).toBe(false);
+    expect(churnSchema.safeParse({ every: "1s" }).success).toBe(false);
   });
 });
