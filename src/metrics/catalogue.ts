@@ -338,6 +338,18 @@ export const METRICS = {
     unit: "count",
     description: "Due desired-state updates not sent because the cloud-side client was not connected.",
   },
+  "shadow.subscribeFailures": {
+    kind: "counter",
+    unit: "count",
+    description: "Devices whose first SUBSCRIBE to their shadow reply topics failed.",
+    countsAsError: true,
+  },
+  "shadow.resubscribeFailures": {
+    kind: "counter",
+    unit: "count",
+    description: "Devices whose SUBSCRIBE to their shadow reply topics failed after a reconnect.",
+    countsAsError: true,
+  },
   "shadow.get.accepted": { kind: "counter", unit: "count", description: "GETs answered on /get/accepted." },
   "shadow.get.notFound": {
     kind: "counter",

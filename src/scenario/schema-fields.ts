@@ -50,7 +50,8 @@ export function template(use: TemplateUse) {
   });
 }
 
-export const jsonPayload = z.unknown().superRefine((value, ctx) => {
+/** Adds the problem of a JSON payload template (a YAML value) to `ctx`, if it has one. */
+export function checkJsonPayload(value: unknown, ctx: z.RefinementCtx): void {
   try {
     compileJsonPayload(value);
   } catch (error) {
@@ -63,7 +64,9 @@ export const jsonPayload = z.unknown().superRefine((value, ctx) => {
       params: { allowed: error.allowed },
     });
   }
-});
+}
+
+export const jsonPayload = z.unknown().superRefine(checkJsonPayload);
 
 export const protocol = z.enum(["mqtt5", "mqtt311"]);
 

@@ -6,8 +6,8 @@
  * hooked into `scenarioSchema` as the optional `shadow` key.
  */
 import { z } from "zod";
-import { perSecond, qos } from "./schema-fields.js";
-import { compileJsonPayload, compileTemplate, TemplateError } from "./templates.js";
+import { checkJsonPayload, perSecond, qos } from "./schema-fields.js";
+import { compileTemplate, TemplateError } from "./templates.js";
 
 /** Thing and shadow names, as AWS IoT accepts them (AWS IoT API reference, CreateThing / UpdateThingShadow). */
 export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
@@ -43,18 +43,7 @@ const stateTemplate = z.unknown().superRefine((value, ctx) => {
     });
     return;
   }
-  try {
-    compileJsonPayload(value);
-  } catch (error) {
-    if (!(error instanceof TemplateError)) throw error;
-    ctx.addIssue({
-      code: "custom",
-      message: error.message,
-      path: [...error.path],
-      input: error.source,
-      params: { allowed: error.allowed },
-    });
-  }
+  checkJsonPayload(value, ctx);
 });
 
 const clientIdTemplate = z.string().superRefine((s, ctx) => {

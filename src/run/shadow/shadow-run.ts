@@ -25,20 +25,15 @@ import type { DeviceHooks } from "../../fleet/fleet.js";
 import type { FleetSigning, FleetTransport, MqttProtocol } from "../../fleet/types.js";
 import { type Clock, systemClock, type TimerHandle } from "../../lib/clock.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
+import type { CounterKey, LatencyName } from "../../metrics/catalogue.js";
 import type { ShadowPlan } from "../../scenario/shadow-plan.js";
 import { RateStream } from "./rate-stream.js";
 
 /** What the shadow run records (the run's Recorder satisfies it). */
 export interface ShadowRecorder {
-  latency(
-    metric:
-      | "shadowUpdateAccepted"
-      | "shadowUpdateAcceptedUncorrected"
-      | "shadowDelta"
-      | "shadowDeltaUncorrected",
-    ms: number,
-  ): void;
-  count(counter: string, by?: number): void;
+  latency(metric: LatencyName, ms: number): void;
+  /** Catalogue names only (metrics/catalogue.ts), so a misspelt shadow counter does not compile. */
+  count(counter: CounterKey, by?: number): void;
 }
 
 export interface ShadowRunOptions {
