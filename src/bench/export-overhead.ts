@@ -13,6 +13,7 @@ import { OtlpExporter } from "../export/otlp.js";
 import { PrometheusExporter } from "../export/prometheus.js";
 import { Recorder } from "../metrics/recorder.js";
 import { liveMetricsOf } from "../run/live-metrics.js";
+import { recordMessage } from "./recorder.js";
 
 export interface ExportBenchRow {
   ratePerSec: number;
@@ -92,13 +93,7 @@ async function round(rate: number, exporting: Exporting | undefined): Promise<nu
     for (let k = 0; k < rate; k++) {
       now = start + s * 1000 + Math.floor((k * 1000) / rate);
       const v = 3 + ((k * 31) % 1000) / 50;
-      r.latency("publishAckUncorrected", v);
-      r.latency("publishAck", v);
-      r.latency("deliveryUncorrected", v * 1.5);
-      r.latency("delivery", v * 1.5);
-      r.count("published");
-      r.count("acked");
-      r.count("received");
+      recordMessage(r, v);
     }
     now = start + (s + 1) * 1000;
     r.tick(now); // the session's 1 s timer
