@@ -134,3 +134,33 @@ export class StepPlan {
     return new Map(this.#systems.map((s) => [s, kneeOf(this.#results, s)]));
   }
 }
+
+/** One process against N: does iotload-all reach 0.9 × N × iotload-1 (issue 14's workers goal)? */
+export interface WorkersScaling {
+  workers: number;
+  one: number;
+  all: number;
+  /** 0.9 × workers × one. */
+  goal: number;
+  /** all / goal. */
+  ofGoal: number;
+  met: boolean;
+}
+
+/** The share of scaling goal per worker count; undefined without both knees. */
+export function workersScaling(
+  one: number | null | undefined,
+  all: number | null | undefined,
+  workers: number,
+  factor = 0.9,
+): WorkersScaling | undefined {
+  if (one === null || one === undefined || all === null || all === undefined || workers < 1) return undefined;
+  const goal = factor * workers * one;
+  return { workers, one, all, goal, ofGoal: goal > 0 ? all / goal : 0, met: all >= goal };
+}
+
+/** `mine / theirs` as a whole percentage ("75 %"), "–" when either knee is missing. */
+export function kneeRatio(mine: number | null | undefined, theirs: number | null | undefined): string {
+  if (mine === null || mine === undefined || !theirs) return "–";
+  return `${((100 * mine) / theirs).toFixed(0)} %`;
+}

@@ -50,6 +50,8 @@ export interface PublisherResult {
   maxLagMs: number;
   /** This process's CPU over the publishing window, % of one core. */
   cpuPercent: number;
+  /** Epoch ms of the first due time (the parent measures thread CPU from here, bench:compare). */
+  publishStartEpochMs: number;
   wallSec: number;
 }
 
@@ -166,6 +168,7 @@ async function runStep<C>(step: PublisherStep, impl: PublisherClient<C>): Promis
       p99SendMs: pct(uncorrected, 99),
       maxLagMs,
       cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
+      publishStartEpochMs: performance.timeOrigin + start,
       wallSec: wallMs / 1000,
     };
     corrected.destroy();

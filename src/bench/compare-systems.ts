@@ -10,6 +10,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { EmulatorInfo } from "../emulator/index.js";
+import { ChildThreadSampler, type WindowCpu, windowCpu } from "./child-threads.js";
 import type { StepMeasurement } from "./compare-logic.js";
 import { PUBLISHER_STEP_ENV, type PublisherResult, type PublisherStep } from "./compare-publisher.js";
 
@@ -32,6 +33,8 @@ export interface StepInput {
   dir: string;
   /** Unique per step (client IDs, run IDs). */
   tag: string;
+  /** Write a V8 CPU profile of the generator process(es) here (`node --cpu-prof`), named after the tag. */
+  cpuProfDir?: string | undefined;
 }
 
 export interface StepRecord extends StepMeasurement {
@@ -44,9 +47,43 @@ export interface StepRecord extends StepMeasurement {
   /** Target CPU per acknowledged message over the publishing window, µs (reference publishers only:
    * an iotload run's window also holds its connects). */
   targetUsPerMsg: number | null;
+  /**
+   * CPU of the generator's threads over the publishing window (the step's `seconds` from the first
+   * due time), sampled from /proc by this process the same way for every system; null where unknown
+   * (no /proc; iotload-all's workers are other processes and not sampled).
+   */
+  threads: (WindowCpu & { jsUsPerMsg: number | null; crtUsPerMsg: number | null }) | null;
   /** The machine's 1-minute load average at the end of the step. */
   load1: number;
   wallSec: number;
+}
+
+/** The node options that make a child write its CPU profile into `dir` as `<tag>.cpuprofile`. */
+function cpuProfArgs(s: StepInput): string[] {
+  return s.cpuProfDir === undefined
+    ? []
+    : ["--cpu-prof", `--cpu-prof-dir=${s.cpuProfDir}`, `--cpu-prof-name=${s.tag}.cpuprofile`];
+}
+
+/**
+ * The window's thread CPU with the CPU per offered message (µs) of the JS and aws-crt threads. Per
+ * OFFERED message, the same divisor for every system: below the knee every offered message is sent in
+ * the window; past it the figure understates the cost (the CPU is capped, the work spills over).
+ */
+function threadsOf(
+  sampler: ChildThreadSampler,
+  startEpochMs: number | undefined,
+  seconds: number,
+  offered: number,
+): StepRecord["threads"] {
+  if (startEpochMs === undefined) return null;
+  const w = windowCpu(sampler.samples, startEpochMs, startEpochMs + seconds * 1000);
+  if (!w) return null;
+  return {
+    ...w,
+    jsUsPerMsg: offered > 0 ? (w.jsMs * 1000) / offered : null,
+    crtUsPerMsg: offered > 0 ? (w.crtMs * 1000) / offered : null,
+  };
 }
 
 const DIST = path.dirname(fileURLToPath(import.meta.url));
@@ -81,6 +118,8 @@ function iotloadScenario(s: StepInput): string {
 }
 
 interface ResultLike {
+  startedAt?: string;
+  intervals?: { markers?: { t: number; kind: string; detail?: string }[] }[];
   counts?: { published?: number; acked?: number };
   latency?: { publishAck?: { p99?: number }; publishAckUncorrected?: { p99?: number } };
   availability?: { minConnected?: number };
@@ -90,17 +129,34 @@ function lastLine(text: string): string {
   return text.trim().split("\n").slice(-1)[0] ?? "";
 }
 
+/** Epoch ms of the run's "publishing" phase marker (markers are ms from the run's start). */
+function publishingStart(r: ResultLike): number | undefined {
+  const started = r.startedAt === undefined ? Number.NaN : Date.parse(r.startedAt);
+  if (!Number.isFinite(started)) return undefined;
+  for (const i of r.intervals ?? [])
+    for (const m of i.markers ?? [])
+      if (m.kind === "phase" && m.detail === "publishing") return started + m.t;
+  return undefined;
+}
+
 async function iotloadStep(system: SystemName, s: StepInput): Promise<StepRecord> {
   const file = path.join(s.dir, `${s.tag}.yaml`);
   const out = path.join(s.dir, s.tag);
   await writeFile(file, iotloadScenario(s));
   const workers = system === "iotload-1" ? "1" : String(s.workersAll);
   const t0 = Date.now();
-  const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, "run", file, "--out", out, "--quiet", "--workers", workers], {
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+  const { code, stderr, sampler } = await new Promise<{
+    code: number | null;
+    stderr: string;
+    sampler: ChildThreadSampler | undefined;
+  }>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [...cpuProfArgs(s), CLI, "run", file, "--out", out, "--quiet", "--workers", workers],
+      { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    // --workers 1 publishes in this child; with more workers it only merges (its workers are not sampled).
+    const sampler = workers === "1" && child.pid !== undefined ? new ChildThreadSampler(child.pid) : undefined;
     let err = "";
     child.stderr?.on("data", (d: Buffer) => {
       if (err.length < 65_536) err += d.toString("utf8");
@@ -108,7 +164,8 @@ async function iotloadStep(system: SystemName, s: StepInput): Promise<StepRecord
     const timer = setTimeout(() => child.kill("SIGKILL"), STEP_TIMEOUT_MS);
     child.once("exit", (c) => {
       clearTimeout(timer);
-      resolve({ code: c, stderr: err });
+      sampler?.stop();
+      resolve({ code: c, stderr: err, sampler });
     });
   });
   const base = {
@@ -132,12 +189,16 @@ async function iotloadStep(system: SystemName, s: StepInput): Promise<StepRecord
       p99Ms: null,
       p99SendMs: null,
       devicesLost: s.devices,
+      threads: null,
       error: `exit ${code}: ${lastLine(stderr)}`,
     };
   }
+  const threads = sampler ? threadsOf(sampler, publishingStart(result), s.seconds, base.offered) : null;
   return {
     ...base,
     acked: Number(result.counts?.acked ?? 0),
+    threads,
+    generatorCpuPercent: threads?.allPercent ?? null,
     p99Ms: result.latency?.publishAck?.p99 ?? null,
     p99SendMs: result.latency?.publishAckUncorrected?.p99 ?? null,
     devicesLost: s.devices - (result.availability?.minConnected ?? 0),
@@ -163,7 +224,7 @@ async function publisherStep(system: SystemName, s: StepInput): Promise<StepReco
   const t0 = Date.now();
   // The step goes in the environment, not argv: it holds the emulator's account-A key, and argv is
   // visible to every user in the process list.
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...cpuProfArgs(s), script], {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, [PUBLISHER_STEP_ENV]: JSON.stringify(step) },
   });
@@ -171,7 +232,13 @@ async function publisherStep(system: SystemName, s: StepInput): Promise<StepReco
   child.stderr?.on("data", (d: Buffer) => {
     if (stderr.length < 65_536) stderr += d.toString("utf8");
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  const sampler = child.pid !== undefined ? new ChildThreadSampler(child.pid) : undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (c) => {
+      sampler?.stop();
+      resolve(c);
+    }),
+  );
   const timer = setTimeout(() => child.kill("SIGKILL"), STEP_TIMEOUT_MS);
   let cpuBefore = 0;
   let result: PublisherResult | undefined;
@@ -186,6 +253,7 @@ async function publisherStep(system: SystemName, s: StepInput): Promise<StepReco
         child.stdin.write("go\n");
       } else if (msg.result) {
         result = msg.result;
+        sampler?.stop();
         break;
       }
     }
@@ -203,6 +271,8 @@ async function publisherStep(system: SystemName, s: StepInput): Promise<StepReco
     load1: loadavg()[0] ?? 0,
     wallSec: (Date.now() - t0) / 1000,
   };
+  const threads =
+    result && sampler ? threadsOf(sampler, result.publishStartEpochMs, s.seconds, base.offered) : null;
   if (!result)
     return {
       ...base,
@@ -212,6 +282,7 @@ async function publisherStep(system: SystemName, s: StepInput): Promise<StepReco
       devicesLost: s.devices,
       generatorCpuPercent: null,
       targetUsPerMsg: null,
+      threads: null,
       error: `exit ${code}: ${lastLine(stderr)}`,
     };
   return {
@@ -220,7 +291,8 @@ async function publisherStep(system: SystemName, s: StepInput): Promise<StepReco
     p99Ms: result.p99Ms,
     p99SendMs: result.p99SendMs,
     devicesLost: s.devices - result.connected,
-    generatorCpuPercent: result.cpuPercent,
+    generatorCpuPercent: threads?.allPercent ?? result.cpuPercent,
+    threads,
     targetUsPerMsg: result.acked > 0 ? (cpuAfter - cpuBefore) / result.acked : null,
   };
 }

@@ -28,6 +28,7 @@ import {
   type UserProperty,
 } from "./device.js";
 import { HandshakeWatch } from "./handshake-watch.js";
+import { type PendingPublish, PendingPublishes } from "./pending.js";
 import { PublishScheduler, type SchedulerStats } from "./schedule.js";
 import {
   chooseTagCarrier,
@@ -136,18 +137,6 @@ export interface FleetSummary extends FleetState {
   tagCarrier: TagCarrier;
 }
 
-/** One publish awaiting its outcome. */
-interface PendingPublish {
-  index: number;
-  /** The message's number in its device's delivery tags (the flow's seq with one flow). */
-  seq: number;
-  flow: number;
-  topic: string;
-  dueEpochMs: number;
-  sendEpochMs: number;
-  settled: boolean;
-}
-
 /** Why publishes still unanswered at the end are failed (see settleUnanswered). */
 export type UnansweredReason = "noResponse" | "stoppedByUser";
 
@@ -197,7 +186,7 @@ export class Fleet implements Closeable {
   #failed = 0;
   #skipped = 0;
   /** Publishes sent and not yet settled (acked or failed); settleUnanswered() empties it. */
-  readonly #pending = new Set<PendingPublish>();
+  readonly #pending = new PendingPublishes();
   #connectFailed = 0;
   /** Devices with a reconnect attempt started and not yet ended (MQTT 5 reports attempts). */
   readonly #reconnecting = new Set<number>();
@@ -312,8 +301,7 @@ export class Fleet implements Closeable {
     // is freed would never be answered — a new client cannot complete the old one's QoS 1 flows.
     const inFlight = () => {
       if (this.#o.deviceHooks?.busy?.(index)) return true;
-      for (const p of this.#pending) if (p.index === index) return true;
-      return false;
+      return this.#pending.some((p) => p.index === index);
     };
     const until = this.#now() + this.#plan.devices.connect.timeoutMs;
     while (inFlight() && this.#now() < until && !this.#closingClients)
@@ -609,7 +597,9 @@ export class Fleet implements Closeable {
     const flow = this.#flows[f] as FleetFlow;
     const runStart = this.#runStartMs ?? 0;
     const dueEpochMs = runStart + dueMs;
-    const sendEpochMs = this.#now();
+    // The scheduler read the clock just before this call: lateMs = now − due (≥ 0), so the send time
+    // is due + lateMs without another clock read per message.
+    const sendEpochMs = dueEpochMs + lateMs;
     const topic = flow.topic(index, seq);
     let payload = flow.constantPayload ?? flow.payload(index, seq, sendEpochMs);
     // One flow: tags carry the flow's own seq (as before flows existed); several: the device's count.
@@ -629,8 +619,7 @@ export class Fleet implements Closeable {
       else payload = embedTag(payload, tag, carrier as "json-field" | "trailer");
     }
     const extras = flow.hasProperties ? this.#messageExtras(flow, f, index, seq) : this.#extras[f];
-    const p: PendingPublish = { index, seq: tagSeq, flow: f, topic, dueEpochMs, sendEpochMs, settled: false };
-    this.#pending.add(p);
+    const p = this.#pending.add(index, tagSeq, f, topic, dueEpochMs, sendEpochMs);
     this.#published++;
     const rec = this.#rec;
     if (rec.published) rec.published(f);
@@ -659,8 +648,7 @@ export class Fleet implements Closeable {
       this.#rec.count("publish.lateOutcomes");
       return;
     }
-    p.settled = true;
-    this.#pending.delete(p);
+    this.#pending.settle(p);
     if (outcome.ok) {
       const t = this.#now();
       this.#acked++;
@@ -673,6 +661,8 @@ export class Fleet implements Closeable {
         rec.flowAcked?.(p.flow, t - p.dueEpochMs, t - p.sendEpochMs);
       }
       this.#tracker.expect(p.index, p.seq, p.topic);
+      // The client answers a publish once: nothing refers to this record any more.
+      this.#pending.release(p);
       return;
     }
     this.#failed++;
@@ -694,6 +684,7 @@ export class Fleet implements Closeable {
       this.#rec.count("unanswered");
       this.#tracker.expect(p.index, p.seq, p.topic);
     }
+    this.#pending.release(p);
   }
 
   /**
@@ -702,13 +693,11 @@ export class Fleet implements Closeable {
    * drain, before close(); later answers are ignored. Returns how many were settled.
    */
   settleUnanswered(reason: UnansweredReason): number {
-    const n = this.#pending.size;
-    for (const p of this.#pending) {
-      p.settled = true;
+    // Not recycled: the client may still answer them (counted as publish.lateOutcomes).
+    const n = this.#pending.settleAll((p) => {
       this.#rec.flowFailed?.(p.flow);
       this.#tracker.expect(p.index, p.seq, p.topic);
-    }
-    this.#pending.clear();
+    });
     if (n > 0) {
       this.#failed += n;
       this.#rec.count(`failed.${reason}`, n);

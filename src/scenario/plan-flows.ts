@@ -60,6 +60,33 @@ const RUN_CONSTANT = new Set(["runId", "worker", "seed"]);
 
 const isConstant = (r: Renderer): boolean =>
   r.parts.every((p) => typeof p === "string" || RUN_CONSTANT.has(p.name));
+/** Template variables that are the same for every message of one device (no seq, clock or draws). */
+const DEVICE_CONSTANT = new Set([...RUN_CONSTANT, "index", "deviceId", "thingName", "var"]);
+const isPerDevice = (r: Renderer): boolean =>
+  r.parts.every((p) => typeof p === "string" || DEVICE_CONSTANT.has(p.name));
+
+/**
+ * `render` memoised per device for this shard's devices [first, end): a topic such as
+ * `dt/{{deviceId}}/telemetry` is rendered once per device instead of once per message (a render
+ * context and a string per message otherwise). Filled lazily, so idle devices cost one array slot.
+ */
+function perDevice(
+  render: (index: number, seq: number) => string,
+  first: number,
+  end: number,
+): (index: number, seq: number) => string {
+  const cache: (string | undefined)[] = new Array(Math.max(0, end - first));
+  return (index, seq) => {
+    const k = index - first;
+    if (k < 0 || k >= cache.length) return render(index, seq);
+    let t = cache[k];
+    if (t === undefined) {
+      t = render(index, seq);
+      cache[k] = t;
+    }
+    return t;
+  };
+}
 const needsDeviceId = (r: Renderer): boolean =>
   r.parts.some((p) => typeof p !== "string" && p.name === "deviceId");
 
@@ -122,11 +149,12 @@ export function planFlows(s: Scenario, ctx: PlanFlowsContext): PlanFlow[] {
       const c = ctxFor(needsDeviceId(t));
       properties.correlationData = (index, seq) => Buffer.from(t.render(c(index, seq, 0)), "utf8");
     }
+    const renderTopic = (index: number, seq: number) => topicT.render(topicCtx(index, seq, 0));
     return {
       name: flow.name,
       qos: flow.qos,
       retain: flow.retain,
-      topic: (index, seq) => topicT.render(topicCtx(index, seq, 0)),
+      topic: isPerDevice(topicT) ? perDevice(renderTopic, ctx.firstIndex, ctx.endIndex) : renderTopic,
       payload: (index, seq, nowMs) => Buffer.from(payloadT.render(payloadCtx(index, seq, nowMs)), "utf8"),
       constantPayload,
       contentType,

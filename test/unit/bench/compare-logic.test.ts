@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { kneeOf, rotate, StepPlan, stepVerdict } from "../../../src/bench/compare-logic.js";
+import {
+  kneeOf,
+  kneeRatio,
+  rotate,
+  StepPlan,
+  stepVerdict,
+  workersScaling,
+} from "../../../src/bench/compare-logic.js";
 
 const ok = { offered: 1000, acked: 1000, p99Ms: 20, devicesLost: 0 };
 
@@ -91,5 +98,27 @@ describe("StepPlan", () => {
     plan.next();
     expect(() => plan.next()).toThrow(/before record/);
     expect(() => new StepPlan(["a", "a"], [1])).toThrow(/unique/);
+  });
+});
+
+describe("workers scaling and knee ratios", () => {
+  it("N workers against 0.9 × N × one process", () => {
+    expect(workersScaling(12_000, 16_000, 2)).toEqual({
+      workers: 2,
+      one: 12_000,
+      all: 16_000,
+      goal: 21_600,
+      ofGoal: 16_000 / 21_600,
+      met: false,
+    });
+    expect(workersScaling(8_000, 16_000, 2)?.met).toBe(true);
+    expect(workersScaling(null, 16_000, 2)).toBeUndefined();
+    expect(workersScaling(8_000, undefined, 2)).toBeUndefined();
+  });
+
+  it("iotload/raw as a whole percentage, – without both knees", () => {
+    expect(kneeRatio(12_000, 16_000)).toBe("75 %");
+    expect(kneeRatio(undefined, 16_000)).toBe("–");
+    expect(kneeRatio(12_000, null)).toBe("–");
   });
 });

@@ -67,6 +67,25 @@ describe("publish flows: plan", () => {
     expect(plan.flows[1]?.topic(2, 0)).toBe("t/iotload-2/hb");
   });
 
+  it("a per-device topic is rendered once per device; one with {{seq}} or draws per message", () => {
+    const s = parse(
+      flows(`  - { name: a, topic: "t/{{deviceId}}/{{index}}/{{runId}}" }
+  - { name: b, topic: "t/{{index}}/{{seq}}" }
+  - { name: c, topic: "t/{{index}}/{{random.int 0 1000000}}" }`),
+    ).scenario;
+    const [a, b, c] = planRun(s, {}, ctx).flows;
+    const first = a!.topic(2, 0);
+    expect(first).toBe("t/iotload-2/2/run-1");
+    // Memoised: the very same string for every message of the device, and each device its own.
+    expect(a!.topic(2, 5)).toBe(first);
+    expect(a!.topic(3, 5)).toBe("t/iotload-3/3/run-1");
+    // Outside this shard's devices it still renders (not cached).
+    expect(a!.topic(99, 0)).toBe("t/iotload-99/99/run-1");
+    expect([b!.topic(1, 0), b!.topic(1, 1)]).toEqual(["t/1/0", "t/1/1"]);
+    const draws = new Set(Array.from({ length: 20 }, (_v, k) => c!.topic(1, k)));
+    expect(draws.size).toBeGreaterThan(1);
+  });
+
   it("--rate scales the highest total per-device rate; --duration every flow's time", () => {
     const s = parse(flows(THREE)).scenario;
     const plan = planRun(s, { ratePerSecond: 3.8, durationMs: 20_000 }, ctx);
