@@ -48,9 +48,10 @@ export interface StepRecord extends StepMeasurement {
    * an iotload run's window also holds its connects). */
   targetUsPerMsg: number | null;
   /**
-   * CPU of the generator's threads over the publishing window (the step's `seconds` from the first
-   * due time), sampled from /proc by this process the same way for every system; null where unknown
-   * (no /proc; iotload-all's workers are other processes and not sampled).
+   * CPU of the generator's threads from the first due time until the last acknowledgement (publishing
+   * and drain: every message's work, however late the generator ran on a busy machine), sampled from
+   * /proc by this process the same way for every system; null where unknown (no /proc; iotload-all's
+   * workers are other processes and not sampled).
    */
   threads: (WindowCpu & { jsUsPerMsg: number | null; crtUsPerMsg: number | null }) | null;
   /** The machine's 1-minute load average at the end of the step. */
@@ -66,23 +67,22 @@ function cpuProfArgs(s: StepInput): string[] {
 }
 
 /**
- * The window's thread CPU with the CPU per offered message (µs) of the JS and aws-crt threads. Per
- * OFFERED message, the same divisor for every system: below the knee every offered message is sent in
- * the window; past it the figure understates the cost (the CPU is capped, the work spills over).
+ * The window's thread CPU with the CPU per acknowledged message (µs) of the JS and aws-crt threads.
+ * The window holds every message's send and acknowledgement, so the figure does not depend on how
+ * far behind a starved generator ran (CPU % over the window does).
  */
 function threadsOf(
   sampler: ChildThreadSampler,
-  startEpochMs: number | undefined,
-  seconds: number,
-  offered: number,
+  window: { start: number; end: number } | undefined,
+  acked: number,
 ): StepRecord["threads"] {
-  if (startEpochMs === undefined) return null;
-  const w = windowCpu(sampler.samples, startEpochMs, startEpochMs + seconds * 1000);
+  if (window === undefined) return null;
+  const w = windowCpu(sampler.samples, window.start, window.end);
   if (!w) return null;
   return {
     ...w,
-    jsUsPerMsg: offered > 0 ? (w.jsMs * 1000) / offered : null,
-    crtUsPerMsg: offered > 0 ? (w.crtMs * 1000) / offered : null,
+    jsUsPerMsg: acked > 0 ? (w.jsMs * 1000) / acked : null,
+    crtUsPerMsg: acked > 0 ? (w.crtMs * 1000) / acked : null,
   };
 }
 
@@ -119,7 +119,12 @@ function iotloadScenario(s: StepInput): string {
 
 interface ResultLike {
   startedAt?: string;
-  intervals?: { markers?: { t: number; kind: string; detail?: string }[] }[];
+  intervals?: {
+    t: number;
+    durationMs: number;
+    rates?: { acked?: number };
+    markers?: { t: number; kind: string; detail?: string }[];
+  }[];
   counts?: { published?: number; acked?: number };
   latency?: { publishAck?: { p99?: number }; publishAckUncorrected?: { p99?: number } };
   availability?: { minConnected?: number };
@@ -129,14 +134,21 @@ function lastLine(text: string): string {
   return text.trim().split("\n").slice(-1)[0] ?? "";
 }
 
-/** Epoch ms of the run's "publishing" phase marker (markers are ms from the run's start). */
-function publishingStart(r: ResultLike): number | undefined {
+/**
+ * Epoch ms of the run's "publishing" phase marker (markers are ms from the run's start) to the end of
+ * the last interval with an acknowledgement (a 1 s resolution: up to a second of idle tail counts).
+ */
+function publishingWindow(r: ResultLike): { start: number; end: number } | undefined {
   const started = r.startedAt === undefined ? Number.NaN : Date.parse(r.startedAt);
   if (!Number.isFinite(started)) return undefined;
-  for (const i of r.intervals ?? [])
+  let start: number | undefined;
+  let end: number | undefined;
+  for (const i of r.intervals ?? []) {
     for (const m of i.markers ?? [])
-      if (m.kind === "phase" && m.detail === "publishing") return started + m.t;
-  return undefined;
+      if (m.kind === "phase" && m.detail === "publishing") start ??= started + m.t;
+    if ((i.rates?.acked ?? 0) > 0) end = started + i.t + i.durationMs;
+  }
+  return start === undefined || end === undefined || end <= start ? undefined : { start, end };
 }
 
 async function iotloadStep(system: SystemName, s: StepInput): Promise<StepRecord> {
@@ -156,7 +168,8 @@ async function iotloadStep(system: SystemName, s: StepInput): Promise<StepRecord
       { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "ignore", "pipe"] },
     );
     // --workers 1 publishes in this child; with more workers it only merges (its workers are not sampled).
-    const sampler = workers === "1" && child.pid !== undefined ? new ChildThreadSampler(child.pid) : undefined;
+    const sampler =
+      workers === "1" && child.pid !== undefined ? new ChildThreadSampler(child.pid) : undefined;
     let err = "";
     child.stderr?.on("data", (d: Buffer) => {
       if (err.length < 65_536) err += d.toString("utf8");
@@ -193,10 +206,11 @@ async function iotloadStep(system: SystemName, s: StepInput): Promise<StepRecord
       error: `exit ${code}: ${lastLine(stderr)}`,
     };
   }
-  const threads = sampler ? threadsOf(sampler, publishingStart(result), s.seconds, base.offered) : null;
+  const acked = Number(result.counts?.acked ?? 0);
+  const threads = sampler ? threadsOf(sampler, publishingWindow(result), acked) : null;
   return {
     ...base,
-    acked: Number(result.counts?.acked ?? 0),
+    acked,
     threads,
     generatorCpuPercent: threads?.allPercent ?? null,
     p99Ms: result.latency?.publishAck?.p99 ?? null,
@@ -272,7 +286,13 @@ async function publisherStep(system: SystemName, s: StepInput): Promise<StepReco
     wallSec: (Date.now() - t0) / 1000,
   };
   const threads =
-    result && sampler ? threadsOf(sampler, result.publishStartEpochMs, s.seconds, base.offered) : null;
+    result && sampler
+      ? threadsOf(
+          sampler,
+          { start: result.publishStartEpochMs, end: result.publishStartEpochMs + result.wallSec * 1000 },
+          result.acked,
+        )
+      : null;
   if (!result)
     return {
       ...base,

@@ -22,7 +22,7 @@
  * every system, past its first failure: CPU per message at fixed rates; knees unchanged)
  * --cpu-prof DIR (a V8 CPU profile of every generator process, `<target>-<devices>-<system>-<rate>-<n>
  * .cpuprofile`; summarize with `node dist/bench/cpu-profile.js FILE…`).
- * Each step's generator threads (JS, aws-crt) are sampled from /proc over its publishing window
+ * Each step's generator threads (JS, aws-crt) are sampled from /proc from its first due time to its last PUBACK
  * (child-threads.ts), the same way for every system: CPU per message on each thread, beside the knee.
  */
 import { spawn } from "node:child_process";
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   );
   process.stdout.write(
     "columns: p99 from due time, p99s from send, gen% = generator process CPU, js%/crt% = its JS thread / aws-crt threads\n" +
-      "(% of one core over the publishing window), js µs/crtµs = their CPU per offered message, tgt µs = target CPU per message\n",
+      "(% of one core from the first due time to the last PUBACK), js µs/crtµs = their CPU per acknowledged message, tgt µs = target CPU per message\n",
   );
   try {
     const mosquittoBin = findMosquitto();

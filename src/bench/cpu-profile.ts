@@ -59,7 +59,8 @@ export function areaOf(functionName: string, url: string): string {
   if (url.includes("/node_modules/")) return "other-deps";
   if (url.startsWith("node:")) return "node";
   if (url.includes("/dist/bench/")) return "bench";
-  if (url.includes("/dist/")) return `iotload:${url.slice(url.lastIndexOf("/dist/") + 6).split("/")[0] ?? ""}`;
+  if (url.includes("/dist/"))
+    return `iotload:${url.slice(url.lastIndexOf("/dist/") + 6).split("/")[0] ?? ""}`;
   return "other";
 }
 
@@ -99,14 +100,19 @@ export function windowOf(
   return first === undefined || last === undefined ? undefined : { first, last };
 }
 
+/** A frame's file, short: from its package's `node_modules/` on, or from the last `dist/`. */
+function shortUrl(url: string): string {
+  const nm = url.lastIndexOf("/node_modules/");
+  if (nm >= 0) return url.slice(nm + 1);
+  const dist = url.lastIndexOf("/dist/");
+  return dist >= 0 ? url.slice(dist + 1) : url;
+}
+
 /**
  * Sums self time per function and per area, over samples [from, to] (default all). Sample i's frame
  * ran from sample i to sample i+1 (timeDeltas[i+1]); the last sample counts 0.
  */
-export function summarize(
-  profile: CpuProfile,
-  range?: { first: number; last: number },
-): ProfileSummary {
+export function summarize(profile: CpuProfile, range?: { first: number; last: number }): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   const samples = profile.samples ?? [];
@@ -128,7 +134,7 @@ export function summarize(
     if (!n) continue;
     const f = n.callFrame;
     const area = areaOf(f.functionName, f.url);
-    const file = f.url === "" ? "" : ` ${f.url.replace(/^.*\/(node_modules|dist)\//, "$1/")}:${f.lineNumber + 1}`;
+    const file = f.url === "" ? "" : ` ${shortUrl(f.url)}:${f.lineNumber + 1}`;
     const key = `${f.functionName === "" ? "(anonymous)" : f.functionName}${file}`;
     const e = functions.get(key) ?? { key, area, us: 0 };
     e.us += us;
@@ -158,11 +164,14 @@ async function main(): Promise<void> {
   const top = Number(values.top ?? 25);
   const messages = values.messages === undefined ? undefined : Number(values.messages);
   const perMsg = (us: number) =>
-    messages === undefined || !(messages > 0) ? "" : `${((1000 * us) / messages).toFixed(0).padStart(6)} ns/msg`;
+    messages === undefined || !(messages > 0)
+      ? ""
+      : `${((1000 * us) / messages).toFixed(0).padStart(6)} ns/msg`;
   for (const file of positionals) {
     const profile = JSON.parse(await readFile(file, "utf8")) as CpuProfile;
     const range = values.all ? undefined : windowOf(profile, "publish", "aws-crt/dist/native/mqtt5");
-    if (!values.all && range === undefined) process.stdout.write(`${file}: no aws-crt publish: whole profile\n`);
+    if (!values.all && range === undefined)
+      process.stdout.write(`${file}: no aws-crt publish: whole profile\n`);
     const s = summarize(profile, range);
     process.stdout.write(
       `\n${file}: ${(s.totalUs / 1e6).toFixed(2)} s ${range ? "publishing window" : "profiled"}, ${(s.busyUs / 1e6).toFixed(2)} s busy ${perMsg(s.busyUs)} (% below: of busy)\n`,

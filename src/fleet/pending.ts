@@ -47,7 +47,17 @@ export class PendingPublishes {
   ): PendingPublish {
     let p = this.#free.pop();
     if (p === undefined) {
-      p = { index, seq, flow, topic, dueEpochMs, sendEpochMs, settled: false, prev: undefined, next: undefined };
+      p = {
+        index,
+        seq,
+        flow,
+        topic,
+        dueEpochMs,
+        sendEpochMs,
+        settled: false,
+        prev: undefined,
+        next: undefined,
+      };
     } else {
       p.index = index;
       p.seq = seq;
