@@ -315,9 +315,11 @@ async function main(): Promise<void> {
   }
   // Issue 14: N workers should reach 0.9 × N × one process until the target or the cores saturate;
   // on a machine whose cores the target shares, the line says how far it got, not that it must pass.
+  const scaling: { target: string; devices: number; scaling: ReturnType<typeof workersScaling> | null }[] = [];
   if (o.systems.includes("iotload-1") && o.systems.includes("iotload-all"))
     for (const k of knees) {
       const w = workersScaling(k.knees["iotload-1"], k.knees["iotload-all"], workersAll);
+      scaling.push({ target: k.target, devices: k.devices, scaling: w ?? null });
       process.stdout.write(
         w === undefined
           ? `workers scaling (${k.target}, ${k.devices} devices): – (a knee is missing)\n`
@@ -393,6 +395,7 @@ async function main(): Promise<void> {
     targets: targetInfo,
     steps: rows,
     knees,
+    workersScaling: scaling,
     targetUsPerMsg: cpuPairs,
     extras,
   };
