@@ -315,7 +315,8 @@ async function main(): Promise<void> {
   }
   // Issue 14: N workers should reach 0.9 × N × one process until the target or the cores saturate;
   // on a machine whose cores the target shares, the line says how far it got, not that it must pass.
-  const scaling: { target: string; devices: number; scaling: ReturnType<typeof workersScaling> | null }[] = [];
+  const scaling: { target: string; devices: number; scaling: ReturnType<typeof workersScaling> | null }[] =
+    [];
   if (o.systems.includes("iotload-1") && o.systems.includes("iotload-all"))
     for (const k of knees) {
       const w = workersScaling(k.knees["iotload-1"], k.knees["iotload-all"], workersAll);
