@@ -26,7 +26,8 @@ const BUCKET_BASE = 31 - SUB_BUCKET_HALF_MAGNITUDE;
 /** Buckets needed to reach HISTOGRAM_HIGHEST_US: 2048 · 2^k > 3.6e9 for k = 21, so 22 buckets. */
 function countsLength(): number {
   let buckets = 1;
-  for (let smallestUntrackable = 2 << SUB_BUCKET_HALF_MAGNITUDE; smallestUntrackable <= HISTOGRAM_HIGHEST_US; ) {
+  let smallestUntrackable = 2 << SUB_BUCKET_HALF_MAGNITUDE;
+  while (smallestUntrackable <= HISTOGRAM_HIGHEST_US) {
     smallestUntrackable *= 2;
     buckets++;
   }

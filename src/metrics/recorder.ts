@@ -277,9 +277,7 @@ export class Recorder {
     this.#flowHist = names.map(() => createHistogram());
     this.#flowOnlyPending = names.map(() => undefined);
     this.#ackPending =
-      names.length > 0
-        ? this.#flowHist.map((h) => this.#newAckPending(h))
-        : [this.#newAckPending(undefined)];
+      names.length > 0 ? this.#flowHist.map((h) => this.#newAckPending(h)) : [this.#newAckPending(undefined)];
   }
 
   /** A message of `flow` was published: counter "published" (and the flow's count). */
