@@ -161,7 +161,7 @@ export class Recorder {
    * The hot path's accumulators by latency name, created on a metric's first value: the whole-run
    * histogram and (perInterval metrics) the interval one are their drain targets.
    */
-  readonly #pending = new Map<LatencyMetric, LatencyAccumulator>();
+  readonly #pending: Partial<Record<LatencyMetric, LatencyAccumulator>> = {};
   /** Every accumulator with its drain targets (#drainAll walks this). */
   #drains: Pending[] = [];
   /** publishAckUncorrected's accumulator (acked() records into it without a lookup). */
@@ -233,18 +233,20 @@ export class Recorder {
   latency(metric: LatencyName, ms: number): void {
     if (this.#closedAt !== undefined) return;
     if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
-    (this.#pending.get(metric) ?? this.#pendingOf(metric)).record(this.#toUs(metric, ms));
+    const acc = this.#pending[metric] ?? this.#pendingOf(metric);
+    const us = Math.round(ms * 1000);
+    acc.record(us >= 0 && us <= HISTOGRAM_HIGHEST_US ? us : this.#clamp(metric, us));
   }
 
   /** `metric`'s accumulator, created (with its drain targets) on first use. */
   #pendingOf(metric: LatencyMetric): LatencyAccumulator {
-    let acc = this.#pending.get(metric);
+    let acc = this.#pending[metric];
     if (acc) return acc;
     acc = new LatencyAccumulator();
     // A name outside the catalogue (only reachable by a cast) is dropped at the drain, as before.
     const targets = [this.#hist.get(metric), this.#ivHist.get(metric as IntervalLatencyMetric)];
     this.#drains.push({ acc, targets: targets.filter((h): h is Histogram => h !== undefined) });
-    this.#pending.set(metric, acc);
+    this.#pending[metric] = acc;
     return acc;
   }
 
@@ -298,18 +300,18 @@ export class Recorder {
     if (this.#closedAt !== undefined) return;
     if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
     const pending = this.#ackPending[flow] ?? (this.#ackPending[0] as LatencyAccumulator);
-    pending.record(this.#toUs("publishAck", correctedMs));
-    this.#uncorrected.record(this.#toUs("publishAckUncorrected", uncorrectedMs));
+    const c = Math.round(correctedMs * 1000);
+    pending.record(c >= 0 && c <= HISTOGRAM_HIGHEST_US ? c : this.#clamp("publishAck", c));
+    const u = Math.round(uncorrectedMs * 1000);
+    this.#uncorrected.record(u >= 0 && u <= HISTOGRAM_HIGHEST_US ? u : this.#clamp("publishAckUncorrected", u));
     this.#ackedSlot ??= this.#slot("acked");
     this.#ackedSlot.total++;
     this.#ackedSlot.interval++;
     if (flow < this.#flowNames.length) this.#bumpFlow(flow * 3 + 1);
   }
 
-  /** ms → µs within the histograms' bounds; an out-of-bounds value is clamped and counted. */
-  #toUs(metric: LatencyMetric, ms: number): number {
-    const us = Math.round(ms * 1000);
-    if (us >= 0 && us <= HISTOGRAM_HIGHEST_US) return us;
+  /** An out-of-bounds value (negative, NaN, above 1 h in µs): counted as clamped, and its clamped value. */
+  #clamp(metric: LatencyMetric, us: number): number {
     this.#clamped.set(metric, (this.#clamped.get(metric) ?? 0) + 1);
     return us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
   }
