@@ -303,7 +303,9 @@ export class Recorder {
     const c = Math.round(correctedMs * 1000);
     pending.record(c >= 0 && c <= HISTOGRAM_HIGHEST_US ? c : this.#clamp("publishAck", c));
     const u = Math.round(uncorrectedMs * 1000);
-    this.#uncorrected.record(u >= 0 && u <= HISTOGRAM_HIGHEST_US ? u : this.#clamp("publishAckUncorrected", u));
+    this.#uncorrected.record(
+      u >= 0 && u <= HISTOGRAM_HIGHEST_US ? u : this.#clamp("publishAckUncorrected", u),
+    );
     this.#ackedSlot ??= this.#slot("acked");
     this.#ackedSlot.total++;
     this.#ackedSlot.interval++;
