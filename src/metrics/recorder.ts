@@ -161,7 +161,8 @@ export class Recorder {
    * The hot path's accumulators by latency name, created on a metric's first value: the whole-run
    * histogram and (perInterval metrics) the interval one are their drain targets.
    */
-  readonly #pending: Partial<Record<LatencyMetric, LatencyAccumulator>> = {};
+  // No prototype: a name outside the catalogue ("toString" by a cast) must not find an inherited member.
+  readonly #pending = Object.create(null) as Partial<Record<LatencyMetric, LatencyAccumulator>>;
   /** Every accumulator with its drain targets (#drainAll walks this). */
   #drains: Pending[] = [];
   /** publishAckUncorrected's accumulator (acked() records into it without a lookup). */

@@ -173,3 +173,13 @@ describe("Recorder: histograms identical to a recordValue reference", () => {
     expect(s.counters.acked).toBe(ms.length);
   });
 });
+
+describe("Recorder.latency with a name outside the catalogue", () => {
+  it("records nothing and does not throw, even for an Object.prototype member name", () => {
+    const r = new Recorder({ clock: manualClock(0).clock, startMs: 0 });
+    r.latency("toString" as LatencyName, 5);
+    r.latency("noSuchLatency" as LatencyName, 5);
+    r.close(10);
+    expect(Object.values(r.snapshot().latency).every((l) => l.count === 0)).toBe(true);
+  });
+});
