@@ -4,11 +4,12 @@
  * histUtil.js). Values are recorded in MICROSECONDS; reports show milliseconds.
  *
  * Build choice: the pure-JS `Float64Histogram` (bitBucketSize 64). The WASM build records ~3-4x faster
- * (measured here: ~50-70 ns vs ~170-210 ns per recordValue), but every WASM histogram — including each
+ * (measured here: ~30-70 ns vs ~120-260 ns per recordValue), but every WASM histogram — including each
  * one decoded while merging or coarsening — lives in WASM linear memory until `destroy()`, and the
- * module needs a process-wide init. At the harness's knee (~16k msg/s, ~3 records per message) the JS
- * build costs ~1 % of one core, so we keep the build that cannot leak. Float64 counts are exact up to
- * 2^53 per bucket (Uint32 buckets would silently wrap after 4.3e9 records of one value).
+ * module needs a process-wide init. The per-message path does not call recordValue at all: it counts
+ * into a LatencyAccumulator (latency-accumulator.ts, ~15 ns) added into these histograms in bulk, so
+ * we keep the build that cannot leak. Float64 counts are exact up to 2^53 per bucket (Uint32 buckets
+ * would silently wrap after 4.3e9 records of one value).
  */
 import type { Histogram } from "hdr-histogram-js";
 import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from "hdr-histogram-js";

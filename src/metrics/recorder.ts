@@ -1,7 +1,10 @@
 /**
  * The run's one sink for measurements. The fleet calls it per message (hot path), so record calls do
- * no allocation beyond a Map update: a histogram recordValue, a counter increment and a cheap
- * `clock.now()` comparison that closes the current interval lazily when it is due.
+ * no allocation: a latency is one bucket increment in a LatencyAccumulator (latency-accumulator.ts),
+ * a counter one Map lookup, and every 16th call a `clock.now()` comparison that closes the current
+ * interval lazily when it is due. The accumulators are added into the whole-run and per-interval
+ * histograms in bulk (#drainAll) at interval close and before any read, so each value is bucketed
+ * once, not once per histogram it ends up in.
  *
  * Time series: every `intervalMs` (1 s) the current interval is closed into an IntervalRecord holding
  * counter deltas, gauge values, markers and the ENCODED per-interval publishAck/delivery histograms.
@@ -43,6 +46,7 @@ import {
   intervalLatencyFrom,
   type Marker,
 } from "./intervals.js";
+import { LatencyAccumulator } from "./latency-accumulator.js";
 import { type LiveLatencySummary, liveSummary } from "./live-summary.js";
 
 export type { LatencyMetric };
@@ -123,6 +127,12 @@ interface CounterSlot {
 
 const ERROR_COUNTERS = new Set<string>(ERROR_COUNTER_NAMES);
 
+/** Values recorded since the last drain, and the histograms they are added into at the drain. */
+interface Pending {
+  readonly acc: LatencyAccumulator;
+  readonly targets: readonly Histogram[];
+}
+
 /**
  * Record calls look at the clock only every Nth call: on this VM `Date.now()` costs ~100-300 ns (it is
  * a real clock read), more than the rest of a record. The caller's 1 s timer calls tick() at the
@@ -146,9 +156,18 @@ export class Recorder {
   readonly #clamped = new Map<LatencyMetric, number>();
   readonly #ivHist = new Map<IntervalLatencyMetric, Histogram>();
   readonly #lagHist: Histogram;
-  /** The whole-run publishAckUncorrected histogram (acked() records into it directly). */
-  readonly #uncorrected: Histogram;
   #lagClamped = 0;
+  /**
+   * The hot path's accumulators by latency name, created on a metric's first value: the whole-run
+   * histogram and (perInterval metrics) the interval one are their drain targets.
+   */
+  // No prototype: a name outside the catalogue ("toString" by a cast) must not find an inherited member.
+  readonly #pending = Object.create(null) as Partial<Record<LatencyMetric, LatencyAccumulator>>;
+  /** Every accumulator with its drain targets (#drainAll walks this). */
+  #drains: Pending[] = [];
+  /** publishAckUncorrected's accumulator (acked() records into it without a lookup). */
+  readonly #uncorrected: LatencyAccumulator;
+  #lagPending: LatencyAccumulator | undefined;
   /** One slot per counter name: a single Map lookup per count() updates total and interval delta. */
   readonly #counters = new Map<string, CounterSlot>();
   #callsSinceClockCheck = 0;
@@ -173,12 +192,13 @@ export class Recorder {
   #flowHist: Histogram[] = [];
   #flowClamped = new Float64Array(0);
   /**
-   * publishAck values (from the due time) recorded by acked() since the last fold, one histogram per
-   * flow (one when no flows are defined). The hot path records each ack's corrected latency ONCE, here;
-   * #foldAcks() adds these into the whole-run, the interval and the flow histograms at interval close,
-   * snapshot and percentile reads (three records per ack became two: this one and the uncorrected).
+   * publishAck values (from the due time) recorded by acked(), one accumulator per flow (one when no
+   * flows are defined): each ack's corrected latency is bucketed ONCE, here, and the drain adds it into
+   * the whole-run, the interval and the flow's histograms.
    */
-  #ackPending: Histogram[] = [createHistogram()];
+  #ackPending: LatencyAccumulator[] = [];
+  /** flowAcked() values (flow histogram only), per flow, created on first use. */
+  #flowOnlyPending: (LatencyAccumulator | undefined)[] = [];
   #publishedSlot: CounterSlot | undefined;
   #ackedSlot: CounterSlot | undefined;
 
@@ -200,7 +220,8 @@ export class Recorder {
     }
     for (const m of INTERVAL_LATENCY_METRICS) this.#ivHist.set(m, createHistogram());
     this.#lagHist = createHistogram();
-    this.#uncorrected = this.#hist.get("publishAckUncorrected") as Histogram;
+    this.#uncorrected = this.#pendingOf("publishAckUncorrected");
+    this.#ackPending = [this.#newAckPending(undefined)];
     this.#ivStart = this.#startMs;
     this.#nextBoundary = this.#startMs + this.#intervalMs;
   }
@@ -213,13 +234,36 @@ export class Recorder {
   latency(metric: LatencyName, ms: number): void {
     if (this.#closedAt !== undefined) return;
     if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
-    let us = Math.round(ms * 1000);
-    if (!(us >= 0 && us <= HISTOGRAM_HIGHEST_US)) {
-      us = us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
-      this.#clamped.set(metric, (this.#clamped.get(metric) ?? 0) + 1);
-    }
-    this.#hist.get(metric)?.recordValue(us);
-    this.#ivHist.get(metric as IntervalLatencyMetric)?.recordValue(us);
+    const acc = this.#pending[metric] ?? this.#pendingOf(metric);
+    const us = Math.round(ms * 1000);
+    acc.record(us >= 0 && us <= HISTOGRAM_HIGHEST_US ? us : this.#clamp(metric, us));
+  }
+
+  /** `metric`'s accumulator, created (with its drain targets) on first use. */
+  #pendingOf(metric: LatencyMetric): LatencyAccumulator {
+    let acc = this.#pending[metric];
+    if (acc) return acc;
+    acc = new LatencyAccumulator();
+    // A name outside the catalogue (only reachable by a cast) is dropped at the drain, as before.
+    const targets = [this.#hist.get(metric), this.#ivHist.get(metric as IntervalLatencyMetric)];
+    this.#drains.push({ acc, targets: targets.filter((h): h is Histogram => h !== undefined) });
+    this.#pending[metric] = acc;
+    return acc;
+  }
+
+  /** An acked() accumulator: drained into whole-run and interval publishAck, and the flow's histogram. */
+  #newAckPending(flowHist: Histogram | undefined): LatencyAccumulator {
+    const acc = new LatencyAccumulator();
+    const targets = [this.#hist.get("publishAck"), this.#ivHist.get("publishAck"), flowHist];
+    this.#drains.push({ acc, targets: targets.filter((h): h is Histogram => h !== undefined) });
+    return acc;
+  }
+
+  /** A drain of an accumulator into `targets` only. */
+  #newDrain(targets: readonly Histogram[]): LatencyAccumulator {
+    const acc = new LatencyAccumulator();
+    this.#drains.push({ acc, targets });
+    return acc;
   }
 
   /**
@@ -230,9 +274,13 @@ export class Recorder {
     this.#flowNames = [...names];
     this.#flowCounts = new Float64Array(names.length * 3);
     this.#flowClamped = new Float64Array(names.length);
+    this.#drainAll();
+    const before = new Set([...this.#ackPending, ...this.#flowOnlyPending]);
+    this.#drains = this.#drains.filter((d) => !before.has(d.acc));
     this.#flowHist = names.map(() => createHistogram());
-    this.#foldAcks();
-    this.#ackPending = names.length > 0 ? names.map(() => createHistogram()) : [createHistogram()];
+    this.#flowOnlyPending = names.map(() => undefined);
+    this.#ackPending =
+      names.length > 0 ? this.#flowHist.map((h) => this.#newAckPending(h)) : [this.#newAckPending(undefined)];
   }
 
   /** A message of `flow` was published: counter "published" (and the flow's count). */
@@ -252,19 +300,21 @@ export class Recorder {
   acked(flow: number, correctedMs: number, uncorrectedMs: number): void {
     if (this.#closedAt !== undefined) return;
     if (++this.#callsSinceClockCheck >= CLOCK_CHECK_EVERY) this.#lazyTick();
-    const pending = this.#ackPending[flow] ?? (this.#ackPending[0] as Histogram);
-    pending.recordValue(this.#toUs("publishAck", correctedMs));
-    this.#uncorrected.recordValue(this.#toUs("publishAckUncorrected", uncorrectedMs));
+    const pending = this.#ackPending[flow] ?? (this.#ackPending[0] as LatencyAccumulator);
+    const c = Math.round(correctedMs * 1000);
+    pending.record(c >= 0 && c <= HISTOGRAM_HIGHEST_US ? c : this.#clamp("publishAck", c));
+    const u = Math.round(uncorrectedMs * 1000);
+    this.#uncorrected.record(
+      u >= 0 && u <= HISTOGRAM_HIGHEST_US ? u : this.#clamp("publishAckUncorrected", u),
+    );
     this.#ackedSlot ??= this.#slot("acked");
     this.#ackedSlot.total++;
     this.#ackedSlot.interval++;
     if (flow < this.#flowNames.length) this.#bumpFlow(flow * 3 + 1);
   }
 
-  /** ms → µs within the histograms' bounds; an out-of-bounds value is clamped and counted. */
-  #toUs(metric: LatencyMetric, ms: number): number {
-    const us = Math.round(ms * 1000);
-    if (us >= 0 && us <= HISTOGRAM_HIGHEST_US) return us;
+  /** An out-of-bounds value (negative, NaN, above 1 h in µs): counted as clamped, and its clamped value. */
+  #clamp(metric: LatencyMetric, us: number): number {
     this.#clamped.set(metric, (this.#clamped.get(metric) ?? 0) + 1);
     return us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
   }
@@ -273,18 +323,9 @@ export class Recorder {
     return this.#counters.get(name) ?? this.#newSlot(name);
   }
 
-  /** Adds the acks recorded since the last fold into the whole-run, interval and per-flow histograms. */
-  #foldAcks(): void {
-    const whole = this.#hist.get("publishAck") as Histogram;
-    const interval = this.#ivHist.get("publishAck") as Histogram;
-    for (let f = 0; f < this.#ackPending.length; f++) {
-      const h = this.#ackPending[f] as Histogram;
-      if (h.totalCount === 0) continue;
-      whole.add(h);
-      interval.add(h);
-      this.#flowHist[f]?.add(h);
-      h.reset();
-    }
+  /** Adds every value recorded since the last drain into its whole-run, interval and flow histograms. */
+  #drainAll(): void {
+    for (const d of this.#drains) d.acc.drainInto(d.targets);
   }
 
   /** A message of flow `flow` was published. */
@@ -301,7 +342,12 @@ export class Recorder {
       us = us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
       this.#flowClamped[flow] = (this.#flowClamped[flow] as number) + 1;
     }
-    this.#flowHist[flow]?.recordValue(us);
+    let acc = this.#flowOnlyPending[flow];
+    if (!acc) {
+      acc = this.#newDrain([this.#flowHist[flow] as Histogram]);
+      this.#flowOnlyPending[flow] = acc;
+    }
+    acc.record(us);
   }
 
   /** A message of flow `flow` failed (any reason, including unanswered at the end). */
@@ -350,7 +396,8 @@ export class Recorder {
       us = us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
       this.#lagClamped++;
     }
-    this.#lagHist.recordValue(us);
+    this.#lagPending ??= this.#newDrain([this.#lagHist]);
+    this.#lagPending.record(us);
   }
 
   /**
@@ -438,7 +485,7 @@ export class Recorder {
 
   /** Percentile (0..100) so far of a whole-run histogram, in ms (for progress lines). */
   percentile(metric: LatencyMetric, percentile: number): number {
-    if (metric === "publishAck") this.#foldAcks();
+    this.#drainAll();
     const h = this.#hist.get(metric);
     return h ? percentileMs(h, percentile) : 0;
   }
@@ -455,6 +502,7 @@ export class Recorder {
     const counters = Object.fromEntries([...this.#counters].map(([k, slot]) => [k, slot.total]));
     const gauges = Object.fromEntries(this.#gauges);
     if (!withLatency) return { counters, gauges };
+    this.#drainAll();
     const latency = {} as Record<LatencyMetric, LiveLatencySummary>;
     for (const [m, h] of this.#hist) latency[m] = liveSummary(h);
     return { counters, gauges, latency };
@@ -466,7 +514,7 @@ export class Recorder {
   }
 
   snapshot(): MetricsSnapshot {
-    this.#foldAcks();
+    this.#drainAll();
     const latency = {} as Record<LatencyMetric, EncodedLatency>;
     for (const m of LATENCY_METRICS) {
       const h = this.#hist.get(m)!;
@@ -518,7 +566,7 @@ export class Recorder {
   }
 
   #hasIntervalData(): boolean {
-    for (const h of this.#ackPending) if (h.totalCount > 0) return true;
+    this.#drainAll();
     for (const slot of this.#counters.values()) if (slot.interval !== 0) return true;
     for (const h of this.#ivHist.values()) if (h.totalCount > 0) return true;
     return false;
@@ -556,7 +604,7 @@ export class Recorder {
   }
 
   #closeInterval(endMs: number): void {
-    this.#foldAcks();
+    this.#drainAll();
     this.#countOffered(endMs);
     const latency: Partial<Record<IntervalLatencyMetric, IntervalLatency>> = {};
     for (const [m, h] of this.#ivHist) {
