@@ -48,6 +48,12 @@ export interface Sample {
   value: number;
   /** Summaries: `_sum` / `_count` series of the family; absent for the family's own series. */
   suffix?: "_sum" | "_count";
+  /**
+   * false: a counter nothing was recorded into yet, exported as 0 so that Prometheus sees the series
+   * from the start (https://prometheus.io/docs/practices/instrumentation/#avoid-missing-metrics); the
+   * OTLP exporter leaves it out, as an OpenTelemetry counter reports nothing before its first add.
+   */
+  recorded?: false;
 }
 
 export interface FamilySamples extends MetricFamily {
@@ -126,7 +132,9 @@ export class FeedReader {
     this.#windows = new Map();
     this.#recent = new Map();
     const sources = this.#feed.sources.map((s) => this.#sourceNow(s, recent));
-    return this.#feed.families.map((f) => ({ ...f, samples: samplesOf(f, sources, gauges) }));
+    const out: FamilySamples[] = [];
+    for (const f of this.#feed.families) out.push(Object.assign({ samples: samplesOf(f, sources, gauges) }, f));
+    return out;
   }
 
   #sourceNow(s: LiveSource, recent: ReadonlyMap<string, string[]>): SourceNow {
@@ -303,7 +311,8 @@ function samplesOf(
     switch (f.type) {
       case "counter": {
         const recorded = s.counters.get(f.metric);
-        if (f.labelNames.length === 0 && recorded === undefined) out.push({ labels: s.base, value: 0 });
+        if (f.labelNames.length === 0 && recorded === undefined)
+          out.push({ labels: s.base, value: 0, recorded: false });
         else if (recorded !== undefined) out.push(...recorded);
         // Per-flow series of the same counter (published, acked, failed), labelled `flow`.
         for (const fl of s.flows) {
