@@ -153,7 +153,13 @@ export async function runExportBench(rates: readonly number[] = [1_000, 10_000])
           msPerPush = s.pushUs / 1000 / Math.max(s.pushes, 1);
         }
       }
-      rows.push({ ratePerSec: rate, nsPerMessageBaseline: base, nsPerMessageExporting: exp, msPerScrape, msPerPush });
+      rows.push({
+        ratePerSec: rate,
+        nsPerMessageBaseline: base,
+        nsPerMessageExporting: exp,
+        msPerScrape,
+        msPerPush,
+      });
     }
     return rows;
   } finally {

@@ -133,7 +133,8 @@ export class FeedReader {
     this.#recent = new Map();
     const sources = this.#feed.sources.map((s) => this.#sourceNow(s, recent));
     const out: FamilySamples[] = [];
-    for (const f of this.#feed.families) out.push(Object.assign({ samples: samplesOf(f, sources, gauges) }, f));
+    for (const f of this.#feed.families)
+      out.push(Object.assign({ samples: samplesOf(f, sources, gauges) }, f));
     return out;
   }
 
@@ -149,7 +150,10 @@ export class FeedReader {
         }
         const k = `${key}\u0000${metric}`;
         let w = this.#counts.get(k);
-        if (w === undefined) this.#counts.set(k, (w = newCountsWindow()));
+        if (w === undefined) {
+          w = newCountsWindow();
+          this.#counts.set(k, w);
+        }
         // Nothing recorded since this reader's last walk: the summary is the shared one, no window.
         if (h.totalCount === w.total) latency.set(metric, { summary: feed.summaryOf(h), recent: undefined });
         else latency.set(metric, liveSummaryWithWindow(h, w, RECENT_PERCENTILES));
@@ -342,7 +346,10 @@ function samplesOf(
         const values = s.latency.get(f.metric)?.recent;
         if (values === undefined) break;
         for (let i = 0; i < values.length; i++)
-          out.push({ labels: { ...s.base, quantile: RECENT_LABELS[i] ?? "" }, value: seconds(values[i] ?? 0) });
+          out.push({
+            labels: { ...s.base, quantile: RECENT_LABELS[i] ?? "" },
+            value: seconds(values[i] ?? 0),
+          });
         break;
       }
     }

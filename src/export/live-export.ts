@@ -145,13 +145,11 @@ export class LiveExport {
 
   /** Reads the run's metrics now (each tick; with latency summaries before each collection). */
   update(withLatency: boolean): void {
-    const sources: LiveSource[] = this.#o
-      .read(withLatency)
-      .map(({ worker, metrics, state }) => ({
-        labels: { ...this.#o.labels, worker: String(worker) },
-        metrics,
-        ...(state === undefined ? {} : { state }),
-      }));
+    const sources: LiveSource[] = this.#o.read(withLatency).map(({ worker, metrics, state }) => ({
+      labels: { ...this.#o.labels, worker: String(worker) },
+      metrics,
+      ...(state === undefined ? {} : { state }),
+    }));
     this.#feed.update(sources);
   }
 

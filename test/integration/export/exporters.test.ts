@@ -271,7 +271,9 @@ describe("OTLP/HTTP", () => {
     await otlp.close();
     const points = receiver.points();
     const point = (name: string, labels: Record<string, string>) =>
-      points.find((p) => p.name === name && JSON.stringify(p.labels) === JSON.stringify({ ...LABELS, ...labels }));
+      points.find(
+        (p) => p.name === name && JSON.stringify(p.labels) === JSON.stringify({ ...LABELS, ...labels }),
+      );
     expect(point("iotload_published_total", { flow: "telemetry" })).toMatchObject({ kind: "sum", value: 5 });
     expect(point("iotload_published_total", {})?.value).toBe(6);
     expect(point("iotload_publish_ack_seconds_count", { flow: "alerts" })?.value).toBe(1);

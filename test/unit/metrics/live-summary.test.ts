@@ -14,7 +14,9 @@ function values(seed: number, n: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     x = (x * 1103515245 + 12345) % 2 ** 31;
-    out.push(i % 501 === 0 ? 0 : i % 97 === 0 ? x % 3_600_000_000 : i % 13 === 0 ? x % 2000 : 1000 + (x % 9000));
+    out.push(
+      i % 501 === 0 ? 0 : i % 97 === 0 ? x % 3_600_000_000 : i % 13 === 0 ? x % 2000 : 1000 + (x % 9000),
+    );
   }
   return out;
 }
