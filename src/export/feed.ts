@@ -49,9 +49,10 @@ export interface Sample {
   /** Summaries: `_sum` / `_count` series of the family; absent for the family's own series. */
   suffix?: "_sum" | "_count";
   /**
-   * false: a counter nothing was recorded into yet, exported as 0 so that Prometheus sees the series
-   * from the start (https://prometheus.io/docs/practices/instrumentation/#avoid-missing-metrics); the
-   * OTLP exporter leaves it out, as an OpenTelemetry counter reports nothing before its first add.
+   * false: a counter (or a latency's `_sum` / `_count`) nothing was recorded into yet, exported as 0
+   * so that Prometheus sees the series from the start
+   * (https://prometheus.io/docs/practices/instrumentation/#avoid-missing-metrics); the OTLP exporter
+   * leaves it out, as an OpenTelemetry counter reports nothing before its first add.
    */
   recorded?: false;
 }
@@ -301,8 +302,10 @@ function summarySamples(out: Sample[], labels: Record<string, string>, l: LiveLa
   if (l.count > 0)
     for (const { q, field } of QUANTILES)
       out.push({ labels: { ...labels, quantile: q }, value: seconds(l[field]) });
-  out.push({ labels, value: seconds(l.mean * l.count), suffix: "_sum" });
-  out.push({ labels, value: l.count, suffix: "_count" });
+  // A latency nothing was recorded into: `_sum` / `_count` 0 for Prometheus, nothing for OTLP.
+  const unset = l.count === 0 ? ({ recorded: false } as const) : {};
+  out.push({ labels, value: seconds(l.mean * l.count), suffix: "_sum", ...unset });
+  out.push({ labels, value: l.count, suffix: "_count", ...unset });
 }
 
 function samplesOf(
