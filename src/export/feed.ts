@@ -2,13 +2,30 @@
  * The shared part of the live exporters: the latest metrics of each source (this process, or each
  * worker process of a `--workers N` run), updated once a second from the run's `tick` event, turned
  * into exported families with samples (./metric-names.ts). Each exporter reads through its own
- * reader, so gauge `_min` / `_max` windows are "since this exporter's previous collection".
+ * reader, so gauge `_min` / `_max` and `_recent` windows are "since this exporter's previous
+ * collection".
+ *
+ * Cost (README "Live metrics"): a collection is paid per scrape / push, not per message, so it walks
+ * only what changed. A source in this process hands over its recorder's histograms by reference: a
+ * latency's whole-run quantiles and its `_recent` quantiles come from ONE walk over the populated
+ * buckets (the recent window is the difference to the counts this reader saw last time), and an
+ * unchanged histogram is not walked again. A worker process's source carries summaries and encoded
+ * per-interval histograms instead (they cross a process boundary), merged at collection.
  */
 import { METRICS, type MetricCatalogue, splitMetricKey } from "../metrics/catalogue.js";
 import { encodeHistogram, type Histogram, mergeEncoded } from "../metrics/histograms.js";
-import { quantilesMs } from "../metrics/live-summary.js";
-import type { LiveMetrics } from "../run/live-metrics.js";
 import {
+  type CountsWindow,
+  type LiveLatencySummary,
+  liveSummary,
+  liveSummaryWithWindow,
+  newCountsWindow,
+  quantilesMs,
+} from "../metrics/live-summary.js";
+import type { LiveRecorderState } from "../metrics/recorder.js";
+import type { LiveFlow, LiveMetrics } from "../run/live-metrics.js";
+import {
+  FLOW_LABEL,
   type MetricFamily,
   metricFamilies,
   QUANTILES,
@@ -19,6 +36,11 @@ import {
 export interface LiveSource {
   labels: SourceLabels;
   metrics: LiveMetrics;
+  /**
+   * A source in this process: its recorder's histograms by reference (Recorder.liveState), walked at
+   * collection; `metrics.latency`, `metrics.interval` and the flows' latency are then not needed.
+   */
+  state?: LiveRecorderState;
 }
 
 export interface Sample {
@@ -26,6 +48,13 @@ export interface Sample {
   value: number;
   /** Summaries: `_sum` / `_count` series of the family; absent for the family's own series. */
   suffix?: "_sum" | "_count";
+  /**
+   * false: a counter (or a latency's `_sum` / `_count`) nothing was recorded into yet, exported as 0
+   * so that Prometheus sees the series from the start
+   * (https://prometheus.io/docs/practices/instrumentation/#avoid-missing-metrics); the OTLP exporter
+   * leaves it out, as an OpenTelemetry counter reports nothing before its first add.
+   */
+  recorded?: false;
 }
 
 export interface FamilySamples extends MetricFamily {
@@ -34,10 +63,30 @@ export interface FamilySamples extends MetricFamily {
 
 /** Interval histograms kept per window before they are folded into one. */
 const MAX_WINDOW_ENTRIES = 300;
+const RECENT_PERCENTILES = RECENT_QUANTILES.map((q) => q * 100);
+const RECENT_LABELS = RECENT_QUANTILES.map(String);
 
 interface Window {
   min: number;
   max: number;
+}
+
+/** A latency of one source at one collection: whole-run summary and, when any, recent quantiles (ms). */
+interface LatencyNow {
+  summary: LiveLatencySummary;
+  recent: number[] | undefined;
+}
+
+/** One source at one collection, ready to be turned into samples. */
+interface SourceNow {
+  base: Record<string, string>;
+  key: string;
+  metrics: LiveMetrics;
+  /** Counter samples by catalogue metric (labels split once per collection). */
+  counters: Map<string, Sample[]>;
+  latency: Map<string, LatencyNow>;
+  /** Per flow: its labels and latency summaries. */
+  flows: { labels: Record<string, string>; flow: LiveFlow; latency: Map<string, LiveLatencySummary> }[];
 }
 
 export class FeedReader {
@@ -46,6 +95,8 @@ export class FeedReader {
   #windows = new Map<string, Window>();
   /** Per source key and latency: the interval histograms (encoded, µs) since the previous collect(). */
   #recent = new Map<string, string[]>();
+  /** Per source key and latency of an in-process source: the counts this reader saw last time. */
+  readonly #counts = new Map<string, CountsWindow>();
 
   constructor(feed: ExportFeed) {
     this.#feed = feed;
@@ -62,7 +113,7 @@ export class FeedReader {
     }
   }
 
-  /** @internal called by the feed with each new interval's histogram. */
+  /** @internal called by the feed with each new interval's histogram (worker sources only). */
   observeInterval(key: string, metric: string, encoded: string): void {
     const k = `${key}\u0000${metric}`;
     const w = this.#recent.get(k);
@@ -77,10 +128,58 @@ export class FeedReader {
   /** Every family with its samples now; starts new gauge and latency windows. */
   collect(): FamilySamples[] {
     this.#feed.beforeCollect?.();
-    const windows = { gauges: this.#windows, recent: this.#recent };
+    const gauges = this.#windows;
+    const recent = this.#recent;
     this.#windows = new Map();
     this.#recent = new Map();
-    return this.#feed.families.map((f) => ({ ...f, samples: samplesOf(f, this.#feed, windows) }));
+    const sources = this.#feed.sources.map((s) => this.#sourceNow(s, recent));
+    const out: FamilySamples[] = [];
+    for (const f of this.#feed.families)
+      out.push(Object.assign({ samples: samplesOf(f, sources, gauges) }, f));
+    return out;
+  }
+
+  #sourceNow(s: LiveSource, recent: ReadonlyMap<string, string[]>): SourceNow {
+    const key = sourceKey(s.labels);
+    const feed = this.#feed;
+    const latency = new Map<string, LatencyNow>();
+    if (s.state !== undefined) {
+      for (const [metric, h] of s.state.latency) {
+        if (!feed.perInterval.has(metric)) {
+          latency.set(metric, { summary: feed.summaryOf(h), recent: undefined });
+          continue;
+        }
+        const k = `${key}\u0000${metric}`;
+        let w = this.#counts.get(k);
+        if (w === undefined) {
+          w = newCountsWindow();
+          this.#counts.set(k, w);
+        }
+        // Nothing recorded since this reader's last walk: the summary is the shared one, no window.
+        if (h.totalCount === w.total) latency.set(metric, { summary: feed.summaryOf(h), recent: undefined });
+        else latency.set(metric, liveSummaryWithWindow(h, w, RECENT_PERCENTILES));
+      }
+    } else {
+      for (const [metric, summary] of Object.entries(s.metrics.latency ?? {})) {
+        const encoded = recent.get(`${key}\u0000${metric}`);
+        let values: number[] | undefined;
+        if (encoded !== undefined) {
+          const h: Histogram = mergeEncoded(encoded);
+          if (h.totalCount > 0) values = quantilesMs(h, RECENT_PERCENTILES);
+        }
+        latency.set(metric, { summary, recent: values });
+      }
+    }
+    const base: Record<string, string> = { ...s.labels };
+    const flows = (s.metrics.flows ?? []).map((flow, i) => {
+      const fl = new Map<string, LiveLatencySummary>();
+      const hs = s.state?.flows[i]?.latency;
+      if (hs !== undefined) {
+        for (const [m, h] of Object.entries(hs)) if (h) fl.set(m, feed.summaryOf(h));
+      } else for (const [m, l] of Object.entries(flow.latency ?? {})) fl.set(m, l);
+      return { labels: { ...base, [FLOW_LABEL]: flow.name }, flow, latency: fl };
+    });
+    return { base, key, metrics: s.metrics, counters: feed.countersOf(base, s.metrics), latency, flows };
   }
 }
 
@@ -93,10 +192,19 @@ export class ExportFeed {
   beforeCollect: (() => void) | undefined;
   /** Per source key: the start of the last interval fed to the readers (each is added once). */
   readonly #lastInterval = new Map<string, number>();
+  /** @internal The catalogue's perInterval latencies (they have `_recent` families). */
+  readonly perInterval: ReadonlySet<string>;
+  /** Recorded counter key → catalogue name and labels (keys repeat every collection). */
+  readonly #splits = new Map<string, { name: string; labels: Record<string, string> } | null>();
+  /** Whole-run summaries of in-process histograms by their count (a histogram only grows). */
+  readonly #summaries = new WeakMap<Histogram, LiveLatencySummary>();
 
   constructor(catalogue: MetricCatalogue = METRICS) {
     this.#catalogue = catalogue;
     this.families = metricFamilies(catalogue);
+    this.perInterval = new Set(
+      Object.entries(catalogue).flatMap(([n, d]) => (d.kind === "latency" && d.perInterval ? [n] : [])),
+    );
   }
 
   get sources(): readonly LiveSource[] {
@@ -115,11 +223,26 @@ export class ExportFeed {
 
   /** The sources' metrics now (each tick): kept as the latest, and gauges fed to every window. */
   update(sources: LiveSource[]): void {
-    const previous = new Map(this.#sources.map((s) => [sourceKey(s.labels), s.metrics.latency]));
+    const previous = new Map(this.#sources.map((s) => [sourceKey(s.labels), s.metrics]));
     this.#sources = sources.map((s) => {
-      // A source without latency summaries this time keeps its last ones.
-      const latency = s.metrics.latency ?? previous.get(sourceKey(s.labels));
-      return latency === undefined ? s : { ...s, metrics: { ...s.metrics, latency } };
+      if (s.state !== undefined) return s;
+      // A worker source without latency summaries this time keeps its last ones (flows' too).
+      const before = previous.get(sourceKey(s.labels));
+      const latency = s.metrics.latency ?? before?.latency;
+      const flows = s.metrics.flows?.map((f, i) => {
+        const last = before?.flows?.[i];
+        return f.latency === undefined && last?.name === f.name && last.latency !== undefined
+          ? { ...f, latency: last.latency }
+          : f;
+      });
+      return {
+        ...s,
+        metrics: {
+          ...s.metrics,
+          ...(latency === undefined ? {} : { latency }),
+          ...(flows === undefined ? {} : { flows }),
+        },
+      };
     });
     for (const s of sources) {
       const key = sourceKey(s.labels);
@@ -127,13 +250,42 @@ export class ExportFeed {
         const low = s.metrics.lows[gauge] ?? value;
         for (const r of this.#readers) r.observe(key, gauge, low, value);
       }
+      // In-process sources window their whole-run histograms directly (FeedReader #counts).
       const iv = s.metrics.interval;
-      if (iv === undefined || this.#lastInterval.get(key) === iv.t) continue;
+      if (s.state !== undefined || iv === undefined || this.#lastInterval.get(key) === iv.t) continue;
       this.#lastInterval.set(key, iv.t);
       for (const [metric, encoded] of Object.entries(iv.latency)) {
         for (const r of this.#readers) r.observeInterval(key, metric, encoded);
       }
     }
+  }
+
+  /** @internal The whole-run summary of an in-process histogram, walked once per new count. */
+  summaryOf(h: Histogram): LiveLatencySummary {
+    const cached = this.#summaries.get(h);
+    if (cached !== undefined && cached.count === h.totalCount) return cached;
+    const s = liveSummary(h);
+    this.#summaries.set(h, s);
+    return s;
+  }
+
+  /** @internal A source's counters as samples, grouped by catalogue metric. */
+  countersOf(base: Record<string, string>, m: LiveMetrics): Map<string, Sample[]> {
+    const out = new Map<string, Sample[]>();
+    for (const key in m.counters) {
+      let split = this.#splits.get(key);
+      if (split === undefined) {
+        split = splitMetricKey(key, this.#catalogue) ?? null;
+        this.#splits.set(key, split);
+      }
+      if (split === null) continue;
+      const value = m.counters[key] ?? 0;
+      const labels = Object.keys(split.labels).length === 0 ? base : { ...base, ...split.labels };
+      const list = out.get(split.name);
+      if (list === undefined) out.set(split.name, [{ labels, value }]);
+      else list.push({ labels, value });
+    }
+    return out;
   }
 }
 
@@ -146,59 +298,61 @@ function sourceKey(labels: SourceLabels): string {
   return `${labels.shard}/${labels.worker}`;
 }
 
-interface Windows {
-  gauges: ReadonlyMap<string, Window>;
-  recent: ReadonlyMap<string, string[]>;
+function summarySamples(out: Sample[], labels: Record<string, string>, l: LiveLatencySummary): void {
+  if (l.count > 0)
+    for (const { q, field } of QUANTILES)
+      out.push({ labels: { ...labels, quantile: q }, value: seconds(l[field]) });
+  // A latency nothing was recorded into: `_sum` / `_count` 0 for Prometheus, nothing for OTLP.
+  const unset = l.count === 0 ? ({ recorded: false } as const) : {};
+  out.push({ labels, value: seconds(l.mean * l.count), suffix: "_sum", ...unset });
+  out.push({ labels, value: l.count, suffix: "_count", ...unset });
 }
 
-function samplesOf(f: MetricFamily, feed: ExportFeed, windows: Windows): Sample[] {
+function samplesOf(
+  f: MetricFamily,
+  sources: readonly SourceNow[],
+  gauges: ReadonlyMap<string, Window>,
+): Sample[] {
   const out: Sample[] = [];
-  for (const s of feed.sources) {
-    const base: Record<string, string> = { ...s.labels };
-    const m = s.metrics;
+  for (const s of sources) {
     switch (f.type) {
       case "counter": {
-        if (f.labelNames.length === 0) {
-          out.push({ labels: base, value: m.counters[f.metric] ?? 0 });
-          break;
-        }
-        for (const [key, value] of Object.entries(m.counters)) {
-          const split = splitMetricKey(key, feed.catalogue);
-          if (split?.name !== f.metric) continue;
-          out.push({ labels: { ...base, ...split.labels }, value });
+        const recorded = s.counters.get(f.metric);
+        if (f.labelNames.length === 0 && recorded === undefined)
+          out.push({ labels: s.base, value: 0, recorded: false });
+        else if (recorded !== undefined) out.push(...recorded);
+        // Per-flow series of the same counter (published, acked, failed), labelled `flow`.
+        for (const fl of s.flows) {
+          const v = (fl.flow.counters as Record<string, number>)[f.metric];
+          if (v !== undefined) out.push({ labels: fl.labels, value: v });
         }
         break;
       }
       case "gauge": {
-        const value = m.gauges[f.metric];
+        const value = s.metrics.gauges[f.metric];
         if (value === undefined) break;
-        const w = windows.gauges.get(`${sourceKey(s.labels)}\u0000${f.metric}`);
+        const w = gauges.get(`${s.key}\u0000${f.metric}`);
         const v = f.stat === "min" ? (w?.min ?? value) : f.stat === "max" ? (w?.max ?? value) : value;
-        out.push({ labels: base, value: v });
+        out.push({ labels: s.base, value: f.fromMs ? seconds(v) : v });
         break;
       }
       case "summary": {
-        const l = m.latency?.[f.metric];
-        if (l === undefined) break;
-        if (l.count > 0)
-          for (const { q, field } of QUANTILES)
-            out.push({ labels: { ...base, quantile: q }, value: seconds(l[field]) });
-        out.push({ labels: base, value: seconds(l.mean * l.count), suffix: "_sum" });
-        out.push({ labels: base, value: l.count, suffix: "_count" });
+        const l = s.latency.get(f.metric);
+        if (l !== undefined) summarySamples(out, s.base, l.summary);
+        for (const fl of s.flows) {
+          const fs = fl.latency.get(f.metric);
+          if (fs !== undefined) summarySamples(out, fl.labels, fs);
+        }
         break;
       }
       case "recent": {
-        const encoded = windows.recent.get(`${sourceKey(s.labels)}\u0000${f.metric}`);
-        if (encoded === undefined) break;
-        const h: Histogram = mergeEncoded(encoded);
-        if (h.totalCount === 0) break;
-        const values = quantilesMs(
-          h,
-          RECENT_QUANTILES.map((q) => q * 100),
-        );
-        RECENT_QUANTILES.forEach((q, i) => {
-          out.push({ labels: { ...base, quantile: String(q) }, value: seconds(values[i] ?? 0) });
-        });
+        const values = s.latency.get(f.metric)?.recent;
+        if (values === undefined) break;
+        for (let i = 0; i < values.length; i++)
+          out.push({
+            labels: { ...s.base, quantile: RECENT_LABELS[i] ?? "" },
+            value: seconds(values[i] ?? 0),
+          });
         break;
       }
     }

@@ -13,6 +13,7 @@ export {
 } from "./live-export.js";
 export {
   exportedSeriesNames,
+  FLOW_LABEL,
   type MetricFamily,
   metricFamilies,
   SOURCE_LABELS,

@@ -4,6 +4,7 @@
  * Prometheus server stops listening, OTLP pushes its final values). README "Live metrics".
  */
 import { errorMessage, UserError } from "../lib/errors.js";
+import type { LiveRecorderState } from "../metrics/recorder.js";
 import type { LiveMetrics } from "../run/live-metrics.js";
 import {
   LISTEN_ALLOWED,
@@ -76,7 +77,7 @@ export interface ExportableRun {
 export interface LiveExportOptions {
   targets: readonly ExportTarget[];
   /** The run's sources now: one (this process) or one per worker process. */
-  read: (withLatency: boolean) => { worker: number; metrics: LiveMetrics }[];
+  read: (withLatency: boolean) => { worker: number; metrics: LiveMetrics; state?: LiveRecorderState }[];
   labels: Omit<SourceLabels, "worker">;
   /** "Prometheus metrics at http://…" and push failures: lines for the user. */
   notify: (line: string) => void;
@@ -144,9 +145,11 @@ export class LiveExport {
 
   /** Reads the run's metrics now (each tick; with latency summaries before each collection). */
   update(withLatency: boolean): void {
-    const sources: LiveSource[] = this.#o
-      .read(withLatency)
-      .map(({ worker, metrics }) => ({ labels: { ...this.#o.labels, worker: String(worker) }, metrics }));
+    const sources: LiveSource[] = this.#o.read(withLatency).map(({ worker, metrics, state }) => ({
+      labels: { ...this.#o.labels, worker: String(worker) },
+      metrics,
+      ...(state === undefined ? {} : { state }),
+    }));
     this.#feed.update(sources);
   }
 

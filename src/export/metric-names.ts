@@ -6,14 +6,22 @@
  * Naming follows the Prometheus conventions (https://prometheus.io/docs/practices/naming/):
  * `iotload_` + the catalogue name in snake_case (dots and camelCase become `_`), counters end in
  * `_total`, latencies are summaries in base units (`_seconds`, with `_sum` and `_count`). Gauges keep
- * their name, plus `_min` / `_max`: the lowest and highest value since the previous collection, so a
- * dip between two scrapes is not lost.
+ * their name (a gauge in ms is exported in seconds, `_seconds`), plus `_min` / `_max`: the lowest and
+ * highest value since the previous collection, so a dip between two scrapes is not lost.
  */
 import { METRICS, type MetricCatalogue, type MetricDefinition } from "../metrics/catalogue.js";
 
 /** Labels on every series: which run, scenario, shard and worker process it comes from. */
 export const SOURCE_LABELS = ["run_id", "scenario", "shard", "worker"] as const;
 export type SourceLabels = Record<(typeof SOURCE_LABELS)[number], string>;
+
+/**
+ * Per-flow series (scenario `publish` as a list of flows): the same families as the run's totals
+ * (`iotload_published_total`, `iotload_acked_total`, `iotload_failed_total`,
+ * `iotload_publish_ack_seconds`) with this label naming the flow. They are a breakdown of the series
+ * without it: select `{flow=""}` for the totals, `{flow!=""}` per flow.
+ */
+export const FLOW_LABEL = "flow";
 
 /** `recent`: a gauge per quantile of the values recorded since the previous collection. */
 export type FamilyType = "counter" | "gauge" | "summary" | "recent";
@@ -27,6 +35,8 @@ export interface MetricFamily {
   unit: string;
   /** The catalogue metric it comes from. */
   metric: string;
+  /** Gauges recorded in ms: exported in seconds (the family's name ends in `_seconds`). */
+  fromMs?: true;
   /** For gauges: the value kind (`last`, or the window's `min` / `max`). */
   stat?: "last" | "min" | "max";
   /** Catalogue label names (source labels and, for summaries, `quantile` come on top). */
@@ -52,6 +62,15 @@ export function snakeName(name: string): string {
     .toLowerCase();
 }
 
+/** Catalogue unit → the UCUM-style unit OTLP carries for a gauge. */
+const GAUGE_UNITS: Record<MetricDefinition["unit"], string> = {
+  count: "1",
+  devices: "{device}",
+  ms: "s",
+  percent: "%",
+  ratio: "1",
+};
+
 function familiesOf(metric: string, def: MetricDefinition): MetricFamily[] {
   const base = `iotload_${snakeName(metric)}`;
   const labelNames = def.labels ?? [];
@@ -61,26 +80,24 @@ function familiesOf(metric: string, def: MetricDefinition): MetricFamily[] {
         { name: `${base}_total`, type: "counter", help: def.description, unit: "1", metric, labelNames },
       ];
     case "gauge": {
-      const unit = def.unit === "devices" ? "{device}" : "1";
+      // Base units in names (Prometheus naming): a gauge in ms is exported in seconds.
+      const fromMs = def.unit === "ms" ? ({ fromMs: true } as const) : {};
+      const suffix = def.unit === "ms" ? "_seconds" : "";
+      const unit = GAUGE_UNITS[def.unit];
+      const common = { type: "gauge", unit, metric, labelNames, ...fromMs } as const;
       return [
-        { name: base, type: "gauge", help: def.description, unit, metric, stat: "last", labelNames },
+        { name: `${base}${suffix}`, help: def.description, stat: "last", ...common },
         {
-          name: `${base}_min`,
-          type: "gauge",
+          name: `${base}_min${suffix}`,
           help: `Lowest value since the previous collection: ${def.description}`,
-          unit,
-          metric,
           stat: "min",
-          labelNames,
+          ...common,
         },
         {
-          name: `${base}_max`,
-          type: "gauge",
+          name: `${base}_max${suffix}`,
           help: `Highest value since the previous collection: ${def.description}`,
-          unit,
-          metric,
           stat: "max",
-          labelNames,
+          ...common,
         },
       ];
     }

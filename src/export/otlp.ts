@@ -105,6 +105,7 @@ export class OtlpExporter {
       (result: BatchObservableResult) => {
         for (const f of feedReader.collect()) {
           for (const s of f.samples) {
+            if (s.recorded === false) continue;
             const instrument = instruments.get(`${f.name}${s.suffix ?? ""}`);
             if (instrument) result.observe(instrument, s.value, s.labels);
           }

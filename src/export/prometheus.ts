@@ -1,15 +1,18 @@
 /**
- * Prometheus exporter: an HTTP `/metrics` endpoint in the text exposition format
- * (https://prometheus.io/docs/instrumenting/exposition_formats/), rendered by `prom-client`'s
- * registry from the run's live metrics (./feed.ts). Latencies are summaries whose quantiles come from
- * the run's HdrHistograms (exact to 3 significant digits, whole run so far), not from a second
- * sampling of the values. Scraping is read-only and costs the run nothing between scrapes.
+ * Prometheus exporter: an HTTP `/metrics` endpoint in the text exposition format 0.0.4
+ * (https://prometheus.io/docs/instrumenting/exposition_formats/), served with prom-client's content
+ * type. Latencies are summaries whose quantiles come from the run's HdrHistograms (exact to 3
+ * significant digits, whole run so far), not from a second sampling of the values. Scraping is
+ * read-only and costs the run nothing between scrapes.
+ *
+ * The text is written here from the feed's samples rather than by prom-client's registry: rendering
+ * ~130 series through prom-client metric objects (a `get()` per family, label objects re-formatted per
+ * value) cost ~1.8 ms of CPU per scrape, more than collecting the values (README "Live metrics").
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Counter, Gauge, Registry, Summary } from "prom-client";
+import { Registry } from "prom-client";
 import type { ExportFeed, FamilySamples, FeedReader } from "./feed.js";
-import type { MetricFamily } from "./metric-names.js";
 
 export interface PrometheusOptions {
   feed: ExportFeed;
@@ -19,50 +22,55 @@ export interface PrometheusOptions {
   port: number;
 }
 
-type Collected = ReadonlyMap<string, FamilySamples>;
-type CounterGet = Awaited<ReturnType<Counter["get"]>>;
-type SummaryGet = Awaited<ReturnType<Summary["get"]>>;
+/** `text/plain; version=0.0.4; charset=utf-8`, as prom-client's registry serves it. */
+const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
-/**
- * prom-client metric classes whose `get()` reads the samples collected for this scrape instead of
- * values observed one by one: the registry renders HELP, TYPE, label escaping and the content type.
- */
-function registerFamily(f: MetricFamily, registry: Registry, current: () => Collected): void {
-  const base = { name: f.name, help: f.help, registers: [registry] };
-  const samples = () => current().get(f.name)?.samples ?? [];
-  switch (f.type) {
-    case "counter":
-      new (class extends Counter {
-        override async get(): Promise<CounterGet> {
-          // HELP, TYPE and aggregator as prom-client sets them; the values are this scrape's.
-          const values = samples().map((s) => ({ labels: s.labels, value: s.value }));
-          return { ...(await super.get()), values };
-        }
-      })(base);
-      break;
-    case "gauge":
-    case "recent":
-      new (class extends Gauge {
-        override async get(): Promise<CounterGet> {
-          // HELP, TYPE and aggregator as prom-client sets them; the values are this scrape's.
-          const values = samples().map((s) => ({ labels: s.labels, value: s.value }));
-          return { ...(await super.get()), values };
-        }
-      })(base);
-      break;
-    case "summary":
-      new (class extends Summary {
-        override async get(): Promise<SummaryGet> {
-          const values = samples().map((s) => ({
-            labels: s.labels,
-            value: s.value,
-            metricName: `${f.name}${s.suffix ?? ""}`,
-          }));
-          return { ...(await super.get()), values };
-        }
-      })(base);
-      break;
+/** HELP text: backslash and line feed escaped (exposition format). */
+function escapeHelp(text: string): string {
+  return /[\\\n]/.test(text) ? text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n") : text;
+}
+
+/** Label value: backslash, double quote and line feed escaped (exposition format). */
+function escapeLabel(value: string): string {
+  return /[\\"\n]/.test(value)
+    ? value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
+    : value;
+}
+
+/** A sample value as the format writes it (Go ParseFloat spellings for the non-finite ones). */
+function valueText(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v < 0 ? "-Inf" : "+Inf";
+  return String(v);
+}
+
+/** Label sets repeat across families (a source's labels): formatted once per scrape. */
+function labelText(labels: Record<string, string>, cache: WeakMap<object, string>): string {
+  const cached = cache.get(labels);
+  if (cached !== undefined) return cached;
+  let out = "";
+  for (const k in labels) out += `${out === "" ? "" : ","}${k}="${escapeLabel(labels[k] ?? "")}"`;
+  const text = out === "" ? "" : `{${out}}`;
+  cache.set(labels, text);
+  return text;
+}
+
+/** The exposition text of a collection; HELP / TYPE lines computed once per family and kept. */
+export function renderText(families: readonly FamilySamples[], headers: Map<string, string>): string {
+  const cache = new WeakMap<object, string>();
+  const parts: string[] = [];
+  for (const f of families) {
+    let header = headers.get(f.name);
+    if (header === undefined) {
+      const type = f.type === "recent" ? "gauge" : f.type;
+      header = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${type}\n`;
+      headers.set(f.name, header);
+    }
+    parts.push(header);
+    for (const s of f.samples)
+      parts.push(`${f.name}${s.suffix ?? ""}${labelText(s.labels, cache)} ${valueText(s.value)}\n`);
   }
+  return parts.join("");
 }
 
 export class PrometheusExporter {
@@ -76,22 +84,23 @@ export class PrometheusExporter {
   }
 
   static async create(o: PrometheusOptions): Promise<PrometheusExporter> {
-    const registry = new Registry();
     const reader: FeedReader = o.feed.reader();
-    let current: Collected = new Map();
-    for (const f of o.feed.families) registerFamily(f, registry, () => current);
+    const headers = new Map<string, string>();
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const path = (req.url ?? "/").split("?")[0];
       if (req.method !== "GET" || path !== "/metrics") {
         res.writeHead(404, { "content-type": "text/plain" }).end("iotload: only GET /metrics here\n");
         return;
       }
-      current = new Map(reader.collect().map((f) => [f.name, f]));
-      registry.metrics().then(
-        (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
-        (error: unknown) =>
-          res.writeHead(500, { "content-type": "text/plain" }).end(`iotload: ${String(error)}\n`),
-      );
+      let text: string;
+      try {
+        text = renderText(reader.collect(), headers);
+      } catch (error) {
+        // A bug in collecting must not take the run down: the scraper sees it as a failed scrape.
+        res.writeHead(500, { "content-type": "text/plain" }).end(`iotload: ${String(error)}\n`);
+        return;
+      }
+      res.writeHead(200, { "content-type": CONTENT_TYPE }).end(text);
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

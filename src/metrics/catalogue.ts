@@ -11,8 +11,11 @@
  */
 
 export type MetricKind = "counter" | "gauge" | "latency";
-/** count: events; devices: a number of clients; ms: a duration (latencies are recorded in ms). */
-export type MetricUnit = "count" | "devices" | "ms";
+/**
+ * count: events; devices: a number of clients; ms: a duration (latencies are recorded in ms);
+ * percent: % of one CPU core (may exceed 100 with several threads); ratio: a share from 0 to 1.
+ */
+export type MetricUnit = "count" | "devices" | "ms" | "percent" | "ratio";
 
 export interface MetricDefinition {
   readonly kind: MetricKind;
@@ -212,6 +215,30 @@ export const METRICS = {
     kind: "gauge",
     unit: "devices",
     description: "Subscribers connected (each interval also keeps its lowest and highest values).",
+  },
+  // Generator health, sampled at each interval close (generator-sampler.ts; the result's
+  // intervals[].generator). Live exporters read them from the last closed interval; the recorder does
+  // not keep them as gauges (the result has them per interval already).
+  "generator.cpu": {
+    kind: "gauge",
+    unit: "percent",
+    description:
+      "Load generator process CPU (user + system, every thread) over the last interval, % of one core.",
+  },
+  "generator.eventLoopUtilization": {
+    kind: "gauge",
+    unit: "ratio",
+    description: "Share (0..1) of the last interval the generator's JS event loop was busy.",
+  },
+  "generator.eventLoopDelayP99": {
+    kind: "gauge",
+    unit: "ms",
+    description: "Generator event-loop delay p99 over the last interval (0 when no sample fell in it).",
+  },
+  "generator.eventLoopDelayMax": {
+    kind: "gauge",
+    unit: "ms",
+    description: "Highest generator event-loop delay over the last interval.",
   },
   // ── latencies (ms; HdrHistogram 1 µs … 1 h, 3 significant digits) ─────────────────────────────
   connect: {

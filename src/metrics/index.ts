@@ -70,6 +70,7 @@ export {
 export {
   type EncodedLatency,
   type FlowSnapshot,
+  type LiveRecorderState,
   type MetricsSnapshot,
   type OfferedLoad,
   Recorder,

@@ -21,14 +21,20 @@ export interface LiveLatencySummary {
   p9999: number;
 }
 
-/** hdr-histogram-js JsHistogram internals used here (public on the class, absent from the interface). */
+/**
+ * hdr-histogram-js JsHistogram internals used here (public on the class, absent from the interface):
+ * the bucket layout (HdrHistogram: bucket b holds sub-buckets of width 2^(b + unitMagnitude)) and the
+ * counts.
+ */
 interface Buckets {
   countsArrayLength: number;
+  /** Lowest non-zero value recorded (maintained by recordValue, add and reset). */
+  minNonZeroValue: number;
+  subBucketHalfCountMagnitude: number;
+  subBucketHalfCount: number;
+  unitMagnitude: number;
+  countsArrayIndex(value: number): number;
   getCountAtIndex(index: number): number;
-  valueFromIndex(index: number): number;
-  lowestEquivalentValue(value: number): number;
-  highestEquivalentValue(value: number): number;
-  medianEquivalentValue(value: number): number;
 }
 
 const PERCENTILES = [
@@ -40,6 +46,7 @@ const PERCENTILES = [
   ["p9999", 99.99],
   ["max", 100],
 ] as const;
+const SUMMARY_PERCENTILES = PERCENTILES.map(([, p]) => p);
 
 /** Unit in the last place, as hdr-histogram-js' ulp(). */
 function ulp(x: number): number {
@@ -48,56 +55,142 @@ function ulp(x: number): number {
 
 /** Quantiles (0..100) of a histogram in µs → ms, in one pass. */
 export function quantilesMs(h: Histogram, percentiles: readonly number[]): number[] {
-  return walk(h, percentiles, false).quantiles;
+  return walk(h, percentiles, undefined, percentiles).quantiles;
 }
 
 export function liveSummary(h: Histogram): LiveLatencySummary {
-  const count = h.totalCount;
+  return walk(h, SUMMARY_PERCENTILES, undefined, SUMMARY_PERCENTILES).summary;
+}
+
+/**
+ * What a reader saw of a growing (whole-run) histogram at its previous read: the counts per bucket.
+ * The values recorded since are the difference, so a "recent" window needs no second histogram per
+ * interval and no decoding (one Float64Array of the histogram's length per reader and metric).
+ */
+export interface CountsWindow {
+  seen: Float64Array | undefined;
+  total: number;
+}
+
+export function newCountsWindow(): CountsWindow {
+  return { seen: undefined, total: 0 };
+}
+
+/**
+ * The whole-run summary of `h` AND the quantiles (ms) of the values recorded since `window`'s previous
+ * read (undefined when none), in ONE pass over the populated buckets only; `window` moves to now.
+ * `h` must only grow between reads (a whole-run histogram); one that shrank restarts the window.
+ */
+export function liveSummaryWithWindow(
+  h: Histogram,
+  window: CountsWindow,
+  windowPercentiles: readonly number[],
+): { summary: LiveLatencySummary; recent: number[] | undefined } {
+  const b = h as unknown as Buckets;
+  if (h.totalCount < window.total || (window.seen && window.seen.length !== b.countsArrayLength)) {
+    window.seen = undefined;
+    window.total = 0;
+  }
+  window.seen ??= new Float64Array(b.countsArrayLength);
+  return walk(h, SUMMARY_PERCENTILES, window, windowPercentiles);
+}
+
+/** Percentile (0..100) → the count at which it is reached (hdr-histogram-js getValueAtPercentile). */
+function targetsOf(percentiles: readonly number[], total: number): number[] {
+  return percentiles.map((p) => {
+    const fp = (Math.min(p, 100) / 100) * total;
+    return Math.max(Math.ceil(fp - ulp(fp)), 1);
+  });
+}
+
+/** Indices of `targets` in ascending order of count (visited in that order). */
+function orderOf(targets: readonly number[]): number[] {
+  return targets.map((_, i) => i).sort((x, y) => (targets[x] ?? 0) - (targets[y] ?? 0));
+}
+
+/**
+ * One walk over the populated buckets (from the lowest recorded value up to the last count): the
+ * whole-run quantiles and sum, and with `window` the quantiles of the counts added since its previous
+ * walk. Starting at the lowest value's bucket instead of bucket 0 and reading no bucket past the last
+ * count keeps a walk to the few thousand buckets a latency really spans out of ~23,500.
+ */
+function walk(
+  h: Histogram,
+  percentiles: readonly number[],
+  window: CountsWindow | undefined,
+  windowPercentiles: readonly number[],
+): { summary: LiveLatencySummary; quantiles: number[]; recent: number[] | undefined } {
+  const total = h.totalCount;
+  const quantiles = percentiles.map(() => 0);
+  const seen = window?.seen;
+  const windowTotal = window === undefined ? 0 : total - window.total;
+  const recent = window !== undefined && windowTotal > 0 ? windowPercentiles.map(() => 0) : undefined;
+  if (total === 0) return { summary: summaryOf(0, 0, quantiles), quantiles, recent };
+  const b = h as unknown as Buckets;
+  const targets = targetsOf(percentiles, total);
+  const order = orderOf(targets);
+  const wTargets = recent ? targetsOf(windowPercentiles, windowTotal) : [];
+  const wOrder = orderOf(wTargets);
+  const length = b.countsArrayLength;
+  // A recorded 0 sits in bucket 0, below minNonZeroValue.
+  const lo =
+    b.getCountAtIndex(0) > 0 || b.minNonZeroValue >= Number.MAX_SAFE_INTEGER
+      ? 0
+      : Math.min(Math.max(b.countsArrayIndex(b.minNonZeroValue), 0), length - 1);
+  const half = b.subBucketHalfCount;
+  const halfMagnitude = b.subBucketHalfCountMagnitude;
+  const unit = b.unitMagnitude;
+  let next = 0;
+  let wNext = 0;
+  let cumulative = 0;
+  let wCumulative = 0;
+  let sumUs = 0;
+  for (let i = lo; i < length; i++) {
+    const c = b.getCountAtIndex(i);
+    if (c === 0) continue;
+    // hdr-histogram-js valueFromIndex / sizeOfEquivalentValueRange, inlined: index → bucket and
+    // sub-bucket; the bucket's values are `sub × width` … `sub × width + width − 1`.
+    let bucket = (i >> halfMagnitude) - 1;
+    let sub = (i & (half - 1)) + half;
+    if (bucket < 0) {
+      sub -= half;
+      bucket = 0;
+    }
+    const width = 2 ** (bucket + unit);
+    const lowest = sub * width;
+    const highest = lowest + width - 1;
+    cumulative += c;
+    // medianEquivalentValue: the middle of the bucket (rounded down), as hdr-histogram-js' mean.
+    sumUs += (lowest + Math.floor(width / 2)) * c;
+    while (next < order.length && cumulative >= (targets[order[next] ?? 0] ?? 0)) {
+      const k = order[next] ?? 0;
+      quantiles[k] = (percentiles[k] === 0 ? lowest : highest) / 1000;
+      next++;
+    }
+    if (seen !== undefined) {
+      const d = c - (seen[i] ?? 0);
+      if (d > 0) {
+        seen[i] = c;
+        wCumulative += d;
+        while (recent && wNext < wOrder.length && wCumulative >= (wTargets[wOrder[wNext] ?? 0] ?? 0)) {
+          const k = wOrder[wNext] ?? 0;
+          recent[k] = (windowPercentiles[k] === 0 ? lowest : highest) / 1000;
+          wNext++;
+        }
+      }
+    }
+    // Every value counted: nothing further to find.
+    if (cumulative >= total) break;
+  }
+  if (window !== undefined) window.total = total;
+  return { summary: summaryOf(total, sumUs, quantiles), quantiles, recent };
+}
+
+function summaryOf(count: number, sumUs: number, quantiles: readonly number[]): LiveLatencySummary {
   if (count === 0) return { count, min: 0, max: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, p9999: 0 };
-  const { quantiles, sumUs } = walk(
-    h,
-    PERCENTILES.map(([, p]) => p),
-    true,
-  );
   const s = { count, mean: sumUs / count / 1000 } as LiveLatencySummary;
   PERCENTILES.forEach(([name], i) => {
     s[name] = quantiles[i] ?? 0;
   });
   return s;
-}
-
-/** One walk over the buckets: the quantiles (ms) and, when asked, the sum of bucket medians (µs). */
-function walk(
-  h: Histogram,
-  percentiles: readonly number[],
-  withSum: boolean,
-): { quantiles: number[]; sumUs: number } {
-  const total = h.totalCount;
-  const quantiles = percentiles.map(() => 0);
-  if (total === 0) return { quantiles, sumUs: 0 };
-  const b = h as unknown as Buckets;
-  const targets = percentiles.map((p) => {
-    const fp = (Math.min(p, 100) / 100) * total;
-    return Math.max(Math.ceil(fp - ulp(fp)), 1);
-  });
-  // Targets visited in ascending order of count.
-  const order = targets.map((_, i) => i).sort((x, y) => (targets[x] ?? 0) - (targets[y] ?? 0));
-  let next = 0;
-  let cumulative = 0;
-  let sumUs = 0;
-  for (let i = 0; i < b.countsArrayLength; i++) {
-    const c = b.getCountAtIndex(i);
-    if (c === 0) continue;
-    const v = b.valueFromIndex(i);
-    cumulative += c;
-    if (withSum) sumUs += b.medianEquivalentValue(v) * c;
-    while (next < order.length && cumulative >= (targets[order[next] ?? 0] ?? 0)) {
-      const k = order[next] ?? 0;
-      quantiles[k] = (percentiles[k] === 0 ? b.lowestEquivalentValue(v) : b.highestEquivalentValue(v)) / 1000;
-      next++;
-    }
-    // Every value counted: nothing further to find.
-    if (cumulative >= total) break;
-  }
-  return { quantiles, sumUs };
 }

@@ -109,6 +109,19 @@ export interface MetricsSnapshot {
   flows?: FlowSnapshot[];
 }
 
+/** Recorder.liveState(): live references for an in-process exporter. */
+export interface LiveRecorderState {
+  latency: ReadonlyMap<LatencyMetric, Histogram>;
+  /** Per flow (in flow order): its counts and its latencies by catalogue name (publishAck). */
+  flows: {
+    name: string;
+    published: number;
+    acked: number;
+    failed: number;
+    latency: Partial<Record<LatencyMetric, Histogram>>;
+  }[];
+}
+
 /** One publish flow's totals: counts and its publish→PUBACK latency (from the due time). */
 export interface FlowSnapshot {
   name: string;
@@ -506,6 +519,25 @@ export class Recorder {
     const latency = {} as Record<LatencyMetric, LiveLatencySummary>;
     for (const [m, h] of this.#hist) latency[m] = liveSummary(h);
     return { counters, gauges, latency };
+  }
+
+  /**
+   * For live exporters IN THIS PROCESS (src/export/): the whole-run latency histograms and each flow's
+   * counts and histograms, by reference (no copy, no encoding, no walk), so an exporter walks only
+   * what it needs when it collects. Read-only: the caller must not record into or reset them.
+   */
+  liveState(): LiveRecorderState {
+    this.#foldAcks();
+    return {
+      latency: this.#hist,
+      flows: this.#flowNames.map((name, f) => ({
+        name,
+        published: this.#flowCounts[f * 3] as number,
+        acked: this.#flowCounts[f * 3 + 1] as number,
+        failed: this.#flowCounts[f * 3 + 2] as number,
+        latency: { publishAck: this.#flowHist[f] as Histogram },
+      })),
+    };
   }
 
   /** The most recently closed interval, if any. */

@@ -4,7 +4,7 @@
  */
 
 export { type Assembled, type AssembleOptions, assembleRun } from "./assemble.js";
-export { type LiveMetrics, liveMetricsOf } from "./live-metrics.js";
+export { type LiveFlow, type LiveMetrics, liveMetricsOf, liveSourceOf } from "./live-metrics.js";
 export { progressSource, sumSnapshots } from "./progress.js";
 export {
   RunSession,

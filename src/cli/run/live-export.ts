@@ -4,7 +4,7 @@
  * receives them (src/run/workers/pool.ts), labelled by worker.
  */
 import { type ExportTarget, exportTargets, LiveExport } from "../../export/index.js";
-import { liveMetricsOf, RunSession, WorkerPool } from "../../run/index.js";
+import { liveSourceOf, RunSession, WorkerPool } from "../../run/index.js";
 import type { RunPlan, Scenario } from "../../scenario/index.js";
 import type { Runner } from "./runner.js";
 
@@ -25,7 +25,7 @@ export async function startLiveExport(
     runner instanceof WorkerPool
       ? () => runner.liveMetrics()
       : runner instanceof RunSession
-        ? (withLatency: boolean) => [{ worker: 0, metrics: liveMetricsOf(runner.recorder, withLatency) }]
+        ? () => [{ worker: 0, ...liveSourceOf(runner.recorder) }]
         : () => [];
   const live = await LiveExport.start({
     targets,

@@ -9,7 +9,7 @@ import parsePrometheus, { type PromFamily } from "parse-prometheus-text-format";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ExportFeed, LiveExport, OtlpExporter, PrometheusExporter } from "../../../src/export/index.js";
 import { METRICS, Recorder } from "../../../src/metrics/index.js";
-import { liveMetricsOf } from "../../../src/run/index.js";
+import { liveMetricsOf, liveSourceOf } from "../../../src/run/index.js";
 import { startOtlpReceiver } from "../../helpers/otlp-receiver.js";
 
 const LABELS = { run_id: "20260101-000000-abc", scenario: "soak", shard: "0/1", worker: "0" };
@@ -39,10 +39,50 @@ function recorded(): Recorder {
   return r;
 }
 
-async function scrape(url: string): Promise<{ families: PromFamily[]; contentType: string }> {
+/**
+ * Two publish flows and a generator sampler (fixed health values: the sampler's own measuring is
+ * tested in test/unit/metrics; here it is the export of what it returned), one interval closed.
+ */
+function withFlows(): Recorder {
+  let now = 1_700_000_000_000;
+  const r = new Recorder({
+    startMs: now,
+    clock: {
+      now: () => now,
+      monotonicNs: () => BigInt(now) * 1_000_000n,
+      setTimeout: () => {
+        throw new Error("no timers");
+      },
+    },
+    intervalSampler: {
+      sample: () => ({
+        cpuPercent: 42.5,
+        eventLoopUtilization: 0.25,
+        eventLoopDelayP99Ms: 12.5,
+        eventLoopDelayMaxMs: 30,
+      }),
+    },
+  });
+  r.defineFlows(["telemetry", "alerts"]);
+  for (let i = 1; i <= 4; i++) {
+    r.published(0);
+    r.acked(0, i * 10, i * 10);
+  }
+  r.published(0);
+  r.flowFailed(0);
+  r.count("failed.noResponse");
+  r.published(1);
+  r.acked(1, 200, 150);
+  now += 1000;
+  r.tick();
+  return r;
+}
+
+async function scrape(url: string): Promise<{ families: PromFamily[]; contentType: string; text: string }> {
   const res = await fetch(url);
   expect(res.status).toBe(200);
-  return { families: parsePrometheus(await res.text()), contentType: res.headers.get("content-type") ?? "" };
+  const text = await res.text();
+  return { families: parsePrometheus(text), contentType: res.headers.get("content-type") ?? "", text };
 }
 
 function fam(families: PromFamily[], name: string): PromFamily {
@@ -91,6 +131,54 @@ describe("Prometheus /metrics", () => {
       ...LABELS,
       quantile: "1",
     });
+  });
+
+  it("exports per-flow series with a flow label, and the generator's health gauges", async () => {
+    // Both source kinds: this process's recorder (histograms walked at the scrape) and a worker's
+    // metrics as they cross the process boundary (summaries computed in the worker).
+    for (const source of [liveSourceOf(withFlows()), { metrics: liveMetricsOf(withFlows()) }]) {
+      const feed = new ExportFeed();
+      const p = await prometheus(feed);
+      feed.update([{ labels: LABELS, ...source }]);
+      const { families, text } = await scrape(p.url);
+      const byFlow = (name: string) =>
+        Object.fromEntries(
+          fam(families, name).metrics.map((m) => [m.labels?.flow ?? "", (m as { value?: string }).value]),
+        );
+      // The totals (no flow label) and one series per flow, on the same metric names.
+      expect(byFlow("iotload_published_total")).toEqual({ "": "6", telemetry: "5", alerts: "1" });
+      expect(byFlow("iotload_acked_total")).toEqual({ "": "5", telemetry: "4", alerts: "1" });
+      expect(fam(families, "iotload_failed_total").metrics).toEqual([
+        { value: "1", labels: { ...LABELS, reason: "noResponse" } },
+        { value: "1", labels: { ...LABELS, flow: "telemetry" } },
+        { value: "0", labels: { ...LABELS, flow: "alerts" } },
+      ]);
+      // parse-prometheus-text-format folds a summary's series into one (labels dropped), so the
+      // per-flow summary series are read from the text it parsed without error.
+      const line = (series: string, labels: Record<string, string>) => {
+        const l = Object.entries({ ...LABELS, ...labels })
+          .map(([k, v]) => `${k}="${v}"`)
+          .join(",");
+        const m = new RegExp(`^${series}\\{${l}\\} (\\S+)$`, "m").exec(text);
+        return m === null ? undefined : Number(m[1]);
+      };
+      expect(line("iotload_publish_ack_seconds_count", {})).toBe(5);
+      expect(line("iotload_publish_ack_seconds_count", { flow: "telemetry" })).toBe(4);
+      expect(line("iotload_publish_ack_seconds_count", { flow: "alerts" })).toBe(1);
+      expect(line("iotload_publish_ack_seconds", { flow: "telemetry", quantile: "1" })).toBeCloseTo(0.04, 3);
+      expect(line("iotload_publish_ack_seconds", { flow: "alerts", quantile: "0.5" })).toBeCloseTo(0.2, 3);
+
+      const gauge = (name: string) => Number(fam(families, name).metrics[0]?.value);
+      expect(fam(families, "iotload_generator_cpu").type).toBe("GAUGE");
+      expect(fam(families, "iotload_generator_cpu").help).toBe(METRICS["generator.cpu"].description);
+      expect(gauge("iotload_generator_cpu")).toBe(42.5);
+      expect(gauge("iotload_generator_cpu_max")).toBe(42.5);
+      expect(gauge("iotload_generator_event_loop_utilization")).toBe(0.25);
+      // Recorded in ms, exported in seconds.
+      expect(gauge("iotload_generator_event_loop_delay_p99_seconds")).toBe(0.0125);
+      expect(gauge("iotload_generator_event_loop_delay_max_seconds")).toBe(0.03);
+      expect(gauge("iotload_generator_event_loop_delay_max_max_seconds")).toBe(0.03);
+    }
   });
 
   it("answers 404 off /metrics and closes (no listener left)", async () => {
@@ -172,6 +260,27 @@ describe("OTLP/HTTP", () => {
     expect(point("iotload_publish_ack_seconds_count")).toMatchObject({ kind: "sum", value: 100 });
     expect(point("iotload_publish_ack_seconds_sum")?.value).toBeCloseTo(5.05, 2);
     expect(point("iotload_publish_ack_seconds", { ...LABELS, quantile: "0.99" })?.unit).toBe("s");
+  });
+
+  it("pushes the per-flow series with a flow attribute and the generator gauges", async () => {
+    const receiver = await startOtlpReceiver();
+    const feed = new ExportFeed();
+    const otlp = new OtlpExporter({ feed, url: receiver.url, intervalMs: 60_000 });
+    onTestFinished(() => otlp.close());
+    feed.update([{ labels: LABELS, ...liveSourceOf(withFlows()) }]);
+    await otlp.close();
+    const points = receiver.points();
+    const point = (name: string, labels: Record<string, string>) =>
+      points.find(
+        (p) => p.name === name && JSON.stringify(p.labels) === JSON.stringify({ ...LABELS, ...labels }),
+      );
+    expect(point("iotload_published_total", { flow: "telemetry" })).toMatchObject({ kind: "sum", value: 5 });
+    expect(point("iotload_published_total", {})?.value).toBe(6);
+    expect(point("iotload_publish_ack_seconds_count", { flow: "alerts" })?.value).toBe(1);
+    expect(point("iotload_generator_cpu", {})).toMatchObject({ kind: "gauge", value: 42.5, unit: "%" });
+    expect(point("iotload_generator_event_loop_delay_p99_seconds", {})?.unit).toBe("s");
+    // A counter nothing was recorded into is not pushed (an OTel counter reports nothing before its first add).
+    expect(points.some((p) => p.name === "iotload_lost_total")).toBe(false);
   });
 
   it("says once that the collector is unreachable, and still closes", async () => {

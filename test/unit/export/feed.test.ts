@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ExportFeed, type FamilySamples, metricFamilies, snakeName } from "../../../src/export/index.js";
 import type { Clock } from "../../../src/lib/clock.js";
 import { METRICS, Recorder } from "../../../src/metrics/index.js";
-import { liveMetricsOf } from "../../../src/run/index.js";
+import { liveMetricsOf, liveSourceOf } from "../../../src/run/index.js";
 
 function fakeClock(start: number): Clock & { advance(ms: number): void } {
   let now = start;
@@ -133,7 +133,12 @@ describe("ExportFeed", () => {
     expect(family(second, "iotload_connected_min").samples[0]?.value).toBe(10);
   });
 
-  it("recent quantiles cover exactly the intervals since the previous collection", () => {
+  // A worker's source: encoded interval histograms merged; this process's: the recorder's whole-run
+  // histogram minus what the reader saw at its previous collection.
+  it.each([
+    ["a worker's metrics", (r: Recorder) => ({ metrics: liveMetricsOf(r) })],
+    ["this process's recorder", (r: Recorder) => liveSourceOf(r)],
+  ])("recent quantiles cover exactly the intervals since the previous collection (%s)", (_, source) => {
     const clock = fakeClock(T0);
     const r = new Recorder({ clock, startMs: T0 });
     const feed = new ExportFeed();
@@ -143,9 +148,9 @@ describe("ExportFeed", () => {
     const tick = () => {
       clock.advance(1000);
       r.tick();
-      feed.update([{ labels, metrics: liveMetricsOf(r) }]);
+      feed.update([{ labels, ...source(r) }]);
       // A second read of the same interval (an update outside a tick) must not count it twice.
-      feed.update([{ labels, metrics: liveMetricsOf(r) }]);
+      feed.update([{ labels, ...source(r) }]);
     };
     for (let i = 0; i < 10; i++) r.latency("publishAck", 500);
     tick();
