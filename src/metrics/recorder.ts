@@ -527,7 +527,7 @@ export class Recorder {
    * what it needs when it collects. Read-only: the caller must not record into or reset them.
    */
   liveState(): LiveRecorderState {
-    this.#foldAcks();
+    this.#drainAll();
     return {
       latency: this.#hist,
       flows: this.#flowNames.map((name, f) => ({
