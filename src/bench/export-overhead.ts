@@ -169,7 +169,7 @@ export async function runExportBench(rates: readonly number[] = [1_000, 10_000])
 
 export function formatExportBench(rows: readonly ExportBenchRow[]): string {
   const lines = [
-    `live export overhead, CPU per message (${SECONDS} simulated s; feed every 1 s, /metrics scrape every 15 s, OTLP push every 10 s, receivers in-process; 4 × latency() + 3 × count() per message):`,
+    `live export overhead, CPU per message (${SECONDS} simulated s; feed every 1 s, /metrics scrape every 15 s, OTLP push every 10 s, receivers in-process; the full recording path per message: 4 latencies + 3 counters):`,
   ];
   for (const r of rows) {
     const pct = ((r.nsPerMessageExporting - r.nsPerMessageBaseline) / r.nsPerMessageBaseline) * 100;
