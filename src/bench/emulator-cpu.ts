@@ -115,7 +115,13 @@ async function main(): Promise<void> {
         }
         const m = await startMosquitto(bin);
         closers.push(() => m.close());
-        open.set(name, { kind: "mosquitto", url: m.url, caPem: m.caPem, caFile: m.caFile, cpuUs: async () => m.cpuUs() });
+        open.set(name, {
+          kind: "mosquitto",
+          url: m.url,
+          caPem: m.caPem,
+          caFile: m.caFile,
+          cpuUs: async () => m.cpuUs(),
+        });
       } else {
         const f = await startFloor(name === "floor-wss" ? "wss" : "tls");
         closers.push(() => f.close());
@@ -158,7 +164,9 @@ async function main(): Promise<void> {
         }
       }
     }
-    process.stdout.write(`\n${"rate/s".padStart(7)} ${"target".padEnd(10)} ${"median µs".padStart(10)} ${"best µs".padStart(8)}  ×mosquitto (median, best)\n`);
+    process.stdout.write(
+      `\n${"rate/s".padStart(7)} ${"target".padEnd(10)} ${"median µs".padStart(10)} ${"best µs".padStart(8)}  ×mosquitto (median, best)\n`,
+    );
     for (const rate of rates) {
       const base = us.get(`${rate} mosquitto`);
       for (const name of names) {
@@ -169,11 +177,19 @@ async function main(): Promise<void> {
             ? ""
             : `${(median(xs) / median(base)).toFixed(2)}×, ${(Math.min(...xs) / Math.min(...base)).toFixed(2)}×`;
         process.stdout.write(
-          `${String(rate).padStart(7)} ${name.padEnd(10)} ${median(xs).toFixed(1).padStart(10)} ${Math.min(...xs).toFixed(1).padStart(8)}  ${ratio}\n`,
+          `${String(rate).padStart(7)} ${name.padEnd(10)} ${median(xs).toFixed(1).padStart(10)} ${Math.min(
+            ...xs,
+          )
+            .toFixed(1)
+            .padStart(8)}  ${ratio}\n`,
         );
       }
     }
-    process.stdout.write(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+    process.stdout.write(
+      `load average at the end ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}\n`,
+    );
   } finally {
     for (const c of closers.reverse()) await c();
     await rm(dir, { recursive: true, force: true });
