@@ -6,8 +6,15 @@
  * weighs on every target alike. Prints, per rate, the median and the best (lowest) µs per message of
  * each target and its ratio to mosquitto's median, and the load average.
  *
- * Flags: --targets emulator,mosquitto,floor-wss,floor-tls --rates 4000,8000,12000 --repeats 3
- * --seconds 5 --devices 200 --payload 200 --emulator-cpu-prof DIR
+ * Two modes:
+ * - `--mode closed` (default): each device keeps ONE message in flight (emulator-cpu-client.ts), so no
+ *   target can batch two messages of a socket into one read or one write, however loaded the machine:
+ *   the unbatched per-message cost, what a quiet machine at a low per-device rate sees. The stable one.
+ * - `--mode open`: bench:compare's open-model publisher at `--rates`; on a loaded machine both targets
+ *   batch more and their CPU per message falls by load-dependent amounts.
+ *
+ * Flags: --mode closed|open --targets emulator,mosquitto,floor-wss,floor-tls --rates 4000,8000,12000
+ * --repeats 3 --seconds 5 --devices 200 --payload 200 --emulator-cpu-prof DIR
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -18,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { findMosquitto, MOSQUITTO_HINT, startMosquitto } from "./compare-mosquitto.js";
 import { type CompareTarget, runSystemStep } from "./compare-systems.js";
+import { CLIENT_STEP_ENV, type ClosedLoopResult, type ClosedLoopStep } from "./emulator-cpu-client.js";
 import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
 
@@ -57,6 +65,57 @@ async function startFloor(mode: "wss" | "tls"): Promise<{
   };
 }
 
+/** One closed-loop step: the target's CPU per acknowledged message, µs. */
+async function closedLoopStep(
+  target: CompareTarget,
+  devices: number,
+  seconds: number,
+  payloadBytes: number,
+  tag: string,
+): Promise<{ usPerMsg: number | null; rate: number; error?: string }> {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "emulator-cpu-client.js");
+  const step: ClosedLoopStep = {
+    target:
+      target.kind === "emulator"
+        ? { kind: "emulator", info: target.info }
+        : { kind: "mqtt", url: target.url, caPem: target.caPem },
+    devices,
+    seconds,
+    payloadBytes,
+    clientIdPrefix: `emucpu-${tag}`,
+  };
+  // The step (with the emulator's account-A key) goes in the environment, not argv (visible in `ps`).
+  const child = spawn(process.execPath, [script], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, [CLIENT_STEP_ENV]: JSON.stringify(step) },
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    if (stderr.length < 8192) stderr += d.toString("utf8");
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000 + seconds * 1000);
+  let before = 0;
+  let result: ClosedLoopResult | undefined;
+  for await (const line of createInterface({ input: child.stdout })) {
+    if (!line.startsWith("{")) continue;
+    const msg = JSON.parse(line) as { ready?: boolean; result?: ClosedLoopResult };
+    if (msg.ready) {
+      before = await target.cpuUs();
+      child.stdin.write("go\n");
+    } else if (msg.result) {
+      result = msg.result;
+      break;
+    }
+  }
+  const after = await target.cpuUs();
+  await exited;
+  clearTimeout(timer);
+  if (!result || result.acked === 0)
+    return { usPerMsg: null, rate: 0, error: stderr.trim().split("\n").pop() ?? "no result" };
+  return { usPerMsg: (after - before) / result.acked, rate: result.acked / result.wallSec };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -66,6 +125,7 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      mode: { type: "string" },
       targets: { type: "string" },
       rates: { type: "string" },
       repeats: { type: "string" },
@@ -76,12 +136,16 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
+  const mode = values.mode ?? "closed";
+  if (mode !== "closed" && mode !== "open") throw new Error(`--mode: '${mode}' is not closed or open`);
   const targets = (values.targets ?? TARGETS.join(",")).split(",").map((t) => {
     if (!(TARGETS as readonly string[]).includes(t))
       throw new Error(`--targets: unknown '${t}'; known: ${TARGETS.join(", ")}`);
     return t as TargetName;
   });
-  const rates = (values.rates ?? "4000,8000,12000").split(",").map((r) => intFlag("rates", r, 0, 1, 500_000));
+  const rates = (mode === "closed" ? "0" : (values.rates ?? "4000,8000,12000"))
+    .split(",")
+    .map((r) => intFlag("rates", r, 0, 0, 500_000));
   const repeats = intFlag("repeats", values.repeats, 3, 1, 50);
   const seconds = intFlag("seconds", values.seconds, 5, 1, 60);
   const devices = intFlag("devices", values.devices, 200, 1, 10_000);
@@ -132,7 +196,7 @@ async function main(): Promise<void> {
     const names = [...open.keys()];
     const load0 = loadavg();
     process.stdout.write(
-      `bench:emulator-cpu — raw aws-crt publisher, ${devices} devices, QoS 1, ${payloadBytes} B, ${seconds} s per step, ` +
+      `bench:emulator-cpu — ${mode === "closed" ? "closed loop (one QoS 1 message in flight per device)" : "raw aws-crt open-model publisher"}, ${devices} devices, QoS 1, ${payloadBytes} B, ${seconds} s per step, ` +
         `${repeats} repeats, targets alternated step by step; load average ${load0.map((l) => l.toFixed(2)).join(" ")}\n`,
     );
     const us = new Map<string, number[]>();
@@ -143,23 +207,33 @@ async function main(): Promise<void> {
         const order = names.map((_, i) => names[(i + rep) % names.length] as TargetName);
         for (const name of order) {
           const target = open.get(name) as CompareTarget;
-          const r = await runSystemStep("raw-crt", {
-            target,
-            devices,
-            rate,
-            seconds,
-            payloadBytes,
-            workersAll: 1,
-            dir,
-            tag: `e${step++}`,
-          });
-          const acked = r.offered > 0 ? (100 * r.acked) / r.offered : 0;
+          let usPerMsg: number | null;
+          let detail: string;
+          if (mode === "closed") {
+            const r = await closedLoopStep(target, devices, seconds, payloadBytes, `e${step++}`);
+            usPerMsg = r.usPerMsg;
+            detail = `${Math.round(r.rate)} msg/s  load ${loadavg()[0]?.toFixed(1)}${r.error ? `  error: ${r.error}` : ""}`;
+          } else {
+            const r = await runSystemStep("raw-crt", {
+              target,
+              devices,
+              rate,
+              seconds,
+              payloadBytes,
+              workersAll: 1,
+              dir,
+              tag: `e${step++}`,
+            });
+            usPerMsg = r.targetUsPerMsg;
+            const acked = r.offered > 0 ? (100 * r.acked) / r.offered : 0;
+            detail = `acked ${acked.toFixed(1)} %  p99 ${r.p99Ms?.toFixed(1) ?? "–"} ms  load ${r.load1.toFixed(1)}${r.error ? `  error: ${r.error}` : ""}`;
+          }
           process.stdout.write(
-            `  rep ${rep + 1} ${String(rate).padStart(6)}/s ${name.padEnd(10)} ${r.targetUsPerMsg === null ? "–" : r.targetUsPerMsg.toFixed(1).padStart(6)} µs/msg  acked ${acked.toFixed(1)} %  p99 ${r.p99Ms?.toFixed(1) ?? "–"} ms  load ${r.load1.toFixed(1)}${r.error ? `  error: ${r.error}` : ""}\n`,
+            `  rep ${rep + 1} ${mode === "closed" ? "closed" : `${rate}/s`.padStart(7)} ${name.padEnd(10)} ${usPerMsg === null ? "–" : usPerMsg.toFixed(1).padStart(6)} µs/msg  ${detail}\n`,
           );
-          if (r.targetUsPerMsg !== null) {
+          if (usPerMsg !== null) {
             const key = `${rate} ${name}`;
-            us.set(key, [...(us.get(key) ?? []), r.targetUsPerMsg]);
+            us.set(key, [...(us.get(key) ?? []), usPerMsg]);
           }
         }
       }
@@ -177,7 +251,7 @@ async function main(): Promise<void> {
             ? ""
             : `${(median(xs) / median(base)).toFixed(2)}×, ${(Math.min(...xs) / Math.min(...base)).toFixed(2)}×`;
         process.stdout.write(
-          `${String(rate).padStart(7)} ${name.padEnd(10)} ${median(xs).toFixed(1).padStart(10)} ${Math.min(
+          `${(mode === "closed" ? "closed" : String(rate)).padStart(7)} ${name.padEnd(10)} ${median(xs).toFixed(1).padStart(10)} ${Math.min(
             ...xs,
           )
             .toFixed(1)
