@@ -14,7 +14,7 @@
  *   batch more and their CPU per message falls by load-dependent amounts.
  *
  * Flags: --mode closed|open --targets emulator,mosquitto,floor-wss,floor-tls --rates 4000,8000,12000
- * --repeats 3 --seconds 5 --devices 200 --payload 200 --emulator-cpu-prof DIR
+ * --repeats 3 --seconds 5 --devices 200 --payload 200 --emulator-cpu-prof DIR --floor-cpu-prof DIR
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -33,14 +33,18 @@ const TARGETS = ["emulator", "mosquitto", "floor-wss", "floor-tls"] as const;
 type TargetName = (typeof TARGETS)[number];
 
 /** A floor server in its own process (its CPU apart from everything else). */
-async function startFloor(mode: "wss" | "tls"): Promise<{
+async function startFloor(
+  mode: "wss" | "tls",
+  cpuProfDir: string | undefined,
+): Promise<{
   url: string;
   caPem: string;
   cpuUs(): Promise<number>;
   close(): Promise<void>;
 }> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "emulator-cpu-floor.js");
-  const child = spawn(process.execPath, [script, mode], { stdio: ["pipe", "pipe", "inherit"] });
+  const prof = cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`];
+  const child = spawn(process.execPath, [...prof, script, mode], { stdio: ["pipe", "pipe", "inherit"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, unknown>> => {
@@ -133,6 +137,7 @@ async function main(): Promise<void> {
       devices: { type: "string" },
       payload: { type: "string" },
       "emulator-cpu-prof": { type: "string" },
+      "floor-cpu-prof": { type: "string" },
     },
     strict: true,
   });
@@ -187,7 +192,7 @@ async function main(): Promise<void> {
           cpuUs: async () => m.cpuUs(),
         });
       } else {
-        const f = await startFloor(name === "floor-wss" ? "wss" : "tls");
+        const f = await startFloor(name === "floor-wss" ? "wss" : "tls", values["floor-cpu-prof"]);
         closers.push(() => f.close());
         // A plain MQTT target as far as the publisher is concerned (anonymous, its own CA).
         open.set(name, { kind: "mosquitto", url: f.url, caPem: f.caPem, caFile: "", cpuUs: () => f.cpuUs() });
