@@ -15,13 +15,15 @@
  *
  * Flags: --mode closed|open --targets emulator,mosquitto,floor-wss,floor-tls --rates 4000,8000,12000
  * --repeats 3 --seconds 5 --devices 200 --payload 200 --emulator-cpu-prof DIR --floor-cpu-prof DIR
+ * --baseline-dist DIR (the dist/ of another checkout: adds target emulator-baseline, its emulator, for
+ * a before/after in one run)
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { findMosquitto, MOSQUITTO_HINT, startMosquitto } from "./compare-mosquitto.js";
 import { type CompareTarget, runSystemStep } from "./compare-systems.js";
@@ -29,7 +31,7 @@ import { CLIENT_STEP_ENV, type ClosedLoopResult, type ClosedLoopStep } from "./e
 import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
 
-const TARGETS = ["emulator", "mosquitto", "floor-wss", "floor-tls"] as const;
+const TARGETS = ["emulator", "mosquitto", "floor-wss", "floor-tls", "emulator-baseline"] as const;
 type TargetName = (typeof TARGETS)[number];
 
 /** A floor server in its own process (its CPU apart from everything else). */
@@ -138,12 +140,15 @@ async function main(): Promise<void> {
       payload: { type: "string" },
       "emulator-cpu-prof": { type: "string" },
       "floor-cpu-prof": { type: "string" },
+      "baseline-dist": { type: "string" },
     },
     strict: true,
   });
   const mode = values.mode ?? "closed";
   if (mode !== "closed" && mode !== "open") throw new Error(`--mode: '${mode}' is not closed or open`);
-  const targets = (values.targets ?? TARGETS.join(",")).split(",").map((t) => {
+  const baselineDist = values["baseline-dist"];
+  const defaultTargets = TARGETS.filter((t) => t !== "emulator-baseline" || baselineDist !== undefined);
+  const targets = (values.targets ?? defaultTargets.join(",")).split(",").map((t) => {
     if (!(TARGETS as readonly string[]).includes(t))
       throw new Error(`--targets: unknown '${t}'; known: ${TARGETS.join(", ")}`);
     return t as TargetName;
@@ -161,10 +166,21 @@ async function main(): Promise<void> {
   const open = new Map<TargetName, CompareTarget>();
   try {
     for (const name of targets) {
-      if (name === "emulator") {
-        const emulator = await EmulatorChild.create(values["emulator-cpu-prof"], "off");
+      if (name === "emulator" || name === "emulator-baseline") {
+        let Child = EmulatorChild;
+        if (name === "emulator-baseline") {
+          if (baselineDist === undefined)
+            throw new Error("--targets emulator-baseline needs --baseline-dist DIR");
+          const file = path.resolve(baselineDist, "bench", "emulator-process.js");
+          Child = ((await import(pathToFileURL(file).href)) as { EmulatorChild: typeof EmulatorChild })
+            .EmulatorChild;
+        }
+        const emulator = await Child.create(
+          name === "emulator" ? values["emulator-cpu-prof"] : undefined,
+          "off",
+        );
         closers.push(() => emulator.close());
-        const infoFile = path.join(dir, "emulator-info.json");
+        const infoFile = path.join(dir, `${name}-info.json`);
         const info = { ...emulator.info, throttle: "off" as const };
         await writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
         open.set(name, {
