@@ -1,0 +1,156 @@
+/**
+ * bench:emulator-cpu's closed-loop client (`--mode closed`): N aws-crt MQTT 5 devices, each with ONE
+ * QoS 1 PUBLISH in flight (the next one leaves when its PUBACK arrives). So a target never receives
+ * two messages of one device in one read, and never acknowledges two in one write, however busy the
+ * machine is: the target's CPU per message is its per-message cost unbatched, the case of a quiet
+ * machine at a low per-device rate (the open-model publisher batches more when the machine is loaded,
+ * which lowers every target's CPU per message by an amount that depends on the load).
+ *
+ * Protocol with the parent (emulator-cpu.ts): the step as JSON in IOTLOAD_BENCH_EMUCPU_STEP; prints
+ * `{"ready":true}`, waits for `go` on stdin, publishes for `seconds`, prints `{"result":{…}}`, exits.
+ */
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { auth, io, iot, mqtt5 } from "aws-iot-device-sdk-v2";
+import type { EmulatorInfo } from "../emulator/index.js";
+import { assumeEmulatorRole } from "./emulator-process.js";
+
+export const CLIENT_STEP_ENV = "IOTLOAD_BENCH_EMUCPU_STEP";
+
+export interface ClosedLoopStep {
+  target: { kind: "emulator"; info: EmulatorInfo } | { kind: "mqtt"; url: string; caPem: string };
+  devices: number;
+  seconds: number;
+  payloadBytes: number;
+  clientIdPrefix: string;
+}
+
+export interface ClosedLoopResult {
+  connected: number;
+  acked: number;
+  wallSec: number;
+}
+
+async function baseConfig(step: ClosedLoopStep): Promise<mqtt5.Mqtt5ClientConfig> {
+  const t = step.target;
+  if (t.kind === "emulator") {
+    const creds = await assumeEmulatorRole(t.info, step.clientIdPrefix.slice(0, 64));
+    if (!t.info.caPem) throw new Error("the emulator info has no CA");
+    return iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithSigv4Auth(t.info.iotHost, {
+      region: t.info.region,
+      credentialsProvider: auth.AwsCredentialsProvider.newStatic(
+        creds.accessKeyId,
+        creds.secretAccessKey,
+        creds.sessionToken,
+      ),
+    })
+      .withPort(t.info.iotPort)
+      .withCertificateAuthority(t.info.caPem)
+      .withConnectProperties({ clientId: "c", keepAliveIntervalSeconds: 300 })
+      .withSessionBehavior(mqtt5.ClientSessionBehavior.Clean)
+      .withExtendedValidationAndFlowControlOptions(mqtt5.ClientExtendedValidationAndFlowControl.None)
+      .build();
+  }
+  const u = new URL(t.url);
+  const options = new io.TlsContextOptions();
+  options.override_default_trust_store(t.caPem);
+  const websocket = u.protocol === "wss:";
+  return {
+    hostName: u.hostname,
+    port: Number(u.port),
+    connectProperties: { clientId: "c", keepAliveIntervalSeconds: 300 },
+    sessionBehavior: mqtt5.ClientSessionBehavior.Clean,
+    extendedValidationAndFlowControlOptions: mqtt5.ClientExtendedValidationAndFlowControl.None,
+    tlsCtx: new io.ClientTlsContext(options),
+    // Unsigned MQTT over WebSocket: a transform that only sets the path.
+    ...(websocket
+      ? {
+          websocketHandshakeTransform: (request: { path: string }, done: (errorCode?: number) => void) => {
+            request.path = u.pathname;
+            done(0);
+          },
+        }
+      : {}),
+  } as mqtt5.Mqtt5ClientConfig;
+}
+
+function connect(base: mqtt5.Mqtt5ClientConfig, clientId: string): Promise<mqtt5.Mqtt5Client | undefined> {
+  const client = new mqtt5.Mqtt5Client({
+    ...base,
+    connectProperties: { keepAliveIntervalSeconds: 300, ...base.connectProperties, clientId },
+  });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(false), 60_000);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      client.off("connectionSuccess", onOk);
+      client.off("connectionFailure", onFail);
+      if (ok) resolve(client);
+      else {
+        client.stop();
+        client.close();
+        resolve(undefined);
+      }
+    };
+    const onOk = () => done(true);
+    const onFail = () => done(false);
+    client.on("connectionSuccess", onOk);
+    client.on("connectionFailure", onFail);
+    client.start();
+  });
+}
+
+async function main(): Promise<void> {
+  const step = JSON.parse(process.env[CLIENT_STEP_ENV] ?? "") as ClosedLoopStep;
+  const base = await baseConfig(step);
+  const clients: mqtt5.Mqtt5Client[] = [];
+  // Connect in small batches (the emulator's and mosquitto's accept paths are not what is measured).
+  for (let i = 0; i < step.devices; i += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(20, step.devices - i) }, (_, j) =>
+        connect(base, `${step.clientIdPrefix}-${i + j}`),
+      ),
+    );
+    for (const c of batch) if (c) clients.push(c);
+  }
+  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  await lines.next();
+  const payload = Buffer.alloc(step.payloadBytes, 0x61);
+  const t0 = performance.now();
+  const until = t0 + step.seconds * 1000;
+  let acked = 0;
+  await Promise.all(
+    clients.map(async (client, index) => {
+      const topic = `bench/emucpu/${index}`;
+      while (performance.now() < until) {
+        const ack = await client.publish({ topicName: topic, qos: mqtt5.QoS.AtLeastOnce, payload });
+        if (ack !== undefined && ack.reasonCode < 0x80) acked++;
+      }
+    }),
+  );
+  const result: ClosedLoopResult = {
+    connected: clients.length,
+    acked,
+    wallSec: (performance.now() - t0) / 1000,
+  };
+  process.stdout.write(`${JSON.stringify({ result })}\n`);
+  await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 5_000);
+          client.once(mqtt5.Mqtt5Client.STOPPED, () => {
+            clearTimeout(t);
+            resolve();
+          });
+          client.stop();
+        }),
+    ),
+  );
+  for (const c of clients) c.close();
+  process.exit(0);
+}
+
+// Run only as the child process (the parent imports this file for its types and constant).
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
