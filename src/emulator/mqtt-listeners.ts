@@ -15,13 +15,13 @@ import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { UserError } from "../lib/errors.js";
 import type { Closeable } from "../lib/lifecycle.js";
 import type { ClientTransport, LoginCheck } from "./broker/index.js";
 import type { TlsMaterial } from "./certs.js";
-import { mqttSubprotocol } from "./iot-endpoint.js";
+import { mqttSubprotocol, WebSocketTransport } from "./iot-endpoint.js";
 import type { Principal } from "./types.js";
-import { upgradeResponse, validWebSocketKey, WebSocketTransport } from "./websocket.js";
 
 export type MqttListenerProtocol = "mqtt" | "mqtts" | "ws" | "wss";
 
@@ -130,13 +130,13 @@ function tcpTransport(socket: net.Socket): ClientTransport {
 export class MqttListener implements Closeable {
   readonly info: MqttListenerInfo;
   readonly #server: net.Server;
-  readonly #websocket: boolean;
+  readonly #wss: WebSocketServer | undefined;
   readonly #sockets = new Set<Duplex>();
   #closing: Promise<void> | undefined;
 
-  private constructor(server: net.Server, websocket: boolean, info: MqttListenerInfo) {
+  private constructor(server: net.Server, wss: WebSocketServer | undefined, info: MqttListenerInfo) {
     this.#server = server;
-    this.#websocket = websocket;
+    this.#wss = wss;
     this.info = info;
   }
 
@@ -158,6 +158,15 @@ export class MqttListener implements Closeable {
       : secure
         ? tls.createServer(tlsOptions)
         : net.createServer({ noDelay: true });
+    const wss = websocket
+      ? new WebSocketServer({
+          noServer: true,
+          clientTracking: false,
+          perMessageDeflate: false,
+          maxPayload: MAX_WS_FRAME_BYTES,
+          handleProtocols: (protocols) => mqttSubprotocol(protocols) ?? false,
+        })
+      : undefined;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(l.port ?? 0, o.host, () => {
@@ -175,7 +184,7 @@ export class MqttListener implements Closeable {
       passwordRequired: l.password !== undefined,
       requireClientCert: l.requireClientCert === true,
     };
-    const listener = new MqttListener(server, websocket, info);
+    const listener = new MqttListener(server, wss, info);
     listener.#wire(o, listenerPrincipal(l, port, o.accountId), loginCheck(l));
     return listener;
   }
@@ -193,9 +202,10 @@ export class MqttListener implements Closeable {
     const server = this.#server;
     // Refused client certificates, non-TLS bytes, aborted handshakes: that one connection ends.
     server.on("tlsClientError", (_error: Error, socket: Duplex) => socket.destroy());
+    const wss = this.#wss;
     // Every accepted TCP socket is tracked (TLS handshakes in progress included), so close() ends them.
     server.on("connection", (socket: net.Socket) => this.#track(socket));
-    if (!this.#websocket) {
+    if (!wss) {
       const open = (socket: net.Socket) => {
         if (this.#closing) {
           socket.destroy();
@@ -221,43 +231,40 @@ export class MqttListener implements Closeable {
     });
     httpServer.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       const offered = new Set((req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()));
-      const protocol = mqttSubprotocol(offered);
-      const key = req.headers["sec-websocket-key"];
-      // The client offers subprotocol "mqtt" and the server echoes it [MQTT-6.0.0-3]; WebSocket
-      // version 13 and a well-formed key [RFC 6455 §4.2.1].
-      if (
-        this.#closing ||
-        protocol === undefined ||
-        req.method !== "GET" ||
-        req.headers.upgrade?.toLowerCase() !== "websocket" ||
-        !validWebSocketKey(key) ||
-        req.headers["sec-websocket-version"] !== "13"
-      ) {
+      if (this.#closing || mqttSubprotocol(offered) === undefined) {
         socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
-      if (!socket.readable || !socket.writable) {
-        socket.destroy();
-        return;
-      }
-      (socket as net.Socket).setTimeout(0);
-      socket.write(upgradeResponse(key, protocol));
-      const transport = new WebSocketTransport(socket, head, {
-        maxPayload: MAX_WS_FRAME_BYTES,
-        maxBuffered: MAX_BUFFERED_BYTES,
-        remoteAddress: (socket as net.Socket).remoteAddress,
-        // Protocol errors and slow consumers close that one connection; an open listener counts nothing.
-        onMalformed: () => undefined,
-        onSlowConsumer: () => undefined,
-      });
-      o.broker.handleConnection(transport, principal, login);
+      wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket, o, principal, login));
     });
+  }
+
+  #accept(
+    ws: WebSocket,
+    socket: Duplex,
+    o: MqttListenerCreateOptions,
+    principal: Principal,
+    login: LoginCheck | undefined,
+  ): void {
+    const remote = (socket as net.Socket).remoteAddress;
+    const transport = new WebSocketTransport(ws, socket, remote, MAX_BUFFERED_BYTES, () => {
+      // Dropped as a slow consumer by the transport itself; nothing to count on an open listener.
+    });
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      // [MQTT-6.0.0-1]: MQTT travels in binary frames; a text frame closes the connection.
+      if (!isBinary) ws.terminate();
+      else transport.deliver(data as Buffer);
+    });
+    ws.on("error", () => ws.terminate());
+    ws.on("close", () => transport.closed());
+    o.broker.handleConnection(transport, principal, login);
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       for (const s of this.#sockets) s.destroy();
+      this.#wss?.close();
       await closed;
     })();
     return this.#closing;
