@@ -380,6 +380,35 @@ function checkQuotasOfOne(s: Scenario, sources: readonly PublishSource[]): Quota
       quota: quotaName("publishesPerSecondPerConnection"),
     });
   }
+  // The harness's cloud-side clients publish on their own connections, under the same quota: the
+  // commander spreads commands over commands.connections; the shadow's desired-state client is one
+  // connection per shard/worker (rates as with one shard, the most a connection can get).
+  const commander = s.commands === undefined ? 0 : s.commands.rate / s.commands.connections;
+  if (s.commands !== undefined && commander > perConnection) {
+    const needed = Math.ceil(s.commands.rate / perConnection);
+    out.push({
+      severity: "warning",
+      path: ["commands", "rate"],
+      message: `the commander publishes up to ${formatRate(commander)} on each of its ${s.commands.connections} connection${s.commands.connections === 1 ? "" : "s"}; ${who} throttles a connection above ${perConnection} publishes/s`,
+      got: `${formatRate(s.commands.rate)} over ${s.commands.connections} connection${s.commands.connections === 1 ? "" : "s"}`,
+      allowed:
+        needed <= 16
+          ? `commands.connections: ${needed} or more (≤ ${perConnection}/s each)`
+          : `at most ${perConnection * 16}/s with 16 connections, or split the run over workers/shards`,
+      quota: quotaName("publishesPerSecondPerConnection"),
+    });
+  }
+  const desired = s.shadow?.desired?.rate ?? 0;
+  if (desired > perConnection) {
+    out.push({
+      severity: "warning",
+      path: ["shadow", "desired", "rate"],
+      message: `the desired-state client (one connection per worker or shard) publishes up to ${formatRate(desired)} in a single-process run; ${who} throttles a connection above ${perConnection} publishes/s`,
+      got: formatRate(desired),
+      allowed: `${perConnection}/s per worker or shard: --workers ${Math.ceil(desired / perConnection)} or more, or fewer updates`,
+      quota: quotaName("publishesPerSecondPerConnection"),
+    });
+  }
   const peakBytes = peakRate * payloadMax;
   if (aws && peakBytes > AWS_QUOTAS.bytesPerSecondPerConnection) {
     // The emulator does not emulate AWS's delaying of bytes over 512 KiB/s (README, emulator vs AWS).

@@ -50,7 +50,7 @@ describe("iotload run --workers 2 with devices.identities", () => {
         "target: { kind: emulator, info: emu.json }",
         `devices: { count: ${ROWS}, identities: ids.csv, connect: { rate: 100/s, concurrency: ${ROWS}, timeout: 10s } }`,
         "publish: { topic: 'dt/idw/{{worker}}/{{var site}}/{{thingName}}/{{deviceId}}', qos: 1, payload: { size: 8 } }",
-        "phases: [ { duration: 1s, rate: 2/s } ]",
+        "phases: [ { duration: 500ms, rate: 4/s } ]",
         "stop: { grace: 2s }",
       ].join("\n"),
     );
@@ -61,7 +61,7 @@ describe("iotload run --workers 2 with devices.identities", () => {
     const r = JSON.parse(await readFile(path.join(out, "result.json"), "utf8")) as RunResult;
     expect(r.environment.workers).toBe(2);
     expect(r.counts.connect.successes).toBe(ROWS);
-    // 6 devices × 2/s × 1 s, every one acked.
+    // 6 devices × 4/s × 0.5 s, every one acked.
     expect(r.counts.published).toBe(ROWS * 2);
     expect(r.counts.acked).toBe(r.counts.published);
 

@@ -141,4 +141,43 @@ describe("validate: a device's publishes per connection, all sources summed", ()
       expect(warnings.filter((d) => d.quota === PER_CONNECTION)).toEqual([]);
     }
   });
+
+  it("the harness's cloud-side connections: commander per connection, desired-state client per worker", () => {
+    const commands = (rate: string, connections: number) =>
+      `commands: { topic: "c/{{deviceId}}", responseTopic: "r/{{deviceId}}", rate: ${rate}, connections: ${connections} }`;
+    // 250/s over 2 connections is 125/s each; over 3 it is 83.3/s.
+    const over = perConnection(
+      checkQuotas(
+        scenario({
+          shadow: undefined,
+          commands: commands("250/s", 2),
+          devices: 'devices: { count: 1000, clientId: "d-{{runId}}-{{index}}" }',
+        }),
+      ),
+    );
+    expect(over.map((f) => [f.path.join("."), f.got, f.allowed])).toEqual([
+      ["commands.rate", "250/s over 2 connections", "commands.connections: 3 or more (≤ 100/s each)"],
+    ]);
+    expect(over[0]?.message).toContain("125/s on each of its 2 connections");
+    const spread = checkQuotas(
+      scenario({
+        shadow: undefined,
+        commands: commands("250/s", 3),
+        devices: 'devices: { count: 1000, clientId: "d-{{runId}}-{{index}}" }',
+      }),
+    );
+    expect(perConnection(spread)).toEqual([]);
+    const desired = perConnection(
+      checkQuotas(
+        scenario({
+          commands: undefined,
+          devices: 'devices: { count: 1000, clientId: "d-{{runId}}-{{index}}" }',
+          shadow: "shadow: { desired: { rate: 150/s } }",
+        }),
+      ),
+    );
+    expect(desired.map((f) => [f.path.join("."), f.allowed])).toEqual([
+      ["shadow.desired.rate", "100/s per worker or shard: --workers 2 or more, or fewer updates"],
+    ]);
+  });
 });
