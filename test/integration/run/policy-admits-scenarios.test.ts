@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { policyInput } from "../../../src/cli/commands/policy.js";
 import { generateIamDocuments, type IamDocuments } from "../../../src/credentials/iam-documents.js";
 import { type EmulatorHandle, startEmulator } from "../../../src/emulator/index.js";
-import { defaultWorldInput, worldFromObject } from "../../../src/emulator/world.js";
+import { DEFAULT_ACCOUNT_B, defaultWorldInput, worldFromObject } from "../../../src/emulator/world.js";
 import { SecretRegistry } from "../../../src/lib/redact.js";
 import type { RunResult } from "../../../src/report/index.js";
 import { emulatorAsTarget, RunSession } from "../../../src/run/index.js";
@@ -60,7 +60,8 @@ const SCENARIOS = {
 type Name = keyof typeof SCENARIOS;
 const NAMES = Object.keys(SCENARIOS) as Name[];
 
-const roleArnOf = (name: Name) => `arn:aws:iam::222222222222:role/iotload-${name}`;
+/** Account B of the default world (emulator/world.ts), where each scenario gets a role of its own. */
+const roleArnOf = (name: Name) => `arn:aws:iam::${DEFAULT_ACCOUNT_B}:role/iotload-${name}`;
 
 interface Loaded {
   scenario: Scenario;
@@ -126,11 +127,11 @@ describe("the documents `iotload policy` prints admit each issue-13 scenario in 
     );
     loaded = Object.fromEntries(entries) as Record<Name, Loaded>;
     // Every scenario targets the embedded default world: the documents are generated for its role.
-    const defaultRoleArn = defaultWorldInput().roles?.[0]?.name;
-    if (defaultRoleArn === undefined) throw new Error("no default role");
+    const defaultRole = defaultWorldInput().roles?.[0]?.name;
+    if (defaultRole === undefined) throw new Error("no default role");
     emu = await startEmulator({
       throttle: "off",
-      world: worldOf(loaded, `arn:aws:iam::222222222222:role/${defaultRoleArn}`),
+      world: worldOf(loaded, `arn:aws:iam::${DEFAULT_ACCOUNT_B}:role/${defaultRole}`),
     });
   });
   afterAll(async () => {
