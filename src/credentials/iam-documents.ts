@@ -44,6 +44,11 @@ export interface IamDocumentsInput {
   clientIdTemplates: string[];
   /** Topic templates devices publish to. */
   publishTopicTemplates: string[];
+  /**
+   * Of those, the ones published with the RETAIN flag: they also need iot:RetainPublish (AWS IoT
+   * developer guide, "Retained message policy examples"; AWS IoT Core refuses the PUBLISH without it).
+   */
+  retainTopicTemplates?: string[];
   /** MQTT topic filters subscribers subscribe to. */
   subscribeFilters: string[];
   /** `target.endpoint: auto`: the role also needs iot:DescribeEndpoint (which has no resource-level ARN). */
@@ -161,6 +166,16 @@ export function generateIamDocuments(input: IamDocumentsInput): IamDocuments {
   const topics = unique(input.publishTopicTemplates.map((t) => `${iot}:topic/${templateToIamPattern(t)}`));
   if (topics.length > 0)
     statements.push({ Sid: "Publish", Effect: "Allow", Action: "iot:Publish", Resource: topics });
+  const retained = unique(
+    (input.retainTopicTemplates ?? []).map((t) => `${iot}:topic/${templateToIamPattern(t)}`),
+  );
+  if (retained.length > 0)
+    statements.push({
+      Sid: "RetainPublish",
+      Effect: "Allow",
+      Action: "iot:RetainPublish",
+      Resource: retained,
+    });
   const filters = input.subscribeFilters.map(mqttFilterToIamPattern);
   if (filters.length > 0) {
     statements.push({

@@ -25,6 +25,7 @@ import {
 import { chooseTagCarrier, maxTagTextLength, tagPayloadOverhead } from "../lib/delivery-tag.js";
 import { countedSlashes, matchingFilter, parseSharedFilter } from "../lib/mqtt-topic.js";
 import { checkFlowQuotas } from "./quotas-flows.js";
+import { describeSources, devicePublishSources, type PublishSource } from "./quotas-publish-sources.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
 import type { Scenario } from "./schema.js";
 import { hasFlowList } from "./schema-flows.js";
@@ -156,11 +157,18 @@ function topicReach(t: Renderer, bounds: WorstCaseBounds): TopicReach {
 
 /** Checks a structurally valid scenario against AWS quotas (every flow of it). Pure. */
 export function checkQuotas(s: Scenario): QuotaFinding[] {
-  return hasFlowList(s) ? checkFlowQuotas(s, checkQuotasOfOne) : checkQuotasOfOne(s);
+  // Every source of a device's publishes, from the scenario as written (each flow by name).
+  const sources = devicePublishSources(s);
+  const one = (view: Scenario) => checkQuotasOfOne(view, sources);
+  return hasFlowList(s) ? checkFlowQuotas(s, one) : one(s);
 }
 
-/** The checks of a scenario with one publish stream (a flow list is checked flow by flow with it). */
-function checkQuotasOfOne(s: Scenario): QuotaFinding[] {
+/**
+ * The checks of a scenario with one publish stream (a flow list is checked flow by flow with it).
+ * `sources`: the device's publish sources of the whole scenario; the per-connection rate adds the
+ * non-stream ones (shadow, command replies) to this view's stream and names them all.
+ */
+function checkQuotasOfOne(s: Scenario, sources: readonly PublishSource[]): QuotaFinding[] {
   const out: QuotaFinding[] = [];
   // A generic MQTT broker has its own limits, which iotload does not know: AWS IoT Core's quotas are
   // checked only when the scenario says the broker is (in front of) AWS IoT Core, as for an aws target.
@@ -347,15 +355,57 @@ function checkQuotasOfOne(s: Scenario): QuotaFinding[] {
   const peakRate = Math.max(...s.phases.map((p) => Math.max(p.rate, p.rampTo ?? p.rate)));
   const peakPhase = s.phases.findIndex((p) => Math.max(p.rate, p.rampTo ?? p.rate) === peakRate);
   const perConnection = quotaValue("publishesPerSecondPerConnection", region);
-  if (peakRate > perConnection) {
+  // The quota counts every PUBLISH of the connection: the stream's peak plus the device's shadow and
+  // command-reply publishes (quotas-publish-sources.ts), each named in the message.
+  const others = sources.filter((src) => !src.stream);
+  const perDevice = peakRate + others.reduce((sum, src) => sum + src.rate, 0);
+  if (perDevice > perConnection) {
+    // At the phases when the stream alone is over; else at the largest other source's rate.
+    const largest = others.reduce<PublishSource | undefined>(
+      (best, src) => (best === undefined || src.rate > best.rate ? src : best),
+      undefined,
+    );
+    const path = peakRate > perConnection || largest === undefined ? ["phases", peakPhase] : largest.path;
+    const breakdown = sources.length > 1 ? `; ${describeSources(sources)}` : "";
     out.push({
       severity: "warning",
-      path: ["phases", peakPhase],
-      message: s.devices.awsLimits
-        ? `with awsLimits the client holds each connection to ${perConnection} publishes/s, so the schedule falls behind (counted as schedule lag)`
-        : `${who} throttles a connection above ${perConnection} publishes/s (MQTT 5: PUBACK 0x97 "Quota exceeded"; MQTT 3.1.1: discarded without PUBACK)`,
-      got: `${formatRate(peakRate)} per device`,
-      allowed: howToRaise("publishesPerSecondPerConnection", region, peakRate, emulated),
+      path,
+      message: `${
+        s.devices.awsLimits
+          ? `with awsLimits the client holds each connection to ${perConnection} publishes/s, so the schedule falls behind (counted as schedule lag)`
+          : `${who} throttles a connection above ${perConnection} publishes/s (MQTT 5: PUBACK 0x97 "Quota exceeded"; MQTT 3.1.1: discarded without PUBACK)`
+      }${breakdown}`,
+      got: `${formatRate(perDevice)} per device`,
+      allowed: howToRaise("publishesPerSecondPerConnection", region, perDevice, emulated),
+      quota: quotaName("publishesPerSecondPerConnection"),
+    });
+  }
+  // The harness's cloud-side clients publish on their own connections, under the same quota: the
+  // commander spreads commands over commands.connections; the shadow's desired-state client is one
+  // connection per shard/worker (rates as with one shard, the most a connection can get).
+  const commander = s.commands === undefined ? 0 : s.commands.rate / s.commands.connections;
+  if (s.commands !== undefined && commander > perConnection) {
+    const needed = Math.ceil(s.commands.rate / perConnection);
+    out.push({
+      severity: "warning",
+      path: ["commands", "rate"],
+      message: `the commander publishes up to ${formatRate(commander)} on each of its ${s.commands.connections} connection${s.commands.connections === 1 ? "" : "s"}; ${who} throttles a connection above ${perConnection} publishes/s`,
+      got: `${formatRate(s.commands.rate)} over ${s.commands.connections} connection${s.commands.connections === 1 ? "" : "s"}`,
+      allowed:
+        needed <= 16
+          ? `commands.connections: ${needed} or more (≤ ${perConnection}/s each)`
+          : `at most ${perConnection * 16}/s with 16 connections, or split the run over workers/shards`,
+      quota: quotaName("publishesPerSecondPerConnection"),
+    });
+  }
+  const desired = s.shadow?.desired?.rate ?? 0;
+  if (desired > perConnection) {
+    out.push({
+      severity: "warning",
+      path: ["shadow", "desired", "rate"],
+      message: `the desired-state client (one connection per worker or shard) publishes up to ${formatRate(desired)} in a single-process run; ${who} throttles a connection above ${perConnection} publishes/s`,
+      got: formatRate(desired),
+      allowed: `${perConnection}/s per worker or shard: --workers ${Math.ceil(desired / perConnection)} or more, or fewer updates`,
       quota: quotaName("publishesPerSecondPerConnection"),
     });
   }

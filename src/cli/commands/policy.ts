@@ -115,6 +115,9 @@ export async function policyInput(
       ...cmd.clientIdTemplates,
     ],
     publishTopicTemplates: [...scenarioFlows(s).map((f) => f.topic), ...cmd.publishTopicTemplates],
+    retainTopicTemplates: scenarioFlows(s)
+      .filter((f) => f.retain)
+      .map((f) => f.topic),
     subscribeFilters: [...(subscribing ? s.subscribers.topics : []), ...cmd.subscribeFilters],
     ...(s.shadow === undefined ? {} : { shadow: shadowPolicyInput(s) }),
   };

@@ -246,6 +246,12 @@ describe("publish flows: validation", () => {
     const docs = generateIamDocuments(await policyInput(file, scenario, {}));
     const text = JSON.stringify(docs.permissionPolicyB);
     for (const flow of ["telemetry", "heartbeat", "events"]) expect(text).toMatch(new RegExp(`/${flow}"`));
+    // The retained flow (events) also needs iot:RetainPublish, on its topic only (AWS IoT developer
+    // guide, "Retained message policy examples").
+    const retain = docs.permissionPolicyB.Statement.filter((st) => st.Action === "iot:RetainPublish");
+    expect(retain.map((st) => st.Resource)).toEqual([
+      ["arn:aws:iot:ap-northeast-1:222222222222:topic/dt/mix/*/events"],
+    ]);
   });
 });
 
