@@ -200,7 +200,13 @@ async function main(): Promise<void> {
         }
         const m = await startMosquitto(bin);
         closers.push(() => m.close());
-        open.set(name, { kind: "mosquitto", url: m.url, caPem: m.caPem, caFile: m.caFile, cpuUs: async () => m.cpuUs() });
+        open.set(name, {
+          kind: "mosquitto",
+          url: m.url,
+          caPem: m.caPem,
+          caFile: m.caFile,
+          cpuUs: async () => m.cpuUs(),
+        });
       } else {
         const f = await startFloor(name === "floor-wss" ? "wss" : "tls", values["floor-cpu-prof"]);
         closers.push(() => f.close());
@@ -253,7 +259,9 @@ async function main(): Promise<void> {
         }
       }
     }
-    process.stdout.write(`\n${"rate/s".padStart(7)} ${"target".padEnd(10)} ${"median µs".padStart(10)} ${"best µs".padStart(8)}  ×mosquitto (median, best)\n`);
+    process.stdout.write(
+      `\n${"rate/s".padStart(7)} ${"target".padEnd(10)} ${"median µs".padStart(10)} ${"best µs".padStart(8)}  ×mosquitto (median, best)\n`,
+    );
     for (const rate of rates) {
       const base = us.get(`${rate} mosquitto`);
       for (const name of names) {
@@ -272,7 +280,11 @@ async function main(): Promise<void> {
         );
       }
     }
-    process.stdout.write(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+    process.stdout.write(
+      `load average at the end ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}\n`,
+    );
   } finally {
     for (const c of closers.reverse()) await c();
     await rm(dir, { recursive: true, force: true });
