@@ -622,6 +622,8 @@ export class Fleet implements Closeable {
         seq: tagSeq,
         dueEpochUs: dueEpochMs * 1000,
         sendEpochUs: sendEpochMs * 1000,
+        // The subscriber records delivery per flow from it (flow 0 adds no bytes: fleet/tag.ts).
+        flow: f,
       };
       const carrier = this.#carriers[f] as TagCarrier;
       if (carrier === "user-property") userProperty = { name: TAG_USER_PROPERTY, value: formatTag(tag) };

@@ -123,6 +123,11 @@ export interface FleetRecorder {
   acked?(flow: number, correctedMs: number, uncorrectedMs: number): void;
   flowAcked?(flow: number, correctedMs: number, uncorrectedMs: number): void;
   flowFailed?(flow: number): void;
+  /**
+   * A subscriber's first receipt of a message of `flow` (from its delivery tag), `correctedMs` after
+   * its due time: the flow's received count and delivery latency.
+   */
+  flowDelivered?(flow: number, correctedMs: number): void;
 }
 
 /** Where the devices connect (the IoT data endpoint of account B, or the emulator). */
