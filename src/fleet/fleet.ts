@@ -328,8 +328,9 @@ export class Fleet implements Closeable {
 
   /**
    * Brings device `index` back with a NEW client (a device that restarted) that rejoins its MQTT 5
-   * session when it persisted (session expiry > 0; aws-crt `RejoinAlways`), so the broker delivers
-   * what it queued meanwhile. Counted as a reconnect (cause `churn`). Resolves once connected or failed.
+   * session when it persisted (session expiry > 0; aws-crt `RejoinAlways`; an MQTT 3.1.1 device's
+   * CONNECT resumes it when the plan says cleanSession = 0, devices.cleanStart false), so the broker
+   * delivers what it queued meanwhile. Counted as a reconnect (cause `churn`). Resolves once connected or failed.
    */
   async bringOnline(index: number): Promise<boolean> {
     const k = index - this.#first;

@@ -451,7 +451,9 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
       totalCount,
       protocol: s.devices.protocol,
       keepAliveSeconds: Math.round(s.devices.keepAlive / 1_000),
-      cleanStart: s.devices.cleanStart,
+      // MQTT 3.1.1 has no session expiry: a session persists across churn only if every CONNECT of the
+      // device says cleanSession = 0 (plan-churn.ts).
+      cleanStart: s.devices.cleanStart && !(churn?.persistentSession && s.devices.protocol === "mqtt311"),
       reconnect: {
         minMs: s.devices.reconnect.minDelay,
         maxMs: Math.max(s.devices.reconnect.minDelay, s.devices.reconnect.maxDelay),

@@ -41,9 +41,27 @@ describe("churn plan", () => {
     expect(planRun(off.scenario, {}, { runId: "r" }).devices.sessionExpirySeconds).toBeUndefined();
   });
 
-  it("needs MQTT 5 devices", () => {
-    const { scenario } = parseScenario(yaml("{ every: 1s, fraction: 0.5 }", "mqtt311"), "c.yaml");
-    expect(() => planRun(scenario, {}, { runId: "r" })).toThrow(/churn: needs devices.protocol mqtt5/);
+  it("MQTT 3.1.1: persistent sessions are cleanSession = 0 at every connect; unclean needs MQTT 5", () => {
+    const on = parseScenario(yaml("{ every: 1s, fraction: 0.5 }", "mqtt311"), "c.yaml");
+    const p = planRun(on.scenario, {}, { runId: "r" });
+    expect(p.devices.cleanStart).toBe(false);
+    expect(p.devices.sessionExpirySeconds).toBeUndefined();
+    expect(p.churn).toMatchObject({ persistentSession: true, reasonCode: 0 });
+    const off = parseScenario(
+      yaml("{ every: 1s, fraction: 0.5, persistentSession: false }", "mqtt311"),
+      "c.yaml",
+    );
+    expect(planRun(off.scenario, {}, { runId: "r" }).devices.cleanStart).toBe(true);
+    // MQTT 5 devices keep starting clean: the session expiry makes the session outlive the DISCONNECT.
+    const v5 = parseScenario(yaml("{ every: 1s, fraction: 0.5 }"), "c.yaml");
+    expect(planRun(v5.scenario, {}, { runId: "r" }).devices.cleanStart).toBe(true);
+    const unclean = parseScenario(
+      yaml("{ every: 1s, fraction: 0.5, disconnect: unclean }", "mqtt311"),
+      "c.yaml",
+    );
+    expect(() => planRun(unclean.scenario, {}, { runId: "r" })).toThrow(
+      /churn.disconnect: unclean needs devices.protocol mqtt5/,
+    );
   });
 });
 
