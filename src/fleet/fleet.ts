@@ -14,6 +14,7 @@ import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { UserError } from "../lib/errors.js";
 import type { Closeable } from "../lib/lifecycle.js";
+import { parseMqttUrl } from "../lib/mqtt-url.js";
 import { ConnectGate } from "./connect-gate.js";
 import { CrtConfigs } from "./crt-config.js";
 import { type DeliveryExport, DeliveryTracker } from "./delivery-tracker.js";
@@ -27,6 +28,7 @@ import {
   type PublishOutcome,
   type UserProperty,
 } from "./device.js";
+import { DropProxy } from "./drop-proxy.js";
 import { HandshakeWatch } from "./handshake-watch.js";
 import { PublishScheduler, type SchedulerStats } from "./schedule.js";
 import {
@@ -156,6 +158,17 @@ const defaultNow = () => performance.timeOrigin + performance.now();
 const SUBSCRIBER_SESSION_EXPIRY_S = 600;
 /** Close this many clients at a time: thousands of simultaneous native stops stall the loop. */
 const CLOSE_BATCH = 200;
+/** MQTT 5 DISCONNECT 0x04 "Disconnect with Will Message" [MQTT-3.14.2.1]: churn's unclean leave. */
+const RC_DISCONNECT_WITH_WILL = 0x04;
+
+/** The host:port a device's connection goes to (what the drop proxy lets devices tunnel to). */
+function proxyTarget(t: FleetTransport): { host: string; port: number } {
+  if (t.kind === "sigv4-wss") return { host: t.endpoint.host, port: t.endpoint.port };
+  // What crt-config.ts connects to for an `mqtt` transport.
+  const u = parseMqttUrl(t.url.href);
+  if ("problem" in u) throw new Error(`mqtt transport: ${u.problem}`);
+  return { host: u.host, port: u.port };
+}
 
 export class Fleet implements Closeable {
   readonly #o: FleetOptions;
@@ -209,6 +222,8 @@ export class Fleet implements Closeable {
   /** Set when close() starts stopping clients: their stop-induced failures are not run outcomes. */
   #closingClients = false;
   #closing: Promise<void> | undefined;
+  /** Loopback CONNECT proxy of the 3.1.1 devices when churn drops connections (drop-proxy.ts). */
+  #dropProxy: DropProxy | undefined;
   /** One outcome callback for every publish (the message is its token): no closure per message. */
   readonly #onOutcome = (p: PendingPublish, outcome: PublishOutcome): void => this.#settle(p, outcome);
 
@@ -278,7 +293,11 @@ export class Fleet implements Closeable {
    * (src/lib/client-ids.ts, called by planRun).
    */
   static async create(o: FleetOptions): Promise<Fleet> {
-    return new Fleet(o);
+    const fleet = new Fleet(o);
+    // Churn's unclean leaves on MQTT 3.1.1 drop the connection under the client (drop-proxy.ts).
+    if (o.plan.devices.dropConnections && o.plan.devices.protocol === "mqtt311")
+      fleet.#dropProxy = await DropProxy.start(proxyTarget(o.transport));
+    return fleet;
   }
 
   get tagCarrier(): TagCarrier {
@@ -322,7 +341,13 @@ export class Fleet implements Closeable {
     this.#connectedChanged(-1);
     this.#rec.count("disconnects.churn");
     this.#lastCause.set(index, "churn");
-    await device.close(disconnect);
+    const proxy = this.#dropProxy;
+    // 0x04 "with Will Message" is the unclean leave; MQTT 3.1.1 has no reason code: drop the socket.
+    await device.close(
+      proxy && disconnect.reasonCode === RC_DISCONNECT_WITH_WILL
+        ? { ...disconnect, drop: () => proxy.drop(index) }
+        : disconnect,
+    );
     return true;
   }
 
@@ -587,6 +612,7 @@ export class Fleet implements Closeable {
         await Promise.all(devices.slice(i, i + CLOSE_BATCH).map((d) => d.close()));
       }
       await Promise.all(this.#subscribers.map((s) => s.close()));
+      await this.#dropProxy?.close();
       this.#mqttClient = undefined;
     })();
     return this.#closing;
@@ -755,6 +781,15 @@ export class Fleet implements Closeable {
     events: DeviceEvents,
     extra: { offlineSince?: number } = {},
   ): Device {
+    const proxy = this.#dropProxy;
+    if (proxy && protocol === "mqtt311" && index >= 0) {
+      // A device of a churn with unclean 3.1.1 leaves: its connection goes through the drop proxy.
+      const inner = configs;
+      configs = {
+        mqtt5: (id, t) => inner.mqtt5(id, t),
+        mqtt311: (id, t) => ({ ...inner.mqtt311(id, t), proxy_options: proxy.optionsFor(index) }),
+      };
+    }
     const transport = this.#o.transport;
     if (transport.kind === "mqtt") {
       // No credentials to sign, refresh or probe: the broker checks username/password or the client

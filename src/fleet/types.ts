@@ -40,6 +40,11 @@ export interface FleetPlan {
     reconnect?: { minMs: number; maxMs: number };
     /** MQTT 5 session expiry after a disconnect (churn with persistent sessions); absent: 0. */
     sessionExpirySeconds?: number;
+    /**
+     * MQTT 3.1.1 churn with unclean leaves: the devices are tunneled through a loopback proxy
+     * (fleet/drop-proxy.ts) so a leave can drop the connection without DISCONNECT.
+     */
+    dropConnections?: boolean;
     awsLimits: boolean;
     connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
   };

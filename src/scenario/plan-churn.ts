@@ -8,12 +8,11 @@
  * MQTT 3.1.1 devices (AWS IoT Core Developer Guide, "MQTT persistent sessions"): a persistent session
  * is a CONNECT with cleanSession = 0, at every connect — AWS keeps it for the account's persistent
  * session expiry (1 h by default, an account setting, not the client's), so `sessionExpiry` does not
- * apply. A clean leave is the DISCONNECT packet (3.1.1 has no reason codes). An unclean leave would be
- * dropping the connection without DISCONNECT; aws-crt's 3.1.1 connection has no way to do that
- * (`disconnect()` always sends DISCONNECT; its `close()` is private and leaves the connection open),
- * so `disconnect: unclean` needs MQTT 5 (DISCONNECT 0x04 "with Will Message" [MQTT-3.14.2.1]).
+ * apply. 3.1.1 has no DISCONNECT reason codes: a clean leave is the DISCONNECT packet, an unclean one
+ * drops the connection without DISCONNECT (so the broker publishes the will). aws-crt's 3.1.1
+ * connection cannot drop itself (`disconnect()` always sends DISCONNECT; `close()` is private), so the
+ * run tunnels such devices through a loopback proxy that drops the socket (fleet/drop-proxy.ts).
  */
-import { UserError } from "../lib/errors.js";
 import type { ScenarioChurn } from "./schema-churn.js";
 
 export interface ChurnPlan {
@@ -23,8 +22,8 @@ export interface ChurnPlan {
   wave(w: number): number[];
   offlineMs: number;
   /**
-   * MQTT 5 DISCONNECT reason code: 0x00 normal, 0x04 with Will Message [MQTT-3.14.2.1]. MQTT 3.1.1
-   * devices always leave with a DISCONNECT packet (0x00; 0x04 is refused at planning, see the header).
+   * MQTT 5 DISCONNECT reason code: 0x00 normal, 0x04 with Will Message [MQTT-3.14.2.1]. MQTT 3.1.1:
+   * 0x00 is the DISCONNECT packet, 0x04 a connection dropped without one (see the header).
    */
   reasonCode: number;
   /** Sessions persist across the churn (MQTT 5 session expiry; MQTT 3.1.1 cleanSession = 0). */
@@ -63,10 +62,6 @@ export function planChurn(
   c: ScenarioChurn,
   o: { firstIndex: number; count: number; durationMs: number; protocol: "mqtt5" | "mqtt311" },
 ): ChurnPlan {
-  if (o.protocol === "mqtt311" && c.disconnect === "unclean")
-    throw new UserError(
-      "churn.disconnect: unclean needs devices.protocol mqtt5. An unclean leave on MQTT 3.1.1 is a connection dropped without DISCONNECT, and the aws-crt 3.1.1 client iotload uses can only leave with a DISCONNECT packet; use disconnect: clean with mqtt311 (persistent sessions work: cleanSession = 0), or mqtt5, whose DISCONNECT 0x04 makes the broker publish the will as for a lost connection.",
-    );
   const every = c.every;
   const fraction = c.fraction ?? 0;
   const start = c.start ?? every ?? 0;

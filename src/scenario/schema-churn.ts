@@ -30,7 +30,7 @@ export const churnSchema = z
     offline: durationMs(0, 3_600_000, "0s to 1h").default(1_000),
     /**
      * `clean`: DISCONNECT 0x00 (MQTT 3.1.1: the DISCONNECT packet); `unclean`: DISCONNECT 0x04
-     * "Disconnect with Will Message", MQTT 5 only (plan-churn.ts says why).
+     * "Disconnect with Will Message" (MQTT 3.1.1: the connection dropped without DISCONNECT).
      */
     disconnect: z.enum(["clean", "unclean"]).default("clean"),
     /**

@@ -41,7 +41,7 @@ describe("churn plan", () => {
     expect(planRun(off.scenario, {}, { runId: "r" }).devices.sessionExpirySeconds).toBeUndefined();
   });
 
-  it("MQTT 3.1.1: persistent sessions are cleanSession = 0 at every connect; unclean needs MQTT 5", () => {
+  it("MQTT 3.1.1: persistent sessions are cleanSession = 0 at every connect; unclean drops the connection", () => {
     const on = parseScenario(yaml("{ every: 1s, fraction: 0.5 }", "mqtt311"), "c.yaml");
     const p = planRun(on.scenario, {}, { runId: "r" });
     expect(p.devices.cleanStart).toBe(false);
@@ -59,9 +59,11 @@ describe("churn plan", () => {
       yaml("{ every: 1s, fraction: 0.5, disconnect: unclean }", "mqtt311"),
       "c.yaml",
     );
-    expect(() => planRun(unclean.scenario, {}, { runId: "r" })).toThrow(
-      /churn.disconnect: unclean needs devices.protocol mqtt5/,
-    );
+    // An unclean 3.1.1 leave drops the connection (no reason codes): the devices get a drop proxy.
+    const u = planRun(unclean.scenario, {}, { runId: "r" });
+    expect(u.devices.dropConnections).toBe(true);
+    expect(u.churn?.reasonCode).toBe(0x04);
+    expect(planRun(on.scenario, {}, { runId: "r" }).devices.dropConnections).toBeUndefined();
   });
 });
 
