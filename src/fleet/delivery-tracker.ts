@@ -214,6 +214,8 @@ export class DeliveryTracker {
     this.#recorder.count("received");
     this.#recorder.latency("delivery", (nowEpochUs - tag.dueEpochUs) / 1000);
     this.#recorder.latency("deliveryUncorrected", (nowEpochUs - tag.sendEpochUs) / 1000);
+    // Per flow (result.json flows[].received / .delivery): the tag names the publish flow.
+    this.#recorder.flowDelivered?.(tag.flow ?? 0, (nowEpochUs - tag.dueEpochUs) / 1000);
     const order = this.#maxSeq[subscriber]!;
     const max = order.get(tag.deviceIndex) ?? -1;
     if (tag.seq < max) {

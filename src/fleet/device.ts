@@ -103,9 +103,18 @@ export interface Device {
   subscribe(filters: readonly string[], qos: 0 | 1): Promise<void>;
   /**
    * Stops (no more reconnects) and frees the native client. Idempotent. `disconnect`: the MQTT 5
-   * DISCONNECT reason code to send (churn: 0 normal, 0x04 "Disconnect with Will Message").
+   * DISCONNECT reason code to send (churn: 0 normal, 0x04 "Disconnect with Will Message"); for MQTT
+   * 3.1.1, which has no reason codes, `drop` (when given) first drops the connection under the client
+   * (fleet/drop-proxy.ts), so the broker sees it lost without DISCONNECT.
    */
-  close(disconnect?: { reasonCode: number }): Promise<void>;
+  close(disconnect?: CloseHow): Promise<void>;
+}
+
+/** How a device leaves (Device.close). */
+export interface CloseHow {
+  reasonCode: number;
+  /** MQTT 3.1.1 unclean leave: drops the connection's socket now (true if there was one). */
+  drop?: () => boolean;
 }
 
 export class ConnectError extends Error {
@@ -505,11 +514,14 @@ export class Mqtt311Device extends BaseDevice {
     }
   }
 
-  close(): Promise<void> {
+  close(how?: CloseHow): Promise<void> {
     this.#closePromise ??= (async () => {
       this.closing = true;
       const state = this.#state;
       this.#state = "closed";
+      // An unclean leave: the socket goes first (synchronously, nothing more reaches the broker), so
+      // the DISCONNECT that disconnect() queues below is never delivered.
+      if (state === "connected") how?.drop?.();
       // disconnect() frees the native connection once it reports closed (aws-crt mqtt.js).
       if (state === "connecting" || state === "connected") {
         await within(

@@ -14,6 +14,7 @@ import { quotaValue } from "../lib/aws-iot-quotas.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { UserError } from "../lib/errors.js";
 import type { Closeable } from "../lib/lifecycle.js";
+import { parseMqttUrl } from "../lib/mqtt-url.js";
 import { ConnectGate } from "./connect-gate.js";
 import { CrtConfigs } from "./crt-config.js";
 import { type DeliveryExport, DeliveryTracker } from "./delivery-tracker.js";
@@ -27,6 +28,7 @@ import {
   type PublishOutcome,
   type UserProperty,
 } from "./device.js";
+import { DropProxy } from "./drop-proxy.js";
 import { HandshakeWatch } from "./handshake-watch.js";
 import { type PendingPublish, PendingPublishes } from "./pending.js";
 import { PublishScheduler, type SchedulerStats } from "./schedule.js";
@@ -145,6 +147,17 @@ const defaultNow = () => performance.timeOrigin + performance.now();
 const SUBSCRIBER_SESSION_EXPIRY_S = 600;
 /** Close this many clients at a time: thousands of simultaneous native stops stall the loop. */
 const CLOSE_BATCH = 200;
+/** MQTT 5 DISCONNECT 0x04 "Disconnect with Will Message" [MQTT-3.14.2.1]: churn's unclean leave. */
+const RC_DISCONNECT_WITH_WILL = 0x04;
+
+/** The host:port a device's connection goes to (what the drop proxy lets devices tunnel to). */
+function proxyTarget(t: FleetTransport): { host: string; port: number } {
+  if (t.kind === "sigv4-wss") return { host: t.endpoint.host, port: t.endpoint.port };
+  // What crt-config.ts connects to for an `mqtt` transport.
+  const u = parseMqttUrl(t.url.href);
+  if ("problem" in u) throw new Error(`mqtt transport: ${u.problem}`);
+  return { host: u.host, port: u.port };
+}
 
 export class Fleet implements Closeable {
   readonly #o: FleetOptions;
@@ -198,6 +211,8 @@ export class Fleet implements Closeable {
   /** Set when close() starts stopping clients: their stop-induced failures are not run outcomes. */
   #closingClients = false;
   #closing: Promise<void> | undefined;
+  /** Loopback CONNECT proxy of the 3.1.1 devices when churn drops connections (drop-proxy.ts). */
+  #dropProxy: DropProxy | undefined;
   /** One outcome callback for every publish (the message is its token): no closure per message. */
   readonly #onOutcome = (p: PendingPublish, outcome: PublishOutcome): void => this.#settle(p, outcome);
 
@@ -267,7 +282,11 @@ export class Fleet implements Closeable {
    * (src/lib/client-ids.ts, called by planRun).
    */
   static async create(o: FleetOptions): Promise<Fleet> {
-    return new Fleet(o);
+    const fleet = new Fleet(o);
+    // Churn's unclean leaves on MQTT 3.1.1 drop the connection under the client (drop-proxy.ts).
+    if (o.plan.devices.dropConnections && o.plan.devices.protocol === "mqtt311")
+      fleet.#dropProxy = await DropProxy.start(proxyTarget(o.transport));
+    return fleet;
   }
 
   get tagCarrier(): TagCarrier {
@@ -310,14 +329,21 @@ export class Fleet implements Closeable {
     this.#connectedChanged(-1);
     this.#rec.count("disconnects.churn");
     this.#lastCause.set(index, "churn");
-    await device.close(disconnect);
+    const proxy = this.#dropProxy;
+    // 0x04 "with Will Message" is the unclean leave; MQTT 3.1.1 has no reason code: drop the socket.
+    await device.close(
+      proxy && disconnect.reasonCode === RC_DISCONNECT_WITH_WILL
+        ? { ...disconnect, drop: () => proxy.drop(index) }
+        : disconnect,
+    );
     return true;
   }
 
   /**
    * Brings device `index` back with a NEW client (a device that restarted) that rejoins its MQTT 5
-   * session when it persisted (session expiry > 0; aws-crt `RejoinAlways`), so the broker delivers
-   * what it queued meanwhile. Counted as a reconnect (cause `churn`). Resolves once connected or failed.
+   * session when it persisted (session expiry > 0; aws-crt `RejoinAlways`; an MQTT 3.1.1 device's
+   * CONNECT resumes it when the plan says cleanSession = 0, devices.cleanStart false), so the broker
+   * delivers what it queued meanwhile. Counted as a reconnect (cause `churn`). Resolves once connected or failed.
    */
   async bringOnline(index: number): Promise<boolean> {
     const k = index - this.#first;
@@ -574,6 +600,7 @@ export class Fleet implements Closeable {
         await Promise.all(devices.slice(i, i + CLOSE_BATCH).map((d) => d.close()));
       }
       await Promise.all(this.#subscribers.map((s) => s.close()));
+      await this.#dropProxy?.close();
       this.#mqttClient = undefined;
     })();
     return this.#closing;
@@ -612,6 +639,8 @@ export class Fleet implements Closeable {
         seq: tagSeq,
         dueEpochUs: dueEpochMs * 1000,
         sendEpochUs: sendEpochMs * 1000,
+        // The subscriber records delivery per flow from it (flow 0 adds no bytes: fleet/tag.ts).
+        flow: f,
       };
       const carrier = this.#carriers[f] as TagCarrier;
       if (carrier === "user-property") userProperty = { name: TAG_USER_PROPERTY, value: formatTag(tag) };
@@ -741,6 +770,15 @@ export class Fleet implements Closeable {
     events: DeviceEvents,
     extra: { offlineSince?: number } = {},
   ): Device {
+    const proxy = this.#dropProxy;
+    if (proxy && protocol === "mqtt311" && index >= 0) {
+      // A device of a churn with unclean 3.1.1 leaves: its connection goes through the drop proxy.
+      const inner = configs;
+      configs = {
+        mqtt5: (id, t) => inner.mqtt5(id, t),
+        mqtt311: (id, t) => ({ ...inner.mqtt311(id, t), proxy_options: proxy.optionsFor(index) }),
+      };
+    }
     const transport = this.#o.transport;
     if (transport.kind === "mqtt") {
       // No credentials to sign, refresh or probe: the broker checks username/password or the client

@@ -1,23 +1,28 @@
 /**
- * Delivery tagging: every published message carries (device index, seq, due time, send time) so the
- * subscribers can measure delivery latency, loss, duplicates and reordering exactly.
+ * Delivery tagging: every published message carries (device index, seq, due time, send time, flow) so
+ * the subscribers can measure delivery latency, loss, duplicates and reordering exactly, per flow.
  *
  * Three carriers, chosen per run (see `chooseTagCarrier`):
  * - `user-property` (MQTT 5 publisher and subscribers): user property `iotload` =
- *   `<deviceIndex>:<seq>:<dueEpochUs>:<sendEpochUs>`; the payload stays the user's bytes
- *   [MQTT-3.3.2.3.7: user properties are forwarded unaltered to subscribers].
+ *   `<deviceIndex>:<seq>:<dueEpochUs>:<sendEpochUs>[:<flow>]`; the payload stays the user's bytes
+ *   [MQTT-3.3.2.3.7: user properties are forwarded unaltered to subscribers]. `:<flow>` (the index of
+ *   the scenario's publish flow) is written for flows 1 and up only: flow 0 — every message of a
+ *   single-stream scenario — keeps the four-field text, so those tags are unchanged.
  * - `json-field` (JSON payload through any MQTT 3.1.1 hop): the same string is inserted as the FIRST
  *   member of the top-level object, `{"_iotload":"…",…}`, so the payload stays valid JSON and decoding
  *   is a prefix check, not a JSON parse. A JSON payload that is not an object falls back to the trailer.
  * - `trailer` (non-JSON payload through any MQTT 3.1.1 hop): a fixed 32-byte binary trailer appended
- *   to the user's bytes: magic "iotL" (4) | version u8 = 1 | 3 reserved bytes | deviceIndex u32 BE |
- *   seq u32 BE | dueEpochUs u64 BE | sendEpochUs u64 BE. Fixed size so a reader can find it from the end.
+ *   to the user's bytes: magic "iotL" (4) | version u8 = 1 | 1 reserved byte | flow u16 BE |
+ *   deviceIndex u32 BE | seq u32 BE | dueEpochUs u64 BE | sendEpochUs u64 BE. Fixed size so a reader
+ *   can find it from the end. The flow sits in bytes that were reserved (written as zero) before
+ *   flows were tagged, so older trailers read as flow 0 and the version stays 1.
  * The carrier choice and the bytes a tag adds to a payload live in lib/delivery-tag.ts (the scenario
  * quota checks need them too).
  */
 
 import {
   chooseTagCarrier,
+  MAX_TAG_FLOW,
   TAG_JSON_FIELD,
   TAG_USER_PROPERTY,
   type TagCarrier,
@@ -31,6 +36,8 @@ export interface DeliveryTag {
   dueEpochUs: number;
   /** Epoch microseconds at which it was handed to the MQTT client. */
   sendEpochUs: number;
+  /** Index of the message's publish flow (scenario `publish[]`); absent means flow 0. */
+  flow?: number;
 }
 
 export { chooseTagCarrier, TAG_JSON_FIELD, TAG_USER_PROPERTY, type TagCarrier, TRAILER_SIZE };
@@ -44,25 +51,36 @@ const CLOSE_BRACE = 0x7d;
 const QUOTE = 0x22;
 
 export function formatTag(tag: DeliveryTag): string {
-  return `${tag.deviceIndex}:${tag.seq}:${Math.round(tag.dueEpochUs)}:${Math.round(tag.sendEpochUs)}`;
+  const text = `${tag.deviceIndex}:${tag.seq}:${Math.round(tag.dueEpochUs)}:${Math.round(tag.sendEpochUs)}`;
+  return tag.flow ? `${text}:${checkFlow(tag.flow)}` : text;
 }
 
 /** Parses `formatTag` output; undefined for anything else (a foreign message is not an error). */
 export function parseTag(text: string): DeliveryTag | undefined {
   const parts = text.split(":");
-  if (parts.length !== 4) return undefined;
+  if (parts.length !== 4 && parts.length !== 5) return undefined;
   const nums = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : Number.NaN));
-  const [deviceIndex, seq, dueEpochUs, sendEpochUs] = nums;
+  const [deviceIndex, seq, dueEpochUs, sendEpochUs, flow] = nums;
   if (
     deviceIndex === undefined ||
     seq === undefined ||
     dueEpochUs === undefined ||
     sendEpochUs === undefined ||
-    nums.some((n) => !Number.isSafeInteger(n))
+    nums.some((n) => !Number.isSafeInteger(n)) ||
+    (flow !== undefined && flow > MAX_TAG_FLOW)
   ) {
     return undefined;
   }
-  return { deviceIndex, seq, dueEpochUs, sendEpochUs };
+  const tag: DeliveryTag = { deviceIndex, seq, dueEpochUs, sendEpochUs };
+  if (flow) tag.flow = flow;
+  return tag;
+}
+
+/** The flow index as written (the trailer has 16 bits for it). */
+function checkFlow(flow: number): number {
+  if (!Number.isInteger(flow) || flow < 0 || flow > MAX_TAG_FLOW)
+    throw new RangeError(`delivery tag: flow ${flow} is not an integer 0…${MAX_TAG_FLOW}`);
+  return flow;
 }
 
 /** Returns the payload with the tag embedded (carriers `json-field` and `trailer`). */
@@ -92,6 +110,7 @@ export function embedTag(
   const view = new DataView(out.buffer, out.byteOffset + payload.length, TRAILER_SIZE);
   for (const [i, b] of TRAILER_MAGIC.entries()) view.setUint8(i, b);
   view.setUint8(4, TRAILER_VERSION);
+  view.setUint16(6, checkFlow(tag.flow ?? 0));
   view.setUint32(8, tag.deviceIndex);
   view.setUint32(12, tag.seq);
   view.setBigUint64(16, BigInt(Math.round(tag.dueEpochUs)));
@@ -118,12 +137,15 @@ export function extractTag(
       TRAILER_SIZE,
     );
     if (TRAILER_MAGIC.every((b, i) => view.getUint8(i) === b) && view.getUint8(4) === TRAILER_VERSION) {
-      return {
+      const tag: DeliveryTag = {
         deviceIndex: view.getUint32(8),
         seq: view.getUint32(12),
         dueEpochUs: Number(view.getBigUint64(16)),
         sendEpochUs: Number(view.getBigUint64(24)),
       };
+      const flow = view.getUint16(6);
+      if (flow > 0) tag.flow = flow;
+      return tag;
     }
   }
   return undefined;

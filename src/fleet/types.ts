@@ -40,6 +40,11 @@ export interface FleetPlan {
     reconnect?: { minMs: number; maxMs: number };
     /** MQTT 5 session expiry after a disconnect (churn with persistent sessions); absent: 0. */
     sessionExpirySeconds?: number;
+    /**
+     * MQTT 3.1.1 churn with unclean leaves: the devices are tunneled through a loopback proxy
+     * (fleet/drop-proxy.ts) so a leave can drop the connection without DISCONNECT.
+     */
+    dropConnections?: boolean;
     awsLimits: boolean;
     connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
   };
@@ -123,6 +128,11 @@ export interface FleetRecorder {
   acked?(flow: number, correctedMs: number, uncorrectedMs: number): void;
   flowAcked?(flow: number, correctedMs: number, uncorrectedMs: number): void;
   flowFailed?(flow: number): void;
+  /**
+   * A subscriber's first receipt of a message of `flow` (from its delivery tag), `correctedMs` after
+   * its due time: the flow's received count and delivery latency.
+   */
+  flowDelivered?(flow: number, correctedMs: number): void;
 }
 
 /** Where the devices connect (the IoT data endpoint of account B, or the emulator). */

@@ -12,8 +12,10 @@ export type TagCarrier = "user-property" | "json-field" | "trailer";
 export const TAG_USER_PROPERTY = "iotload";
 /** JSON member name of the tag (first member of the payload object). */
 export const TAG_JSON_FIELD = "_iotload";
-/** Bytes of the binary trailer. */
+/** Bytes of the binary trailer (fixed: a reader finds it from the end of the payload). */
 export const TRAILER_SIZE = 32;
+/** The trailer keeps the flow index in a u16: flows 0 … 65535 (the scenario allows far fewer). */
+export const MAX_TAG_FLOW = 0xffff;
 /** Epoch microseconds have 16 digits from 2001-09-09 until 2286-11-20. */
 export const EPOCH_US_DIGITS = 16;
 /** What precedes the tag text in a `json-field` payload: `{"_iotload":"`. */
@@ -30,11 +32,19 @@ export function chooseTagCarrier(
 }
 
 /**
- * The longest tag text (`<deviceIndex>:<seq>:<dueEpochUs>:<sendEpochUs>`, fleet/tag.ts formatTag)
- * for device indices ≤ maxIndex and sequence numbers ≤ maxSeq.
+ * The longest tag text (`<deviceIndex>:<seq>:<dueEpochUs>:<sendEpochUs>[:<flow>]`, fleet/tag.ts
+ * formatTag) for device indices ≤ maxIndex, sequence numbers ≤ maxSeq and `flows` publish flows: the
+ * `:<flow>` suffix is written for flows 1 … flows − 1 only (flow 0 has none), so one flow adds nothing.
  */
-export function maxTagTextLength(maxIndex: number, maxSeq: number): number {
-  return String(Math.max(0, maxIndex)).length + String(Math.max(0, maxSeq)).length + 2 * EPOCH_US_DIGITS + 3;
+export function maxTagTextLength(maxIndex: number, maxSeq: number, flows = 1): number {
+  const flowSuffix = flows > 1 ? 1 + String(flows - 1).length : 0;
+  return (
+    String(Math.max(0, maxIndex)).length +
+    String(Math.max(0, maxSeq)).length +
+    2 * EPOCH_US_DIGITS +
+    3 +
+    flowSuffix
+  );
 }
 
 /**

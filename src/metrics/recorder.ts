@@ -23,6 +23,7 @@ import {
   type MarkerKind,
   splitMetricKey,
 } from "./catalogue.js";
+import { FlowDeliveries } from "./flow-delivery.js";
 import type { IntervalSampler } from "./generator-sampler.js";
 import {
   createHistogram,
@@ -129,6 +130,10 @@ export interface FlowSnapshot {
   acked: number;
   failed: number;
   publishAck: EncodedLatency;
+  /** First receipts of this flow's messages by the run's subscribers (0 without subscribers). */
+  received: number;
+  /** publish→delivery latency of this flow (from the due time), from the delivery tag's flow index. */
+  delivery: EncodedLatency;
 }
 
 interface CounterSlot {
@@ -204,6 +209,8 @@ export class Recorder {
   #flowCounts = new Float64Array(0);
   #flowHist: Histogram[] = [];
   #flowClamped = new Float64Array(0);
+  /** Per-flow first receipts and delivery latency (flowDelivered). */
+  #flowDelivery = new FlowDeliveries(0);
   /**
    * publishAck values (from the due time) recorded by acked(), one accumulator per flow (one when no
    * flows are defined): each ack's corrected latency is bucketed ONCE, here, and the drain adds it into
@@ -294,6 +301,7 @@ export class Recorder {
     this.#flowOnlyPending = names.map(() => undefined);
     this.#ackPending =
       names.length > 0 ? this.#flowHist.map((h) => this.#newAckPending(h)) : [this.#newAckPending(undefined)];
+    this.#flowDelivery = new FlowDeliveries(names.length);
   }
 
   /** A message of `flow` was published: counter "published" (and the flow's count). */
@@ -366,6 +374,11 @@ export class Recorder {
   /** A message of flow `flow` failed (any reason, including unanswered at the end). */
   flowFailed(flow: number): void {
     if (flow < this.#flowNames.length && this.#closedAt === undefined) this.#bumpFlow(flow * 3 + 2);
+  }
+
+  /** A subscriber's first receipt of a message of flow `flow`, `correctedMs` after its due time. */
+  flowDelivered(flow: number, correctedMs: number): void {
+    if (this.#closedAt === undefined) this.#flowDelivery.record(flow, correctedMs);
   }
 
   #bumpFlow(slot: number): void {
@@ -579,6 +592,7 @@ export class Recorder {
         acked: this.#flowCounts[f * 3 + 1] as number,
         failed: this.#flowCounts[f * 3 + 2] as number,
         publishAck: { ...summarize(h), encoded: encodeHistogram(h), clamped: this.#flowClamped[f] as number },
+        ...this.#flowDelivery.snapshot(f),
       };
     });
   }

@@ -75,6 +75,21 @@ function phaseTable(rows: readonly PhaseRow[]): string {
   return `<div class="scroll"><table id="phase-table"><thead><tr><th rowspan="2">phase</th><th rowspan="2">from</th><th rowspan="2">length</th><th colspan="4">per second</th><th colspan="5">count</th><th colspan="2">publishAck ms</th><th colspan="2">delivery ms</th><th colspan="2">connect ms</th></tr><tr><th>offered</th><th>sent</th><th>acked</th><th>received</th><th>published</th><th>failed</th><th>lost</th><th>connects</th><th>connect failed</th><th>p50</th><th>p99</th><th>p50</th><th>p99</th><th>p50</th><th>p99</th></tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
+/** Per publish flow (result.flows): counts, publish→PUBACK and publish→delivery latency from the due time. */
+function flowTable(flows: NonNullable<RunResult["flows"]>): string {
+  const lat = (l: { count: number; p50: number; p99: number; max: number }) =>
+    l.count > 0
+      ? `<td>${fmtMs(l.p50)}</td><td>${fmtMs(l.p99)}</td><td>${fmtMs(l.max)}</td>`
+      : "<td>–</td><td>–</td><td>–</td>";
+  const body = flows
+    .map(
+      (f) =>
+        `<tr><td>${escapeHtml(f.name)}</td><td>${fmtInt(f.published)}</td><td>${fmtRate(f.publishedPerSec)}</td><td>${fmtInt(f.acked)}</td><td class="${f.failed > 0 ? "fail" : ""}">${fmtInt(f.failed)}</td><td>${fmtInt(f.received)}</td>${lat(f.publishAck)}${lat(f.delivery)}</tr>`,
+    )
+    .join("");
+  return `<div class="scroll"><table id="flow-table"><thead><tr><th rowspan="2">flow</th><th colspan="5">count</th><th colspan="3">publishAck ms</th><th colspan="3">delivery ms</th></tr><tr><th>published</th><th>per second</th><th>acked</th><th>failed</th><th>received</th><th>p50</th><th>p99</th><th>max</th><th>p50</th><th>p99</th><th>max</th></tr></thead><tbody>${body}</tbody></table></div>`;
+}
+
 /** Every marker, in time order, with its label and full detail (the charts draw the labels). */
 function markerTable(data: ReturnType<typeof reportData>): string {
   if (data.markers.length === 0) return `<p class="hint">No markers in this run.</p>`;
@@ -329,6 +344,7 @@ ${panel("chart-generator", "Generator health over time", "Left axis: process CPU
 </div>
 <section class="wide">
 <div class="panel"><h2>Phases</h2><p class="hint">The run cut at its phase markers; each interval counted in the phase its midpoint falls in. Rates per second over the phase; latency percentiles from the per-interval histograms (exact).</p>${phaseTable(phaseRows(result))}</div>
+${result.flows ? `<div class="panel"><h2>Flows</h2><p class="hint">Per publish flow. Latency from each message's due time (corrected); delivery from the flow index in the message's delivery tag, over received messages only.</p>${flowTable(result.flows)}</div>` : ""}
 <div class="panel"><h2>Markers</h2>${markerTable(data)}</div>
 </section>
 <section class="tables">

@@ -1,13 +1,26 @@
 /**
- * result.json `flows`: per-flow counts and publish→PUBACK latency of a scenario whose `publish` is a
- * list of flows (reports/README.md, "flows"). Built from the recorder's per-flow arrays, merged across
- * workers and shards exactly (counts added, histograms added bucket by bucket).
+ * result.json `flows`: per-flow counts, publish→PUBACK and publish→delivery latency of a scenario whose
+ * `publish` is a list of flows (reports/README.md, "flows"). Built from the recorder's per-flow arrays
+ * (delivery: from the flow index in each message's delivery tag, recorded by the subscriber's
+ * process), merged across workers and shards exactly (counts added, histograms added bucket by bucket).
  */
 import { z } from "zod";
 import { encodeHistogram, mergeEncoded, summarize } from "../metrics/histograms.js";
 import type { FlowSnapshot } from "../metrics/recorder.js";
 
 const count = z.number().int().nonnegative();
+
+const latencySchema = z
+  .object({
+    count,
+    mean: z.number(),
+    p50: z.number(),
+    p90: z.number(),
+    p99: z.number(),
+    max: z.number(),
+    encoded: z.string().describe("Compressed base64 HdrHistogram (V2), µs, like latency.*.encoded."),
+  })
+  .strict();
 
 export const resultFlowsSchema = z
   .array(
@@ -22,18 +35,15 @@ export const resultFlowsSchema = z
           "Messages of this flow failed, for any reason (unanswered at the end included).",
         ),
         publishedPerSec: z.number().describe("published / run duration."),
-        publishAck: z
-          .object({
-            count,
-            mean: z.number(),
-            p50: z.number(),
-            p90: z.number(),
-            p99: z.number(),
-            max: z.number(),
-            encoded: z.string().describe("Compressed base64 HdrHistogram (V2), µs, like latency.*.encoded."),
-          })
-          .strict()
-          .describe("publish→PUBACK latency of this flow, ms, measured from the due time (corrected)."),
+        publishAck: latencySchema.describe(
+          "publish→PUBACK latency of this flow, ms, measured from the due time (corrected).",
+        ),
+        received: count.describe(
+          "First receipts of this flow's messages by the subscribers (one per receiver, like counts.received; 0 without subscribers).",
+        ),
+        delivery: latencySchema.describe(
+          "publish→delivery latency of this flow's received messages, ms, from the due time (corrected), like latency.delivery.",
+        ),
       })
       .strict(),
   )
@@ -43,7 +53,9 @@ export const resultFlowsSchema = z
 
 export type ResultFlow = z.infer<typeof resultFlowsSchema>[number];
 
-const summaryOf = (encoded: string, s: ReturnType<typeof summarize>): ResultFlow["publishAck"] => ({
+type FlowLatency = ResultFlow["publishAck"];
+
+const summaryOf = (encoded: string, s: ReturnType<typeof summarize>): FlowLatency => ({
   count: s.count,
   mean: s.mean,
   p50: s.p50,
@@ -61,6 +73,8 @@ export function flowsFromSnapshot(flows: readonly FlowSnapshot[], durationMs: nu
     failed: f.failed,
     publishedPerSec: durationMs > 0 ? (f.published * 1000) / durationMs : 0,
     publishAck: summaryOf(f.publishAck.encoded, f.publishAck),
+    received: f.received,
+    delivery: summaryOf(f.delivery.encoded, f.delivery),
   }));
 }
 
@@ -76,6 +90,7 @@ export function mergeFlows(
   return names.map((name) => {
     const parts = withFlows.flatMap((r) => (r.flows ?? []).filter((f) => f.name === name));
     const h = mergeEncoded(parts.map((p) => p.publishAck.encoded));
+    const d = mergeEncoded(parts.map((p) => p.delivery.encoded));
     const published = parts.reduce((n, p) => n + p.published, 0);
     return {
       name,
@@ -84,6 +99,8 @@ export function mergeFlows(
       failed: parts.reduce((n, p) => n + p.failed, 0),
       publishedPerSec: durationMs > 0 ? (published * 1000) / durationMs : 0,
       publishAck: summaryOf(encodeHistogram(h), summarize(h)),
+      received: parts.reduce((n, p) => n + p.received, 0),
+      delivery: summaryOf(encodeHistogram(d), summarize(d)),
     };
   });
 }

@@ -153,9 +153,14 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   );
   // Per flow (scenario `publish` as a list): one line each, beside the totals above.
   const nameWidth = Math.max(0, ...(result.flows ?? []).map((f) => f.name.length));
+  // With subscribers, each flow's received count and delivery latency too (from the tag's flow index).
+  const flowDelivery = (f: NonNullable<RunResult["flows"]>[number]) =>
+    c.expected > 0 || f.received > 0
+      ? ` · received ${fmtInt(f.received)} · delivery p50 ${fmtMs(f.delivery.p50)} p99 ${fmtMs(f.delivery.p99)} max ${fmtMs(f.delivery.max)} ms`
+      : "";
   for (const f of result.flows ?? [])
     lines.push(
-      `  ${p.bold(`flow ${f.name.padEnd(nameWidth)}`)}  published ${fmtInt(f.published)} (${fmtRate(f.publishedPerSec)}/s) · acked ${fmtInt(f.acked)} · failed ${fmtInt(f.failed)} · publishAck p50 ${fmtMs(f.publishAck.p50)} p99 ${fmtMs(f.publishAck.p99)} max ${fmtMs(f.publishAck.max)} ms`,
+      `  ${p.bold(`flow ${f.name.padEnd(nameWidth)}`)}  published ${fmtInt(f.published)} (${fmtRate(f.publishedPerSec)}/s) · acked ${fmtInt(f.acked)} · failed ${fmtInt(f.failed)} · publishAck p50 ${fmtMs(f.publishAck.p50)} p99 ${fmtMs(f.publishAck.p99)} max ${fmtMs(f.publishAck.max)} ms${flowDelivery(f)}`,
     );
   lines.push(
     `${p.bold("delivery")}     received ${fmtInt(c.received)} of ${fmtInt(c.expected)} expected · ${c.lost > 0 ? p.red(lossText) : lossText} · duplicates ${fmtInt(c.duplicates)} · out of order ${fmtInt(c.outOfOrder)}`,

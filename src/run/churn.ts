@@ -1,10 +1,11 @@
 /**
  * Churn in a run (scenario `churn:`, scenarios/README.md "churn"): waves of devices leave and come
  * back while the run publishes, driven by the client so it works against AWS IoT Core: each device of
- * a wave sends DISCONNECT (0x00, or 0x04 for an unclean leave) and frees its client
- * (Fleet.takeOffline), stays away `offline` ms, then connects with a NEW client that rejoins its MQTT 5
- * session when sessions persist (Fleet.bringOnline), so the broker delivers the QoS 1 messages it
- * queued meanwhile ("MQTT persistent sessions", AWS IoT Core Developer Guide). Measured: the new
+ * a wave sends DISCONNECT (0x00, or 0x04 for an unclean leave; MQTT 3.1.1: the plain DISCONNECT) and
+ * frees its client (Fleet.takeOffline), stays away `offline` ms, then connects with a NEW client that
+ * rejoins its session when sessions persist (Fleet.bringOnline; MQTT 5 session expiry, or 3.1.1
+ * cleanSession = 0 on every connect), so the broker delivers the QoS 1 messages it queued meanwhile
+ * ("MQTT persistent sessions", AWS IoT Core Developer Guide). Measured: the new
  * client's connect time (`churnReconnect`); the fleet counts the disconnects and reconnects with the
  * cause `churn`, and the publishes a device skipped while away.
  */

@@ -4,8 +4,15 @@
  * devices, consecutive from (w·n) mod count — so successive waves rotate through the whole shard
  * and each shard churns only its own devices. Connection phases (`connected`) give the number of the
  * shard's devices to keep connected over time; the run takes the highest indices away first.
+ *
+ * MQTT 3.1.1 devices (AWS IoT Core Developer Guide, "MQTT persistent sessions"): a persistent session
+ * is a CONNECT with cleanSession = 0, at every connect — AWS keeps it for the account's persistent
+ * session expiry (1 h by default, an account setting, not the client's), so `sessionExpiry` does not
+ * apply. 3.1.1 has no DISCONNECT reason codes: a clean leave is the DISCONNECT packet, an unclean one
+ * drops the connection without DISCONNECT (so the broker publishes the will). aws-crt's 3.1.1
+ * connection cannot drop itself (`disconnect()` always sends DISCONNECT; `close()` is private), so the
+ * run tunnels such devices through a loopback proxy that drops the socket (fleet/drop-proxy.ts).
  */
-import { UserError } from "../lib/errors.js";
 import type { ScenarioChurn } from "./schema-churn.js";
 
 export interface ChurnPlan {
@@ -14,9 +21,14 @@ export interface ChurnPlan {
   /** Global indices of the devices of wave w. */
   wave(w: number): number[];
   offlineMs: number;
-  /** MQTT 5 DISCONNECT reason code: 0x00 normal, 0x04 with Will Message [MQTT-3.14.2.1]. */
+  /**
+   * MQTT 5 DISCONNECT reason code: 0x00 normal, 0x04 with Will Message [MQTT-3.14.2.1]. MQTT 3.1.1:
+   * 0x00 is the DISCONNECT packet, 0x04 a connection dropped without one (see the header).
+   */
   reasonCode: number;
-  /** Session expiry the devices connect with (s), when sessions persist across the churn. */
+  /** Sessions persist across the churn (MQTT 5 session expiry; MQTT 3.1.1 cleanSession = 0). */
+  persistentSession: boolean;
+  /** MQTT 5: the session expiry the devices connect with (s), when sessions persist. */
   sessionExpirySeconds?: number;
   /**
    * Connection phases: how many of this shard's devices should be connected at `t` ms from the start
@@ -50,10 +62,6 @@ export function planChurn(
   c: ScenarioChurn,
   o: { firstIndex: number; count: number; durationMs: number; protocol: "mqtt5" | "mqtt311" },
 ): ChurnPlan {
-  if (o.protocol !== "mqtt5")
-    throw new UserError(
-      "churn: needs devices.protocol mqtt5 (a returning device rejoins its session with MQTT 5 session expiry; its DISCONNECT carries the clean/unclean reason code).",
-    );
   const every = c.every;
   const fraction = c.fraction ?? 0;
   const start = c.start ?? every ?? 0;
@@ -75,7 +83,10 @@ export function planChurn(
     offlineMs: c.offline,
     devices: { firstIndex: o.firstIndex, count: o.count },
     reasonCode: c.disconnect === "clean" ? 0x00 : 0x04,
-    ...(c.persistentSession ? { sessionExpirySeconds: Math.ceil(c.sessionExpiry / 1000) } : {}),
+    persistentSession: c.persistentSession,
+    ...(c.persistentSession && o.protocol === "mqtt5"
+      ? { sessionExpirySeconds: Math.ceil(c.sessionExpiry / 1000) }
+      : {}),
     ...(c.connected === undefined
       ? {}
       : {

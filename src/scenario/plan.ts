@@ -144,6 +144,8 @@ export interface RunPlan {
     reconnect: { minMs: number; maxMs: number };
     /** MQTT 5 session expiry (s) the devices connect with: churn with persistent sessions. */
     sessionExpirySeconds?: number;
+    /** MQTT 3.1.1 churn with unclean leaves: connections that can be dropped (fleet/drop-proxy.ts). */
+    dropConnections?: boolean;
     awsLimits: boolean;
     connect: { ratePerSecond: number; concurrency: number; timeoutMs: number };
   };
@@ -451,12 +453,18 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
       totalCount,
       protocol: s.devices.protocol,
       keepAliveSeconds: Math.round(s.devices.keepAlive / 1_000),
-      cleanStart: s.devices.cleanStart,
+      // MQTT 3.1.1 has no session expiry: a session persists across churn only if every CONNECT of the
+      // device says cleanSession = 0 (plan-churn.ts).
+      cleanStart: s.devices.cleanStart && !(churn?.persistentSession && s.devices.protocol === "mqtt311"),
       reconnect: {
         minMs: s.devices.reconnect.minDelay,
         maxMs: Math.max(s.devices.reconnect.minDelay, s.devices.reconnect.maxDelay),
       },
       ...(churn?.sessionExpirySeconds ? { sessionExpirySeconds: churn.sessionExpirySeconds } : {}),
+      // 3.1.1 unclean leaves drop the connection under the client (fleet/drop-proxy.ts).
+      ...(s.devices.protocol === "mqtt311" && s.churn?.disconnect === "unclean"
+        ? { dropConnections: true }
+        : {}),
       awsLimits: s.devices.awsLimits,
       connect: {
         ratePerSecond: connectRate / shard.count,

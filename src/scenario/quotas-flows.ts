@@ -26,12 +26,30 @@ function flowView(s: Scenario, flow: ScenarioFlow): Scenario {
   };
 }
 
-export function checkFlowQuotas<F extends Finding>(s: Scenario, checkOne: (s: Scenario) => F[]): F[] {
+/**
+ * What the delivery tag of a flow list can hold (lib/delivery-tag.ts maxTagTextLength): the number of
+ * flows (the tag names the flow) and the largest tag seq, which counts a device's messages of ALL its
+ * flows (fleet/fleet.ts #send) — device 0, which sends the most of every flow.
+ */
+export interface FlowTagBounds {
+  count: number;
+  maxSeq: number;
+}
+
+export function checkFlowQuotas<F extends Finding>(
+  s: Scenario,
+  checkOne: (s: Scenario, tag?: FlowTagBounds) => F[],
+): F[] {
   const flows = scenarioFlows(s);
   const out: F[] = [];
+  const perFlow = flows.map((flow) => scenarioBounds(flowView(s, flow)).maxSeq + 1);
+  const tag: FlowTagBounds = {
+    count: flows.length,
+    maxSeq: Math.max(0, perFlow.reduce((a, b) => a + b, 0) - 1),
+  };
   // Each flow's topic and payload (what the target rejects per message).
   flows.forEach((flow, i) => {
-    for (const f of checkOne(flowView(s, flow)))
+    for (const f of checkOne(flowView(s, flow), tag))
       if (f.path[0] === "publish") out.push({ ...f, path: ["publish", i, ...f.path.slice(1)] });
   });
   // Everything else once, with every flow's rate added: a connection's publishes per second are the sum

@@ -24,7 +24,7 @@ import {
 } from "../lib/aws-iot-quotas.js";
 import { chooseTagCarrier, maxTagTextLength, tagPayloadOverhead } from "../lib/delivery-tag.js";
 import { countedSlashes, matchingFilter, parseSharedFilter } from "../lib/mqtt-topic.js";
-import { checkFlowQuotas } from "./quotas-flows.js";
+import { checkFlowQuotas, type FlowTagBounds } from "./quotas-flows.js";
 import { describeSources, devicePublishSources, type PublishSource } from "./quotas-publish-sources.js";
 import { payloadRenderer, scenarioBounds } from "./render.js";
 import type { Scenario } from "./schema.js";
@@ -113,15 +113,22 @@ const slashes = (s: string): number => s.split("/").length - 1;
  * The delivery tag's carrier in this scenario and the most bytes it adds to the payload: 0 without
  * subscribers (nothing is tagged) or with MQTT 5 on both sides (the tag is a user property). A JSON
  * payload that is not an object falls back from the JSON field to the trailer (fleet/tag.ts).
+ * `flows`: when the scenario lists several flows, the tag also names the flow and its seq counts the
+ * device's messages of all flows (fleet/fleet.ts #send).
  */
-function tagOverhead(s: Scenario, bounds: WorstCaseBounds): { carrier: string; bytes: number } {
+function tagOverhead(
+  s: Scenario,
+  bounds: WorstCaseBounds,
+  flows?: FlowTagBounds,
+): { carrier: string; bytes: number } {
   if (s.subscribers.count === 0) return { carrier: "none", bytes: 0 };
   const json = s.publish.payload.json;
   const contentType = json !== undefined ? "json" : s.publish.payload.text !== undefined ? "text" : "binary";
   let carrier = chooseTagCarrier(s.devices.protocol, s.subscribers.protocol, contentType);
   if (carrier === "json-field" && (typeof json !== "object" || json === null || Array.isArray(json)))
     carrier = "trailer";
-  return { carrier, bytes: tagPayloadOverhead(carrier, maxTagTextLength(bounds.maxIndex, bounds.maxSeq)) };
+  const text = maxTagTextLength(bounds.maxIndex, flows?.maxSeq ?? bounds.maxSeq, flows?.count ?? 1);
+  return { carrier, bytes: tagPayloadOverhead(carrier, text) };
 }
 
 /** What a template can put in a topic: the longest rendering and every character any rendering has. */
@@ -159,16 +166,21 @@ function topicReach(t: Renderer, bounds: WorstCaseBounds): TopicReach {
 export function checkQuotas(s: Scenario): QuotaFinding[] {
   // Every source of a device's publishes, from the scenario as written (each flow by name).
   const sources = devicePublishSources(s);
-  const one = (view: Scenario) => checkQuotasOfOne(view, sources);
+  const one = (view: Scenario, flows?: FlowTagBounds) => checkQuotasOfOne(view, sources, flows);
   return hasFlowList(s) ? checkFlowQuotas(s, one) : one(s);
 }
 
 /**
  * The checks of a scenario with one publish stream (a flow list is checked flow by flow with it).
  * `sources`: the device's publish sources of the whole scenario; the per-connection rate adds the
- * non-stream ones (shadow, command replies) to this view's stream and names them all.
+ * non-stream ones (shadow, command replies) to this view's stream and names them all. `flows`: the
+ * delivery tag's bounds across a flow list (its flow index and cross-flow sequence number).
  */
-function checkQuotasOfOne(s: Scenario, sources: readonly PublishSource[]): QuotaFinding[] {
+function checkQuotasOfOne(
+  s: Scenario,
+  sources: readonly PublishSource[],
+  flows?: FlowTagBounds,
+): QuotaFinding[] {
   const out: QuotaFinding[] = [];
   // A generic MQTT broker has its own limits, which iotload does not know: AWS IoT Core's quotas are
   // checked only when the scenario says the broker is (in front of) AWS IoT Core, as for an aws target.
@@ -180,7 +192,7 @@ function checkQuotasOfOne(s: Scenario, sources: readonly PublishSource[]): Quota
 
   // --- What AWS (and the emulator) rejects -------------------------------------------------------
   const userPayloadMax = bytes(payloadRenderer(s).worst(bounds));
-  const tag = tagOverhead(s, bounds);
+  const tag = tagOverhead(s, bounds, flows);
   const payloadMax = userPayloadMax + tag.bytes;
   if (payloadMax > AWS_QUOTAS.payloadBytes) {
     const tagged =

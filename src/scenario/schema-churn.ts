@@ -28,9 +28,15 @@ export const churnSchema = z
     connected: z.array(connectionPhase).min(1).max(100).optional(),
     /** How long a device stays away before its new client connects. */
     offline: durationMs(0, 3_600_000, "0s to 1h").default(1_000),
-    /** `clean`: DISCONNECT 0x00; `unclean`: DISCONNECT 0x04 "Disconnect with Will Message" (MQTT 5). */
+    /**
+     * `clean`: DISCONNECT 0x00 (MQTT 3.1.1: the DISCONNECT packet); `unclean`: DISCONNECT 0x04
+     * "Disconnect with Will Message" (MQTT 3.1.1: the connection dropped without DISCONNECT).
+     */
     disconnect: z.enum(["clean", "unclean"]).default("clean"),
-    /** Devices keep an MQTT 5 session across the churn (session expiry), so queued QoS 1 messages wait. */
+    /**
+     * Devices keep their session across the churn (MQTT 5 session expiry; MQTT 3.1.1 cleanSession = 0),
+     * so queued QoS 1 messages wait.
+     */
     persistentSession: z.boolean().default(true),
     sessionExpiry: durationMs(1_000, 604_800_000, "1s to 7d").default(3_600_000),
   })

@@ -83,6 +83,13 @@ describe("fleet with two flows per device", () => {
       ["telemetry", expected[0], expected[0], 0],
       ["events", expected[1], expected[1], 0],
     ]);
+    // Delivery per flow (the tag names the flow): each flow's first receipts equal its publishes, and
+    // the two flows' delivery histograms partition the run's.
+    expect(flows?.map((f) => [f.name, f.received, f.delivery.count])).toEqual([
+      ["telemetry", expected[0], expected[0]],
+      ["events", expected[1], expected[1]],
+    ]);
+    expect(recorder.snapshot().latency.delivery.count).toBe(expected[0]! + expected[1]!);
     expect(summary.published).toBe(expected[0]! + expected[1]!);
     expect(summary.delivery).toMatchObject({
       expected: summary.published,

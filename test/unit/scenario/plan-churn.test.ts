@@ -41,9 +41,29 @@ describe("churn plan", () => {
     expect(planRun(off.scenario, {}, { runId: "r" }).devices.sessionExpirySeconds).toBeUndefined();
   });
 
-  it("needs MQTT 5 devices", () => {
-    const { scenario } = parseScenario(yaml("{ every: 1s, fraction: 0.5 }", "mqtt311"), "c.yaml");
-    expect(() => planRun(scenario, {}, { runId: "r" })).toThrow(/churn: needs devices.protocol mqtt5/);
+  it("MQTT 3.1.1: persistent sessions are cleanSession = 0 at every connect; unclean drops the connection", () => {
+    const on = parseScenario(yaml("{ every: 1s, fraction: 0.5 }", "mqtt311"), "c.yaml");
+    const p = planRun(on.scenario, {}, { runId: "r" });
+    expect(p.devices.cleanStart).toBe(false);
+    expect(p.devices.sessionExpirySeconds).toBeUndefined();
+    expect(p.churn).toMatchObject({ persistentSession: true, reasonCode: 0 });
+    const off = parseScenario(
+      yaml("{ every: 1s, fraction: 0.5, persistentSession: false }", "mqtt311"),
+      "c.yaml",
+    );
+    expect(planRun(off.scenario, {}, { runId: "r" }).devices.cleanStart).toBe(true);
+    // MQTT 5 devices keep starting clean: the session expiry makes the session outlive the DISCONNECT.
+    const v5 = parseScenario(yaml("{ every: 1s, fraction: 0.5 }"), "c.yaml");
+    expect(planRun(v5.scenario, {}, { runId: "r" }).devices.cleanStart).toBe(true);
+    const unclean = parseScenario(
+      yaml("{ every: 1s, fraction: 0.5, disconnect: unclean }", "mqtt311"),
+      "c.yaml",
+    );
+    // An unclean 3.1.1 leave drops the connection (no reason codes): the devices get a drop proxy.
+    const u = planRun(unclean.scenario, {}, { runId: "r" });
+    expect(u.devices.dropConnections).toBe(true);
+    expect(u.churn?.reasonCode).toBe(0x04);
+    expect(planRun(on.scenario, {}, { runId: "r" }).devices.dropConnections).toBeUndefined();
   });
 });
 

@@ -168,6 +168,23 @@ describe("errors: what AWS IoT Core rejects (every target)", () => {
     expect(payloadErrors(scenario(arr(131_072 - 4 - 32 + 1), "mqtt311", "mqtt5"))).toHaveLength(1);
   });
 
+  it("with several flows the tag also names the flow and counts the device's messages of all flows", () => {
+    // 2 flows × 10 messages per device: tag seq ≤ 19, flow ≤ 1 → 1 + 2 + 16 + 16 + 3 + ":1" = 40 characters.
+    const flows = (n: number) =>
+      checkQuotas(
+        build({
+          devices: 'devices: { count: 10, clientId: "d-{{index}}", protocol: mqtt311 }',
+          publish: `publish: [{ name: a, topic: t/a, payload: { size: 8 } }, { name: b, topic: t/b, payload: { json: { f: "{{filler ${n}}}" } } }]`,
+          subscribers: 'subscribers: { protocol: mqtt311, topics: ["t/#"], clientId: "s-{{index}}" }',
+        }),
+      ).filter((f) => f.severity === "error" && f.path[0] === "publish");
+    // JSON field: {"_iotload":"<40>",…} adds 14 + 40 = 54 bytes to {"f":"<filler>"} (8 + N bytes).
+    expect(flows(131_072 - 8 - 54)).toEqual([]);
+    const over = flows(131_072 - 8 - 54 + 1);
+    expect(over.map((f) => f.path.join("."))).toEqual(["publish.1.payload"]);
+    expect(over[0]?.message).toContain("can reach 131073 bytes");
+  });
+
   it("topics: every random.choice word and the client ID count for slashes and wildcards", () => {
     const topic = (t: string, clientId = "d-{{index}}") =>
       find(
@@ -493,6 +510,15 @@ describe("the facts quotas.ts mirrors from elsewhere", () => {
           expect(added, `${carrier} on ${payload}`).toBe(tagPayloadOverhead(usedCarrier, text));
       }
     }
+    // Several flows: the last flow's index is part of the tag text (the trailer keeps its size).
+    const flowText = maxTagTextLength(999_999, 86_399, 32);
+    expect(flowText).toBe(text + 3);
+    const last = embedTag(enc.encode('{"a":1}'), { ...tag, flow: 31 }, "json-field");
+    expect(last.length - 7).toBe(tagPayloadOverhead("json-field", flowText));
+    expect(embedTag(enc.encode("x"), { ...tag, flow: 31 }, "trailer").length - 1).toBe(
+      tagPayloadOverhead("trailer", flowText),
+    );
+    expect(maxTagTextLength(999_999, 86_399, 1)).toBe(text);
   });
 });
 
