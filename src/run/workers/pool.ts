@@ -29,6 +29,7 @@ import type { LiveMetrics } from "../live-metrics.js";
 import { sumSnapshots } from "../progress.js";
 import type { SessionOutcome, SessionPhase, SessionSignals, SessionSnapshot } from "../session.js";
 import type { TargetOptions } from "../targets/index.js";
+import { withEarlierIntervals } from "./partial.js";
 import type { ParentToWorker, WorkerToParent } from "./protocol.js";
 
 export interface WorkerPoolOptions {
@@ -50,7 +51,11 @@ export interface WorkerPoolOptions {
   notify?: (line: string) => void;
   /** A worker silent for this long (no tick, no message) is SIGKILLed and reported stuck (default 30 s). */
   livenessMs?: number;
-  /** Seconds between a worker's results so far (default 2). */
+  /**
+   * Seconds between a worker's results so far (default 10). Building one takes the worker's event
+   * loop several ms (every latency summarised and encoded), which shows as late sends: a worker that
+   * dies loses at most this much, and its part of the report is marked partial anyway.
+   */
   partialEverySeconds?: number;
 }
 
@@ -257,7 +262,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         ...(o.target?.profile === undefined ? {} : { profile: o.target.profile }),
         ...(o.target?.region === undefined ? {} : { region: o.target.region }),
       },
-      partialEverySeconds: o.partialEverySeconds ?? 2,
+      partialEverySeconds: o.partialEverySeconds ?? 10,
     });
     return w;
   }
@@ -283,7 +288,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         this.#notify(w.index, m.line);
         break;
       case "partial":
-        w.partial = m.result;
+        w.partial = withEarlierIntervals(w.partial, m.result, m.intervalsFrom);
         break;
       case "done":
         w.done = m;

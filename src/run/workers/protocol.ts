@@ -5,8 +5,9 @@
  *
  *   parent → worker  { type: "start", … }             once, first: the shard to run and where
  *   worker → parent  { type: "phase" | "tick" | "notify", … }   while it runs (a tick every second)
- *   worker → parent  { type: "partial", result }      every few seconds: the result so far, kept by
- *                                                     the parent in case the worker dies
+ *   worker → parent  { type: "partial", result, intervalsFrom }  every few seconds: the result so far
+ *                                                     (intervals incrementally), kept by the parent in
+ *                                                     case the worker dies
  *   worker → parent  { type: "done", … }              once, at the end: the shard's outcome
  *   parent → worker  { type: "stop", reason }         first Ctrl-C: stop offering load, drain
  *   parent → worker  { type: "hard" }                 second Ctrl-C: skip the drain, bounded close
@@ -53,5 +54,6 @@ export type WorkerToParent =
   | { type: "ready" }
   | { type: "tick"; snapshot: SessionSnapshot; live?: LiveMetrics }
   | { type: "notify"; line: string }
-  | { type: "partial"; result: RunResult }
+  /** `result.intervals` holds the intervals from index `intervalsFrom` on; the parent has the earlier ones. */
+  | { type: "partial"; result: RunResult; intervalsFrom: number }
   | { type: "done"; started: boolean; failure?: SerializedError; result?: RunResult };

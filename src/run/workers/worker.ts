@@ -19,6 +19,7 @@ const LIVE_LATENCY_EVERY = 5;
 
 import { RunSession } from "../session.js";
 import { emulatorCredentials, emulatorOpenTarget, type OpenTarget } from "../targets/index.js";
+import { partialMessage } from "./partial.js";
 import type { ParentToWorker, WorkerStart, WorkerToParent } from "./protocol.js";
 
 /** After the parent is gone: the hard stop closes within 3 s; exit even if something hangs. */
@@ -84,6 +85,8 @@ async function runShard(
     });
     const s = session;
     let ticks = 0;
+    /** Intervals the parent has from earlier `partial` messages. */
+    let intervalsSent = 0;
     s.on("phase", (phase) => send({ type: "phase", phase }));
     s.on("tick", (snapshot) => {
       // The live metrics ride along so the parent can export them (src/export/, labelled by worker).
@@ -91,8 +94,12 @@ async function runShard(
       send({ type: "tick", snapshot, live: liveMetricsOf(s.recorder, ticks % LIVE_LATENCY_EVERY === 0) });
       ticks += 1;
       // The result so far, for the parent to merge (marked) should this process die before "done".
-      if (ticks % start.partialEverySeconds === 0 && s.phase !== "done")
-        send({ type: "partial", result: s.resultSoFar() });
+      // Incremental (partial.ts): only the intervals the parent does not have yet.
+      if (ticks % start.partialEverySeconds === 0 && s.phase !== "done") {
+        const result = s.resultSoFar();
+        send(partialMessage(result, intervalsSent));
+        intervalsSent = result.intervals.length;
+      }
     });
     const outcome = await s.run({ run: run.signal, hard: hard.signal, reason });
     // The final counts (settled, lost counted): the parent's live exporters push them at close.

@@ -127,7 +127,7 @@ describe("iotload run --workers 2 against the embedded emulator", () => {
     const cli = spawnCli(["run", await scenario(dir, "5s"), "--workers", "2", "--out", out]);
     const { children, workers } = await runProcesses(cli);
     // Killed while it publishes (its 5 s schedule has just begun); it may or may not have sent a
-    // result so far yet (every 2 s): merged and marked, or its shard named missing — named either way.
+    // result so far yet (every 10 s): merged and marked, or its shard named missing — named either way.
     const victim = workers[1]?.pid ?? -1;
     process.kill(victim, "SIGKILL");
     const { code } = await cli.exit;

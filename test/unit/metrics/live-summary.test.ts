@@ -77,3 +77,39 @@ describe("liveSummaryWithWindow", () => {
     expect(liveSummaryWithWindow(whole, window, percentiles).recent).toBeUndefined();
   });
 });
+
+describe("summarize", () => {
+  /** What summarize() returned before it used the one-pass walk: hdr-histogram-js' own methods. */
+  function hdrReference(h: ReturnType<typeof createHistogram>) {
+    const p = (q: number) => h.getValueAtPercentile(q) / 1000;
+    return {
+      count: h.totalCount,
+      min: p(0),
+      max: p(100),
+      mean: h.mean / 1000,
+      stddev: h.stdDeviation / 1000,
+      p50: p(50),
+      p90: p(90),
+      p99: p(99),
+      p999: p(99.9),
+      p9999: p(99.99),
+    };
+  }
+
+  it("equals hdr-histogram-js' percentiles, mean and standard deviation exactly (zeros, tails, the 1 h cap)", () => {
+    for (const [seed, n] of [
+      [7, 1],
+      [11, 50],
+      [12345, 20_000],
+      [99, 5_000],
+    ] as const) {
+      const h = createHistogram();
+      for (const v of values(seed, n)) h.recordValue(v);
+      expect(summarize(h)).toEqual(hdrReference(h));
+    }
+    const zeros = createHistogram();
+    zeros.recordValue(0);
+    zeros.recordValue(0);
+    expect(summarize(zeros)).toEqual(hdrReference(zeros));
+  });
+});
