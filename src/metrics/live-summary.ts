@@ -71,8 +71,35 @@ export function liveSummary(h: Histogram): LiveLatencySummary {
 export function stdDeviationUs(h: Histogram): number {
   const total = h.totalCount;
   if (total === 0) return 0;
+  // Two passes, as hdr-histogram-js: the mean (Σ median·count / total), then the deviations.
+  let sumUs = 0;
+  forEachBucket(h, (lowest, width, c) => {
+    sumUs += (lowest + Math.floor(width / 2)) * c;
+  });
+  const meanUs = sumUs / total;
+  let deviationTotal = 0;
+  forEachBucket(h, (lowest, width, c) => {
+    const deviation = lowest + Math.floor(width / 2) - meanUs;
+    deviationTotal += deviation * deviation * c;
+  });
+  return Math.sqrt(deviationTotal / total);
+}
+
+/**
+ * Calls `visit(lowest, width, count, index)` for each populated bucket in ascending order, from the
+ * lowest recorded value's bucket up to the last count — the few thousand buckets a latency really
+ * spans out of ~23,500. The bucket's values are `lowest` … `lowest + width − 1` (hdr-histogram-js
+ * valueFromIndex / sizeOfEquivalentValueRange, inlined).
+ */
+function forEachBucket(
+  h: Histogram,
+  visit: (lowest: number, width: number, count: number, index: number) => void,
+): void {
+  const total = h.totalCount;
+  if (total === 0) return;
   const b = h as unknown as Buckets;
   const length = b.countsArrayLength;
+  // A recorded 0 sits in bucket 0, below minNonZeroValue.
   const lo =
     b.getCountAtIndex(0) > 0 || b.minNonZeroValue >= Number.MAX_SAFE_INTEGER
       ? 0
@@ -80,34 +107,22 @@ export function stdDeviationUs(h: Histogram): number {
   const half = b.subBucketHalfCount;
   const halfMagnitude = b.subBucketHalfCountMagnitude;
   const unit = b.unitMagnitude;
-  // Two passes, as hdr-histogram-js: the mean (Σ median·count / total), then the deviations.
-  let meanUs = 0;
-  let deviationTotal = 0;
-  for (let pass = 0; pass < 2; pass++) {
-    let cumulative = 0;
-    let sumUs = 0;
-    for (let i = lo; i < length; i++) {
-      const c = b.getCountAtIndex(i);
-      if (c === 0) continue;
-      let bucket = (i >> halfMagnitude) - 1;
-      let sub = (i & (half - 1)) + half;
-      if (bucket < 0) {
-        sub -= half;
-        bucket = 0;
-      }
-      const width = 2 ** (bucket + unit);
-      const median = sub * width + Math.floor(width / 2);
-      if (pass === 0) sumUs += median * c;
-      else {
-        const deviation = median - meanUs;
-        deviationTotal += deviation * deviation * c;
-      }
-      cumulative += c;
-      if (cumulative >= total) break;
+  let cumulative = 0;
+  for (let i = lo; i < length; i++) {
+    const c = b.getCountAtIndex(i);
+    if (c === 0) continue;
+    let bucket = (i >> halfMagnitude) - 1;
+    let sub = (i & (half - 1)) + half;
+    if (bucket < 0) {
+      sub -= half;
+      bucket = 0;
     }
-    if (pass === 0) meanUs = sumUs / total;
+    const width = 2 ** (bucket + unit);
+    visit(sub * width, width, c, i);
+    cumulative += c;
+    // Every value counted: nothing further to find.
+    if (cumulative >= total) return;
   }
-  return Math.sqrt(deviationTotal / total);
 }
 
 /**
@@ -174,38 +189,16 @@ function walk(
   const windowTotal = window === undefined ? 0 : total - window.total;
   const recent = window !== undefined && windowTotal > 0 ? windowPercentiles.map(() => 0) : undefined;
   if (total === 0) return { summary: summaryOf(0, 0, quantiles), quantiles, recent };
-  const b = h as unknown as Buckets;
   const targets = targetsOf(percentiles, total);
   const order = orderOf(targets);
   const wTargets = recent ? targetsOf(windowPercentiles, windowTotal) : [];
   const wOrder = orderOf(wTargets);
-  const length = b.countsArrayLength;
-  // A recorded 0 sits in bucket 0, below minNonZeroValue.
-  const lo =
-    b.getCountAtIndex(0) > 0 || b.minNonZeroValue >= Number.MAX_SAFE_INTEGER
-      ? 0
-      : Math.min(Math.max(b.countsArrayIndex(b.minNonZeroValue), 0), length - 1);
-  const half = b.subBucketHalfCount;
-  const halfMagnitude = b.subBucketHalfCountMagnitude;
-  const unit = b.unitMagnitude;
   let next = 0;
   let wNext = 0;
   let cumulative = 0;
   let wCumulative = 0;
   let sumUs = 0;
-  for (let i = lo; i < length; i++) {
-    const c = b.getCountAtIndex(i);
-    if (c === 0) continue;
-    // hdr-histogram-js valueFromIndex / sizeOfEquivalentValueRange, inlined: index → bucket and
-    // sub-bucket; the bucket's values are `sub × width` … `sub × width + width − 1`.
-    let bucket = (i >> halfMagnitude) - 1;
-    let sub = (i & (half - 1)) + half;
-    if (bucket < 0) {
-      sub -= half;
-      bucket = 0;
-    }
-    const width = 2 ** (bucket + unit);
-    const lowest = sub * width;
+  forEachBucket(h, (lowest, width, c, i) => {
     const highest = lowest + width - 1;
     cumulative += c;
     // medianEquivalentValue: the middle of the bucket (rounded down), as hdr-histogram-js' mean.
@@ -227,9 +220,7 @@ function walk(
         }
       }
     }
-    // Every value counted: nothing further to find.
-    if (cumulative >= total) break;
-  }
+  });
   if (window !== undefined) window.total = total;
   return { summary: summaryOf(total, sumUs, quantiles), quantiles, recent };
 }
