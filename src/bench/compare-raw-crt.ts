@@ -7,6 +7,7 @@
  */
 import { auth, io, iot, mqtt5 } from "aws-iot-device-sdk-v2";
 import { type PublisherStep, publisherMain } from "./compare-publisher.js";
+import { connectCrtClient } from "./crt-connect.js";
 import { assumeEmulatorRole } from "./emulator-process.js";
 
 async function baseConfig(step: PublisherStep): Promise<mqtt5.Mqtt5ClientConfig> {
@@ -65,29 +66,7 @@ publisherMain(async (step) => {
   const base = await baseConfig(step);
   return {
     connect(_index, clientId) {
-      const client = new mqtt5.Mqtt5Client({
-        ...base,
-        connectProperties: { keepAliveIntervalSeconds: 300, ...base.connectProperties, clientId },
-      });
-      return new Promise<mqtt5.Mqtt5Client | undefined>((resolve) => {
-        const timer = setTimeout(() => done(false), step.connectTimeoutMs);
-        const done = (ok: boolean) => {
-          clearTimeout(timer);
-          client.off("connectionSuccess", onOk);
-          client.off("connectionFailure", onFail);
-          if (ok) resolve(client);
-          else {
-            client.stop();
-            client.close();
-            resolve(undefined);
-          }
-        };
-        const onOk = () => done(true);
-        const onFail = () => done(false);
-        client.on("connectionSuccess", onOk);
-        client.on("connectionFailure", onFail);
-        client.start();
-      });
+      return connectCrtClient(base, clientId, step.connectTimeoutMs);
     },
     async publish(client, topic, payload) {
       const ack = await client.publish({ topicName: topic, qos: mqtt5.QoS.AtLeastOnce, payload });

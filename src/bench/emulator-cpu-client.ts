@@ -13,6 +13,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { auth, io, iot, mqtt5 } from "aws-iot-device-sdk-v2";
 import type { EmulatorInfo } from "../emulator/index.js";
+import { connectCrtClient } from "./crt-connect.js";
 import { assumeEmulatorRole } from "./emulator-process.js";
 
 export const CLIENT_STEP_ENV = "IOTLOAD_BENCH_EMUCPU_STEP";
@@ -75,29 +76,7 @@ async function baseConfig(step: ClosedLoopStep): Promise<mqtt5.Mqtt5ClientConfig
 }
 
 function connect(base: mqtt5.Mqtt5ClientConfig, clientId: string): Promise<mqtt5.Mqtt5Client | undefined> {
-  const client = new mqtt5.Mqtt5Client({
-    ...base,
-    connectProperties: { keepAliveIntervalSeconds: 300, ...base.connectProperties, clientId },
-  });
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => done(false), 60_000);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      client.off("connectionSuccess", onOk);
-      client.off("connectionFailure", onFail);
-      if (ok) resolve(client);
-      else {
-        client.stop();
-        client.close();
-        resolve(undefined);
-      }
-    };
-    const onOk = () => done(true);
-    const onFail = () => done(false);
-    client.on("connectionSuccess", onOk);
-    client.on("connectionFailure", onFail);
-    client.start();
-  });
+  return connectCrtClient(base, clientId, 60_000);
 }
 
 async function main(): Promise<void> {
