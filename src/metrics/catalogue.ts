@@ -534,6 +534,12 @@ export const METRICS = {
     unit: "count",
     description: "Devices that could not connect again (the reason is in reconnect.failures).",
   },
+  "churn.notBack": {
+    kind: "counter",
+    unit: "count",
+    description:
+      "Devices a wave took away that were not back when the run ended (the stop grace ran out before they reconnected).",
+  },
   "churn.rampedDown": {
     kind: "counter",
     unit: "count",

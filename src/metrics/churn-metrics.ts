@@ -16,6 +16,8 @@ export const CHURN_COUNTERS = {
   reconnected: "churn.reconnected",
   /** Devices that could not connect again (the reason is in reconnect.failures). */
   reconnectFailed: "churn.reconnectFailed",
+  /** Devices a wave took away that were not back when the run ended (the stop grace ran out). */
+  notBack: "churn.notBack",
   /** Devices a connection phase took offline (ramping down). */
   rampedDown: "churn.rampedDown",
   /** Devices a connection phase brought back (ramping up). */

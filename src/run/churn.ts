@@ -26,6 +26,8 @@ export class ChurnRun implements Closeable {
   #startMs: number | undefined;
   #stopped = false;
   #closed = false;
+  /** Devices a wave took away whose return has not ended (reconnected or failed) yet. */
+  #away = 0;
 
   static forPlan(plan: { churn?: ChurnPlan }, fleet: Fleet, recorder: Recorder): ChurnRun | undefined {
     return plan.churn === undefined ? undefined : new ChurnRun(plan.churn, fleet, recorder);
@@ -61,6 +63,8 @@ export class ChurnRun implements Closeable {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopped = true;
+    // Every device a wave took away ends reconnected, failed, or away when the run ended.
+    if (this.#away > 0) this.#rec.count(C.notBack, this.#away);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
   }
@@ -142,10 +146,15 @@ export class ChurnRun implements Closeable {
         this.#rec.count(C.notConnected);
         return;
       }
+      this.#away++;
       await new Promise<void>((resolve) => this.#later(this.#plan.offlineMs, resolve));
       if (this.#closed) return;
       const t0 = performance.now();
-      if (await this.#fleet.bringOnline(index)) {
+      const ok = await this.#fleet.bringOnline(index);
+      // Closed meanwhile: close() has counted it as not back.
+      if (this.#closed) return;
+      this.#away--;
+      if (ok) {
         this.#rec.count(C.reconnected);
         this.#rec.latency("churnReconnect", performance.now() - t0);
       } else this.#rec.count(C.reconnectFailed);

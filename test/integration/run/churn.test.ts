@@ -70,6 +70,7 @@ describe("churn: a reconnect storm driven by the client", () => {
     expect(left + other(r, "churn.notConnected")).toBe(20);
     expect(left).toBeGreaterThanOrEqual(10);
     expect(other(r, "churn.reconnected")).toBe(left);
+    expect(other(r, "churn.notBack")).toBe(0);
     expect(r.counts.reconnects.churn).toBe(left);
     expect(r.counts.reconnect).toEqual({ attempts: left, successes: left, failures: {} });
     expect(r.latency.churnReconnect.count).toBe(left);
@@ -100,7 +101,11 @@ describe("churn: a reconnect storm driven by the client", () => {
 
   it("without persistent sessions the commands sent to absent devices are lost (the control)", async () => {
     const r = await storm(false, "storm-c", "1500ms");
-    expect(other(r, "churn.reconnected")).toBe(other(r, "disconnects.churn"));
+    // Its grace is 1 s (lost commands are never answered): on a loaded machine a device of the last
+    // wave may not be back by then — each one is counted either way.
+    expect(
+      other(r, "churn.reconnected") + other(r, "churn.reconnectFailed") + other(r, "churn.notBack"),
+    ).toBe(other(r, "disconnects.churn"));
     expect(other(r, "commands.lost")).toBeGreaterThan(0);
     expect(other(r, "commands.delivered") + other(r, "commands.lost")).toBe(other(r, "commands.sent"));
   });
