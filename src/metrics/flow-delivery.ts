@@ -12,6 +12,7 @@ import {
   type LatencySummary,
   summarize,
 } from "./histograms.js";
+import { LatencyAccumulator } from "./latency-accumulator.js";
 
 export interface FlowDeliverySnapshot {
   /** First receipts of the flow's messages (per receiver, as counts.received). */
@@ -24,6 +25,8 @@ export class FlowDeliveries {
   readonly #received: Float64Array;
   readonly #clamped: Float64Array;
   readonly #hist: Histogram[];
+  /** Per flow, created on its first receipt: values not yet added into its histogram. */
+  readonly #pending: (LatencyAccumulator | undefined)[] = [];
 
   constructor(flows: number) {
     this.#received = new Float64Array(flows);
@@ -33,19 +36,22 @@ export class FlowDeliveries {
 
   /** A first receipt of a message of `flow`; flows the run did not define are ignored. */
   record(flow: number, correctedMs: number): void {
-    const h = this.#hist[flow];
-    if (h === undefined) return;
+    if (this.#hist[flow] === undefined) return;
     this.#received[flow] = (this.#received[flow] as number) + 1;
     let us = Math.round(correctedMs * 1000);
     if (!(us >= 0 && us <= HISTOGRAM_HIGHEST_US)) {
       us = us > HISTOGRAM_HIGHEST_US ? HISTOGRAM_HIGHEST_US : 0;
       this.#clamped[flow] = (this.#clamped[flow] as number) + 1;
     }
-    h.recordValue(us);
+    // Bucketed once, as the recorder's latencies (latency-accumulator.ts); added into the histogram
+    // at snapshot — not hdr-histogram-js' recordValue per message on the subscriber's path.
+    const acc = (this.#pending[flow] ??= new LatencyAccumulator());
+    acc.record(us);
   }
 
   snapshot(flow: number): FlowDeliverySnapshot {
     const h = this.#hist[flow] ?? createHistogram();
+    this.#pending[flow]?.drainInto([h]);
     return {
       received: this.#received[flow] ?? 0,
       delivery: { ...summarize(h), encoded: encodeHistogram(h), clamped: this.#clamped[flow] ?? 0 },

@@ -4,18 +4,14 @@
  * quotas.ts, run once per flow, their findings pointing at `publish[i]`), and the rates of all flows
  * together against the per-connection and per-account quotas.
  */
+
+import type { QuotaFinding } from "./quotas.js";
 import { payloadRendererOf, scenarioBounds } from "./render.js";
 import type { Scenario } from "./schema.js";
 import { flowPhases, peakRate, type ScenarioFlow, scenarioFlows } from "./schema-flows.js";
 
-interface Finding {
-  severity: "error" | "warning";
-  path: (string | number)[];
-  message: string;
-  got?: string;
-  allowed?: string;
-  quota: string;
-}
+// Type only: quotas.ts imports this module at run time, not the other way round.
+type Finding = QuotaFinding;
 
 /** The scenario as if `flow` were its only publish stream. */
 function flowView(s: Scenario, flow: ScenarioFlow): Scenario {
