@@ -45,7 +45,11 @@ export class FlowDeliveries {
     }
     // Bucketed once, as the recorder's latencies (latency-accumulator.ts); added into the histogram
     // at snapshot — not hdr-histogram-js' recordValue per message on the subscriber's path.
-    const acc = (this.#pending[flow] ??= new LatencyAccumulator());
+    let acc = this.#pending[flow];
+    if (acc === undefined) {
+      acc = new LatencyAccumulator();
+      this.#pending[flow] = acc;
+    }
     acc.record(us);
   }
 
