@@ -35,7 +35,12 @@ interface Buckets {
   unitMagnitude: number;
   countsArrayIndex(value: number): number;
   getCountAtIndex(index: number): number;
+  /** The counts of a JS histogram (TypedArrayHistogram); absent in a WASM one. */
+  _counts?: ArrayLike<number>;
 }
+
+/** 2^k for every bucket's width (k < 64), without `2 **` per bucket. */
+const POW2 = Array.from({ length: 64 }, (_, k) => 2 ** k);
 
 const PERCENTILES = [
   ["min", 0],
@@ -198,29 +203,50 @@ function walk(
   let cumulative = 0;
   let wCumulative = 0;
   let sumUs = 0;
-  forEachBucket(h, (lowest, width, c, i) => {
-    const highest = lowest + width - 1;
+  // The loop of forEachBucket, inlined over the counts array: a walk is paid per changed histogram
+  // per scrape / push, and a callback per bucket (plus `2 **` per bucket) made it ~3× slower.
+  const b = h as unknown as Buckets;
+  const length = b.countsArrayLength;
+  const counts = b._counts;
+  const lo =
+    b.getCountAtIndex(0) > 0 || b.minNonZeroValue >= Number.MAX_SAFE_INTEGER
+      ? 0
+      : Math.min(Math.max(b.countsArrayIndex(b.minNonZeroValue), 0), length - 1);
+  const half = b.subBucketHalfCount;
+  const halfMagnitude = b.subBucketHalfCountMagnitude;
+  const unit = b.unitMagnitude;
+  for (let i = lo; i < length && cumulative < total; i++) {
+    const c = counts === undefined ? b.getCountAtIndex(i) : (counts[i] as number);
+    if (c === 0) continue;
+    let bucket = (i >> halfMagnitude) - 1;
+    let sub = (i & (half - 1)) + half;
+    if (bucket < 0) {
+      sub -= half;
+      bucket = 0;
+    }
+    const width = POW2[bucket + unit] as number;
+    const lowest = sub * width;
     cumulative += c;
     // medianEquivalentValue: the middle of the bucket (rounded down), as hdr-histogram-js' mean.
     sumUs += (lowest + Math.floor(width / 2)) * c;
     while (next < order.length && cumulative >= (targets[order[next] ?? 0] ?? 0)) {
       const k = order[next] ?? 0;
-      quantiles[k] = (percentiles[k] === 0 ? lowest : highest) / 1000;
+      quantiles[k] = (percentiles[k] === 0 ? lowest : lowest + width - 1) / 1000;
       next++;
     }
     if (seen !== undefined) {
-      const d = c - (seen[i] ?? 0);
+      const d = c - (seen[i] as number);
       if (d > 0) {
         seen[i] = c;
         wCumulative += d;
         while (recent && wNext < wOrder.length && wCumulative >= (wTargets[wOrder[wNext] ?? 0] ?? 0)) {
           const k = wOrder[wNext] ?? 0;
-          recent[k] = (windowPercentiles[k] === 0 ? lowest : highest) / 1000;
+          recent[k] = (windowPercentiles[k] === 0 ? lowest : lowest + width - 1) / 1000;
           wNext++;
         }
       }
     }
-  });
+  }
   if (window !== undefined) window.total = total;
   return { summary: summaryOf(total, sumUs, quantiles), quantiles, recent };
 }
