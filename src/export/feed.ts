@@ -133,9 +133,10 @@ export class FeedReader {
     this.#windows = new Map();
     this.#recent = new Map();
     const sources = this.#feed.sources.map((s) => this.#sourceNow(s, recent));
+    const feed = this.#feed;
     const out: FamilySamples[] = [];
-    for (const f of this.#feed.families)
-      out.push(Object.assign({ samples: samplesOf(f, sources, gauges) }, f));
+    for (const f of feed.families)
+      out.push(Object.assign({ samples: samplesOf(feed, f, sources, gauges) }, f));
     return out;
   }
 
@@ -170,14 +171,14 @@ export class FeedReader {
         latency.set(metric, { summary, recent: values });
       }
     }
-    const base: Record<string, string> = { ...s.labels };
+    const base = feed.labelsOf(key, s.labels);
     const flows = (s.metrics.flows ?? []).map((flow, i) => {
       const fl = new Map<string, LiveLatencySummary>();
       const hs = s.state?.flows[i]?.latency;
       if (hs !== undefined) {
         for (const [m, h] of Object.entries(hs)) if (h) fl.set(m, feed.summaryOf(h));
       } else for (const [m, l] of Object.entries(flow.latency ?? {})) fl.set(m, l);
-      return { labels: { ...base, [FLOW_LABEL]: flow.name }, flow, latency: fl };
+      return { labels: feed.withLabel(base, FLOW_LABEL, flow.name), flow, latency: fl };
     });
     return { base, key, metrics: s.metrics, counters: feed.countersOf(base, s.metrics), latency, flows };
   }
@@ -196,6 +197,10 @@ export class ExportFeed {
   readonly perInterval: ReadonlySet<string>;
   /** Recorded counter key → catalogue name and labels (keys repeat every collection). */
   readonly #splits = new Map<string, { name: string; labels: Record<string, string> } | null>();
+  /** Per source key: its base label set, the same object while the labels stay the same. */
+  readonly #bases = new Map<string, Record<string, string>>();
+  /** Label sets derived from a label set (one more label), the same object every collection. */
+  readonly #derived = new WeakMap<Record<string, string>, Map<string, Record<string, string>>>();
   /** Whole-run summaries of in-process histograms by their count (a histogram only grows). */
   readonly #summaries = new WeakMap<Histogram, LiveLatencySummary>();
 
@@ -260,6 +265,53 @@ export class ExportFeed {
     }
   }
 
+  /**
+   * @internal A source's labels as one object that stays the same from collection to collection, so
+   * renderers can keep what they derive from it (the Prometheus label text) by identity.
+   */
+  labelsOf(key: string, labels: Readonly<Record<string, string>>): Record<string, string> {
+    const known = this.#bases.get(key);
+    if (known !== undefined && sameLabels(known, labels)) return known;
+    const fresh = { ...labels };
+    this.#bases.set(key, fresh);
+    return fresh;
+  }
+
+  /** @internal `{ ...labels, [name]: value }`, the same object each time it is asked for. */
+  withLabel(labels: Record<string, string>, name: string, value: string): Record<string, string> {
+    let byKey = this.#derived.get(labels);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.#derived.set(labels, byKey);
+    }
+    const k = `${name}\u0000${value}`;
+    let out = byKey.get(k);
+    if (out === undefined) {
+      out = { ...labels, [name]: value };
+      byKey.set(k, out);
+    }
+    return out;
+  }
+
+  /** @internal `{ ...labels, ...extra }` for a counter's key, the same object each time. */
+  withLabels(
+    labels: Record<string, string>,
+    key: string,
+    extra: Record<string, string>,
+  ): Record<string, string> {
+    let byKey = this.#derived.get(labels);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.#derived.set(labels, byKey);
+    }
+    let out = byKey.get(key);
+    if (out === undefined) {
+      out = { ...labels, ...extra };
+      byKey.set(key, out);
+    }
+    return out;
+  }
+
   /** @internal The whole-run summary of an in-process histogram, walked once per new count. */
   summaryOf(h: Histogram): LiveLatencySummary {
     const cached = this.#summaries.get(h);
@@ -280,7 +332,7 @@ export class ExportFeed {
       }
       if (split === null) continue;
       const value = m.counters[key] ?? 0;
-      const labels = Object.keys(split.labels).length === 0 ? base : { ...base, ...split.labels };
+      const labels = Object.keys(split.labels).length === 0 ? base : this.withLabels(base, key, split.labels);
       const list = out.get(split.name);
       if (list === undefined) out.set(split.name, [{ labels, value }]);
       else list.push({ labels, value });
@@ -294,14 +346,28 @@ function seconds(ms: number): number {
   return Math.round(ms * 1000) / 1e6;
 }
 
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  let n = 0;
+  for (const k in b) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  return Object.keys(a).length === n;
+}
+
 function sourceKey(labels: SourceLabels): string {
   return `${labels.shard}/${labels.worker}`;
 }
 
-function summarySamples(out: Sample[], labels: Record<string, string>, l: LiveLatencySummary): void {
+function summarySamples(
+  feed: ExportFeed,
+  out: Sample[],
+  labels: Record<string, string>,
+  l: LiveLatencySummary,
+): void {
   if (l.count > 0)
     for (const { q, field } of QUANTILES)
-      out.push({ labels: { ...labels, quantile: q }, value: seconds(l[field]) });
+      out.push({ labels: feed.withLabel(labels, "quantile", q), value: seconds(l[field]) });
   // A latency nothing was recorded into: `_sum` / `_count` 0 for Prometheus, nothing for OTLP.
   const unset = l.count === 0 ? ({ recorded: false } as const) : {};
   out.push({ labels, value: seconds(l.mean * l.count), suffix: "_sum", ...unset });
@@ -309,6 +375,7 @@ function summarySamples(out: Sample[], labels: Record<string, string>, l: LiveLa
 }
 
 function samplesOf(
+  feed: ExportFeed,
   f: MetricFamily,
   sources: readonly SourceNow[],
   gauges: ReadonlyMap<string, Window>,
@@ -338,10 +405,10 @@ function samplesOf(
       }
       case "summary": {
         const l = s.latency.get(f.metric);
-        if (l !== undefined) summarySamples(out, s.base, l.summary);
+        if (l !== undefined) summarySamples(feed, out, s.base, l.summary);
         for (const fl of s.flows) {
           const fs = fl.latency.get(f.metric);
-          if (fs !== undefined) summarySamples(out, fl.labels, fs);
+          if (fs !== undefined) summarySamples(feed, out, fl.labels, fs);
         }
         break;
       }
@@ -350,7 +417,7 @@ function samplesOf(
         if (values === undefined) break;
         for (let i = 0; i < values.length; i++)
           out.push({
-            labels: { ...s.base, quantile: RECENT_LABELS[i] ?? "" },
+            labels: feed.withLabel(s.base, "quantile", RECENT_LABELS[i] ?? ""),
             value: seconds(values[i] ?? 0),
           });
         break;

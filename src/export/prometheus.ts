@@ -44,7 +44,7 @@ function valueText(v: number): string {
   return String(v);
 }
 
-/** Label sets repeat across families (a source's labels): formatted once per scrape. */
+/** Label sets repeat across families and collections: each formatted once. */
 function labelText(labels: Record<string, string>, cache: WeakMap<object, string>): string {
   const cached = cache.get(labels);
   if (cached !== undefined) return cached;
@@ -55,9 +55,17 @@ function labelText(labels: Record<string, string>, cache: WeakMap<object, string
   return text;
 }
 
-/** The exposition text of a collection; HELP / TYPE lines computed once per family and kept. */
-export function renderText(families: readonly FamilySamples[], headers: Map<string, string>): string {
-  const cache = new WeakMap<object, string>();
+/**
+ * The exposition text of a collection; HELP / TYPE lines computed once per family and kept, and each
+ * label set's text kept by identity in `labelTexts` (the feed hands out the same label objects every
+ * collection, ./feed.ts `labelsOf` / `withLabel`).
+ */
+export function renderText(
+  families: readonly FamilySamples[],
+  headers: Map<string, string>,
+  labelTexts: WeakMap<object, string> = new WeakMap(),
+): string {
+  const cache = labelTexts;
   const parts: string[] = [];
   for (const f of families) {
     let header = headers.get(f.name);
@@ -86,6 +94,7 @@ export class PrometheusExporter {
   static async create(o: PrometheusOptions): Promise<PrometheusExporter> {
     const reader: FeedReader = o.feed.reader();
     const headers = new Map<string, string>();
+    const labelTexts = new WeakMap<object, string>();
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const path = (req.url ?? "/").split("?")[0];
       if (req.method !== "GET" || path !== "/metrics") {
@@ -94,7 +103,7 @@ export class PrometheusExporter {
       }
       let text: string;
       try {
-        text = renderText(reader.collect(), headers);
+        text = renderText(reader.collect(), headers, labelTexts);
       } catch (error) {
         // A bug in collecting must not take the run down: the scraper sees it as a failed scrape.
         res.writeHead(500, { "content-type": "text/plain" }).end(`iotload: ${String(error)}\n`);

@@ -283,6 +283,32 @@ describe("OTLP/HTTP", () => {
     expect(points.some((p) => p.name === "iotload_lost_total")).toBe(false);
   });
 
+  it("pushes every interval while the run goes on, then the final values at close", async () => {
+    const receiver = await startOtlpReceiver();
+    const feed = new ExportFeed();
+    const r = recorded();
+    feed.update([{ labels: LABELS, metrics: liveMetricsOf(r) }]);
+    const otlp = new OtlpExporter({ feed, url: receiver.url, intervalMs: 50 });
+    onTestFinished(() => otlp.close());
+    // Bounded wait for two periodic pushes (no wall-clock assertion: only that they come).
+    for (let i = 0; i < 100 && receiver.bodies.length < 2; i++)
+      await new Promise((res) => setTimeout(res, 20));
+    expect(receiver.bodies.length).toBeGreaterThanOrEqual(2);
+    r.count("published", 7);
+    feed.update([{ labels: LABELS, metrics: liveMetricsOf(r) }]);
+    await otlp.close();
+    const pushes = receiver.bodies.length;
+    await new Promise((res) => setTimeout(res, 120));
+    // Closed: the timer is stopped, and the last body holds the final count.
+    expect(receiver.bodies.length).toBe(pushes);
+    const last = receiver.bodies.at(-1);
+    const published = last?.resourceMetrics[0]?.scopeMetrics[0]?.metrics.find(
+      (m) => m.name === "iotload_published_total",
+    );
+    expect(published?.sum?.dataPoints[0]?.asDouble).toBe(107);
+    expect(published?.sum).toMatchObject({ isMonotonic: true, aggregationTemporality: 2 });
+  });
+
   it("says once that the collector is unreachable, and still closes", async () => {
     const receiver = await startOtlpReceiver();
     const errors: string[] = [];
