@@ -45,10 +45,13 @@ const GENERATOR_GAUGES: readonly [GaugeName, keyof IntervalGenerator][] = [
   ["generator.eventLoopDelayMax", "eventLoopDelayMaxMs"],
 ];
 
-export function liveMetricsOf(recorder: Recorder, withLatency = true): LiveMetrics {
+export function liveMetricsOf(
+  recorder: Recorder,
+  withLatency = true,
+  state: LiveRecorderState = recorder.liveState(),
+): LiveMetrics {
   const view = recorder.liveView(withLatency);
   const lows: Record<string, number> = {};
-  const state = recorder.liveState();
   const flows =
     state.flows.length === 0
       ? undefined
@@ -83,5 +86,6 @@ export function liveMetricsOf(recorder: Recorder, withLatency = true): LiveMetri
  * histograms by reference, which the exporters walk themselves when they collect (src/export/feed.ts).
  */
 export function liveSourceOf(recorder: Recorder): { metrics: LiveMetrics; state: LiveRecorderState } {
-  return { metrics: liveMetricsOf(recorder, false), state: recorder.liveState() };
+  const state = recorder.liveState();
+  return { metrics: liveMetricsOf(recorder, false, state), state };
 }
