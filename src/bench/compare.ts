@@ -41,7 +41,12 @@ import {
   SYSTEMS,
   type SystemName,
 } from "./compare-systems.js";
-import { DEFAULT_CONNECT_GATE, formatConnectTable, runConnectCompare } from "./connect-compare.js";
+import {
+  DEFAULT_CONNECT_GATE,
+  DEFAULT_HOLD_SECONDS,
+  formatConnectTable,
+  runConnectCompare,
+} from "./connect-compare.js";
 import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
 import { runRecorderBench } from "./recorder.js";
@@ -311,7 +316,7 @@ async function main(): Promise<void> {
       devices: [1000, 5000],
       rounds: o.connectRounds,
       gate: DEFAULT_CONNECT_GATE,
-      holdSeconds: 3,
+      holdSeconds: DEFAULT_HOLD_SECONDS,
       write: (line) => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(`${formatConnectTable(connects)}\n`);

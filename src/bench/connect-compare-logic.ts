@@ -48,6 +48,8 @@ export interface ConnectMeasurement extends ConnectRun {
   /** The target's CPU while this run connected, % of one core; null when unknown. */
   targetPercent: number | null;
   load1: number;
+  /** The child process from spawn to exit (startup, connect, GCs, hold, close), s. */
+  wallSec: number;
   error?: string;
 }
 
