@@ -307,7 +307,7 @@ async function main(): Promise<void> {
   const extras: Record<string, unknown> = {};
   if (o.extras) {
     process.stdout.write(
-      "\nextras: memory per idle device (bench:memory), connect rate, recording cost (bench)\n",
+      "\nextras: connects/s and memory per idle device, iotload (bench:memory) beside raw aws-crt (raw-connect.ts), same gate; recording cost (bench)\n",
     );
     // Memory per idle device and connects/s at 1,000 and 5,000 devices, iotload beside raw aws-crt
     // through the same connect gate on the same targets (connect-compare.ts).
@@ -317,6 +317,7 @@ async function main(): Promise<void> {
       rounds: o.connectRounds,
       gate: DEFAULT_CONNECT_GATE,
       holdSeconds: DEFAULT_HOLD_SECONDS,
+      cpuProfDir: o.cpuProf,
       write: (line) => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(`${formatConnectTable(connects)}\n`);

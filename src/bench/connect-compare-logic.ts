@@ -45,6 +45,8 @@ export interface ConnectMeasurement extends ConnectRun {
   crtPercent: number | null;
   /** JS thread CPU per connected device, µs. */
   jsUsPerConnect: number | null;
+  /** The whole generator process's CPU per connected device, µs (every thread: less load-dependent than connects/s). */
+  cpuUsPerConnect: number | null;
   /** The target's CPU while this run connected, % of one core; null when unknown. */
   targetPercent: number | null;
   load1: number;
@@ -68,6 +70,7 @@ export interface SystemSummary {
   jsPercent: number | null;
   crtPercent: number | null;
   jsUsPerConnect: number | null;
+  cpuUsPerConnect: number | null;
   targetPercent: number | null;
 }
 
@@ -97,6 +100,7 @@ function summarizeSystem(ms: readonly ConnectMeasurement[]): SystemSummary {
     jsPercent: medianOf(ok, (m) => m.jsPercent),
     crtPercent: medianOf(ok, (m) => m.crtPercent),
     jsUsPerConnect: medianOf(ok, (m) => m.jsUsPerConnect),
+    cpuUsPerConnect: medianOf(ok, (m) => m.cpuUsPerConnect),
     targetPercent: medianOf(ok, (m) => m.targetPercent),
   };
 }
@@ -122,7 +126,7 @@ export function summarizeConnects(ms: readonly ConnectMeasurement[]): ConnectSum
 
 const num = (n: number | null, digits = 0) => (n === null ? "–" : n.toFixed(digits));
 
-export const CONNECT_TABLE_HEADER = `${"target".padEnd(10)} ${"devs".padStart(6)} ${"iotload/s".padStart(15)} ${"raw/s".padStart(15)} ${"ratio".padStart(13)} ${"KiB/dev".padStart(13)} ${"JS %".padStart(9)} ${"JS µs/conn".padStart(13)} ${"crt %".padStart(9)} ${"tgt %".padStart(9)}`;
+export const CONNECT_TABLE_HEADER = `${"target".padEnd(10)} ${"devs".padStart(6)} ${"iotload/s".padStart(15)} ${"raw/s".padStart(15)} ${"ratio".padStart(13)} ${"KiB/dev".padStart(13)} ${"JS %".padStart(9)} ${"JS µs/conn".padStart(13)} ${"CPU µs/conn".padStart(13)} ${"crt %".padStart(9)} ${"tgt %".padStart(9)}`;
 
 /**
  * One table row: each pair is iotload | raw. Connects/s and the ratio are "median (best)"; the other
@@ -145,6 +149,7 @@ export function connectTableRow(s: ConnectSummary): string {
     pair(s.iotload.perDeviceKiB, s.raw.perDeviceKiB, 1).padStart(13),
     pair(s.iotload.jsPercent, s.raw.jsPercent).padStart(9),
     pair(s.iotload.jsUsPerConnect, s.raw.jsUsPerConnect).padStart(13),
+    pair(s.iotload.cpuUsPerConnect, s.raw.cpuUsPerConnect).padStart(13),
     pair(s.iotload.crtPercent, s.raw.crtPercent).padStart(9),
     pair(s.iotload.targetPercent, s.raw.targetPercent).padStart(9),
   ].join(" ");

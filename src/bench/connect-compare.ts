@@ -10,9 +10,12 @@
  *
  * Targets: the emulator in its own process (SigV4 WSS, throttle off) and, when mosquitto is on PATH,
  * a mosquitto MQTTS listener (compare-mosquitto.ts); each is started once for all its runs. Also
- * `npm run bench:connect-compare` (the extra alone; flags below).
+ * `npm run bench:connect-compare` (the extra alone): --targets emulator,mosquitto --devices 1000,5000
+ * --rounds 2 --connect-rate 5000 --concurrency 100 --hold-seconds 1 --cpu-prof DIR (summarize with
+ * `node dist/bench/cpu-profile.js FILE… --all`).
  */
 import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -41,6 +44,8 @@ export interface ConnectCompareOptions {
   /** bench:memory's gate (compare.ts always ran it with --connect-rate 5000 and the scenario's 100 in flight). */
   gate: { ratePerSecond: number; concurrency: number };
   holdSeconds: number;
+  /** Write a V8 CPU profile of every child here, `connect-<target>-<devices>-<system>-<round>.cpuprofile`. */
+  cpuProfDir?: string | undefined;
   /** Progress lines (one per run). */
   write: (line: string) => void;
 }
@@ -72,7 +77,16 @@ interface OneTarget {
 
 function runChild(run: ConnectRun, t: OneTarget, o: ConnectCompareOptions): Promise<ConnectMeasurement> {
   const script = path.join(DIST, run.system === "iotload" ? "memory.js" : "raw-connect.js");
+  const prof =
+    o.cpuProfDir === undefined
+      ? []
+      : [
+          "--cpu-prof",
+          `--cpu-prof-dir=${o.cpuProfDir}`,
+          `--cpu-prof-name=connect-${run.target}-${run.devices}-${run.system}-${run.round + 1}.cpuprofile`,
+        ];
   const args = [
+    ...prof,
     "--expose-gc",
     script,
     "--devices",
@@ -121,6 +135,7 @@ function runChild(run: ConnectRun, t: OneTarget, o: ConnectCompareOptions): Prom
           jsPercent: null,
           crtPercent: null,
           jsUsPerConnect: null,
+          cpuUsPerConnect: null,
           targetPercent: null,
           error: `exit ${code}: ${why}`,
         });
@@ -137,6 +152,7 @@ function runChild(run: ConnectRun, t: OneTarget, o: ConnectCompareOptions): Prom
         jsPercent: th?.jsPercent ?? null,
         crtPercent: th?.crtPercent ?? null,
         jsUsPerConnect: th && r.connected > 0 ? (th.jsMs * 1000) / r.connected : null,
+        cpuUsPerConnect: th && r.connected > 0 ? (th.allMs * 1000) / r.connected : null,
         targetPercent: tgt?.allPercent ?? null,
       });
     });
@@ -151,6 +167,7 @@ function runLine(m: ConnectMeasurement): string {
   return (
     `  ${m.target} ${m.devices} ${m.system.padEnd(7)} round ${m.round + 1}: ${m.connected}/${m.devices} at ${m.connectsPerSecond.toFixed(0)}/s, ` +
     `${m.perDeviceKiB.toFixed(1)} KiB/device, JS ${fmt(m.jsPercent)} % (${fmt(m.jsUsPerConnect)} µs/connect), ` +
+    `process ${fmt(m.cpuUsPerConnect)} µs/connect, ` +
     `aws-crt ${fmt(m.crtPercent)} %, target ${fmt(m.targetPercent)} %, ${m.wallSec.toFixed(0)} s in all, load ${m.load1.toFixed(1)}`
   );
 }
@@ -159,6 +176,7 @@ function runLine(m: ConnectMeasurement): string {
 export async function runConnectCompare(o: ConnectCompareOptions): Promise<ConnectCompareReport> {
   const runs: ConnectMeasurement[] = [];
   const described: Record<string, string> = {};
+  if (o.cpuProfDir !== undefined) await mkdir(o.cpuProfDir, { recursive: true });
   for (const name of o.targets) {
     // One target at a time, closed before the next one starts.
     const stack = new CloseStack();
@@ -226,6 +244,7 @@ async function main(argv: string[]): Promise<void> {
       "connect-rate": { type: "string" },
       concurrency: { type: "string" },
       "hold-seconds": { type: "string" },
+      "cpu-prof": { type: "string" },
     },
     strict: true,
   });
@@ -249,6 +268,7 @@ async function main(argv: string[]): Promise<void> {
       concurrency: intFlag("concurrency", values.concurrency, DEFAULT_CONNECT_GATE.concurrency, 1, 5000),
     },
     holdSeconds: intFlag("hold-seconds", values["hold-seconds"], DEFAULT_HOLD_SECONDS, 0, 300),
+    cpuProfDir: values["cpu-prof"] === undefined ? undefined : path.resolve(values["cpu-prof"]),
     write: (line) => process.stdout.write(`${line}\n`),
   });
   process.stdout.write(

@@ -59,6 +59,7 @@ function run(
     jsPercent: 20,
     crtPercent: 30,
     jsUsPerConnect: 300,
+    cpuUsPerConnect: 700,
     targetPercent: 95,
     load1: 1,
     wallSec: 10,
