@@ -1,5 +1,5 @@
 /**
- * The benches' raw aws-crt MQTT 5 connect (compare-raw-crt.ts, emulator-cpu-client.ts): a client per
+ * The benches' raw aws-crt MQTT 5 connect (compare-raw-crt.ts, raw-connect.ts, emulator-cpu-client.ts): a client per
  * device from a shared base config, started, and resolved once it connects — or stopped, closed and
  * resolved `undefined` on a connection failure or after `timeoutMs`.
  */
