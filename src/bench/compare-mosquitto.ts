@@ -68,6 +68,8 @@ export interface MosquittoTarget {
   caPem: string;
   caFile: string;
   version: string;
+  /** The broker's process ID (benches sample its CPU over a window from /proc). */
+  pid: number;
   /** CPU time of the mosquitto process so far, µs (user + system). */
   cpuUs(): number;
   close(): Promise<void>;
@@ -138,6 +140,7 @@ export async function startMosquitto(binary: string): Promise<MosquittoTarget> {
       caPem: tls.caPem,
       caFile: files.ca,
       version,
+      pid,
       cpuUs() {
         // Fields after the command name: utime is the 14th field, stime the 15th (man 5 proc).
         const stat = readFileSync(`/proc/${pid}/stat`, "utf8");

@@ -12,24 +12,24 @@
  * The target's CPU per acknowledged message is measured on the reference publishers' steps (their
  * window holds the publishing alone).
  *
- * Then, unless --skip-extras: memory per idle device at 1,000 and 5,000 devices and the connect rate
- * at 5,000 (bench:memory, memory.ts), and ns per message of recording (bench, recorder.ts).
+ * Then, unless --skip-extras: connects/s and memory per idle device at 1,000 and 5,000 devices,
+ * iotload (bench:memory, memory.ts) beside bare aws-crt clients (raw-connect.ts) through the same
+ * connect gate on the same targets, alternated for --connect-rounds rounds (connect-compare.ts), and ns
+ * per message of recording (bench, recorder.ts).
  *
  * Output: a table on the terminal and reports/bench-<UTC time>.json with every step and the load
  * average. Flags: --targets emulator,mosquitto --devices 200[,1000,5000] --rates 2000,4000,…
  * --seconds 5 --payload 200 --systems iotload-1,iotload-all,raw-crt,mqttjs --p99-limit-ms 100
- * --min-acked-pct 98 --out-dir reports --emulator-cpu-prof DIR --skip-extras --all-rates (every rate for
+ * --min-acked-pct 98 --out-dir reports --emulator-cpu-prof DIR --skip-extras --connect-rounds 2 --all-rates (every rate for
  * every system, past its first failure: CPU per message at fixed rates; knees unchanged)
  * --cpu-prof DIR (a V8 CPU profile of every generator process, `<target>-<devices>-<system>-<rate>-<n>
  * .cpuprofile`; summarize with `node dist/bench/cpu-profile.js FILE…`).
  * Each step's generator threads (JS, aws-crt) are sampled from /proc from its first due time to its last PUBACK
  * (child-threads.ts), the same way for every system: CPU per message on each thread, beside the knee.
  */
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CloseStack } from "../lib/lifecycle.js";
 import { kneeRatio, type PassLimits, StepPlan, stepVerdict, workersScaling } from "./compare-logic.js";
@@ -41,6 +41,12 @@ import {
   SYSTEMS,
   type SystemName,
 } from "./compare-systems.js";
+import {
+  DEFAULT_CONNECT_GATE,
+  DEFAULT_HOLD_SECONDS,
+  formatConnectTable,
+  runConnectCompare,
+} from "./connect-compare.js";
 import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
 import { runRecorderBench } from "./recorder.js";
@@ -60,6 +66,8 @@ interface Options {
   extras: boolean;
   /** Run every rate for every system, past failures (CPU per message at fixed rates). */
   allRates: boolean;
+  /** Rounds of the connect extra (iotload and raw alternated in each). */
+  connectRounds: number;
 }
 
 // Starts low: on a shared 2-core machine under load the knees can be at a few thousand msg/s.
@@ -89,6 +97,7 @@ function parseOptions(argv: string[]): Options {
       "cpu-prof": { type: "string" },
       "skip-extras": { type: "boolean" },
       "all-rates": { type: "boolean" },
+      "connect-rounds": { type: "string" },
     },
     strict: true,
   });
@@ -118,6 +127,7 @@ function parseOptions(argv: string[]): Options {
     cpuProf: values["cpu-prof"] === undefined ? undefined : path.resolve(values["cpu-prof"]),
     extras: values["skip-extras"] !== true,
     allRates: values["all-rates"] === true,
+    connectRounds: intFlag("connect-rounds", values["connect-rounds"], 2, 1, 10),
   };
 }
 
@@ -150,63 +160,6 @@ function rowLine(r: Row): string {
 }
 
 const HEADER = `${"target".padEnd(10)} ${"devs".padStart(6)} ${"system".padEnd(12)} ${"rate/s".padStart(7)} ${"acked%".padStart(7)} ${"p99 ms".padStart(8)} ${"p99s ms".padStart(9)} ${"gen%".padStart(6)} ${"js%".padStart(5)} ${"crt%".padStart(5)} ${"js µs".padStart(6)} ${"crtµs".padStart(6)} ${"tgt µs".padStart(8)} ${"load".padStart(5)}   verdict`;
-
-interface MemoryExtra {
-  devices: number;
-  connected: number;
-  perDeviceKiB: number;
-  connectsPerSecond: number;
-}
-
-/** bench:memory (memory.ts) as a child: it needs --expose-gc and its own emulator. */
-function runMemoryBench(devices: number): Promise<MemoryExtra | { devices: number; error: string }> {
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "memory.js");
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [
-        "--expose-gc",
-        script,
-        "--devices",
-        String(devices),
-        "--connect-rate",
-        "5000",
-        "--hold-seconds",
-        "3",
-        "--json",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let err = "";
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString("utf8");
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      if (err.length < 8192) err += d.toString("utf8");
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      try {
-        const r = JSON.parse(out.trim().split("\n").slice(-1)[0] ?? "") as {
-          connected: number;
-          connectSeconds: number;
-          perDevice: { rss: number };
-        };
-        resolve({
-          devices,
-          connected: r.connected,
-          perDeviceKiB: r.perDevice.rss / 1024,
-          connectsPerSecond: r.connected / r.connectSeconds,
-        });
-      } catch {
-        // No JSON line: the bench failed; its exit code and stderr say why.
-        resolve({ devices, error: `exit ${code}: ${err.trim().split("\n").slice(-1)[0] ?? ""}` });
-      }
-    });
-  });
-}
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
@@ -354,23 +307,25 @@ async function main(): Promise<void> {
   const extras: Record<string, unknown> = {};
   if (o.extras) {
     process.stdout.write(
-      "\nextras: memory per idle device (bench:memory), connect rate, recording cost (bench)\n",
+      "\nextras: connects/s and memory per idle device, iotload (bench:memory) beside raw aws-crt (raw-connect.ts), same gate; recording cost (bench)\n",
     );
-    const memory = [];
-    for (const devices of [1000, 5000]) {
-      const m = await runMemoryBench(devices);
-      memory.push(m);
-      process.stdout.write(
-        "error" in m
-          ? `  memory at ${devices} devices: failed (${m.error})\n`
-          : `  ${m.connected}/${devices} idle devices: ${m.perDeviceKiB.toFixed(1)} KiB RSS per device, ${m.connectsPerSecond.toFixed(0)} connects/s\n`,
-      );
-    }
+    // Memory per idle device and connects/s at 1,000 and 5,000 devices, iotload beside raw aws-crt
+    // through the same connect gate on the same targets (connect-compare.ts).
+    const connects = await runConnectCompare({
+      targets: o.targets,
+      devices: [1000, 5000],
+      rounds: o.connectRounds,
+      gate: DEFAULT_CONNECT_GATE,
+      holdSeconds: DEFAULT_HOLD_SECONDS,
+      cpuProfDir: o.cpuProf,
+      write: (line) => process.stdout.write(`${line}\n`),
+    });
+    process.stdout.write(`${formatConnectTable(connects)}\n`);
     const rec = await runRecorderBench();
     process.stdout.write(
       `  recording: ${rec.nsPerMessage.toFixed(0)} ns/message (full path: 4 latencies + 3 counters)\n`,
     );
-    extras.memory = memory;
+    extras.connects = connects;
     extras.recorderNsPerMessage = rec.nsPerMessage;
   }
 

@@ -23,6 +23,11 @@ export class EmulatorChild {
     return this.#handle.info;
   }
 
+  /** The child's process ID (benches sample its threads from /proc). */
+  get pid(): number {
+    return this.#handle.pid;
+  }
+
   /** `throttle`/`region`: the emulator's AWS rate quotas; `cpuProfDir`: a CPU profile of the child. */
   static async create(
     cpuProfDir: string | undefined,

@@ -10,36 +10,44 @@
  * after connecting; the difference divided by the devices connected is the per-device cost. Peak RSS
  * (VmHWM) is read from /proc/self/status: a pod's memory limit must hold the connect phase too.
  *
- * Flags: --devices 5000 (1…20000) --protocol mqtt5|mqtt311 --connect-rate 400 --hold-seconds 10
- *        --json (one JSON line instead of the table). Bounded: connecting gives up after
- *        devices/connect-rate + 120 s; the whole bench after that plus the hold.
+ * The connect window (first connect start → last attempt settled) also gives the connect rate and the
+ * per-thread CPU while connecting; bench:raw-connect (raw-connect.ts) measures bare aws-crt clients the
+ * same way through the same connect gate, and bench:compare alternates the two (connect-compare.ts).
+ * bench:compare hands both the same target in IOTLOAD_BENCH_IDLE_TARGET (the emulator or a mosquitto
+ * listener); without it this bench starts its own emulator child.
+ *
+ * Flags: --devices 5000 (1…20000) --protocol mqtt5|mqtt311 --connect-rate 400 --concurrency 100
+ *        --hold-seconds 10 --json (one JSON line instead of the table). Bounded: connecting gives up
+ *        after devices/connect-rate + 120 s; the whole bench after that plus the hold.
  */
-import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { CloseStack } from "../lib/lifecycle.js";
+import { SecretRegistry } from "../lib/redact.js";
 import { Recorder } from "../metrics/index.js";
-import { assembleRun, emulatorAsTarget } from "../run/index.js";
+import { assembleRun, emulatorAsTarget, type OpenTarget, openTarget } from "../run/index.js";
 import { parseScenario, planRun } from "../scenario/index.js";
+import type { PublisherTarget } from "./compare-publisher.js";
 import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
+import {
+  formatIdleConnectResult,
+  type IdleConnectResult,
+  measureConnectWindow,
+  perDevice,
+  sampleMemory,
+  targetFromEnv,
+} from "./idle-connect.js";
 
 interface MemoryOptions {
   devices: number;
   protocol: "mqtt5" | "mqtt311";
   connectRate: number;
+  concurrency: number;
   holdSeconds: number;
   json: boolean;
-}
-
-/** One sample of this process's memory, bytes (process.memoryUsage() + peak RSS). */
-interface MemorySample {
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  arrayBuffers: number;
-  /** Peak resident set size of the process so far (Linux VmHWM); undefined elsewhere. */
-  peakRss: number | undefined;
 }
 
 function parseOptions(argv: string[]): MemoryOptions {
@@ -49,6 +57,7 @@ function parseOptions(argv: string[]): MemoryOptions {
       devices: { type: "string" },
       protocol: { type: "string" },
       "connect-rate": { type: "string" },
+      concurrency: { type: "string" },
       "hold-seconds": { type: "string" },
       json: { type: "boolean" },
     },
@@ -61,53 +70,31 @@ function parseOptions(argv: string[]): MemoryOptions {
     devices: intFlag("devices", values.devices, 5000, 1, 20_000),
     protocol,
     connectRate: intFlag("connect-rate", values["connect-rate"], 400, 1, 5_000),
+    concurrency: intFlag("concurrency", values.concurrency, 100, 1, 5_000),
     holdSeconds: intFlag("hold-seconds", values["hold-seconds"], 10, 0, 300),
     json: values.json === true,
   };
 }
 
-function peakRssBytes(): number | undefined {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch (error) {
-    // Not Linux (no /proc): the peak is simply not reported.
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-}
-
-/** Memory after two full collections (so the heap figures are live objects, not garbage). */
-async function sample(): Promise<MemorySample> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error("run with node --expose-gc (npm run bench:memory does)");
-  for (let i = 0; i < 2; i++) {
-    gc();
-    // Let finalizers and native frees scheduled by the collection run before the next one.
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const m = process.memoryUsage();
-  return {
-    rss: m.rss,
-    heapUsed: m.heapUsed,
-    heapTotal: m.heapTotal,
-    external: m.external,
-    arrayBuffers: m.arrayBuffers,
-    peakRss: peakRssBytes(),
-  };
-}
-
-/** The scenario as `iotload run` would plan it: N devices that connect and publish nothing. */
-function idlePlan(o: MemoryOptions) {
+/**
+ * The scenario as `iotload run` would plan it: N devices that connect and publish nothing. `caFile`:
+ * an `mqtt` target's CA (the mosquitto listener bench:compare hands down).
+ */
+function idlePlan(o: MemoryOptions, target: PublisherTarget, caFile: string | undefined) {
+  const targetLine =
+    target.kind === "mqtt"
+      ? `target: { kind: mqtt, url: "${target.url}"${caFile === undefined ? "" : `, ca: "${caFile}"`} }`
+      : "target: { kind: local }";
   const text = `
 name: bench-memory
-target: { kind: local }
+${targetLine}
 devices:
   count: ${o.devices}
   clientId: "mem-{{runId}}-{{index}}"
   protocol: ${o.protocol}
   keepAlive: 300s
-  connect: { rate: ${o.connectRate}/s, concurrency: 100, timeout: 30s }
+  connect: { rate: ${o.connectRate}/s, concurrency: ${o.concurrency}, timeout: 30s }
+  awsLimits: false
 publish: { topic: "dt/mem/{{deviceId}}", qos: 1, payload: { size: 64 } }
 phases: [{ name: idle, duration: 10m, rate: 0/s }]
 `;
@@ -115,88 +102,79 @@ phases: [{ name: idle, duration: 10m, rate: 0/s }]
   return planRun(loaded.scenario, {}, { runId: "20260101-000000-memory" });
 }
 
-interface MemoryResult {
-  devices: number;
-  connected: number;
-  /** Connect attempts that failed (e.g. timed out on a loaded machine): not in the per-device figure. */
-  failed: number;
-  protocol: string;
-  connectSeconds: number;
-  before: MemorySample;
-  afterConnect: MemorySample;
-  afterHold: MemorySample;
-  /** (afterHold − before) / connected, bytes. */
-  perDevice: { rss: number; heapUsed: number; external: number };
+/** Where the devices connect: the handed-down emulator or broker, or an emulator child of our own. */
+async function openIdleTarget(o: MemoryOptions, stack: CloseStack) {
+  // The emulator without AWS's rate quotas: what is measured is this process, not the throttle.
+  const given: PublisherTarget = targetFromEnv() ?? {
+    kind: "emulator",
+    info: stack.add(await EmulatorChild.create(undefined, "off")).info,
+  };
+  if (given.kind === "emulator") {
+    const target = emulatorAsTarget(given.info, {
+      roleSessionName: "iotload-bench-memory",
+      durationSeconds: 3600,
+    });
+    return { plan: idlePlan(o, given, undefined), target };
+  }
+  let caFile: string | undefined;
+  if (given.caPem !== undefined) {
+    const dir = await mkdtemp(path.join(tmpdir(), "iotload-bench-memory-"));
+    stack.add(() => rm(dir, { recursive: true, force: true }));
+    caFile = path.join(dir, "ca.pem");
+    await writeFile(caFile, given.caPem);
+  }
+  const plan = idlePlan(o, given, caFile);
+  const target: OpenTarget = stack.add(await openTarget(plan, new SecretRegistry()));
+  return { plan, target };
 }
 
-async function measure(o: MemoryOptions): Promise<MemoryResult> {
+async function measure(o: MemoryOptions): Promise<IdleConnectResult> {
   const stack = new CloseStack();
   try {
-    // The emulator without AWS's rate quotas: what is measured is this process, not the throttle.
-    const emulator = stack.add(await EmulatorChild.create(undefined, "off"));
-    const { info } = emulator;
-    const plan = idlePlan(o);
+    const { plan, target } = await openIdleTarget(o, stack);
     const recorder = new Recorder();
     stack.add(() => recorder.close());
     // Wired as `iotload run` wires it (src/run/assemble.ts).
-    const target = emulatorAsTarget(info, { roleSessionName: "iotload-bench-memory", durationSeconds: 3600 });
     const { fleet } = await assembleRun({ target, plan, recorder, stack });
 
-    const before = await sample();
-    const t0 = performance.now();
+    const before = await sampleMemory();
     const connectBound = AbortSignal.timeout(Math.ceil(o.devices / o.connectRate) * 1000 + 120_000);
-    const { connected, failed } = await fleet.connectDevices(connectBound);
-    const connectSeconds = (performance.now() - t0) / 1000;
-    if (connected === 0) throw new Error("no device connected");
-    const afterConnect = await sample();
+    const window = await measureConnectWindow(() => fleet.connectDevices(connectBound));
+    if (window.connected === 0) throw new Error("no device connected");
+    const afterConnect = await sampleMemory();
     await new Promise((resolve) => setTimeout(resolve, o.holdSeconds * 1000));
-    const afterHold = await sample();
+    const afterHold = await sampleMemory();
     return {
+      system: "iotload",
       devices: o.devices,
-      connected,
-      failed,
+      connected: window.connected,
+      failed: window.failed,
       protocol: o.protocol,
-      connectSeconds,
+      gate: { ratePerSecond: o.connectRate, concurrency: o.concurrency },
+      connectSeconds: window.seconds,
+      window,
       before,
       afterConnect,
       afterHold,
-      perDevice: {
-        rss: (afterHold.rss - before.rss) / connected,
-        heapUsed: (afterHold.heapUsed - before.heapUsed) / connected,
-        external: (afterHold.external - before.external) / connected,
-      },
+      perDevice: perDevice(before, afterHold, window.connected),
     };
   } finally {
     await stack.close();
   }
 }
 
-const mib = (n: number | undefined) => (n === undefined ? "n/a" : `${(n / 1_048_576).toFixed(1)} MiB`);
-const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-
-function formatMemoryResult(r: MemoryResult): string {
-  const row = (name: string, s: MemorySample) =>
-    `  ${name.padEnd(15)}${mib(s.rss).padStart(12)}${mib(s.heapUsed).padStart(12)}${mib(s.heapTotal).padStart(12)}${mib(s.external).padStart(12)}${mib(s.peakRss).padStart(12)}`;
-  return [
-    `${r.connected}/${r.devices} idle ${r.protocol} devices (SigV4 WSS, one process) connected in ${r.connectSeconds.toFixed(1)} s${r.failed > 0 ? ` (${r.failed} failed to connect)` : ""}`,
-    `  ${"".padEnd(15)}${"rss".padStart(12)}${"heapUsed".padStart(12)}${"heapTotal".padStart(12)}${"external".padStart(12)}${"peak rss".padStart(12)}`,
-    row("before connect", r.before),
-    row("after connect", r.afterConnect),
-    row("after hold", r.afterHold),
-    `per device: rss ${kib(r.perDevice.rss)}, heapUsed ${kib(r.perDevice.heapUsed)}, external ${kib(r.perDevice.external)}`,
-  ].join("\n");
-}
-
 async function main(argv: string[]): Promise<void> {
   const o = parseOptions(argv);
   const result = await measure(o);
-  process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatMemoryResult(result)}\n`);
+  process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatIdleConnectResult(result)}\n`);
 }
 
 main(process.argv.slice(2)).then(
   () => {
-    // aws-crt can keep the event loop alive after its clients are closed (README, aws-crt-nodejs#600).
-    setTimeout(() => process.exit(0), 2_000).unref();
+    // Every client is closed and the result is written: exit once stdout is flushed. aws-crt can keep
+    // the event loop alive after its clients are closed (README, aws-crt-nodejs#600), and bench:compare
+    // waits for this process, so waiting for that would only add seconds to every run.
+    process.stdout.write("", () => process.exit(0));
   },
   (error: unknown) => {
     process.stderr.write(`bench:memory failed: ${error instanceof Error ? error.message : String(error)}\n`);

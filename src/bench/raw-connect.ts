@@ -1,0 +1,166 @@
+/**
+ * `node --expose-gc dist/bench/raw-connect.js`: bench:memory's measurement (memory.ts) for bare
+ * aws-crt clients — the "raw" side of issue 14's "connects ≥ 95 % of raw, memory ≤ 110 KB per device".
+ * N idle aws-iot-device-sdk-v2 MQTT 5 clients, each built from the raw publisher's ONE base config
+ * (crt-connect.ts `rawCrtBaseConfig`: against the emulator aws-crt's own SigV4 WebSocket builder with
+ * one STS AssumeRole, against a broker an anonymous config), started through the SAME connect gate
+ * iotload's fleet uses (fleet/connect-gate.ts, same rate and concurrency), so the two connect rates
+ * differ only by what iotload does per device. Memory is read after two full GCs before connecting,
+ * after connecting and after the hold; the connect window's per-thread CPU as in memory.ts.
+ *
+ * The target comes from IOTLOAD_BENCH_IDLE_TARGET (bench:compare), else an emulator child of its own.
+ * Flags: --devices 5000 (1…20000) --connect-rate 400 --concurrency 100 --hold-seconds 10 --json.
+ * Bounded: connecting gives up after devices/connect-rate + 120 s; every client is stopped and closed.
+ */
+
+import { parseArgs } from "node:util";
+import { mqtt5 } from "aws-iot-device-sdk-v2";
+import { ConnectGate } from "../fleet/index.js";
+import { systemClock } from "../lib/clock.js";
+import { CloseStack } from "../lib/lifecycle.js";
+import type { PublisherTarget } from "./compare-publisher.js";
+import { connectCrtClient, rawCrtBaseConfig } from "./crt-connect.js";
+import { EmulatorChild } from "./emulator-process.js";
+import { intFlag } from "./flags.js";
+import {
+  formatIdleConnectResult,
+  type IdleConnectResult,
+  measureConnectWindow,
+  perDevice,
+  sampleMemory,
+  targetFromEnv,
+} from "./idle-connect.js";
+
+interface RawConnectOptions {
+  devices: number;
+  connectRate: number;
+  concurrency: number;
+  holdSeconds: number;
+  json: boolean;
+}
+
+/** The fleet's default connect timeout in bench:memory's scenario (memory.ts: `timeout: 30s`). */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+function parseOptions(argv: string[]): RawConnectOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      devices: { type: "string" },
+      "connect-rate": { type: "string" },
+      concurrency: { type: "string" },
+      "hold-seconds": { type: "string" },
+      json: { type: "boolean" },
+    },
+    strict: true,
+  });
+  return {
+    devices: intFlag("devices", values.devices, 5000, 1, 20_000),
+    connectRate: intFlag("connect-rate", values["connect-rate"], 400, 1, 5_000),
+    concurrency: intFlag("concurrency", values.concurrency, 100, 1, 5_000),
+    holdSeconds: intFlag("hold-seconds", values["hold-seconds"], 10, 0, 300),
+    json: values.json === true,
+  };
+}
+
+/** Stops every client (waiting ≤ 5 s for all of them to report STOPPED), then closes them. */
+async function closeAll(clients: readonly mqtt5.Mqtt5Client[]): Promise<void> {
+  await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 5_000);
+          client.once(mqtt5.Mqtt5Client.STOPPED, () => {
+            clearTimeout(t);
+            resolve();
+          });
+          client.stop();
+        }),
+    ),
+  );
+  for (const client of clients) client.close();
+}
+
+async function measure(o: RawConnectOptions): Promise<IdleConnectResult> {
+  const stack = new CloseStack();
+  const clients: mqtt5.Mqtt5Client[] = [];
+  try {
+    const target: PublisherTarget = targetFromEnv() ?? {
+      kind: "emulator",
+      info: stack.add(await EmulatorChild.create(undefined, "off")).info,
+    };
+    const base = await rawCrtBaseConfig(target, "iotload-bench-raw-connect", CONNECT_TIMEOUT_MS);
+    stack.add(() => closeAll(clients));
+    const gate = new ConnectGate({
+      ratePerSecond: o.connectRate,
+      concurrency: o.concurrency,
+      clock: systemClock,
+      signal: AbortSignal.timeout(Math.ceil(o.devices / o.connectRate) * 1000 + 120_000),
+    });
+    const prefix = `raw-${process.pid}-${Date.now()}`;
+
+    const before = await sampleMemory();
+    const window = await measureConnectWindow(async () => {
+      let failed = 0;
+      await Promise.all(
+        Array.from({ length: o.devices }, (_, k) =>
+          gate
+            .run(() => connectCrtClient(base, `${prefix}-${k}`, CONNECT_TIMEOUT_MS))
+            .then(
+              (client) => {
+                if (client) clients.push(client);
+                else failed++;
+              },
+              () => {
+                // Aborted while waiting at the gate (the bound ran out): never started.
+                failed++;
+              },
+            ),
+        ),
+      );
+      return { connected: clients.length, failed };
+    });
+    if (window.connected === 0) throw new Error("no device connected");
+    const afterConnect = await sampleMemory();
+    await new Promise((resolve) => setTimeout(resolve, o.holdSeconds * 1000));
+    const afterHold = await sampleMemory();
+    return {
+      system: "raw-crt",
+      devices: o.devices,
+      connected: window.connected,
+      failed: window.failed,
+      protocol: "mqtt5",
+      gate: { ratePerSecond: o.connectRate, concurrency: o.concurrency },
+      connectSeconds: window.seconds,
+      window,
+      before,
+      afterConnect,
+      afterHold,
+      perDevice: perDevice(before, afterHold, window.connected),
+    };
+  } finally {
+    await stack.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const o = parseOptions(argv);
+  const result = await measure(o);
+  process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatIdleConnectResult(result)}\n`);
+}
+
+main(process.argv.slice(2)).then(
+  () => {
+    // Every client is closed and the result is written: exit once stdout is flushed. aws-crt can keep
+    // the event loop alive after its clients are closed (README, aws-crt-nodejs#600), and bench:compare
+    // waits for this process, so waiting for that would only add seconds to every run.
+    process.stdout.write("", () => process.exit(0));
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `bench:raw-connect failed: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 2_000).unref();
+  },
+);
