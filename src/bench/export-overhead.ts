@@ -9,12 +9,14 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { ExportFeed } from "../export/feed.js";
 import { OtlpExporter } from "../export/otlp.js";
 import { PrometheusExporter } from "../export/prometheus.js";
 import { Recorder } from "../metrics/recorder.js";
 import { liveSourceOf } from "../run/live-metrics.js";
 import type { ReceiverReply } from "./export-receivers.js";
+import { intFlag } from "./flags.js";
 import { recordMessage } from "./recorder.js";
 
 /** Which exporters a round runs: each alone (a run usually has one) and both on one feed. */
@@ -181,7 +183,10 @@ async function round(rate: number, exporting: Exporting | undefined): Promise<nu
 /** Rounds per rate and configuration; the best (least disturbed) of each is kept. */
 const ROUNDS = 5;
 
-export async function runExportBench(rates: readonly number[] = [1_000, 10_000]): Promise<ExportBenchRow[]> {
+export async function runExportBench(
+  rates: readonly number[] = [1_000, 10_000],
+  rounds = ROUNDS,
+): Promise<ExportBenchRow[]> {
   const receivers = await startReceivers();
   const exporting = new Map<ExportConfig, Exporting>();
   try {
@@ -194,7 +199,7 @@ export async function runExportBench(rates: readonly number[] = [1_000, 10_000])
       const best = new Map<ExportConfig, { ns: number; spent: Spent }>();
       // Interleaved (baseline, then each configuration, ROUNDS times), so a noisy neighbour slows
       // them alike; each one's best round is compared.
-      for (let i = 0; i < ROUNDS; i++) {
+      for (let i = 0; i < rounds; i++) {
         base = Math.min(base, await round(rate, undefined));
         for (const [config, e] of exporting) {
           Object.assign(e.spent, noneSpent());
@@ -230,9 +235,9 @@ const CONFIG_LABEL: Record<ExportConfig, string> = {
   both: "both",
 };
 
-export function formatExportBench(rows: readonly ExportBenchRow[]): string {
+export function formatExportBench(rows: readonly ExportBenchRow[], rounds = ROUNDS): string {
   const lines = [
-    `live export overhead, CPU per message (${SECONDS} simulated s, best of ${ROUNDS} interleaved rounds; feed every 1 s, /metrics scrape every 15 s, OTLP push every 10 s, receivers in another process; the full recording path per message: 4 latencies + 3 counters):`,
+    `live export overhead, CPU per message (${SECONDS} simulated s, best of ${rounds} interleaved rounds; feed every 1 s, /metrics scrape every 15 s, OTLP push every 10 s, receivers in another process; the full recording path per message: 4 latencies + 3 counters):`,
   ];
   for (const r of rows) {
     const pct = ((r.nsPerMessageExporting - r.nsPerMessageBaseline) / r.nsPerMessageBaseline) * 100;
@@ -246,10 +251,13 @@ export function formatExportBench(rows: readonly ExportBenchRow[]): string {
   return lines.join("\n");
 }
 
-// Run directly: node dist/bench/export-overhead.js
+// Run directly: node dist/bench/export-overhead.js [--rounds N] [--rates 1000,10000]
 if (import.meta.url === `file://${process.argv[1]}`) {
-  runExportBench().then(
-    (rows) => process.stdout.write(`${formatExportBench(rows)}\n`),
+  const { values } = parseArgs({ options: { rounds: { type: "string" }, rates: { type: "string" } } });
+  const rounds = intFlag("rounds", values.rounds, ROUNDS, 1, 50);
+  const rates = values.rates?.split(",").map((r) => intFlag("rates", r, 0, 100, 100_000)) ?? [1_000, 10_000];
+  runExportBench(rates, rounds).then(
+    (rows) => process.stdout.write(`${formatExportBench(rows, rounds)}\n`),
     (error: unknown) => {
       process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exitCode = 1;
