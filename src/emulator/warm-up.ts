@@ -101,9 +101,12 @@ function runClient(
     let nextId = 1;
     let done = false;
     let drainTimer: NodeJS.Timeout | undefined;
+    // Whatever happens (no CONNACK, a stalled socket), this client ends by the deadline plus the drain.
+    const guard = setTimeout(() => finish(), Math.max(0, budget.deadline - Date.now()) + DRAIN_MS);
     const finish = () => {
       if (done) return;
       done = true;
+      clearTimeout(guard);
       clearTimeout(drainTimer);
       ws.terminate();
       resolve(acked);
