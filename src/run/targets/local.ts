@@ -55,6 +55,18 @@ export function warmUpFor(
   };
 }
 
+/** Runs the warm-up; a failed one only costs the run its warm start, so it is not the run's failure. */
+async function warmQuietly(
+  handle: { warmUp(options: WarmUpOptions): Promise<unknown> },
+  options: WarmUpOptions,
+): Promise<void> {
+  try {
+    await handle.warmUp(options);
+  } catch {
+    // Nothing to do: a child that died is reported by its `exited` watch and by the devices' connects.
+  }
+}
+
 /**
  * The local target's emulator in its own process: one per run, shared by all workers (workers/pool.ts);
  * warmed for `plan` (see the header) before it is handed out.
@@ -66,15 +78,7 @@ export async function startLocalEmulator(
 ): Promise<EmulatorProcessHandle> {
   const handle = await startEmulatorProcess(await localEmulatorOptions(t));
   const warmUp = plan && warmUpFor(plan, env);
-  if (warmUp) {
-    try {
-      await handle.warmUp(warmUp);
-    } catch (error) {
-      // The child died or refused: close it, and let the run fail as a start failure.
-      await handle.close();
-      throw error;
-    }
-  }
+  if (warmUp) await warmQuietly(handle, warmUp);
   return handle;
 }
 
@@ -86,14 +90,7 @@ async function startInProcess(
   const { startEmulator } = await import("../../emulator/index.js");
   const handle = await startEmulator(await localEmulatorOptions(t));
   const warmUp = warmUpFor(plan, env);
-  if (warmUp) {
-    try {
-      await handle.warmUp(warmUp);
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
-  }
+  if (warmUp) await warmQuietly(handle, warmUp);
   return handle;
 }
 
