@@ -20,7 +20,9 @@ function send(message: ChildMessage): void {
   if (process.connected) process.send?.(message);
 }
 
-function answer(emu: EmulatorHandle, request: ChildRequest): ChildReplies[keyof ChildReplies] {
+type Reply = ChildReplies[keyof ChildReplies];
+
+function answer(emu: EmulatorHandle, request: ChildRequest): Reply | Promise<Reply> {
   switch (request.op) {
     case "counters":
       return emu.counters();
@@ -35,6 +37,8 @@ function answer(emu: EmulatorHandle, request: ChildRequest): ChildReplies[keyof 
       return null;
     case "usage":
       return process.cpuUsage();
+    case "warmUp":
+      return emu.warmUp(request.options);
   }
 }
 
@@ -91,11 +95,12 @@ function main(): void {
         });
         return;
       }
-      try {
-        send({ type: "reply", id: message.id, ok: true, value: answer(emu, message) });
-      } catch (error) {
-        send({ type: "reply", id: message.id, ok: false, error: serializeError(error) });
-      }
+      const handle = emu;
+      // Promise.try would do; Node 20 has none. A sync throw and a rejection answer alike.
+      new Promise<Reply>((resolve) => resolve(answer(handle, message))).then(
+        (value) => send({ type: "reply", id: message.id, ok: true, value }),
+        (error: unknown) => send({ type: "reply", id: message.id, ok: false, error: serializeError(error) }),
+      );
     } else if (message.type === "close") {
       exit();
     }

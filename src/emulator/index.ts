@@ -25,6 +25,7 @@ import { createS3Handler, type S3Handler } from "./s3.js";
 import { createStsHandler, type StsFault } from "./sts.js";
 import { createTap, filterProblem } from "./tap.js";
 import type { EmulatorCounters, EmulatorInfo } from "./types.js";
+import { type WarmUpOptions, type WarmUpResult, warmUpEmulator } from "./warm-up.js";
 import { defaultWorld, loadWorld, primaryIdentities, type World } from "./world.js";
 
 export { topicMatches } from "../lib/mqtt-topic.js";
@@ -52,6 +53,7 @@ export type {
   EmulatorEndpoints,
   EmulatorInfo,
 } from "./types.js";
+export type { WarmUpOptions, WarmUpResult } from "./warm-up.js";
 export { defaultWorld, defaultWorldInput, loadWorld, type World, worldFromObject } from "./world.js";
 
 /** none, throttle (400 Throttling), unavailable (503), reset (socket destroyed without an answer). */
@@ -143,6 +145,11 @@ export interface EmulatorHandle {
    * `requireClientCert`; only when the emulator generated its TLS material (UserError otherwise).
    */
   issueClientCertificate(commonName: string): Promise<ClientCertificate>;
+  /**
+   * Runs QoS 1 messages through the emulator's code on a private broker (./warm-up.ts) so a run that
+   * starts at a high rate meets optimized code; leaves counters, sessions, quotas and the tap untouched.
+   */
+  warmUp(options?: WarmUpOptions): Promise<WarmUpResult>;
   close(): Promise<void>;
 }
 
@@ -385,6 +392,18 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       counters,
       faults,
       issueClientCertificate: (commonName) => issueClientCertificate(tls, commonName),
+      warmUp: (warmUpOptions) =>
+        warmUpEmulator(
+          {
+            host,
+            tls,
+            region: world.region,
+            accountId: world.accounts.B,
+            authorize: (principal, action, resource, vars) =>
+              identity.authorize(principal, action, resource, vars),
+          },
+          warmUpOptions,
+        ),
       close: () => stack.close(),
     };
   } catch (error) {

@@ -8,6 +8,7 @@
  *   child → parent  { type: "ready", info, caPem, world } listening; or { type: "failed", error }
  *   parent → child  { type: "request", id, op, … }        → child answers { type: "reply", id, … }
  *   parent → child  { type: "close" }                     → the child closes the emulator and exits
+ * Requests are answered in any order (a `warmUp` takes up to its `maxMs`; the others at once).
  * The child also exits when the IPC channel closes (the parent exited or was killed). Errors cross
  * as ../lib/ipc-error.ts serializes them.
  */
@@ -15,6 +16,7 @@ import type { SerializedError } from "../lib/ipc-error.js";
 import type { EmulatorCountersDetail, StartEmulatorOptions } from "./index.js";
 import type { StsFault } from "./sts.js";
 import type { EmulatorInfo } from "./types.js";
+import type { WarmUpOptions, WarmUpResult } from "./warm-up.js";
 import type { World } from "./world.js";
 
 /** What the child can be started with: everything but functions (clock, tap callbacks). */
@@ -25,7 +27,8 @@ export type ChildRequest =
   | { op: "disconnectClients"; fraction: number }
   | { op: "disconnectClientIds"; clientIds: string[] }
   | { op: "setSts"; mode: StsFault }
-  | { op: "usage" };
+  | { op: "usage" }
+  | { op: "warmUp"; options: WarmUpOptions };
 
 /** What each request answers. */
 export interface ChildReplies {
@@ -35,6 +38,7 @@ export interface ChildReplies {
   setSts: null;
   /** The child's CPU time (process.cpuUsage()), for benchmarks that measure it apart. */
   usage: NodeJS.CpuUsage;
+  warmUp: WarmUpResult;
 }
 
 export type ParentMessage =

@@ -22,6 +22,7 @@ import type {
   ParentMessage,
 } from "./process-protocol.js";
 import type { EmulatorInfo } from "./types.js";
+import type { WarmUpOptions, WarmUpResult } from "./warm-up.js";
 import type { World } from "./world.js";
 
 export type { EmulatorProcessOptions } from "./process-protocol.js";
@@ -46,6 +47,8 @@ export interface EmulatorProcessHandle extends Closeable {
   counters(): Promise<EmulatorCountersDetail>;
   /** The child's CPU time so far (benchmarks measure the emulator apart from the generator). */
   cpuUsage(): Promise<NodeJS.CpuUsage>;
+  /** `EmulatorHandle.warmUp` in the child: its JIT warm-up, before a high-rate run publishes. */
+  warmUp(options?: WarmUpOptions): Promise<WarmUpResult>;
   readonly faults: EmulatorProcessFaults;
   /** Resolves when the child has exited, whether asked to (`close()`) or not (a crash, a kill). */
   readonly exited: Promise<EmulatorProcessExit>;
@@ -178,6 +181,10 @@ class ChildEmulator implements EmulatorProcessHandle {
 
   cpuUsage(): Promise<NodeJS.CpuUsage> {
     return this.#request({ op: "usage" });
+  }
+
+  warmUp(options: WarmUpOptions = {}): Promise<WarmUpResult> {
+    return this.#request({ op: "warmUp", options });
   }
 
   #request<R extends ChildRequest>(request: R): Promise<ChildReplies[R["op"]]> {

@@ -203,7 +203,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       try {
         // Loaded on use (the local driver brings the whole emulator module graph).
         const { startLocalEmulator } = await import("../targets/local.js");
-        emulator = await startLocalEmulator(this.plan.target);
+        emulator = await startLocalEmulator(this.plan.target, this.plan, o.target?.env);
       } catch (error) {
         return { started: false, failure: error };
       }

@@ -45,6 +45,17 @@ async function errorOf(p: Promise<unknown>): Promise<unknown> {
 describe("startEmulatorProcess", () => {
   beforeAll(() => ensureBuilt(), 180_000);
 
+  it("warms up in the child over IPC without touching its counters, and serves clients after", async () => {
+    const emu = await started({ throttle: "aws" });
+    expect(await emu.warmUp({ messages: 200, connections: 2, maxMs: 10_000 })).toMatchObject({
+      messages: 200,
+    });
+    expect(await emu.counters()).toMatchObject({ connections: 0, packetsIn: 0, throttled: {} });
+    const creds = await assumeRole(emu.info, { sessionName: "after-warm-up" });
+    await connectMqtt5(emu.info, creds, { clientId: "proc-after-warm-up" });
+    expect((await emu.counters()).connectionsOpen).toBe(1);
+  });
+
   it("serves real STS and CRT clients; counters, faults, close over IPC; ignores SIGINT/SIGTERM", async () => {
     const emu: EmulatorProcessHandle = await started({ throttle: "off" });
     expect(emu.pid).not.toBe(process.pid);
