@@ -98,3 +98,21 @@ export async function rawCrtBaseConfig(
     disableMetrics: true,
   } as mqtt5.Mqtt5ClientConfig;
 }
+
+/** Stops every client (waiting ≤ 5 s for all of them to report STOPPED), then closes them. */
+export async function closeCrtClients(clients: readonly mqtt5.Mqtt5Client[]): Promise<void> {
+  await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 5_000);
+          client.once(mqtt5.Mqtt5Client.STOPPED, () => {
+            clearTimeout(t);
+            resolve();
+          });
+          client.stop();
+        }),
+    ),
+  );
+  for (const client of clients) client.close();
+}

@@ -11,10 +11,9 @@
  */
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { auth, io, iot, mqtt5 } from "aws-iot-device-sdk-v2";
+import { mqtt5 } from "aws-iot-device-sdk-v2";
 import type { EmulatorInfo } from "../emulator/index.js";
-import { connectCrtClient } from "./crt-connect.js";
-import { assumeEmulatorRole } from "./emulator-process.js";
+import { closeCrtClients, connectCrtClient, rawCrtBaseConfig } from "./crt-connect.js";
 
 export const CLIENT_STEP_ENV = "IOTLOAD_BENCH_EMUCPU_STEP";
 
@@ -32,56 +31,14 @@ export interface ClosedLoopResult {
   wallSec: number;
 }
 
-async function baseConfig(step: ClosedLoopStep): Promise<mqtt5.Mqtt5ClientConfig> {
-  const t = step.target;
-  if (t.kind === "emulator") {
-    const creds = await assumeEmulatorRole(t.info, step.clientIdPrefix.slice(0, 64));
-    if (!t.info.caPem) throw new Error("the emulator info has no CA");
-    return iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithSigv4Auth(t.info.iotHost, {
-      region: t.info.region,
-      credentialsProvider: auth.AwsCredentialsProvider.newStatic(
-        creds.accessKeyId,
-        creds.secretAccessKey,
-        creds.sessionToken,
-      ),
-    })
-      .withPort(t.info.iotPort)
-      .withCertificateAuthority(t.info.caPem)
-      .withConnectProperties({ clientId: "c", keepAliveIntervalSeconds: 300 })
-      .withSessionBehavior(mqtt5.ClientSessionBehavior.Clean)
-      .withExtendedValidationAndFlowControlOptions(mqtt5.ClientExtendedValidationAndFlowControl.None)
-      .build();
-  }
-  const u = new URL(t.url);
-  const options = new io.TlsContextOptions();
-  options.override_default_trust_store(t.caPem);
-  const websocket = u.protocol === "wss:";
-  return {
-    hostName: u.hostname,
-    port: Number(u.port),
-    connectProperties: { clientId: "c", keepAliveIntervalSeconds: 300 },
-    sessionBehavior: mqtt5.ClientSessionBehavior.Clean,
-    extendedValidationAndFlowControlOptions: mqtt5.ClientExtendedValidationAndFlowControl.None,
-    tlsCtx: new io.ClientTlsContext(options),
-    // Unsigned MQTT over WebSocket: a transform that only sets the path.
-    ...(websocket
-      ? {
-          websocketHandshakeTransform: (request: { path: string }, done: (errorCode?: number) => void) => {
-            request.path = u.pathname;
-            done(0);
-          },
-        }
-      : {}),
-  } as mqtt5.Mqtt5ClientConfig;
-}
-
 function connect(base: mqtt5.Mqtt5ClientConfig, clientId: string): Promise<mqtt5.Mqtt5Client | undefined> {
   return connectCrtClient(base, clientId, 60_000);
 }
 
 async function main(): Promise<void> {
   const step = JSON.parse(process.env[CLIENT_STEP_ENV] ?? "") as ClosedLoopStep;
-  const base = await baseConfig(step);
+  // The raw publisher's client config (crt-connect.ts); aws-crt's default CONNACK timeout (20 s).
+  const base = await rawCrtBaseConfig(step.target, step.clientIdPrefix, 20_000);
   const clients: mqtt5.Mqtt5Client[] = [];
   // Connect in small batches (the emulator's and mosquitto's accept paths are not what is measured).
   for (let i = 0; i < step.devices; i += 20) {
@@ -114,20 +71,7 @@ async function main(): Promise<void> {
     wallSec: (performance.now() - t0) / 1000,
   };
   process.stdout.write(`${JSON.stringify({ result })}\n`);
-  await Promise.all(
-    clients.map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 5_000);
-          client.once(mqtt5.Mqtt5Client.STOPPED, () => {
-            clearTimeout(t);
-            resolve();
-          });
-          client.stop();
-        }),
-    ),
-  );
-  for (const c of clients) c.close();
+  await closeCrtClients(clients);
   process.exit(0);
 }
 

@@ -172,3 +172,26 @@ export function formatIdleConnectResult(r: IdleConnectResult): string {
     `per device: rss ${kib(r.perDevice.rss)}, heapUsed ${kib(r.perDevice.heapUsed)}, external ${kib(r.perDevice.external)}`,
   ].join("\n");
 }
+
+/**
+ * The entry of an idle-connect script (memory.ts, raw-connect.ts): measure, print the result (one JSON
+ * line or the table), then exit once stdout is flushed. Every client is closed by then, but aws-crt
+ * can keep the event loop alive after its clients are closed (README, aws-crt-nodejs#600), and
+ * bench:compare waits for this process, so waiting for that would only add seconds to every run.
+ */
+export function runIdleConnectScript(
+  name: string,
+  run: () => Promise<{ result: IdleConnectResult; json: boolean }>,
+): void {
+  run().then(
+    ({ result, json }) => {
+      process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${formatIdleConnectResult(result)}\n`);
+      process.stdout.write("", () => process.exit(0));
+    },
+    (error: unknown) => {
+      process.stderr.write(`${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+      setTimeout(() => process.exit(1), 2_000).unref();
+    },
+  );
+}

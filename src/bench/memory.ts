@@ -33,10 +33,10 @@ import type { PublisherTarget } from "./compare-publisher.js";
 import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
 import {
-  formatIdleConnectResult,
   type IdleConnectResult,
   measureConnectWindow,
   perDevice,
+  runIdleConnectScript,
   sampleMemory,
   targetFromEnv,
 } from "./idle-connect.js";
@@ -163,22 +163,7 @@ async function measure(o: MemoryOptions): Promise<IdleConnectResult> {
   }
 }
 
-async function main(argv: string[]): Promise<void> {
-  const o = parseOptions(argv);
-  const result = await measure(o);
-  process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatIdleConnectResult(result)}\n`);
-}
-
-main(process.argv.slice(2)).then(
-  () => {
-    // Every client is closed and the result is written: exit once stdout is flushed. aws-crt can keep
-    // the event loop alive after its clients are closed (README, aws-crt-nodejs#600), and bench:compare
-    // waits for this process, so waiting for that would only add seconds to every run.
-    process.stdout.write("", () => process.exit(0));
-  },
-  (error: unknown) => {
-    process.stderr.write(`bench:memory failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-    setTimeout(() => process.exit(1), 2_000).unref();
-  },
-);
+runIdleConnectScript("bench:memory", async () => {
+  const o = parseOptions(process.argv.slice(2));
+  return { result: await measure(o), json: o.json };
+});

@@ -14,19 +14,19 @@
  */
 
 import { parseArgs } from "node:util";
-import { mqtt5 } from "aws-iot-device-sdk-v2";
+import type { mqtt5 } from "aws-iot-device-sdk-v2";
 import { ConnectGate } from "../fleet/index.js";
 import { systemClock } from "../lib/clock.js";
 import { CloseStack } from "../lib/lifecycle.js";
 import type { PublisherTarget } from "./compare-publisher.js";
-import { connectCrtClient, rawCrtBaseConfig } from "./crt-connect.js";
+import { closeCrtClients, connectCrtClient, rawCrtBaseConfig } from "./crt-connect.js";
 import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
 import {
-  formatIdleConnectResult,
   type IdleConnectResult,
   measureConnectWindow,
   perDevice,
+  runIdleConnectScript,
   sampleMemory,
   targetFromEnv,
 } from "./idle-connect.js";
@@ -63,24 +63,6 @@ function parseOptions(argv: string[]): RawConnectOptions {
   };
 }
 
-/** Stops every client (waiting ≤ 5 s for all of them to report STOPPED), then closes them. */
-async function closeAll(clients: readonly mqtt5.Mqtt5Client[]): Promise<void> {
-  await Promise.all(
-    clients.map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 5_000);
-          client.once(mqtt5.Mqtt5Client.STOPPED, () => {
-            clearTimeout(t);
-            resolve();
-          });
-          client.stop();
-        }),
-    ),
-  );
-  for (const client of clients) client.close();
-}
-
 async function measure(o: RawConnectOptions): Promise<IdleConnectResult> {
   const stack = new CloseStack();
   const clients: mqtt5.Mqtt5Client[] = [];
@@ -90,7 +72,7 @@ async function measure(o: RawConnectOptions): Promise<IdleConnectResult> {
       info: stack.add(await EmulatorChild.create(undefined, "off")).info,
     };
     const base = await rawCrtBaseConfig(target, "iotload-bench-raw-connect", CONNECT_TIMEOUT_MS);
-    stack.add(() => closeAll(clients));
+    stack.add(() => closeCrtClients(clients));
     const gate = new ConnectGate({
       ratePerSecond: o.connectRate,
       concurrency: o.concurrency,
@@ -143,24 +125,7 @@ async function measure(o: RawConnectOptions): Promise<IdleConnectResult> {
   }
 }
 
-async function main(argv: string[]): Promise<void> {
-  const o = parseOptions(argv);
-  const result = await measure(o);
-  process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatIdleConnectResult(result)}\n`);
-}
-
-main(process.argv.slice(2)).then(
-  () => {
-    // Every client is closed and the result is written: exit once stdout is flushed. aws-crt can keep
-    // the event loop alive after its clients are closed (README, aws-crt-nodejs#600), and bench:compare
-    // waits for this process, so waiting for that would only add seconds to every run.
-    process.stdout.write("", () => process.exit(0));
-  },
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:raw-connect failed: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exitCode = 1;
-    setTimeout(() => process.exit(1), 2_000).unref();
-  },
-);
+runIdleConnectScript("bench:raw-connect", async () => {
+  const o = parseOptions(process.argv.slice(2));
+  return { result: await measure(o), json: o.json };
+});

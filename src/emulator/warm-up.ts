@@ -18,10 +18,9 @@
  */
 import { generate, parser as mqttParser, type Packet } from "mqtt-packet";
 import WebSocket from "ws";
-import { Broker } from "./broker/index.js";
+import { Broker, type BrokerOptions } from "./broker/index.js";
 import type { TlsMaterial } from "./certs.js";
 import { MqttListener } from "./mqtt-listeners.js";
-import type { AuthorizeDecision, Principal } from "./types.js";
 
 export interface WarmUpOptions {
   /** Stop once this many QoS 1 messages were acknowledged (default 6,000; at most 100,000). */
@@ -43,18 +42,10 @@ export interface WarmUpResult {
   ms: number;
 }
 
-/** What the warm-up needs of the emulator: where to listen and how it authorizes. */
-export interface WarmUpDeps {
+/** What the warm-up needs of the emulator: where to listen and how it authorizes (the broker's own). */
+export interface WarmUpDeps extends Pick<BrokerOptions, "region" | "accountId" | "authorize"> {
   host: string;
   tls: TlsMaterial;
-  region: string;
-  accountId: string;
-  authorize(
-    principal: Principal,
-    action: string,
-    resource: string,
-    vars: { clientId?: string },
-  ): AuthorizeDecision;
 }
 
 /** Messages each connection keeps unacknowledged: enough that reads and writes batch as under load. */

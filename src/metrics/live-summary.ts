@@ -90,6 +90,13 @@ export function stdDeviationUs(h: Histogram): number {
   return Math.sqrt(deviationTotal / total);
 }
 
+/** The counts index of the lowest recorded value; a recorded 0 sits in bucket 0, below minNonZeroValue. */
+function lowestIndex(b: Buckets): number {
+  return b.getCountAtIndex(0) > 0 || b.minNonZeroValue >= Number.MAX_SAFE_INTEGER
+    ? 0
+    : Math.min(Math.max(b.countsArrayIndex(b.minNonZeroValue), 0), b.countsArrayLength - 1);
+}
+
 /**
  * Calls `visit(lowest, width, count, index)` for each populated bucket in ascending order, from the
  * lowest recorded value's bucket up to the last count — the few thousand buckets a latency really
@@ -104,11 +111,7 @@ function forEachBucket(
   if (total === 0) return;
   const b = h as unknown as Buckets;
   const length = b.countsArrayLength;
-  // A recorded 0 sits in bucket 0, below minNonZeroValue.
-  const lo =
-    b.getCountAtIndex(0) > 0 || b.minNonZeroValue >= Number.MAX_SAFE_INTEGER
-      ? 0
-      : Math.min(Math.max(b.countsArrayIndex(b.minNonZeroValue), 0), length - 1);
+  const lo = lowestIndex(b);
   const half = b.subBucketHalfCount;
   const halfMagnitude = b.subBucketHalfCountMagnitude;
   const unit = b.unitMagnitude;
@@ -208,10 +211,7 @@ function walk(
   const b = h as unknown as Buckets;
   const length = b.countsArrayLength;
   const counts = b._counts;
-  const lo =
-    b.getCountAtIndex(0) > 0 || b.minNonZeroValue >= Number.MAX_SAFE_INTEGER
-      ? 0
-      : Math.min(Math.max(b.countsArrayIndex(b.minNonZeroValue), 0), length - 1);
+  const lo = lowestIndex(b);
   const half = b.subBucketHalfCount;
   const halfMagnitude = b.subBucketHalfCountMagnitude;
   const unit = b.unitMagnitude;
