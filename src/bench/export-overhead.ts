@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import { ExportFeed } from "../export/feed.js";
 import { OtlpExporter } from "../export/otlp.js";
 import { PrometheusExporter } from "../export/prometheus.js";
+import { manualClock } from "../lib/clock.js";
 import { Recorder } from "../metrics/recorder.js";
 import { liveSourceOf } from "../run/live-metrics.js";
 import type { ReceiverReply } from "./export-receivers.js";
@@ -169,31 +170,24 @@ async function startExporting(config: ExportConfig, receivers: Receivers): Promi
 /** ns per message of SECONDS simulated seconds at `rate` msg/s, the fleet's record calls per message. */
 async function round(rate: number, exporting: Exporting | undefined): Promise<number> {
   const start = 1_700_000_000_000;
-  let now = start;
-  const clock = {
-    now: () => now,
-    monotonicNs: () => BigInt(now) * 1_000_000n,
-    setTimeout: () => {
-      throw new Error("bench: no timers");
-    },
-  };
+  const clock = manualClock(start);
   const r = new Recorder({ clock, startMs: start });
   const c0 = process.cpuUsage();
   for (let s = 0; s < SECONDS; s++) {
     for (let k = 0; k < rate; k++) {
-      now = start + s * 1000 + Math.floor((k * 1000) / rate);
+      clock.set(start + s * 1000 + Math.floor((k * 1000) / rate));
       const v = 3 + ((k * 31) % 1000) / 50;
       recordMessage(r, v);
     }
-    now = start + (s + 1) * 1000;
-    r.tick(now); // the session's 1 s timer
+    clock.set(start + (s + 1) * 1000);
+    r.tick(clock.now()); // the session's 1 s timer
     await exporting?.tick(r, s + 1);
   }
   // CPU time (user + system, every thread of this process), not wall time: an in-process HTTP round
   // trip waits on the kernel scheduler, which on a shared machine is idle time, not exporter cost.
   const c = process.cpuUsage(c0);
   const ns = ((c.user + c.system) * 1000) / (rate * SECONDS);
-  r.close(now);
+  r.close(clock.now());
   return ns;
 }
 
@@ -201,21 +195,14 @@ async function round(rate: number, exporting: Exporting | undefined): Promise<nu
 const WARM_COLLECTIONS = 100;
 
 /** A recorder with some of every latency, changing between collections like a run's. */
-async function recordedForWarmUp(): Promise<Recorder> {
-  let now = 1_700_000_000_000;
-  const clock = {
-    now: () => now,
-    monotonicNs: () => BigInt(now) * 1_000_000n,
-    setTimeout: () => {
-      throw new Error("bench: no timers");
-    },
-  };
-  const r = new Recorder({ clock, startMs: now });
+function recordedForWarmUp(): Recorder {
+  const clock = manualClock(1_700_000_000_000);
+  const r = new Recorder({ clock, startMs: clock.now() });
   for (let k = 0; k < 20_000; k++) {
-    now += k % 20 === 0 ? 1 : 0;
+    if (k % 20 === 0) clock.advance(1);
     recordMessage(r, 3 + ((k * 31) % 1000) / 50);
   }
-  r.tick(now + 1000);
+  r.tick(clock.advance(1000));
   return r;
 }
 
@@ -234,7 +221,7 @@ export async function runExportBench(
     // push runs every 10-15 s, so in a run its code is optimised only after a few minutes. What a soak
     // pays for hours is that steady state: WARM_COLLECTIONS collections of each first.
     await round(1_000, undefined);
-    const warm = await recordedForWarmUp();
+    const warm = recordedForWarmUp();
     for (const e of exporting.values()) {
       await e.collect(warm, WARM_COLLECTIONS);
       await round(1_000, e);

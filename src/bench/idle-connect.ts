@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { sampleProcessThreads, type ThreadTotals } from "./child-threads.js";
 import type { PublisherTarget } from "./compare-publisher.js";
+import { intFlag } from "./flags.js";
 
 /**
  * The environment variable that carries the target's JSON (`PublisherTarget`): the emulator's info
@@ -137,6 +138,76 @@ export interface IdleConnectResult {
   afterHold: MemorySample;
   /** (afterHold − before) / connected, bytes. */
   perDevice: { rss: number; heapUsed: number; external: number };
+}
+
+/** The flags bench:memory and bench:raw-connect share (parseArgs options and their values). */
+export const IDLE_CONNECT_FLAGS = {
+  devices: { type: "string" },
+  "connect-rate": { type: "string" },
+  concurrency: { type: "string" },
+  "hold-seconds": { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+export interface IdleConnectOptions {
+  devices: number;
+  connectRate: number;
+  concurrency: number;
+  holdSeconds: number;
+  json: boolean;
+}
+
+export function idleConnectOptions(values: {
+  devices?: string | undefined;
+  "connect-rate"?: string | undefined;
+  concurrency?: string | undefined;
+  "hold-seconds"?: string | undefined;
+  json?: boolean | undefined;
+}): IdleConnectOptions {
+  return {
+    devices: intFlag("devices", values.devices, 5000, 1, 20_000),
+    connectRate: intFlag("connect-rate", values["connect-rate"], 400, 1, 5_000),
+    concurrency: intFlag("concurrency", values.concurrency, 100, 1, 5_000),
+    holdSeconds: intFlag("hold-seconds", values["hold-seconds"], 10, 0, 300),
+    json: values.json === true,
+  };
+}
+
+/** Connecting gives up after this: devices / connect rate + 120 s. */
+export function connectBound(o: IdleConnectOptions): AbortSignal {
+  return AbortSignal.timeout(Math.ceil(o.devices / o.connectRate) * 1000 + 120_000);
+}
+
+/**
+ * One idle-connect measurement, the same for both systems: memory before, the connect window
+ * (`connectAll`), memory after connecting and after holding the idle devices `holdSeconds`.
+ */
+export async function measureIdleConnect(
+  system: IdleConnectResult["system"],
+  protocol: string,
+  o: IdleConnectOptions,
+  connectAll: () => Promise<{ connected: number; failed: number }>,
+): Promise<IdleConnectResult> {
+  const before = await sampleMemory();
+  const window = await measureConnectWindow(connectAll);
+  if (window.connected === 0) throw new Error("no device connected");
+  const afterConnect = await sampleMemory();
+  await new Promise((resolve) => setTimeout(resolve, o.holdSeconds * 1000));
+  const afterHold = await sampleMemory();
+  return {
+    system,
+    devices: o.devices,
+    connected: window.connected,
+    failed: window.failed,
+    protocol,
+    gate: { ratePerSecond: o.connectRate, concurrency: o.concurrency },
+    connectSeconds: window.seconds,
+    window,
+    before,
+    afterConnect,
+    afterHold,
+    perDevice: perDevice(before, afterHold, window.connected),
+  };
 }
 
 /** The per-device figures from the three samples. */

@@ -31,49 +31,31 @@ import { assembleRun, emulatorAsTarget, type OpenTarget, openTarget } from "../r
 import { parseScenario, planRun } from "../scenario/index.js";
 import type { PublisherTarget } from "./compare-publisher.js";
 import { EmulatorChild } from "./emulator-process.js";
-import { intFlag } from "./flags.js";
 import {
+  connectBound,
+  IDLE_CONNECT_FLAGS,
+  type IdleConnectOptions,
   type IdleConnectResult,
-  measureConnectWindow,
-  perDevice,
+  idleConnectOptions,
+  measureIdleConnect,
   runIdleConnectScript,
-  sampleMemory,
   targetFromEnv,
 } from "./idle-connect.js";
 
-interface MemoryOptions {
-  devices: number;
+interface MemoryOptions extends IdleConnectOptions {
   protocol: "mqtt5" | "mqtt311";
-  connectRate: number;
-  concurrency: number;
-  holdSeconds: number;
-  json: boolean;
 }
 
 function parseOptions(argv: string[]): MemoryOptions {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      devices: { type: "string" },
-      protocol: { type: "string" },
-      "connect-rate": { type: "string" },
-      concurrency: { type: "string" },
-      "hold-seconds": { type: "string" },
-      json: { type: "boolean" },
-    },
+    options: { ...IDLE_CONNECT_FLAGS, protocol: { type: "string" } },
     strict: true,
   });
   const protocol = values.protocol ?? "mqtt5";
   if (protocol !== "mqtt5" && protocol !== "mqtt311")
     throw new Error(`--protocol must be mqtt5 or mqtt311, got '${protocol}'`);
-  return {
-    devices: intFlag("devices", values.devices, 5000, 1, 20_000),
-    protocol,
-    connectRate: intFlag("connect-rate", values["connect-rate"], 400, 1, 5_000),
-    concurrency: intFlag("concurrency", values.concurrency, 100, 1, 5_000),
-    holdSeconds: intFlag("hold-seconds", values["hold-seconds"], 10, 0, 300),
-    json: values.json === true,
-  };
+  return { ...idleConnectOptions(values), protocol };
 }
 
 /**
@@ -137,27 +119,8 @@ async function measure(o: MemoryOptions): Promise<IdleConnectResult> {
     // Wired as `iotload run` wires it (src/run/assemble.ts).
     const { fleet } = await assembleRun({ target, plan, recorder, stack });
 
-    const before = await sampleMemory();
-    const connectBound = AbortSignal.timeout(Math.ceil(o.devices / o.connectRate) * 1000 + 120_000);
-    const window = await measureConnectWindow(() => fleet.connectDevices(connectBound));
-    if (window.connected === 0) throw new Error("no device connected");
-    const afterConnect = await sampleMemory();
-    await new Promise((resolve) => setTimeout(resolve, o.holdSeconds * 1000));
-    const afterHold = await sampleMemory();
-    return {
-      system: "iotload",
-      devices: o.devices,
-      connected: window.connected,
-      failed: window.failed,
-      protocol: o.protocol,
-      gate: { ratePerSecond: o.connectRate, concurrency: o.concurrency },
-      connectSeconds: window.seconds,
-      window,
-      before,
-      afterConnect,
-      afterHold,
-      perDevice: perDevice(before, afterHold, window.connected),
-    };
+    const bound = connectBound(o);
+    return await measureIdleConnect("iotload", o.protocol, o, () => fleet.connectDevices(bound));
   } finally {
     await stack.close();
   }

@@ -8,9 +8,11 @@
  * prints the sizes. Distinct recorders are built for 8 shards and reused round-robin (recording
  * 200 × 600 s of values would dominate the bench, and merging costs the same for equal shapes).
  */
+
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { manualClock } from "../lib/clock.js";
 import { encodeDeviceSeqs } from "../lib/seq-ranges.js";
 import { Recorder } from "../metrics/recorder.js";
 import {
@@ -45,16 +47,11 @@ function prng(seed: number): () => number {
 /** A recorder after a 10-minute run: `perSecond` sampled messages per second, log-normal-ish latency. */
 function recorded(seed: number, perSecond: number): Recorder {
   const rnd = prng(seed);
-  let now = START;
-  const clock = {
-    now: () => now,
-    monotonicNs: () => BigInt(now) * 1_000_000n,
-    setTimeout: () => undefined as never,
-  };
+  const clock = manualClock(START);
   const r = new Recorder({ clock, startMs: START });
   for (let s = 0; s < SECONDS; s++) {
     for (let k = 0; k < perSecond; k++) {
-      now = START + s * 1000 + (k * 1000) / perSecond;
+      clock.set(START + s * 1000 + (k * 1000) / perSecond);
       const ms = Math.exp(1.5 + rnd() * 1.2 + (rnd() < 0.01 ? 3 : 0));
       r.latency("publishAck", ms);
       r.latency("publishAckUncorrected", ms * 0.9);

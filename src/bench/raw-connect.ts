@@ -21,49 +21,25 @@ import { CloseStack } from "../lib/lifecycle.js";
 import type { PublisherTarget } from "./compare-publisher.js";
 import { closeCrtClients, connectCrtClient, rawCrtBaseConfig } from "./crt-connect.js";
 import { EmulatorChild } from "./emulator-process.js";
-import { intFlag } from "./flags.js";
 import {
+  connectBound,
+  IDLE_CONNECT_FLAGS,
+  type IdleConnectOptions,
   type IdleConnectResult,
-  measureConnectWindow,
-  perDevice,
+  idleConnectOptions,
+  measureIdleConnect,
   runIdleConnectScript,
-  sampleMemory,
   targetFromEnv,
 } from "./idle-connect.js";
-
-interface RawConnectOptions {
-  devices: number;
-  connectRate: number;
-  concurrency: number;
-  holdSeconds: number;
-  json: boolean;
-}
 
 /** The fleet's default connect timeout in bench:memory's scenario (memory.ts: `timeout: 30s`). */
 const CONNECT_TIMEOUT_MS = 30_000;
 
-function parseOptions(argv: string[]): RawConnectOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      devices: { type: "string" },
-      "connect-rate": { type: "string" },
-      concurrency: { type: "string" },
-      "hold-seconds": { type: "string" },
-      json: { type: "boolean" },
-    },
-    strict: true,
-  });
-  return {
-    devices: intFlag("devices", values.devices, 5000, 1, 20_000),
-    connectRate: intFlag("connect-rate", values["connect-rate"], 400, 1, 5_000),
-    concurrency: intFlag("concurrency", values.concurrency, 100, 1, 5_000),
-    holdSeconds: intFlag("hold-seconds", values["hold-seconds"], 10, 0, 300),
-    json: values.json === true,
-  };
+function parseOptions(argv: string[]): IdleConnectOptions {
+  return idleConnectOptions(parseArgs({ args: argv, options: IDLE_CONNECT_FLAGS, strict: true }).values);
 }
 
-async function measure(o: RawConnectOptions): Promise<IdleConnectResult> {
+async function measure(o: IdleConnectOptions): Promise<IdleConnectResult> {
   const stack = new CloseStack();
   const clients: mqtt5.Mqtt5Client[] = [];
   try {
@@ -77,12 +53,11 @@ async function measure(o: RawConnectOptions): Promise<IdleConnectResult> {
       ratePerSecond: o.connectRate,
       concurrency: o.concurrency,
       clock: systemClock,
-      signal: AbortSignal.timeout(Math.ceil(o.devices / o.connectRate) * 1000 + 120_000),
+      signal: connectBound(o),
     });
     const prefix = `raw-${process.pid}-${Date.now()}`;
 
-    const before = await sampleMemory();
-    const window = await measureConnectWindow(async () => {
+    return await measureIdleConnect("raw-crt", "mqtt5", o, async () => {
       let failed = 0;
       await Promise.all(
         Array.from({ length: o.devices }, (_, k) =>
@@ -102,24 +77,6 @@ async function measure(o: RawConnectOptions): Promise<IdleConnectResult> {
       );
       return { connected: clients.length, failed };
     });
-    if (window.connected === 0) throw new Error("no device connected");
-    const afterConnect = await sampleMemory();
-    await new Promise((resolve) => setTimeout(resolve, o.holdSeconds * 1000));
-    const afterHold = await sampleMemory();
-    return {
-      system: "raw-crt",
-      devices: o.devices,
-      connected: window.connected,
-      failed: window.failed,
-      protocol: "mqtt5",
-      gate: { ratePerSecond: o.connectRate, concurrency: o.concurrency },
-      connectSeconds: window.seconds,
-      window,
-      before,
-      afterConnect,
-      afterHold,
-      perDevice: perDevice(before, afterHold, window.connected),
-    };
   } finally {
     await stack.close();
   }

@@ -13,8 +13,7 @@
  *     after GC when `--expose-gc` is given.
  */
 import { build, initWebAssembly } from "hdr-histogram-js";
-import type { Clock } from "../lib/clock.js";
-import { systemClock } from "../lib/clock.js";
+import { manualClock, systemClock } from "../lib/clock.js";
 import { createHistogram } from "../metrics/histograms.js";
 import { LatencyAccumulator } from "../metrics/latency-accumulator.js";
 import { Recorder } from "../metrics/recorder.js";
@@ -68,22 +67,12 @@ function cpuNs(): number {
   return (u.user + u.system) * 1000;
 }
 
-function simulatedClock(start: number): { clock: Clock; advance(ms: number): number } {
-  let now = start;
-  const clock: Clock = {
-    now: () => now,
-    monotonicNs: () => BigInt(now) * 1_000_000n,
-    setTimeout: systemClock.setTimeout,
-  };
-  return { clock, advance: (ms) => (now += ms) };
-}
-
 type Path = "full" | "full+intervals" | "publish";
 
 /** CPU ns per message of one round of `messages` through `path`, the final snapshot's folds included. */
 function round(path: Path, messages: number): number {
-  const sim = path === "full+intervals" ? simulatedClock(Date.now()) : undefined;
-  const r = sim ? new Recorder({ clock: sim.clock }) : new Recorder({ clock: systemClock });
+  const sim = path === "full+intervals" ? manualClock(Date.now(), systemClock.setTimeout) : undefined;
+  const r = sim ? new Recorder({ clock: sim }) : new Recorder({ clock: systemClock });
   const t0 = cpuNs();
   for (let i = 0; i < messages; i++) {
     const v = 2 + (i % 97) * 0.13;
@@ -148,12 +137,12 @@ function accumulatorNs(n: number): number {
 
 function tenMinutes(): RecorderBenchResult["tenMinutes"] {
   const start = 1_700_000_000_000;
-  const sim = simulatedClock(start);
+  const sim = manualClock(start, systemClock.setTimeout);
   gc();
   const heap0 = process.memoryUsage().heapUsed;
   const rss0 = process.memoryUsage().rss;
   const t0 = process.hrtime.bigint();
-  const r = new Recorder({ clock: sim.clock, startMs: start });
+  const r = new Recorder({ clock: sim, startMs: start });
   const messages = 600_000;
   for (let i = 0; i < messages; i++) {
     sim.advance(1); // 1,000 msg/s: one message per simulated ms

@@ -24,3 +24,35 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(t) };
   },
 };
+
+/** A Clock whose time only moves when told (simulated runs in benches, unit tests). */
+export interface ManualClock extends Clock {
+  /** Moves time to `ms` (epoch milliseconds). */
+  set(ms: number): void;
+  /** Moves time forward by `ms`; returns the new time. */
+  advance(ms: number): number;
+}
+
+/**
+ * A ManualClock starting at `startMs`. Its monotonic time is its wall time in ns. `setTimeout` throws
+ * unless one is given: what is driven by a manual clock (the Recorder) must not schedule timers.
+ */
+export function manualClock(startMs: number, setTimeoutFn?: Clock["setTimeout"]): ManualClock {
+  let now = startMs;
+  return {
+    now: () => now,
+    monotonicNs: () => BigInt(now) * 1_000_000n,
+    setTimeout:
+      setTimeoutFn ??
+      (() => {
+        throw new Error("manualClock: no timers (time moves only when told)");
+      }),
+    set(ms) {
+      now = ms;
+    },
+    advance(ms) {
+      now += ms;
+      return now;
+    },
+  };
+}

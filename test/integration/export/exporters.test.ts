@@ -8,6 +8,7 @@
 import parsePrometheus, { type PromFamily } from "parse-prometheus-text-format";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ExportFeed, LiveExport, OtlpExporter, PrometheusExporter } from "../../../src/export/index.js";
+import { manualClock } from "../../../src/lib/clock.js";
 import { METRICS, Recorder } from "../../../src/metrics/index.js";
 import { liveMetricsOf, liveSourceOf } from "../../../src/run/index.js";
 import { startOtlpReceiver } from "../../helpers/otlp-receiver.js";
@@ -16,16 +17,10 @@ const LABELS = { run_id: "20260101-000000-abc", scenario: "soak", shard: "0/1", 
 
 /** A recorder with a little of everything, one interval closed (so "recent" series exist). */
 function recorded(): Recorder {
-  let now = 1_700_000_000_000;
+  const clock = manualClock(1_700_000_000_000);
   const r = new Recorder({
-    startMs: now,
-    clock: {
-      now: () => now,
-      monotonicNs: () => BigInt(now) * 1_000_000n,
-      setTimeout: () => {
-        throw new Error("no timers");
-      },
-    },
+    startMs: clock.now(),
+    clock,
   });
   r.count("published", 100);
   r.count("acked", 97);
@@ -34,7 +29,7 @@ function recorded(): Recorder {
   r.count("credentials.refreshes", 1);
   r.gauge("connected", 50);
   for (let i = 1; i <= 100; i++) r.latency("publishAck", i);
-  now += 1000;
+  clock.advance(1000);
   r.tick();
   return r;
 }
@@ -44,16 +39,10 @@ function recorded(): Recorder {
  * tested in test/unit/metrics; here it is the export of what it returned), one interval closed.
  */
 function withFlows(): Recorder {
-  let now = 1_700_000_000_000;
+  const clock = manualClock(1_700_000_000_000);
   const r = new Recorder({
-    startMs: now,
-    clock: {
-      now: () => now,
-      monotonicNs: () => BigInt(now) * 1_000_000n,
-      setTimeout: () => {
-        throw new Error("no timers");
-      },
-    },
+    startMs: clock.now(),
+    clock,
     intervalSampler: {
       sample: () => ({
         cpuPercent: 42.5,
@@ -73,7 +62,7 @@ function withFlows(): Recorder {
   r.count("failed.noResponse");
   r.published(1);
   r.acked(1, 200, 150);
-  now += 1000;
+  clock.advance(1000);
   r.tick();
   return r;
 }

@@ -6,23 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { ExportFeed, type FamilySamples, metricFamilies, snakeName } from "../../../src/export/index.js";
-import type { Clock } from "../../../src/lib/clock.js";
+import { manualClock } from "../../../src/lib/clock.js";
 import { METRICS, Recorder } from "../../../src/metrics/index.js";
 import { liveMetricsOf, liveSourceOf } from "../../../src/run/index.js";
-
-function fakeClock(start: number): Clock & { advance(ms: number): void } {
-  let now = start;
-  return {
-    now: () => now,
-    monotonicNs: () => BigInt(now) * 1_000_000n,
-    setTimeout: () => {
-      throw new Error("Recorder must not schedule timers");
-    },
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
 
 const T0 = 1_700_000_000_000;
 const LABELS = { run_id: "r1", scenario: "s", shard: "0/1" };
@@ -70,7 +56,7 @@ describe("metric names", () => {
 
 describe("ExportFeed", () => {
   it("turns a recorder's counters, gauges and latencies into samples", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock, startMs: T0 });
     r.count("published", 5);
     r.count("failed.noResponse", 2);
@@ -108,7 +94,7 @@ describe("ExportFeed", () => {
   });
 
   it("keeps a gauge's dip between two collections in _min, and restarts the window after each", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock, startMs: T0 });
     const feed = new ExportFeed();
     const reader = feed.reader();
@@ -139,7 +125,7 @@ describe("ExportFeed", () => {
     ["a worker's metrics", (r: Recorder) => ({ metrics: liveMetricsOf(r) })],
     ["this process's recorder", (r: Recorder) => liveSourceOf(r)],
   ])("recent quantiles cover exactly the intervals since the previous collection (%s)", (_, source) => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock, startMs: T0 });
     const feed = new ExportFeed();
     const a = feed.reader();
@@ -168,7 +154,7 @@ describe("ExportFeed", () => {
   });
 
   it("a source updated without latency summaries keeps its last ones (workers send them every few ticks)", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock, startMs: T0 });
     const feed = new ExportFeed();
     const reader = feed.reader();

@@ -4,7 +4,7 @@
  * vs. processes side by side).
  */
 import { describe, expect, it } from "vitest";
-import type { Clock } from "../../../src/lib/clock.js";
+import { manualClock } from "../../../src/lib/clock.js";
 import {
   type IntervalGenerator,
   mergeGeneratorAcrossProcesses,
@@ -13,25 +13,11 @@ import {
 } from "../../../src/metrics/index.js";
 import { createSchedule } from "../../../src/scenario/schedule.js";
 
-function fakeClock(start: number): Clock & { advance(ms: number): void } {
-  let now = start;
-  return {
-    now: () => now,
-    monotonicNs: () => BigInt(now) * 1_000_000n,
-    setTimeout: () => {
-      throw new Error("Recorder must not schedule timers");
-    },
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
-
 const T0 = 1_700_000_000_000;
 
 describe("per-interval data", () => {
   it("counts the plan's offered load into each interval exactly, and stops when told", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock });
     // 10 devices at 5 msg/s for 2 s, then a ramp 5 → 15 msg/s over 2 s: the plan is the reference.
     const schedule = createSchedule([
@@ -67,7 +53,7 @@ describe("per-interval data", () => {
   });
 
   it("keeps each gauge's highest value per interval; coarsening keeps the extremes", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock });
     r.gauge("connected", 5);
     r.gauge("connected", 9);
@@ -84,7 +70,7 @@ describe("per-interval data", () => {
   });
 
   it("samples generator health at each interval close; time-weighted over time, summed across processes", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const samples: IntervalGenerator[] = [
       { cpuPercent: 20, eventLoopUtilization: 0.2, eventLoopDelayP99Ms: 11, eventLoopDelayMaxMs: 15 },
       { cpuPercent: 60, eventLoopUtilization: 0.6, eventLoopDelayP99Ms: 40, eventLoopDelayMaxMs: 90 },

@@ -1,27 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { Clock } from "../../../src/lib/clock.js";
+import { manualClock } from "../../../src/lib/clock.js";
 import { decodeHistogram, mergeEncoded, Recorder } from "../../../src/metrics/index.js";
 
 /** A clock the test moves by hand; the recorder owns no timers, so setTimeout is never called. */
-function fakeClock(start: number): Clock & { advance(ms: number): void } {
-  let now = start;
-  return {
-    now: () => now,
-    monotonicNs: () => BigInt(now) * 1_000_000n,
-    setTimeout: () => {
-      throw new Error("Recorder must not schedule timers");
-    },
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
 
 const T0 = 1_700_000_000_000;
 
 describe("Recorder", () => {
   it("splits counts, latencies, gauges and markers into 1 s intervals", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock });
     r.count("published", 10);
     r.latency("publishAck", 5);
@@ -66,7 +53,7 @@ describe("Recorder", () => {
   });
 
   it("without a tick() a busy recorder notices the boundary within 16 record calls", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock });
     r.count("published");
     clock.advance(1000);
@@ -79,7 +66,7 @@ describe("Recorder", () => {
   });
 
   it("close() keeps the final partial interval with its real length and ignores later records", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock });
     clock.advance(1000);
     r.tick();
@@ -100,7 +87,7 @@ describe("Recorder", () => {
   });
 
   it("counts clamped values per metric", () => {
-    const r = new Recorder({ clock: fakeClock(T0) });
+    const r = new Recorder({ clock: manualClock(T0) });
     r.latency("connect", -1);
     r.latency("connect", 5_000_000);
     r.latency("connect", Number.NaN);
@@ -114,7 +101,7 @@ describe("Recorder", () => {
   });
 
   it("lag() counts scheduleLag and records the lag distribution", () => {
-    const r = new Recorder({ clock: fakeClock(T0) });
+    const r = new Recorder({ clock: manualClock(T0) });
     for (let i = 1; i <= 100; i++) r.lag(i);
     const s = r.snapshot();
     expect(s.counters.scheduleLag).toBe(100);
@@ -122,7 +109,7 @@ describe("Recorder", () => {
   });
 
   it("keeps memory bounded: a 1 h run at 1 s coarsens to <= maxIntervals records, totals exact", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock, maxIntervals: 150, keepRecentIntervals: 60 });
     const seconds = 3600;
     for (let s = 0; s < seconds; s++) {
@@ -153,7 +140,7 @@ describe("Recorder", () => {
   });
 
   it("after a long stall emits a bounded number of records", () => {
-    const clock = fakeClock(T0);
+    const clock = manualClock(T0);
     const r = new Recorder({ clock });
     clock.advance(10 * 24 * 3600 * 1000);
     r.tick();
