@@ -12,11 +12,11 @@
 import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { describe, expect, it, type onTestFinished } from "vitest";
 import { startEmulator } from "../../../src/emulator/index.js";
-import { SecretRegistry } from "../../../src/lib/redact.js";
 import type { RunResult } from "../../../src/report/index.js";
-import { emulatorAsTarget, RunSession } from "../../../src/run/index.js";
+import { emulatorAsTarget } from "../../../src/run/index.js";
 import { parseScenario, planRun } from "../../../src/scenario/index.js";
 import { assumeRole, mqtt5Config } from "../../helpers/emulator.js";
+import { runToResult } from "../../helpers/run-session.js";
 
 function yaml(persistent: boolean, duration: string): string {
   return [
@@ -76,20 +76,9 @@ async function storm(
     subscriptions: [{ topicFilter: "$aws/events/presence/disconnected/+", qos: 1 }],
   });
   const { scenario } = parseScenario(yaml(persistent, duration), "storm-311.yaml");
-  const plan = planRun(scenario, {}, { runId });
-  expect(plan.devices.cleanStart).toBe(!persistent);
-  const s = new RunSession({
-    plan,
-    scenario,
-    startedAt: Date.now(),
-    secrets: new SecretRegistry(),
-    openTarget: emulatorAsTarget(emu.info, { roleSessionName: "storm-311", durationSeconds: 900 }),
-  });
-  const ac = new AbortController();
-  const out = await s.run({ run: ac.signal, hard: ac.signal });
-  expect(out.failure).toBeUndefined();
-  if (!out.result) throw new Error("no result");
-  return { r: out.result, lifecycle };
+  expect(planRun(scenario, {}, { runId }).devices.cleanStart).toBe(!persistent);
+  const target = emulatorAsTarget(emu.info, { roleSessionName: "storm-311", durationSeconds: 900 });
+  return { r: await runToResult(scenario, target, runId), lifecycle };
 }
 
 const other = (r: RunResult, k: string): number => r.counts.other[k] ?? 0;

@@ -11,6 +11,7 @@ import type { RunResult } from "../../../src/report/index.js";
 import { emulatorAsTarget, RunSession } from "../../../src/run/index.js";
 import { parseScenario, planRun } from "../../../src/scenario/index.js";
 import { startTestEmulator } from "../../helpers/emulator.js";
+import { runToResult } from "../../helpers/run-session.js";
 
 function stormYaml(persistent: boolean, duration: string): string {
   return [
@@ -43,19 +44,8 @@ function stormYaml(persistent: boolean, duration: string): string {
 async function storm(persistent: boolean, runId: string, duration = "2500ms"): Promise<RunResult> {
   const emu = await startTestEmulator({ throttle: "off" });
   const { scenario } = parseScenario(stormYaml(persistent, duration), "storm.yaml");
-  const plan = planRun(scenario, {}, { runId });
-  const s = new RunSession({
-    plan,
-    scenario,
-    startedAt: Date.now(),
-    secrets: new SecretRegistry(),
-    openTarget: emulatorAsTarget(emu.info, { roleSessionName: "storm", durationSeconds: 900 }),
-  });
-  const ac = new AbortController();
-  const out = await s.run({ run: ac.signal, hard: ac.signal });
-  expect(out.failure).toBeUndefined();
-  if (!out.result) throw new Error("no result");
-  return out.result;
+  const target = emulatorAsTarget(emu.info, { roleSessionName: "storm", durationSeconds: 900 });
+  return runToResult(scenario, target, runId);
 }
 
 const other = (r: RunResult, k: string): number => r.counts.other[k] ?? 0;

@@ -17,11 +17,11 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { policyInput } from "../../../src/cli/commands/policy.js";
 import { generateIamDocuments } from "../../../src/credentials/iam-documents.js";
 import { defaultWorldInput, worldFromObject } from "../../../src/emulator/world.js";
-import { SecretRegistry } from "../../../src/lib/redact.js";
 import type { RunResult } from "../../../src/report/index.js";
-import { emulatorAsTarget, RunSession } from "../../../src/run/index.js";
-import { loadScenario, parseScenario, planRun, type Scenario } from "../../../src/scenario/index.js";
+import { emulatorAsTarget } from "../../../src/run/index.js";
+import { loadScenario, parseScenario, type Scenario } from "../../../src/scenario/index.js";
 import { startTestEmulator } from "../../helpers/emulator.js";
+import { runToResult } from "../../helpers/run-session.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -64,19 +64,7 @@ async function runSession(
   target: ReturnType<typeof emulatorAsTarget>,
   runId: string,
 ): Promise<RunResult> {
-  const plan = planRun(scenario, {}, { runId });
-  const s = new RunSession({
-    plan,
-    scenario,
-    startedAt: Date.now(),
-    secrets: new SecretRegistry(),
-    openTarget: target,
-  });
-  const ac = new AbortController();
-  const out = await s.run({ run: ac.signal, hard: ac.signal });
-  expect(out.failure).toBeUndefined();
-  if (!out.result) throw new Error("no result");
-  return out.result;
+  return runToResult(scenario, target, runId);
 }
 
 const other = (r: RunResult, k: string): number => r.counts.other[k] ?? 0;

@@ -20,11 +20,11 @@ import { policyInput } from "../../../src/cli/commands/policy.js";
 import { generateIamDocuments, type IamDocuments } from "../../../src/credentials/iam-documents.js";
 import { type EmulatorHandle, startEmulator } from "../../../src/emulator/index.js";
 import { DEFAULT_ACCOUNT_B, defaultWorldInput, worldFromObject } from "../../../src/emulator/world.js";
-import { SecretRegistry } from "../../../src/lib/redact.js";
 import type { RunResult } from "../../../src/report/index.js";
-import { emulatorAsTarget, RunSession } from "../../../src/run/index.js";
-import { loadScenario, planRun, type Scenario } from "../../../src/scenario/index.js";
+import { emulatorAsTarget } from "../../../src/run/index.js";
+import { loadScenario, type Scenario } from "../../../src/scenario/index.js";
 import { assumeRole, connectMqtt5 } from "../../helpers/emulator.js";
+import { runToResult } from "../../helpers/run-session.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const qos1 = mqtt5.QoS.AtLeastOnce;
@@ -94,22 +94,11 @@ function worldOf(loaded: Record<Name, Loaded>, defaultRoleArn: string) {
 }
 
 async function run(emu: EmulatorHandle, name: Name, scenario: Scenario): Promise<RunResult> {
-  const plan = planRun(scenario, {}, { runId: `pa-${name}` });
-  const s = new RunSession({
-    plan,
-    scenario,
-    startedAt: Date.now(),
-    secrets: new SecretRegistry(),
-    openTarget: emulatorAsTarget(
-      { ...emu.info, roleArn: roleArnOf(name) },
-      { roleSessionName: `pa-${name}`, durationSeconds: 900 },
-    ),
-  });
-  const ac = new AbortController();
-  const out = await s.run({ run: ac.signal, hard: ac.signal });
-  expect(out.failure, name).toBeUndefined();
-  if (!out.result) throw new Error(`${name}: no result`);
-  return out.result;
+  const target = emulatorAsTarget(
+    { ...emu.info, roleArn: roleArnOf(name) },
+    { roleSessionName: `pa-${name}`, durationSeconds: 900 },
+  );
+  return runToResult(scenario, target, `pa-${name}`);
 }
 
 const other = (r: RunResult, k: string): number => r.counts.other[k] ?? 0;

@@ -11,10 +11,10 @@ import { policyInput } from "../../../src/cli/commands/policy.js";
 import { generateIamDocuments, type IamDocuments } from "../../../src/credentials/iam-documents.js";
 import { type EmulatorHandle, startEmulator } from "../../../src/emulator/index.js";
 import { defaultWorldInput, worldFromObject } from "../../../src/emulator/world.js";
-import { SecretRegistry } from "../../../src/lib/redact.js";
-import { emulatorAsTarget, RunSession } from "../../../src/run/index.js";
+import { emulatorAsTarget } from "../../../src/run/index.js";
 import { parseScenario, planRun } from "../../../src/scenario/index.js";
 import { assumeRole, connectMqtt5 } from "../../helpers/emulator.js";
+import { runToResult } from "../../helpers/run-session.js";
 
 const YAML = `
 name: shadow-session
@@ -62,17 +62,11 @@ describe("Device Shadow run against the documents `iotload policy` writes", () =
   it("reports, deltas after desired updates and their latencies: exact counts, no denial", async () => {
     const plan = planRun(scenario, {}, { runId: "shadow-a" });
     expect(plan.shadow?.desired?.devices).toEqual([1, 3]); // half of 4, evenly spread
-    const s = new RunSession({
-      plan,
+    const r = await runToResult(
       scenario,
-      startedAt: Date.now(),
-      secrets: new SecretRegistry(),
-      openTarget: emulatorAsTarget(get().info, { roleSessionName: "shadow-session" }),
-    });
-    const ac = new AbortController();
-    const out = await s.run({ run: ac.signal, hard: ac.signal });
-    expect(out.failure).toBeUndefined();
-    const r = out.result!;
+      emulatorAsTarget(get().info, { roleSessionName: "shadow-session" }),
+      "shadow-a",
+    );
     const other = r.counts.other;
     // 4 devices × 2/s × 2 s reports; 4/s × 2 s desired updates, each one delta answered by a report-back.
     expect(other["shadow.updates"]).toBe(16);
