@@ -60,8 +60,6 @@ export class OtlpExporter {
   #inFlight: Promise<void> | undefined;
   #said = false;
   #closed: Promise<void> | undefined;
-  /** Pushes the collector accepted (tests, diagnostics). */
-  exported = 0;
 
   constructor(o: OtlpOptions) {
     this.url = o.url;
@@ -115,22 +113,30 @@ export class OtlpExporter {
   }
 
   #push(): Promise<void> {
-    const metrics = this.#metrics(this.#reader.collect());
     const push = new Promise<void>((resolve) => {
-      if (metrics.length === 0) {
-        resolve();
-        return;
-      }
-      const data: ResourceMetrics = { resource: this.#resource, scopeMetrics: [{ scope: SCOPE, metrics }] };
-      // Bounded: the exporter's own timeout (EXPORT_TIMEOUT_MS) ends the request and calls back.
-      this.#exporter.export(data, (result) => {
-        if (result.code === ExportResultCode.SUCCESS) this.exported++;
-        else if (!this.#said) {
+      const failed = (message: string) => {
+        if (!this.#said) {
           this.#said = true;
-          this.#onError?.(result.error?.message ?? "failed");
+          this.#onError?.(message);
         }
         resolve();
-      });
+      };
+      // A throw (a bug in collecting or encoding) is a failed push, said once, never an unhandled
+      // rejection from the timer. The exporter's own timeout (EXPORT_TIMEOUT_MS) bounds the request.
+      try {
+        const metrics = this.#metrics(this.#reader.collect());
+        if (metrics.length === 0) {
+          resolve();
+          return;
+        }
+        const data: ResourceMetrics = { resource: this.#resource, scopeMetrics: [{ scope: SCOPE, metrics }] };
+        this.#exporter.export(data, (result) => {
+          if (result.code !== ExportResultCode.SUCCESS) failed(result.error?.message ?? "failed");
+          else resolve();
+        });
+      } catch (error) {
+        failed(error instanceof Error ? error.message : String(error));
+      }
     }).finally(() => {
       if (this.#inFlight === push) this.#inFlight = undefined;
     });

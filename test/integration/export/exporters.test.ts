@@ -298,6 +298,26 @@ describe("OTLP/HTTP", () => {
     expect(published?.sum).toMatchObject({ isMonotonic: true, aggregationTemporality: 2 });
   });
 
+  it("a collection that throws is a failed push said once, not a crash; close still resolves", async () => {
+    const receiver = await startOtlpReceiver();
+    const errors: string[] = [];
+    const feed = new ExportFeed();
+    feed.beforeCollect = () => {
+      throw new Error("collect bug");
+    };
+    const otlp = new OtlpExporter({
+      feed,
+      url: receiver.url,
+      intervalMs: 20,
+      onError: (m) => errors.push(m),
+    });
+    // Timer pushes fail too (bounded wait for at least one besides the final one).
+    for (let i = 0; i < 50 && errors.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+    await otlp.close();
+    expect(errors).toEqual([`OTLP push to ${receiver.url} failed: collect bug`]);
+    expect(receiver.bodies).toHaveLength(0);
+  });
+
   it("says once that the collector is unreachable, and still closes", async () => {
     const receiver = await startOtlpReceiver();
     const errors: string[] = [];
