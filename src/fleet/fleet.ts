@@ -503,6 +503,11 @@ export class Fleet implements Closeable {
     return this.#runStartMs;
   }
 
+  /** Now on the fleet's clock, the timeline `runStartMs` and the publish schedule are on (epoch ms). */
+  now(): number {
+    return this.#now();
+  }
+
   /** Phase one of the stop: no more sends; availability stops accumulating. Idempotent. */
   stopOffering(): void {
     this.#scheduler?.stop();

@@ -451,12 +451,13 @@ export class Recorder {
 
   /**
    * Counts the plan's offered load into the `offered` counter from now on, at each interval close (the
-   * interval's share exactly, whatever the timers do); undefined counts what is due up to now and stops
-   * (the run stopped offering).
+   * interval's share exactly, whatever the timers do); undefined counts what is due up to `atMs` (now
+   * by default; the caller may give the instant on the schedule's own clock) and stops (the run
+   * stopped offering).
    */
-  setOfferedLoad(offered: OfferedLoad | undefined): void {
+  setOfferedLoad(offered: OfferedLoad | undefined, atMs: number = this.#clock.now()): void {
     if (this.#closedAt !== undefined) return;
-    if (offered === undefined) this.#countOffered(this.#clock.now());
+    if (offered === undefined) this.#countOffered(atMs);
     else this.#offeredSoFar = offered(this.#ivStart);
     this.#offered = offered;
   }

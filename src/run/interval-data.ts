@@ -16,6 +16,8 @@ export class IntervalData {
   readonly #plan: Pick<RunPlan, "phases" | "expectedMessagesBefore">;
   readonly #sampler = new GeneratorSampler();
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** The schedule's clock (publishingStarted), read when offering stops. */
+  #timeline: (() => number) | undefined;
   #closed = false;
 
   constructor(recorder: Recorder, plan: Pick<RunPlan, "phases" | "expectedMessagesBefore">) {
@@ -31,12 +33,17 @@ export class IntervalData {
 
   /**
    * Publishing started at `runStartMs` (epoch ms, the schedule's origin): count the plan's offered load
-   * from now on and mark each scenario phase when it begins.
+   * from now on and mark each scenario phase when it begins. `timeline` is the clock `runStartMs` is on
+   * (the fleet's, which its scheduler sends by): the final offered count is read on it, so that it
+   * counts exactly the messages the scheduler made due — the recorder's wall clock can lag it by a
+   * millisecond or more, and a message sent then would be published but not offered.
    */
-  publishingStarted(runStartMs: number, now: number = Date.now()): void {
+  publishingStarted(runStartMs: number, timeline: () => number = Date.now): void {
     if (this.#closed) return;
     const plan = this.#plan;
+    this.#timeline = timeline;
     this.#recorder.setOfferedLoad((epochMs) => plan.expectedMessagesBefore(epochMs - runStartMs));
+    const now = timeline();
     for (const phase of plan.phases) {
       const delay = runStartMs + phase.startMs - now;
       if (delay <= 0) {
@@ -54,7 +61,7 @@ export class IntervalData {
   /** The run stopped offering load (end of schedule, or stopped early): nothing more is offered. */
   stoppedOffering(): void {
     this.#clearTimers();
-    if (!this.#closed) this.#recorder.setOfferedLoad(undefined);
+    if (!this.#closed) this.#recorder.setOfferedLoad(undefined, this.#timeline?.());
   }
 
   close(): void {

@@ -273,7 +273,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
     fleet.startPublishing();
     this.#publishStart = fleet.runStartMs;
     if (fleet.runStartMs !== undefined) {
-      this.#intervals?.publishingStarted(fleet.runStartMs);
+      this.#intervals?.publishingStarted(fleet.runStartMs, () => fleet.now());
       this.#shadow?.start(fleet.runStartMs);
     }
     if (this.#publishStart !== undefined) this.#commands?.start(this.#publishStart);
