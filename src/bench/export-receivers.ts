@@ -5,13 +5,14 @@
  * ./export-overhead.ts with an IPC channel; it exits when the channel closes.
  *
  * Protocol: the child sends `{ sinkUrl }` once listening; the parent sends `{ scrape: url }` and the
- * child answers `{ scraped: bytes }` when the response has been read to its end.
+ * child answers `{ scraped: bytes }` when the response has been read to its end, or `{ ping: true }`
+ * and the child answers `{ pong: true }` at once (the baseline's same round trip, without a scrape).
  */
 import { createServer, get } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 
-export type ReceiverReply = { sinkUrl: string } | { scraped: number } | { error: string };
+export type ReceiverReply = { sinkUrl: string } | { scraped: number } | { pong: true } | { error: string };
 
 function scrape(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,7 +37,8 @@ function main(): void {
   sink.listen(0, "127.0.0.1", () => {
     send({ sinkUrl: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/metrics` });
   });
-  process.on("message", (m: { scrape?: string }) => {
+  process.on("message", (m: { scrape?: string; ping?: true }) => {
+    if (m.ping === true) send({ pong: true });
     if (typeof m.scrape !== "string") return;
     scrape(m.scrape).then(
       (bytes) => send({ scraped: bytes }),

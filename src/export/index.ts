@@ -12,6 +12,7 @@ export {
   parseExportFlags,
 } from "./live-export.js";
 export {
+  asciiText,
   exportedSeriesNames,
   FLOW_LABEL,
   type MetricFamily,

@@ -25,10 +25,20 @@ export interface PrometheusOptions {
 /** `text/plain; version=0.0.4; charset=utf-8`, as prom-client's registry serves it. */
 const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
+/** Idle time a scraper's keep-alive connection is kept (see create()). */
+const KEEP_ALIVE_MS = 120_000;
+
 /** HELP text: backslash and line feed escaped (exposition format). */
 function escapeHelp(text: string): string {
   return /[\\\n]/.test(text) ? text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n") : text;
 }
+
+/**
+ * A character outside ASCII. The catalogue's HELP texts are ASCII (./metric-names.ts asciiText), so the
+ * text is ASCII unless a label value (scenario, flow name) is not: then it is sent as UTF-8, else as
+ * its Latin-1 bytes — a copy, where a UTF-8 encoding of the ~40 KB text costs ~30-130 µs.
+ */
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Label value: backslash, double quote and line feed escaped (exposition format). */
 function escapeLabel(value: string): string {
@@ -44,41 +54,102 @@ function valueText(v: number): string {
   return String(v);
 }
 
+/** A label set's text and whether it is ASCII (user values — scenario, flow names — may not be). */
+interface LabelText {
+  text: string;
+  ascii: boolean;
+}
+
 /** Label sets repeat across families and collections: each formatted once. */
-function labelText(labels: Record<string, string>, cache: WeakMap<object, string>): string {
+function labelText(labels: Record<string, string>, cache: WeakMap<object, LabelText>): LabelText {
   const cached = cache.get(labels);
   if (cached !== undefined) return cached;
   let out = "";
   for (const k in labels) out += `${out === "" ? "" : ","}${k}="${escapeLabel(labels[k] ?? "")}"`;
   const text = out === "" ? "" : `{${out}}`;
-  cache.set(labels, text);
-  return text;
+  const entry = { text, ascii: !NON_ASCII.test(text) };
+  cache.set(labels, entry);
+  return entry;
+}
+
+/** A family as last rendered: its samples' label objects, suffixes and values, and the text. */
+interface RenderedFamily {
+  labels: object[];
+  suffixes: (string | undefined)[];
+  values: number[];
+  text: string;
+  ascii: boolean;
+}
+
+/** The same samples (label objects by identity, the feed hands out stable ones) and values. */
+function unchanged(r: RenderedFamily, samples: FamilySamples["samples"]): boolean {
+  if (r.labels.length !== samples.length) return false;
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i] as FamilySamples["samples"][number];
+    if (r.labels[i] !== s.labels || r.suffixes[i] !== s.suffix || !Object.is(r.values[i], s.value))
+      return false;
+  }
+  return true;
 }
 
 /**
- * The exposition text of a collection; HELP / TYPE lines computed once per family and kept, and each
- * label set's text kept by identity in `labelTexts` (the feed hands out the same label objects every
- * collection, ./feed.ts `labelsOf` / `withLabel`).
+ * The exposition text of successive collections. HELP / TYPE lines are computed once per family,
+ * each label set's text once (the feed hands out the same label objects every collection, ./feed.ts
+ * `labelsOf` / `withLabel`), and a family whose samples did not change since the previous render
+ * (most of the catalogue in a given run: features it does not use, counters that did not move) is
+ * not rendered again.
  */
-export function renderText(
-  families: readonly FamilySamples[],
-  headers: Map<string, string>,
-  labelTexts: WeakMap<object, string> = new WeakMap(),
-): string {
-  const cache = labelTexts;
-  const parts: string[] = [];
-  for (const f of families) {
-    let header = headers.get(f.name);
+export class ExpositionRenderer {
+  readonly #headers = new Map<string, string>();
+  readonly #labelTexts = new WeakMap<object, LabelText>();
+  readonly #families = new Map<string, RenderedFamily>();
+
+  /** The text, and whether it is all ASCII (then its Latin-1 bytes are its UTF-8 bytes). */
+  render(families: readonly FamilySamples[]): { text: string; ascii: boolean } {
+    const parts: string[] = [];
+    let ascii = true;
+    for (const f of families) {
+      let r = this.#families.get(f.name);
+      if (r === undefined || !unchanged(r, f.samples)) {
+        r = this.#renderFamily(f);
+        this.#families.set(f.name, r);
+      }
+      parts.push(r.text);
+      if (!r.ascii) ascii = false;
+    }
+    return { text: parts.join(""), ascii };
+  }
+
+  #renderFamily(f: FamilySamples): RenderedFamily {
+    let header = this.#headers.get(f.name);
     if (header === undefined) {
       const type = f.type === "recent" ? "gauge" : f.type;
       header = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${type}\n`;
-      headers.set(f.name, header);
+      this.#headers.set(f.name, header);
     }
-    parts.push(header);
-    for (const s of f.samples)
-      parts.push(`${f.name}${s.suffix ?? ""}${labelText(s.labels, cache)} ${valueText(s.value)}\n`);
+    let text = header;
+    let ascii = !NON_ASCII.test(header);
+    const n = f.samples.length;
+    const r: RenderedFamily = {
+      labels: new Array(n),
+      suffixes: new Array(n),
+      values: new Array(n),
+      text,
+      ascii,
+    };
+    for (let i = 0; i < n; i++) {
+      const s = f.samples[i] as FamilySamples["samples"][number];
+      const l = labelText(s.labels, this.#labelTexts);
+      if (!l.ascii) ascii = false;
+      text += `${f.name}${s.suffix ?? ""}${l.text} ${valueText(s.value)}\n`;
+      r.labels[i] = s.labels;
+      r.suffixes[i] = s.suffix;
+      r.values[i] = s.value;
+    }
+    r.text = text;
+    r.ascii = ascii;
+    return r;
   }
-  return parts.join("");
 }
 
 export class PrometheusExporter {
@@ -93,24 +164,28 @@ export class PrometheusExporter {
 
   static async create(o: PrometheusOptions): Promise<PrometheusExporter> {
     const reader: FeedReader = o.feed.reader();
-    const headers = new Map<string, string>();
-    const labelTexts = new WeakMap<object, string>();
+    const renderer = new ExpositionRenderer();
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const path = (req.url ?? "/").split("?")[0];
       if (req.method !== "GET" || path !== "/metrics") {
         res.writeHead(404, { "content-type": "text/plain" }).end("iotload: only GET /metrics here\n");
         return;
       }
-      let text: string;
+      let body: Buffer;
       try {
-        text = renderText(reader.collect(), headers, labelTexts);
+        const { text, ascii } = renderer.render(reader.collect());
+        body = Buffer.from(text, ascii ? "latin1" : "utf8");
       } catch (error) {
         // A bug in collecting must not take the run down: the scraper sees it as a failed scrape.
         res.writeHead(500, { "content-type": "text/plain" }).end(`iotload: ${String(error)}\n`);
         return;
       }
-      res.writeHead(200, { "content-type": CONTENT_TYPE }).end(text);
+      res.writeHead(200, { "content-type": CONTENT_TYPE }).end(body);
     });
+    // Scrapers keep their connection between scrapes (Prometheus does, for targets given by address);
+    // Node's default 5 s idle timeout would make every 15-60 s scrape a new TCP connection (and TLS
+    // handshake behind a proxy). Two minutes covers a 1 min scrape interval; close() ends them.
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(o.port, o.host === "" ? undefined : o.host, () => {

@@ -181,9 +181,25 @@ function targetsOf(percentiles: readonly number[], total: number): number[] {
   });
 }
 
-/** Indices of `targets` in ascending order of count (visited in that order). */
-function orderOf(targets: readonly number[]): number[] {
-  return targets.map((_, i) => i).sort((x, y) => (targets[x] ?? 0) - (targets[y] ?? 0));
+/** 0 … n − 1, per n: the order of targets already ascending (percentiles listed in ascending order). */
+const IN_ORDER: number[][] = [];
+
+/**
+ * Indices of `targets` in ascending order of count (visited in that order). The callers list their
+ * percentiles in ascending order, so this is a shared 0 … n − 1, not a sort per walk (a cold sort with
+ * a comparator was ~80 µs of a push).
+ */
+function orderOf(targets: readonly number[]): readonly number[] {
+  let ascending = true;
+  for (let i = 1; i < targets.length && ascending; i++)
+    ascending = (targets[i] as number) >= (targets[i - 1] as number);
+  if (!ascending) return targets.map((_, i) => i).sort((x, y) => (targets[x] ?? 0) - (targets[y] ?? 0));
+  let order = IN_ORDER[targets.length];
+  if (order === undefined) {
+    order = Array.from({ length: targets.length }, (_, i) => i);
+    IN_ORDER[targets.length] = order;
+  }
+  return order;
 }
 
 /**

@@ -5,6 +5,7 @@
  * OTLP/HTTP exporter to a node:http receiver that decodes the JSON body. A metric added to the
  * catalogue reaches the scrape without any other edit. Every server is closed at test end.
  */
+import { get } from "node:http";
 import parsePrometheus, { type PromFamily } from "parse-prometheus-text-format";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ExportFeed, LiveExport, OtlpExporter, PrometheusExporter } from "../../../src/export/index.js";
@@ -201,6 +202,74 @@ describe("Prometheus /metrics", () => {
     const f = fam(families, "iotload_shadow_updates_total");
     expect(f.help).toBe("Shadow updates accepted, by state.");
     expect(f.metrics).toEqual([{ value: "7", labels: { ...LABELS, state: "accepted" } }]);
+  });
+
+  it("re-renders only what changed between scrapes, and every scrape has the values of its moment", async () => {
+    // The renderer keeps each family's text while its samples stay the same: a counter that moves, a
+    // gauge that goes down and back up, a new label value and a family that stays put must all read
+    // right on every scrape.
+    const feed = new ExportFeed();
+    const p = await prometheus(feed);
+    const r = recorded();
+    const values = async () => {
+      feed.update([{ labels: LABELS, metrics: liveMetricsOf(r) }]);
+      const { families, text } = await scrape(p.url);
+      const one = (name: string, labels: Record<string, string> = LABELS) =>
+        fam(families, name).metrics.find((m) => JSON.stringify(m.labels) === JSON.stringify(labels))?.value;
+      return {
+        text,
+        published: one("iotload_published_total"),
+        connected: one("iotload_connected"),
+        reconnects: one("iotload_reconnects_total", { ...LABELS, cause: "serverDisconnect" }),
+        timeout: one("iotload_failed_total", { ...LABELS, reason: "timeout" }),
+      };
+    };
+    const first = await values();
+    expect(first).toMatchObject({ published: "100", connected: "50", reconnects: "2", timeout: undefined });
+    r.count("published", 5);
+    r.gauge("connected", 40);
+    r.count("failed.timeout");
+    expect(await values()).toMatchObject({
+      published: "105",
+      connected: "40",
+      reconnects: "2",
+      timeout: "1",
+    });
+    r.gauge("connected", 50);
+    const third = await values();
+    expect(third).toMatchObject({ published: "105", connected: "50", reconnects: "2", timeout: "1" });
+    // Nothing moved since: the same text, byte for byte (the kept families and the re-rendered ones).
+    const fourth = await values();
+    expect(fourth.text.replace(/^iotload_connected_(min|max)\{.*$/gm, "")).toBe(
+      third.text.replace(/^iotload_connected_(min|max)\{.*$/gm, ""),
+    );
+  });
+
+  it("sends the catalogue's HELP in ASCII, a non-ASCII label value as UTF-8, and keeps the connection for scrapers", async () => {
+    const feed = new ExportFeed();
+    const p = await prometheus(feed);
+    feed.update([{ labels: LABELS, metrics: liveMetricsOf(recorded()) }]);
+    // Every description of the catalogue has an ASCII spelling (prometheus.ts ASCII_SPELLINGS): the
+    // whole text is ASCII, the cheap path. A character without one fails here, not silently slower.
+    const ascii = await scrape(p.url);
+    expect(ascii.text).not.toMatch(/[\u0080-\uffff]/);
+    expect(fam(ascii.families, "iotload_unanswered_total").help).not.toContain("…");
+
+    const accented = { ...LABELS, scenario: "météo → nord" };
+    feed.update([{ labels: accented, metrics: liveMetricsOf(recorded()) }]);
+    const utf8 = await scrape(p.url);
+    expect(fam(utf8.families, "iotload_published_total").metrics).toEqual([
+      { value: "100", labels: accented },
+    ]);
+
+    // Node's default idle timeout (5 s) would close a scraper's connection between two scrapes.
+    const keepAlive = await new Promise<string | undefined>((resolve, reject) => {
+      get(p.url, (res) => {
+        res.resume();
+        res.on("end", () => resolve(String(res.headers["keep-alive"])));
+      }).on("error", reject);
+    });
+    expect(keepAlive).toBe("timeout=120");
   });
 
   it("a port in use is a UserError naming where it came from", async () => {

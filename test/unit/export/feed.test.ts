@@ -5,7 +5,13 @@
  * intervals since the previous collection.
  */
 import { describe, expect, it } from "vitest";
-import { ExportFeed, type FamilySamples, metricFamilies, snakeName } from "../../../src/export/index.js";
+import {
+  asciiText,
+  ExportFeed,
+  type FamilySamples,
+  metricFamilies,
+  snakeName,
+} from "../../../src/export/index.js";
 import { manualClock } from "../../../src/lib/clock.js";
 import { METRICS, Recorder } from "../../../src/metrics/index.js";
 import { liveMetricsOf, liveSourceOf } from "../../../src/run/index.js";
@@ -32,7 +38,7 @@ describe("metric names", () => {
       const mine = fams.filter((f) => f.metric === name);
       expect(mine.length, name).toBeGreaterThan(0);
       for (const f of mine) {
-        expect(f.help).toContain(def.description);
+        expect(f.help).toContain(asciiText(def.description));
         expect(f.labelNames).toEqual("labels" in def ? def.labels : []);
       }
     }
