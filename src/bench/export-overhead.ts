@@ -32,6 +32,8 @@
  * with the reducer and 1.2 ms without it, the recorder alone the same 99 ns.
  */
 import { type ChildProcess, fork } from "node:child_process";
+import { Agent, createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ExportFeed } from "../export/feed.js";
@@ -44,9 +46,14 @@ import type { ReceiverReply } from "./export-receivers.js";
 import { intFlag } from "./flags.js";
 import { recordMessage } from "./recorder.js";
 
-/** Which exporters a round runs: each alone (a run usually has one) and both on one feed. */
-export type ExportConfig = "prometheus" | "otlp" | "both";
-const CONFIGS: readonly ExportConfig[] = ["prometheus", "otlp", "both"];
+/**
+ * Which exporters a round runs: each alone (a run usually has one) and both on one feed; and "http",
+ * the transport floor: both's requests at the same times and sizes, served and sent by bare node:http
+ * with constant bodies (no feed, no metrics), i.e. what any exporter over HTTP pays here.
+ */
+export type ExportConfig = "prometheus" | "otlp" | "both" | "http";
+const EXPORTER_CONFIGS = ["prometheus", "otlp", "both"] as const;
+const CONFIGS: readonly ExportConfig[] = [...EXPORTER_CONFIGS, "http"];
 
 export interface ExportBenchRow {
   ratePerSec: number;
@@ -108,8 +115,10 @@ function cpuUs(since: NodeJS.CpuUsage): number {
 /** The receivers' process (./export-receivers.ts) and a scrape through it. */
 async function startReceivers(): Promise<{
   sinkUrl: string;
-  scrape(url: string): Promise<void>;
-  ping(): Promise<void>;
+  /** A scrape of `url` by the receivers' process: the bytes it read. */
+  scrape(url: string): Promise<number>;
+  /** A bare round trip: the size of the last body POSTed to the sink. */
+  ping(): Promise<number>;
   close(): Promise<void>;
 }> {
   const child: ChildProcess = fork(fileURLToPath(new URL("./export-receivers.js", import.meta.url)), [], {
@@ -136,11 +145,13 @@ async function startReceivers(): Promise<{
       child.send({ scrape: url });
       const m = await reply;
       if ("error" in m) throw new Error(`bench: scrape failed: ${m.error}`);
+      return "scraped" in m ? m.scraped : 0;
     },
     async ping() {
       const reply = next();
       child.send({ ping: true });
-      await reply;
+      const m = await reply;
+      return "posted" in m ? m.posted : 0;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -159,16 +170,22 @@ type Receivers = Awaited<ReturnType<typeof startReceivers>>;
 interface Exporting {
   /** LiveExport.update(false), the run's 1 s tick: counters and gauges (a gauge's min / max window). */
   update(r: Recorder): void;
-  scrape(): Promise<void>;
+  /** A scrape by the receivers' process: the bytes it read. */
+  scrape(): Promise<number>;
   push(): Promise<void>;
   readonly scrapes: boolean;
   readonly pushes: boolean;
+  /** Whether update() does anything (the HTTP floor has no feed). */
+  readonly updates: boolean;
   /** `n` scrapes and / or pushes of `r` now (warm-up: the state of a run that has been going a while). */
   collect(r: Recorder, n: number): Promise<void>;
   close(): Promise<void>;
 }
 
-async function startExporting(config: ExportConfig, receivers: Receivers): Promise<Exporting> {
+async function startExporting(
+  config: (typeof EXPORTER_CONFIGS)[number],
+  receivers: Receivers,
+): Promise<Exporting> {
   const feed = new ExportFeed();
   let current: Recorder | undefined;
   // As LiveExport does for a run in this process: the recorder's state read when an exporter collects.
@@ -189,12 +206,13 @@ async function startExporting(config: ExportConfig, receivers: Receivers): Promi
   const self: Exporting = {
     scrapes: prometheus !== undefined,
     pushes: otlp !== undefined,
+    updates: true,
     update(r) {
       current = r;
       feed.update([{ labels: LABELS, ...liveSourceOf(r) }]);
     },
     async scrape() {
-      if (prometheus) await receivers.scrape(prometheus.url);
+      return prometheus ? await receivers.scrape(prometheus.url) : 0;
     },
     async push() {
       await otlp?.flush();
@@ -209,6 +227,64 @@ async function startExporting(config: ExportConfig, receivers: Receivers): Promi
     async close() {
       await otlp?.close();
       await prometheus?.close();
+    },
+  };
+  return self;
+}
+
+/**
+ * The "http" configuration: a GET of `scrapeBytes` served and a POST of `postBytes` sent, as the
+ * exporters do (keep-alive both ways, the OTLP exporter's request shape: URL parsed, headers, a
+ * timeout), with constant bodies and nothing collected.
+ */
+async function startHttpFloor(
+  receivers: Receivers,
+  scrapeBytes: number,
+  postBytes: number,
+): Promise<Exporting> {
+  const text = Buffer.alloc(scrapeBytes, "a");
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(text);
+  });
+  server.keepAliveTimeout = 120_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  const body = Buffer.alloc(postBytes, "a");
+  const agent = new Agent({ keepAlive: true });
+  const post = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        new URL(receivers.sinkUrl),
+        { method: "POST", agent, headers: { "Content-Type": "application/json" } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`${res.statusCode}`))));
+        },
+      );
+      req.setTimeout(5_000, () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+      req.end(body);
+    });
+  const self: Exporting = {
+    scrapes: true,
+    pushes: true,
+    updates: false,
+    update() {},
+    scrape: () => receivers.scrape(url),
+    push: post,
+    async collect(_r, n) {
+      for (let i = 0; i < n; i++) {
+        await self.scrape();
+        await self.push();
+      }
+    },
+    async close() {
+      agent.destroy();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
     },
   };
   return self;
@@ -237,7 +313,7 @@ async function round(
     const second = s + 1;
     clock.set(start + second * 1000);
     r.tick(clock.now()); // the session's 1 s timer
-    if (exporting) {
+    if (exporting?.updates) {
       // Synchronous: wall time is its CPU time (and hrtime is cheaper than two getrusage a second).
       const t0 = process.hrtime.bigint();
       exporting.update(r);
@@ -294,7 +370,7 @@ export async function runExportBench(
   const receivers = await startReceivers();
   const exporting = new Map<ExportConfig, Exporting>();
   try {
-    for (const config of CONFIGS) exporting.set(config, await startExporting(config, receivers));
+    for (const config of EXPORTER_CONFIGS) exporting.set(config, await startExporting(config, receivers));
     // Warm-up. The recording path runs per message and is optimised by V8 within a round; a scrape or
     // push runs every 10-15 s, so in a run its code is optimised only after a few minutes. What a soak
     // pays for hours is that steady state: WARM_COLLECTIONS collections of each first.
@@ -304,6 +380,17 @@ export async function runExportBench(
       await e.collect(warm, WARM_COLLECTIONS);
       await round(1_000, receivers, e, noneSpent());
     }
+    // The transport floor, with the sizes the exporters send (a scrape's text, a push's body).
+    const both = exporting.get("both");
+    if (both === undefined) throw new Error("bench: no 'both' configuration");
+    both.update(warm);
+    const scrapeBytes = await both.scrape();
+    await both.push();
+    const postBytes = await receivers.ping();
+    const floor = await startHttpFloor(receivers, scrapeBytes, postBytes);
+    exporting.set("http", floor);
+    await floor.collect(warm, WARM_COLLECTIONS);
+    await round(1_000, receivers, floor, noneSpent());
     const rows: ExportBenchRow[] = [];
     for (const rate of rates) {
       const messages = rate * SECONDS;
@@ -368,6 +455,7 @@ const CONFIG_LABEL: Record<ExportConfig, string> = {
   prometheus: "Prometheus (scrape 15 s)",
   otlp: "OTLP (push 10 s)",
   both: "both",
+  http: "HTTP alone (both's requests)",
 };
 
 const pctOf = (part: number, whole: number) =>
@@ -379,8 +467,8 @@ export function formatExportBench(rows: readonly ExportBenchRow[], rounds = ROUN
   ];
   for (const r of rows) {
     const parts = [
-      `  ${r.ratePerSec.toLocaleString("en-US").padStart(6)} msg/s, ${CONFIG_LABEL[r.config].padEnd(24)}: recording ${r.nsPerMessageRecording.toFixed(0)} ns/message, exporters ${r.nsPerMessageExporters.toFixed(1)} ns/message = ${pctOf(r.nsPerMessageExporters, r.nsPerMessageRecording)} (${((r.nsPerMessageExporters * r.ratePerSec) / 1e6).toFixed(2)} ms of CPU per second; mean ${pctOf(r.nsPerMessageExportersMean, r.nsPerMessageRecording)})`,
-      `feed update ${r.usPerUpdate.toFixed(0)} µs`,
+      `  ${r.ratePerSec.toLocaleString("en-US").padStart(6)} msg/s, ${CONFIG_LABEL[r.config].padEnd(28)}: recording ${r.nsPerMessageRecording.toFixed(0)} ns/message, exporters ${r.nsPerMessageExporters.toFixed(1)} ns/message = ${pctOf(r.nsPerMessageExporters, r.nsPerMessageRecording)} (${((r.nsPerMessageExporters * r.ratePerSec) / 1e6).toFixed(2)} ms of CPU per second; mean ${pctOf(r.nsPerMessageExportersMean, r.nsPerMessageRecording)})`,
+      ...(r.config === "http" ? [] : [`feed update ${r.usPerUpdate.toFixed(0)} µs`]),
     ];
     if (r.config !== "otlp")
       parts.push(

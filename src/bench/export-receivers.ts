@@ -6,13 +6,18 @@
  *
  * Protocol: the child sends `{ sinkUrl }` once listening; the parent sends `{ scrape: url }` and the
  * child answers `{ scraped: bytes }` when the response has been read to its end, or `{ ping: true }`
- * and the child answers `{ pong: true }` at once (the baseline's same round trip, without a scrape).
+ * and the child answers `{ posted: bytes }` at once (the baseline's same round trip, without a scrape;
+ * bytes = the size of the last body POSTed to the sink).
  */
 import { createServer, get } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 
-export type ReceiverReply = { sinkUrl: string } | { scraped: number } | { pong: true } | { error: string };
+export type ReceiverReply =
+  | { sinkUrl: string }
+  | { scraped: number }
+  | { posted: number }
+  | { error: string };
 
 function scrape(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -30,15 +35,22 @@ function main(): void {
   const send = (m: ReceiverReply) => {
     if (process.connected) process.send?.(m);
   };
+  let posted = 0;
   const sink = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    let bytes = 0;
+    req.on("data", (c: Buffer) => {
+      bytes += c.length;
+    });
+    req.on("end", () => {
+      posted = bytes;
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
   });
   sink.listen(0, "127.0.0.1", () => {
     send({ sinkUrl: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/metrics` });
   });
   process.on("message", (m: { scrape?: string; ping?: true }) => {
-    if (m.ping === true) send({ pong: true });
+    if (m.ping === true) send({ posted });
     if (typeof m.scrape !== "string") return;
     scrape(m.scrape).then(
       (bytes) => send({ scraped: bytes }),
