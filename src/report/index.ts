@@ -46,7 +46,7 @@ export { type ResultInput, readResultInputs } from "./result-inputs.js";
 export { type MergeOptions, mergeResults } from "./result-merge.js";
 export { resultJsonSchema, runResultSchema } from "./result-schema.js";
 export { mergeShardInputs, type ShardSetOptions } from "./shard-set.js";
-export { renderSummary, type SummaryOptions, shouldUseColor } from "./terminal.js";
+export { renderSummary, type SummaryOptions, shouldUseColor, verdictLine } from "./terminal.js";
 export {
   allowedThresholdMetrics,
   allThresholds,

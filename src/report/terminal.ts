@@ -60,24 +60,34 @@ function byReason(r: Record<string, number>): string {
 const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 /**
- * The headline: what a reader must see first when the run went wrong — broken checks, publishes the
- * target never answered, time with no device connected, an interrupted or failed run.
+ * The headline: what a reader must see first when the run went wrong — publishes the target never
+ * answered, failed publishes, lost deliveries, time with no device connected (each a built-in
+ * threshold unless the scenario judges it itself: thresholds.ts builtinThresholds), other broken
+ * thresholds, an interrupted or failed run. `ok` is what the exit code says: a headline that reads
+ * FAILED never comes with exit 0.
  */
 export function verdictLine(result: RunResult): { ok: boolean; text: string } {
   const c = result.counts;
   const problems: string[] = [];
+  const builtinBroken = (expression: string) =>
+    result.thresholds.some((t) => t.builtin === true && t.expression === expression && !t.pass);
   const unanswered = c.unanswered ?? 0;
   if (unanswered > 0)
     problems.push(`${fmtInt(unanswered)} of ${fmtInt(c.published)} publishes never answered`);
   const failed = total(c.failed) - unanswered;
-  if (failed > 0) problems.push(`${fmtInt(failed)} publishes failed`);
-  if (c.lost > 0) problems.push(`${fmtInt(c.lost)} of ${fmtInt(c.expected)} deliveries lost`);
+  if (failed > 0 && builtinBroken("failed == 0")) problems.push(`${fmtInt(failed)} publishes failed`);
+  if (c.lost > 0 && builtinBroken("loss == 0"))
+    problems.push(`${fmtInt(c.lost)} of ${fmtInt(c.expected)} deliveries lost`);
   const a = result.availability;
-  if (a && a.devices > 0 && a.zeroConnectedMs > 0)
+  if (a && a.zeroConnectedMs > 0 && builtinBroken("availability.zeroConnectedMs == 0ms"))
     problems.push(`no device connected for ${fmtDuration(a.zeroConnectedMs)}`);
-  const broken = result.thresholds.filter((t) => !t.pass).length;
+  // Built-in ones are said above, in words (unanswered == 0 and failed == 0 both break on a dead
+  // target); counted here: the scenario's own.
+  const broken = result.thresholds.filter((t) => !t.pass && t.builtin !== true).length;
   if (broken > 0) problems.push(`${broken} threshold${broken > 1 ? "s" : ""} broken`);
   if (result.partial) problems.unshift(`PARTIAL: ${result.partialReason ?? "interrupted"}`);
+  if (problems.length === 0 && result.thresholds.some((t) => !t.pass))
+    problems.push("a built-in threshold broken"); // one without words above: the exit code is 3 all the same
   if (problems.length === 0) {
     const n = result.thresholds.length;
     return { ok: true, text: `PASSED · every publish answered${n > 0 ? ` · ${n} thresholds met` : ""}` };

@@ -153,7 +153,15 @@ function schemaPaths(): { exact: Map<string, PathInfo>; recordPrefixes: string[]
       exact.set(path, { kind: "boolean" });
     }
   };
-  for (const top of ["counts", "rates", "generator", "credentials", "durationMs", "partial"] as const) {
+  for (const top of [
+    "counts",
+    "rates",
+    "availability",
+    "generator",
+    "credentials",
+    "durationMs",
+    "partial",
+  ] as const) {
     walk(runResultSchema.shape[top] as z.ZodType, top);
   }
   return { exact, recordPrefixes };
@@ -440,6 +448,47 @@ export function evaluateThresholds(result: RunResult, expressions: readonly stri
  */
 export const BUILTIN_THRESHOLDS: readonly string[] = ["unanswered == 0"];
 
+/**
+ * Checks a run gets unless its scenario judges the same thing itself: what the summary's headline
+ * calls a failure is a failure of the exit code, the JUnit file and the report alike (a run whose
+ * publishes were refused or throttled, whose deliveries were lost, or whose fleet was offline used to
+ * print FAILED and exit 0). A scenario that writes its own threshold on the subject (`errors.rate <
+ * 1%`, `loss < 0.1%`, `counts.throttled… > 0` where throttling is the point) replaces the default.
+ */
+const DEFAULT_THRESHOLDS: readonly { expression: string; subject: (metric: string) => boolean }[] = [
+  {
+    expression: "failed == 0",
+    subject: (m) =>
+      m.startsWith("counts.failed") || m === "rates.errorRate" || m.startsWith("counts.throttled"),
+  },
+  { expression: "loss == 0", subject: (m) => m === "counts.lost" || m === "rates.lossRate" },
+  {
+    expression: "availability.zeroConnectedMs == 0ms",
+    subject: (m) => m.startsWith("availability."),
+  },
+];
+
+/**
+ * The built-in expressions for a result whose scenario wrote `expressions`: BUILTIN_THRESHOLDS, and
+ * each default whose subject no scenario threshold judges (availability only when the result has it:
+ * results written before it existed, and runs with no device, have none).
+ */
+export function builtinThresholds(result: RunResult, expressions: readonly string[]): string[] {
+  const metrics = expressions.flatMap((e) => {
+    try {
+      return [parseThreshold(e).metric];
+    } catch {
+      return []; // reported as the scenario's own (invalid) threshold
+    }
+  });
+  const defaults = DEFAULT_THRESHOLDS.filter(
+    (d) =>
+      !metrics.some(d.subject) &&
+      (!d.expression.startsWith("availability.") || (result.availability?.devices ?? 0) > 0),
+  ).map((d) => d.expression);
+  return [...BUILTIN_THRESHOLDS, ...defaults].filter((b) => !expressions.includes(b));
+}
+
 /** The scenario's own threshold expressions of a result (the built-in ones left out). */
 export function scenarioThresholds(result: RunResult): string[] {
   return result.thresholds.filter((t) => !t.builtin).map((t) => t.expression);
@@ -458,9 +507,9 @@ export function withMergedThresholds(merged: RunResult, shards: readonly RunResu
 /** Scenario thresholds, then the built-in ones (flagged), evaluated on `result`. */
 export function allThresholds(result: RunResult, expressions: readonly string[]): RunResult["thresholds"] {
   const own = evaluateThresholds(result, expressions);
-  const builtin = evaluateThresholds(
-    result,
-    BUILTIN_THRESHOLDS.filter((b) => !expressions.includes(b)),
-  ).map((t) => ({ ...t, builtin: true }));
+  const builtin = evaluateThresholds(result, builtinThresholds(result, expressions)).map((t) => ({
+    ...t,
+    builtin: true,
+  }));
   return [...own, ...builtin];
 }

@@ -62,6 +62,9 @@ describe("iotload run against a target restarted on the same ports (built CLI)",
         // Reconnect backoff 1 s, 2 s, 2 s …: the outage and the refused reconnect fit well inside 20 s.
         "phases: [ { name: steady, duration: 20s, rate: 2/s } ]",
         "stop: { grace: 3s }",
+        // A restart drill tolerates the outage it causes: these judge failed publishes and time
+        // offline instead of the built-in failed == 0 and availability.zeroConnectedMs == 0ms.
+        'thresholds: [ "availability.zeroConnectedMs < 15s", "errors.rate < 50%" ]',
         "",
       ].join("\n"),
     );
@@ -85,6 +88,13 @@ describe("iotload run against a target restarted on the same ports (built CLI)",
 
     const result = JSON.parse(await readFile(path.join(out, "result.json"), "utf8")) as RunResult;
     expect(result.partial).toBe(false);
+    expect(result.thresholds.map((t) => [t.expression, t.pass])).toEqual([
+      ["availability.zeroConnectedMs < 15s", true],
+      ["errors.rate < 50%", true],
+      ["unanswered == 0", true],
+      ["loss == 0", true],
+    ]);
+    expect(result.availability?.zeroConnectedMs).toBeGreaterThan(0); // the outage, seen
     expect(result.credentials.invalidations.InvalidClientTokenId).toBeGreaterThanOrEqual(1);
     expect(result.credentials.stsCalls).toBeGreaterThanOrEqual(2);
     expect(result.counts.other["credentials.probes.refused"]).toBeGreaterThanOrEqual(1);

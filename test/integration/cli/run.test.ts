@@ -44,7 +44,12 @@ describe("iotload run (built CLI)", () => {
     expect(result.counts.acked).toBe(result.counts.published);
     expect(result.counts.received).toBe(result.counts.published * 2);
     expect(result.counts.lost).toBe(0);
-    expect(result.thresholds.length).toBe(4); // the scenario's 3 + the built-in "unanswered == 0"
+    // The scenario's 3 (loss == 0 among them) + the built-ins: unanswered, failed and availability.
+    expect(result.thresholds.map((t) => t.expression).slice(3)).toEqual([
+      "unanswered == 0",
+      "failed == 0",
+      "availability.zeroConnectedMs == 0ms",
+    ]);
     expect(result.counts.unanswered).toBe(0);
     expect(result.availability).toEqual({ devices: 20, minConnected: 20, zeroConnectedMs: 0 });
     expect(result.thresholds.every((t) => t.pass)).toBe(true);

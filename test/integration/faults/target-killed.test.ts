@@ -32,10 +32,13 @@ describe("the verdict when the target fails (real CLI, real emulator)", () => {
       expect(r.availability?.minConnected).toBe(0);
       expect(r.availability?.zeroConnectedMs ?? 0).toBeGreaterThan(0);
       // The only scenario threshold is generous, yet the run cannot pass: p99 is unbounded and the
-      // built-in check fails.
+      // built-in checks fail (unanswered publishes are failed ones too; lost; the fleet offline).
       expect(r.thresholds.map((t) => [t.expression, t.pass])).toEqual([
         ["publishAck.p99 < 5s", false],
         ["unanswered == 0", false],
+        ["failed == 0", false],
+        ["loss == 0", false],
+        ["availability.zeroConnectedMs == 0ms", false],
       ]);
       expect(run.stdout()).toMatch(/^FAILED · .*publishes never answered/m);
     });

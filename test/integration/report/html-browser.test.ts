@@ -216,14 +216,15 @@ describe("report.html in a browser", () => {
         expect(phaseNames).toEqual(expect.arrayContaining(["ramp", "steady", "draining"]));
         expect(await page.locator("details pre").textContent()).toContain("dt/{{deviceId}}/telemetry");
         expect(await page.locator("details pre").textContent()).not.toContain("EXAMPLETOKEN");
-        // Tables rendered: the thresholds that failed are shown as failed — `loss == 0`, and
+        // Tables rendered: the thresholds that failed are shown as failed — `loss == 0`,
         // `delivery.p99.9 < 1s` because lost deliveries count as slower than any delivery
-        // (reports/README.md "Accounting").
+        // (reports/README.md "Accounting"), and the built-in `failed == 0`.
         expect(result.thresholds.filter((t) => !t.pass).map((t) => t.expression)).toEqual([
           "delivery.p99.9 < 1s",
           "loss == 0",
+          "failed == 0",
         ]);
-        expect(await page.locator("td.fail:has-text('fail')").count()).toBe(2);
+        expect(await page.locator("td.fail:has-text('fail')").count()).toBe(3);
         expect(await page.locator("header h1").textContent()).toContain("</script>");
         await page.close();
       }

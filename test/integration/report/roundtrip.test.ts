@@ -177,7 +177,13 @@ describe("run → report → compare round trip (built CLI)", () => {
     }
     expect(stdout).toMatch(new RegExp(`published ${c.published} \\(.*· acked ${c.acked} · failed 0`));
     expect(stdout).toContain(`received ${c.received} of ${c.expected} expected · lost 0`);
-    expect(result.thresholds.map((t) => t.pass)).toEqual([true, true, true]); // + built-in unanswered == 0
+    // The scenario's, then the built-ins (unanswered, failed, availability; loss is the scenario's).
+    expect(result.thresholds.every((t) => t.pass)).toBe(true);
+    expect(result.thresholds.filter((t) => t.builtin).map((t) => t.expression)).toEqual([
+      "unanswered == 0",
+      "failed == 0",
+      "availability.zeroConnectedMs == 0ms",
+    ]);
   });
 
   it("report: same summary, byte-identical result.json, latency.hlog and report.html with the same numbers", async () => {

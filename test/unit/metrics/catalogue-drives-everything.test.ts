@@ -91,6 +91,8 @@ describe("a metric added only to the catalogue", () => {
       ["widgetWait.p(99) < 1s", true, expect.closeTo(30, 0)],
       ["widgets.dropped == 0", false, 3],
       ["unanswered == 0", true, 0],
+      ["failed == 0", true, 0],
+      ["loss == 0", true, 0],
     ]);
   });
 

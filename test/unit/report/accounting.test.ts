@@ -13,6 +13,7 @@ import {
   mergeResults,
   type RunResult,
   renderSummary,
+  verdictLine,
   withMergedThresholds,
 } from "../../../src/report/index.js";
 import { makeClock } from "../../fixtures/results/synthetic.js";
@@ -24,12 +25,15 @@ function resultWith(o: {
   answered: number;
   unanswered: number;
   lost?: number;
+  /** Publishes the target refused with PUBACK 0x97 (failed as throttled). */
+  throttled?: number;
   thresholds?: string[];
   availability?: { devices: number; minConnected: number; zeroConnectedMs: number };
 }): RunResult {
   const clock = makeClock(T0);
   const r = new Recorder({ clock, startMs: T0 });
-  r.count("published", o.answered + o.unanswered);
+  r.count("published", o.answered + o.unanswered + (o.throttled ?? 0));
+  if (o.throttled) r.count("failed.throttled", o.throttled);
   r.count("acked", o.answered);
   for (let i = 1; i <= o.answered; i++) r.latency("publishAck", i);
   if (o.unanswered > 0) {
@@ -50,7 +54,7 @@ function resultWith(o: {
     scenario: {},
     target: { kind: "local", endpoint: "127.0.0.1", region: "ap-northeast-1" },
     metrics: r.snapshot(),
-    expected: o.answered + o.unanswered,
+    expected: o.answered + o.unanswered + (o.throttled ?? 0),
     ...(o.availability ? { availability: o.availability } : {}),
   });
   result.thresholds = allThresholds(result, o.thresholds ?? []);
@@ -84,12 +88,17 @@ describe("accounting in the result", () => {
     expect(clean.thresholds.map((t) => [t.expression, t.pass, t.builtin ?? false])).toEqual([
       ["loss == 0", true, false],
       ["unanswered == 0", true, true],
+      ["failed == 0", true, true],
     ]);
     const dead = resultWith({ answered: 100, unanswered: 1, thresholds: ["loss == 0"] });
-    expect(dead.thresholds.map((t) => t.pass)).toEqual([true, false]);
+    expect(dead.thresholds.map((t) => t.pass)).toEqual([true, false, false]);
     // Written by the scenario too: evaluated once, as the scenario's.
     const both = resultWith({ answered: 5, unanswered: 0, thresholds: ["unanswered == 0"] });
-    expect(both.thresholds).toHaveLength(1);
+    expect(both.thresholds.map((t) => [t.expression, t.builtin ?? false])).toEqual([
+      ["unanswered == 0", false],
+      ["failed == 0", true],
+      ["loss == 0", true],
+    ]);
   });
 
   it("percentile thresholds count never-answered publishes as slower than every answer", () => {
@@ -140,7 +149,12 @@ describe("accounting in the result", () => {
     expect(m.counts.reconnect?.attempts).toBe(14);
     expect(m.counts.reconnect?.failures.stoppedAtEnd).toBe(2);
     expect(m.availability).toEqual({ devices: 20, minConnected: 3, zeroConnectedMs: 500 });
-    expect(m.thresholds.filter((t) => t.builtin).map((t) => t.pass)).toEqual([false]);
+    expect(m.thresholds.filter((t) => t.builtin).map((t) => [t.expression, t.pass])).toEqual([
+      ["unanswered == 0", false],
+      ["failed == 0", false],
+      ["loss == 0", true],
+      ["availability.zeroConnectedMs == 0ms", false],
+    ]);
   });
 
   it("interval merges keep the lowest value of a gauge's .min", () => {
@@ -168,12 +182,37 @@ describe("the summary's headline", () => {
     const text = renderSummary(r, { color: false });
     const headline = text.split("\n")[1];
     expect(headline).toBe(
-      "FAILED · 2,352 of 3,000 publishes never answered · 2,352 of 3,000 deliveries lost · no device connected for 23.5 s · 1 threshold broken",
+      "FAILED · 2,352 of 3,000 publishes never answered · 2,352 of 3,000 deliveries lost · no device connected for 23.5 s",
     );
     expect(text).toContain("percentiles of the 648 answered publishes only; 2,352 never answered");
     expect(text).toContain("reconnects   attempts 7 · successes 4 · failures 3");
     expect(text).toContain("min connected 0 of 20");
     expect(text).toMatch(/✗ unanswered == 0 {2}observed 2,352 \[built-in\]/);
+    expect(text).toMatch(/✗ loss == 0 {2}observed 2,352 \[built-in\]/);
+    expect(text).toMatch(/✗ availability.zeroConnectedMs == 0ms {2}observed 23,476 ms \[built-in\]/);
+  });
+
+  it("says FAILED for refused publishes unless the scenario judges failures itself, and exits as it says", () => {
+    // 1,000 publishes, 50 refused (PUBACK 0x97, throttled): before, the headline said FAILED and the
+    // run exited 0.
+    const throttled = (thresholds: string[]) =>
+      resultWith({ answered: 950, unanswered: 0, throttled: 50, thresholds });
+    const strict = throttled(["publishAck.p99 < 1s"]);
+    expect(verdictLine(strict)).toEqual({ ok: false, text: "FAILED · 50 publishes failed" });
+    expect(strict.thresholds.find((t) => t.expression === "failed == 0")).toMatchObject({
+      pass: false,
+      builtin: true,
+      observed: 50,
+    });
+    // The scenario tolerates 10 %: its threshold judges failures, the built-in one is not added.
+    const tolerant = throttled(["errors.rate < 10%"]);
+    expect(tolerant.thresholds.map((t) => t.expression)).not.toContain("failed == 0");
+    expect(verdictLine(tolerant).ok).toBe(true);
+    // …and 1 % is broken by 5 %: FAILED through the scenario's own threshold.
+    expect(verdictLine(throttled(["errors.rate < 1%"])).text).toBe("FAILED · 1 threshold broken");
+    // A scenario where throttling is the point says so.
+    const provoked = throttled(["counts.throttled.publish.publishesPerSecondPerConnection >= 0"]);
+    expect(provoked.thresholds.map((t) => t.expression)).not.toContain("failed == 0");
   });
 
   it("says PASSED when every publish was answered and every threshold held", () => {
@@ -183,8 +222,9 @@ describe("the summary's headline", () => {
       thresholds: ["publishAck.p99 < 1s"],
       availability: { devices: 5, minConnected: 5, zeroConnectedMs: 0 },
     });
+    // The scenario's one, then the built-ins: unanswered, failed, loss, availability.
     expect(renderSummary(r, { color: false }).split("\n")[1]).toBe(
-      "PASSED · every publish answered · 2 thresholds met",
+      "PASSED · every publish answered · 5 thresholds met",
     );
   });
 });
