@@ -448,6 +448,9 @@ export function evaluateThresholds(result: RunResult, expressions: readonly stri
  */
 export const BUILTIN_THRESHOLDS: readonly string[] = ["unanswered == 0"];
 
+/** What a default built-in threshold judges; a scenario threshold on the same subject replaces it. */
+export type DefaultSubject = "failed" | "loss" | "availability";
+
 /**
  * Checks a run gets unless its scenario judges the same thing itself: what the summary's headline
  * calls a failure is a failure of the exit code, the JUnit file and the report alike (a run whose
@@ -455,36 +458,53 @@ export const BUILTIN_THRESHOLDS: readonly string[] = ["unanswered == 0"];
  * print FAILED and exit 0). A scenario that writes its own threshold on the subject (`errors.rate <
  * 1%`, `loss < 0.1%`, `counts.throttled… > 0` where throttling is the point) replaces the default.
  */
-const DEFAULT_THRESHOLDS: readonly { expression: string; subject: (metric: string) => boolean }[] = [
+const DEFAULT_THRESHOLDS: readonly {
+  subject: DefaultSubject;
+  expression: string;
+  judges: (metric: string) => boolean;
+  /** Whether the result can be judged on it (availability: absent in old results and without devices). */
+  applies: (result: RunResult) => boolean;
+}[] = [
   {
+    subject: "failed",
     expression: "failed == 0",
-    subject: (m) =>
+    judges: (m) =>
       m.startsWith("counts.failed") || m === "rates.errorRate" || m.startsWith("counts.throttled"),
+    applies: () => true,
   },
-  { expression: "loss == 0", subject: (m) => m === "counts.lost" || m === "rates.lossRate" },
   {
+    subject: "loss",
+    expression: "loss == 0",
+    judges: (m) => m === "counts.lost" || m === "rates.lossRate",
+    applies: () => true,
+  },
+  {
+    subject: "availability",
     expression: "availability.zeroConnectedMs == 0ms",
-    subject: (m) => m.startsWith("availability."),
+    judges: (m) => m.startsWith("availability."),
+    applies: (r) => (r.availability?.devices ?? 0) > 0,
   },
 ];
 
-/**
- * The built-in expressions for a result whose scenario wrote `expressions`: BUILTIN_THRESHOLDS, and
- * each default whose subject no scenario threshold judges (availability only when the result has it:
- * results written before it existed, and runs with no device, have none).
- */
+/** Whether one of `expressions` (a scenario's thresholds) judges `subject`. */
+export function scenarioJudges(expressions: readonly string[], subject: DefaultSubject): boolean {
+  const d = DEFAULT_THRESHOLDS.find((x) => x.subject === subject);
+  return (
+    d !== undefined &&
+    expressions.some((e) => {
+      try {
+        return d.judges(parseThreshold(e).metric);
+      } catch {
+        return false; // reported as the scenario's own (invalid) threshold
+      }
+    })
+  );
+}
+
+/** The built-in expressions for a result whose scenario wrote `expressions`. */
 export function builtinThresholds(result: RunResult, expressions: readonly string[]): string[] {
-  const metrics = expressions.flatMap((e) => {
-    try {
-      return [parseThreshold(e).metric];
-    } catch {
-      return []; // reported as the scenario's own (invalid) threshold
-    }
-  });
   const defaults = DEFAULT_THRESHOLDS.filter(
-    (d) =>
-      !metrics.some(d.subject) &&
-      (!d.expression.startsWith("availability.") || (result.availability?.devices ?? 0) > 0),
+    (d) => d.applies(result) && !scenarioJudges(expressions, d.subject),
   ).map((d) => d.expression);
   return [...BUILTIN_THRESHOLDS, ...defaults].filter((b) => !expressions.includes(b));
 }

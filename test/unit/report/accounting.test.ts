@@ -208,8 +208,14 @@ describe("the summary's headline", () => {
     const tolerant = throttled(["errors.rate < 10%"]);
     expect(tolerant.thresholds.map((t) => t.expression)).not.toContain("failed == 0");
     expect(verdictLine(tolerant).ok).toBe(true);
-    // …and 1 % is broken by 5 %: FAILED through the scenario's own threshold.
-    expect(verdictLine(throttled(["errors.rate < 1%"])).text).toBe("FAILED · 1 threshold broken");
+    // …and 1 % is broken by 5 %: FAILED through the scenario's own threshold, the failures named.
+    expect(verdictLine(throttled(["errors.rate < 1%"])).text).toBe(
+      "FAILED · 50 publishes failed · 1 threshold broken",
+    );
+    // A result written before the defaults (no failed == 0 in it) reads as it did: FAILED.
+    const old = throttled(["publishAck.p99 < 1s"]);
+    old.thresholds = old.thresholds.filter((t) => t.expression !== "failed == 0");
+    expect(verdictLine(old).text).toBe("FAILED · 50 publishes failed");
     // A scenario where throttling is the point says so.
     const provoked = throttled(["counts.throttled.publish.publishesPerSecondPerConnection >= 0"]);
     expect(provoked.thresholds.map((t) => t.expression)).not.toContain("failed == 0");
