@@ -51,6 +51,7 @@ export {
   allowedThresholdMetrics,
   allThresholds,
   BUILTIN_THRESHOLDS,
+  builtinExpressions,
   compareThreshold,
   evaluateThresholds,
   type MetricKind,

@@ -462,27 +462,22 @@ const DEFAULT_THRESHOLDS: readonly {
   subject: DefaultSubject;
   expression: string;
   judges: (metric: string) => boolean;
-  /** Whether the result can be judged on it (availability: absent in old results and without devices). */
-  applies: (result: RunResult) => boolean;
 }[] = [
   {
     subject: "failed",
     expression: "failed == 0",
     judges: (m) =>
       m.startsWith("counts.failed") || m === "rates.errorRate" || m.startsWith("counts.throttled"),
-    applies: () => true,
   },
   {
     subject: "loss",
     expression: "loss == 0",
     judges: (m) => m === "counts.lost" || m === "rates.lossRate",
-    applies: () => true,
   },
   {
     subject: "availability",
     expression: "availability.zeroConnectedMs == 0ms",
     judges: (m) => m.startsWith("availability."),
-    applies: (r) => (r.availability?.devices ?? 0) > 0,
   },
 ];
 
@@ -503,8 +498,17 @@ export function scenarioJudges(expressions: readonly string[], subject: DefaultS
 
 /** The built-in expressions for a result whose scenario wrote `expressions`. */
 export function builtinThresholds(result: RunResult, expressions: readonly string[]): string[] {
+  return builtinExpressions(expressions, (result.availability?.devices ?? 0) > 0);
+}
+
+/**
+ * The built-in expressions a run of a scenario with these thresholds gets (what `validate` shows
+ * before the run): BUILTIN_THRESHOLDS and each default the scenario does not judge itself,
+ * availability's only for a run with devices.
+ */
+export function builtinExpressions(expressions: readonly string[], hasDevices: boolean): string[] {
   const defaults = DEFAULT_THRESHOLDS.filter(
-    (d) => d.applies(result) && !scenarioJudges(expressions, d.subject),
+    (d) => (d.subject !== "availability" || hasDevices) && !scenarioJudges(expressions, d.subject),
   ).map((d) => d.expression);
   return [...BUILTIN_THRESHOLDS, ...defaults].filter((b) => !expressions.includes(b));
 }

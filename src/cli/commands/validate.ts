@@ -10,6 +10,7 @@ import type { Argv } from "yargs";
 import { resolveAwsSetup } from "../../credentials/index.js";
 import { DEFAULT_REGION } from "../../emulator/world.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
+import { builtinExpressions } from "../../report/index.js";
 import { readMqttTargetFiles } from "../../run/targets/mqtt.js";
 import {
   costDetails,
@@ -148,6 +149,8 @@ export function summarize(plan: RunPlan): string {
     `  subscribers: ${subs.count}${subs.count > 0 ? ` × ${subs.protocol} on ${subs.topics.join(", ")}` : ""}`,
     ...(plan.shadow ? [`  shadow:    ${shadowLine(plan.shadow, d.firstIndex)}`] : []),
     `  thresholds: ${plan.thresholds.length > 0 ? plan.thresholds.join("; ") : "none"}`,
+    // What the run adds (reports/README.md "Accounting"): seen before the run, not after a red CI.
+    `  built-in:   ${builtinExpressions(plan.thresholds, d.count > 0).join("; ")} (a threshold of yours on failures, loss or availability replaces that one)`,
   ];
   return `${lines.join("\n")}\n`;
 }

@@ -88,6 +88,17 @@ describe("iotload validate", () => {
     });
   }
 
+  it("shows the built-in thresholds the run will add, without those the scenario judges itself", async () => {
+    const smoke = await runValidate([join(root, "scenarios/local-smoke.yaml")]);
+    // local-smoke writes `loss == 0`: that default is its own, the others are added.
+    expect(smoke.out).toContain(
+      "  built-in:   unanswered == 0; failed == 0; availability.zeroConnectedMs == 0ms (",
+    );
+    // aws-throttles provokes throttling and says so (counts.throttled… > 0): no failed == 0.
+    const throttles = await runValidate([join(root, "scenarios/aws-throttles.yaml")]);
+    expect(throttles.out).toContain("  built-in:   unanswered == 0; availability.zeroConnectedMs == 0ms (");
+  });
+
   it("cross-account-aws.yaml needs no editing: ACCOUNT_B_ID unset is an error at its line and column", async () => {
     const file = join(root, "scenarios/cross-account-aws.yaml");
     const { code, err } = await runValidate([file], { env: { AWS_CONFIG_FILE: "/nonexistent/c" } });
