@@ -4,6 +4,7 @@
  * (median and best connects/s, the iotload/raw ratio that issue 14 requires ≥ 95 %, KiB per idle
  * device, JS-thread CPU while connecting). No sockets, no clocks: unit-tested on its own.
  */
+import { median } from "./stats.js";
 
 export type ConnectSystem = "iotload" | "raw-crt";
 
@@ -53,13 +54,6 @@ export interface ConnectMeasurement extends ConnectRun {
   /** The child process from spawn to exit (startup, connect, GCs, hold, close), s. */
   wallSec: number;
   error?: string;
-}
-
-export function median(xs: readonly number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 /** One system's figures over its rounds of one configuration (failed runs left out; `runs` says how many counted). */

@@ -30,6 +30,7 @@ import { type CompareTarget, runSystemStep } from "./compare-systems.js";
 import { CLIENT_STEP_ENV, type ClosedLoopResult, type ClosedLoopStep } from "./emulator-cpu-client.js";
 import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
+import { median } from "./stats.js";
 
 const TARGETS = ["emulator", "mosquitto", "floor-wss", "floor-tls", "emulator-baseline"] as const;
 type TargetName = (typeof TARGETS)[number];
@@ -120,12 +121,6 @@ async function closedLoopStep(
   if (!result || result.acked === 0)
     return { usPerMsg: null, rate: 0, error: stderr.trim().split("\n").pop() ?? "no result" };
   return { usPerMsg: (after - before) / result.acked, rate: result.acked / result.wallSec };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 async function main(): Promise<void> {
@@ -266,13 +261,15 @@ async function main(): Promise<void> {
       const base = us.get(`${rate} mosquitto`);
       for (const name of names) {
         const xs = us.get(`${rate} ${name}`);
-        if (!xs) continue;
+        const med = xs === undefined ? null : median(xs);
+        if (!xs || med === null) continue;
+        const baseMed = base === undefined ? null : median(base);
         const ratio =
-          base === undefined
+          base === undefined || baseMed === null
             ? ""
-            : `${(median(xs) / median(base)).toFixed(2)}×, ${(Math.min(...xs) / Math.min(...base)).toFixed(2)}×`;
+            : `${(med / baseMed).toFixed(2)}×, ${(Math.min(...xs) / Math.min(...base)).toFixed(2)}×`;
         process.stdout.write(
-          `${(mode === "closed" ? "closed" : String(rate)).padStart(7)} ${name.padEnd(10)} ${median(xs).toFixed(1).padStart(10)} ${Math.min(
+          `${(mode === "closed" ? "closed" : String(rate)).padStart(7)} ${name.padEnd(10)} ${med.toFixed(1).padStart(10)} ${Math.min(
             ...xs,
           )
             .toFixed(1)

@@ -23,7 +23,7 @@
  * still starts cold (the recording burst has the caches), as it does in a run.
  * The difference of whole rounds (exporting − baseline) is not the measure: it carries the
  * round-to-round noise of 600,000 recorded messages (measured: −36 % … +69 % of the recording path
- * between two runs), larger than what the exporters spend; it is kept in the rows as a cross-check.
+ * between two runs), larger than what the exporters spend.
  *
  * Run it with `--no-memory-reducer` (as `npm run bench` does): the simulated-time loop never idles,
  * but a round waits on a scrape or a push, and V8's memory reducer takes those idle moments for full
@@ -38,13 +38,14 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ExportFeed } from "../export/feed.js";
 import { OtlpExporter } from "../export/otlp.js";
-import { PrometheusExporter } from "../export/prometheus.js";
+import { PrometheusExporter, SCRAPE_KEEP_ALIVE_MS } from "../export/prometheus.js";
 import { manualClock } from "../lib/clock.js";
 import { Recorder } from "../metrics/recorder.js";
 import { liveSourceOf } from "../run/live-metrics.js";
 import type { ReceiverReply } from "./export-receivers.js";
 import { intFlag } from "./flags.js";
 import { recordMessage } from "./recorder.js";
+import { median } from "./stats.js";
 
 /**
  * Which exporters a round runs: each alone (a run usually has one) and both on one feed; and "http",
@@ -67,8 +68,6 @@ export interface ExportBenchRow {
   nsPerMessageExporters: number;
   /** The same from every action's own cost, averaged over the rounds (GC pauses that hit one included). */
   nsPerMessageExportersMean: number;
-  /** Cross-check: median exporting round − median baseline round, ns per message (noisy). */
-  nsPerMessageRoundDifference: number;
   /** This process's CPU of one `/metrics` scrape (serving it; its IPC trigger excluded), ms, median. */
   msPerScrape: number;
   /** This process's CPU of one OTLP push (collect, encode, POST), ms, median. */
@@ -99,13 +98,8 @@ interface Spent {
 
 const noneSpent = (): Spent => ({ scrapes: [], pushes: [], updates: [], ipcs: [], turnsUs: 0 });
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
-
-function median(xs: readonly number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
+/** Every list medianed here has one entry per round at least. */
+const med = (xs: readonly number[]) => median(xs) ?? 0;
 
 function cpuUs(since: NodeJS.CpuUsage): number {
   const c = process.cpuUsage(since);
@@ -175,11 +169,16 @@ interface Exporting {
   push(): Promise<void>;
   readonly scrapes: boolean;
   readonly pushes: boolean;
-  /** Whether update() does anything (the HTTP floor has no feed). */
-  readonly updates: boolean;
-  /** `n` scrapes and / or pushes of `r` now (warm-up: the state of a run that has been going a while). */
-  collect(r: Recorder, n: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** `n` scrapes and / or pushes of `r` (warm-up: the state of a run that has been going a while). */
+async function warmUpExporting(e: Exporting, r: Recorder, n: number): Promise<void> {
+  e.update(r);
+  for (let i = 0; i < n; i++) {
+    if (e.scrapes) await e.scrape();
+    if (e.pushes) await e.push();
+  }
 }
 
 async function startExporting(
@@ -203,10 +202,9 @@ async function startExporting(
           // Pushed by the bench every 10 simulated seconds (flush), not by the wall-clock timer.
           intervalMs: 3_600_000,
         });
-  const self: Exporting = {
+  return {
     scrapes: prometheus !== undefined,
     pushes: otlp !== undefined,
-    updates: true,
     update(r) {
       current = r;
       feed.update([{ labels: LABELS, ...liveSourceOf(r) }]);
@@ -217,19 +215,11 @@ async function startExporting(
     async push() {
       await otlp?.flush();
     },
-    async collect(r, n) {
-      current = r;
-      for (let i = 0; i < n; i++) {
-        await self.scrape();
-        await self.push();
-      }
-    },
     async close() {
       await otlp?.close();
       await prometheus?.close();
     },
   };
-  return self;
 }
 
 /**
@@ -246,7 +236,7 @@ async function startHttpFloor(
   const server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(text);
   });
-  server.keepAliveTimeout = 120_000;
+  server.keepAliveTimeout = SCRAPE_KEEP_ALIVE_MS;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
   const body = Buffer.alloc(postBytes, "a");
@@ -266,19 +256,12 @@ async function startHttpFloor(
       req.on("error", reject);
       req.end(body);
     });
-  const self: Exporting = {
+  return {
     scrapes: true,
     pushes: true,
-    updates: false,
-    update() {},
+    update() {}, // nothing collected: the transport alone
     scrape: () => receivers.scrape(url),
     push: post,
-    async collect(_r, n) {
-      for (let i = 0; i < n; i++) {
-        await self.scrape();
-        await self.push();
-      }
-    },
     async close() {
       agent.destroy();
       await new Promise<void>((resolve) => {
@@ -287,7 +270,6 @@ async function startHttpFloor(
       });
     },
   };
-  return self;
 }
 
 /**
@@ -313,7 +295,7 @@ async function round(
     const second = s + 1;
     clock.set(start + second * 1000);
     r.tick(clock.now()); // the session's 1 s timer
-    if (exporting?.updates) {
+    if (exporting) {
       // Synchronous: wall time is its CPU time (and hrtime is cheaper than two getrusage a second).
       const t0 = process.hrtime.bigint();
       exporting.update(r);
@@ -377,7 +359,7 @@ export async function runExportBench(
     await round(1_000, receivers, undefined, noneSpent());
     const warm = recordedForWarmUp();
     for (const e of exporting.values()) {
-      await e.collect(warm, WARM_COLLECTIONS);
+      await warmUpExporting(e, warm, WARM_COLLECTIONS);
       await round(1_000, receivers, e, noneSpent());
     }
     // The transport floor, with the sizes the exporters send (a scrape's text, a push's body).
@@ -389,57 +371,51 @@ export async function runExportBench(
     const postBytes = await receivers.ping();
     const floor = await startHttpFloor(receivers, scrapeBytes, postBytes);
     exporting.set("http", floor);
-    await floor.collect(warm, WARM_COLLECTIONS);
+    await warmUpExporting(floor, warm, WARM_COLLECTIONS);
     await round(1_000, receivers, floor, noneSpent());
     const rows: ExportBenchRow[] = [];
     for (const rate of rates) {
       const messages = rate * SECONDS;
-      const base: number[] = [];
       const recording: number[] = [];
       const ipcs: number[] = [];
-      const per = new Map<ExportConfig, { total: number[]; exporters: number[]; spent: Spent[] }>();
+      const per = new Map<ExportConfig, Spent[]>();
       // Interleaved (baseline, then each configuration, `rounds` times), so a noisy neighbour slows
       // them alike.
       for (let i = 0; i < rounds; i++) {
         const b = noneSpent();
         const ns = await round(rate, receivers, undefined, b);
-        base.push(ns);
         recording.push(ns - (b.turnsUs * 1000) / messages);
         ipcs.push(...b.ipcs);
         for (const [config, e] of exporting) {
           const spent = noneSpent();
-          const total = await round(rate, receivers, e, spent);
-          const p = per.get(config) ?? { total: [], exporters: [], spent: [] };
-          p.total.push(total);
-          p.spent.push(spent);
-          per.set(config, p);
+          await round(rate, receivers, e, spent);
+          per.set(config, [...(per.get(config) ?? []), spent]);
         }
       }
-      const ipcUs = median(ipcs);
+      const ipcUs = med(ipcs);
       for (const config of CONFIGS) {
-        const p = per.get(config);
-        if (p === undefined) continue;
-        const exporters = p.spent.map(
+        const spents = per.get(config);
+        if (spents === undefined) continue;
+        const exporters = spents.map(
           (s) =>
             ((sum(s.updates) + sum(s.scrapes) - s.scrapes.length * ipcUs + sum(s.pushes)) * 1000) / messages,
         );
-        const all = (k: "updates" | "scrapes" | "pushes") => p.spent.flatMap((s) => s[k]);
-        const perRound = (k: "updates" | "scrapes" | "pushes") => all(k).length / p.spent.length;
-        const scrapeUs = Math.max(median(all("scrapes")) - ipcUs, 0);
+        const all = (k: "updates" | "scrapes" | "pushes") => spents.flatMap((s) => s[k]);
+        const perRound = (k: "updates" | "scrapes" | "pushes") => all(k).length / spents.length;
+        const scrapeUs = Math.max(med(all("scrapes")) - ipcUs, 0);
         const typicalUs =
-          perRound("updates") * median(all("updates")) +
+          perRound("updates") * med(all("updates")) +
           perRound("scrapes") * scrapeUs +
-          perRound("pushes") * median(all("pushes"));
+          perRound("pushes") * med(all("pushes"));
         rows.push({
           ratePerSec: rate,
           config,
-          nsPerMessageRecording: median(recording),
+          nsPerMessageRecording: med(recording),
           nsPerMessageExporters: (typicalUs * 1000) / messages,
           nsPerMessageExportersMean: sum(exporters) / exporters.length,
-          nsPerMessageRoundDifference: median(p.total) - median(base),
           msPerScrape: scrapeUs / 1000,
-          msPerPush: median(all("pushes")) / 1000,
-          usPerUpdate: median(all("updates")),
+          msPerPush: med(all("pushes")) / 1000,
+          usPerUpdate: med(all("updates")),
           msPerIpc: ipcUs / 1000,
         });
       }
@@ -468,7 +444,7 @@ export function formatExportBench(rows: readonly ExportBenchRow[], rounds = ROUN
   for (const r of rows) {
     const parts = [
       `  ${r.ratePerSec.toLocaleString("en-US").padStart(6)} msg/s, ${CONFIG_LABEL[r.config].padEnd(28)}: recording ${r.nsPerMessageRecording.toFixed(0)} ns/message, exporters ${r.nsPerMessageExporters.toFixed(1)} ns/message = ${pctOf(r.nsPerMessageExporters, r.nsPerMessageRecording)} (${((r.nsPerMessageExporters * r.ratePerSec) / 1e6).toFixed(2)} ms of CPU per second; mean ${pctOf(r.nsPerMessageExportersMean, r.nsPerMessageRecording)})`,
-      ...(r.config === "http" ? [] : [`feed update ${r.usPerUpdate.toFixed(0)} µs`]),
+      ...(r.config === "http" ? [] : [`feed update ${r.usPerUpdate.toFixed(0)} µs`]), // the floor has no feed
     ];
     if (r.config !== "otlp")
       parts.push(

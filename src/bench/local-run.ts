@@ -43,6 +43,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { defaultWorld, startEmulatorProcess } from "../emulator/index.js";
 import { intFlag } from "./flags.js";
+import { median } from "./stats.js";
 
 interface Mode {
   label: string;
@@ -326,18 +327,11 @@ function knee(steps: Step[], o: Options, mode: Mode, need: number): number {
   return best;
 }
 
-function median(values: number[]): number | undefined {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return undefined;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 === 1 ? v[mid] : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
-}
-
 /** The cold-start signal: the worse p99 of a step's first two 1 s intervals vs the worst of the rest. */
 function startVsRest(steps: Step[]): { start?: number; rest?: number } {
   const start = median(steps.map((s) => Math.max(...s.p99PerInterval.slice(0, 2))));
   const rest = median(steps.map((s) => Math.max(...s.p99PerInterval.slice(2, -1))));
-  return { ...(start === undefined ? {} : { start }), ...(rest === undefined ? {} : { rest }) };
+  return { ...(start === null ? {} : { start }), ...(rest === null ? {} : { rest }) };
 }
 
 function printStep(s: Step): void {

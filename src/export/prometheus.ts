@@ -26,7 +26,7 @@ export interface PrometheusOptions {
 const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 /** Idle time a scraper's keep-alive connection is kept (see create()). */
-const KEEP_ALIVE_MS = 120_000;
+export const SCRAPE_KEEP_ALIVE_MS = 120_000;
 
 /** HELP text: backslash and line feed escaped (exposition format). */
 function escapeHelp(text: string): string {
@@ -72,8 +72,10 @@ function labelText(labels: Record<string, string>, cache: WeakMap<object, LabelT
   return entry;
 }
 
-/** A family as last rendered: its samples' label objects, suffixes and values, and the text. */
+/** A family as last rendered: its HELP / TYPE lines, its samples' label objects, suffixes and values, the text. */
 interface RenderedFamily {
+  header: string;
+  headerAscii: boolean;
   labels: object[];
   suffixes: (string | undefined)[];
   values: number[];
@@ -93,14 +95,13 @@ function unchanged(r: RenderedFamily, samples: FamilySamples["samples"]): boolea
 }
 
 /**
- * The exposition text of successive collections. HELP / TYPE lines are computed once per family,
- * each label set's text once (the feed hands out the same label objects every collection, ./feed.ts
+ * The exposition text of successive collections. A family's HELP / TYPE lines are computed once, each
+ * label set's text once (the feed hands out the same label objects every collection, ./feed.ts
  * `labelsOf` / `withLabel`), and a family whose samples did not change since the previous render
  * (most of the catalogue in a given run: features it does not use, counters that did not move) is
  * not rendered again.
  */
 export class ExpositionRenderer {
-  readonly #headers = new Map<string, string>();
   readonly #labelTexts = new WeakMap<object, LabelText>();
   readonly #families = new Map<string, RenderedFamily>();
 
@@ -111,7 +112,7 @@ export class ExpositionRenderer {
     for (const f of families) {
       let r = this.#families.get(f.name);
       if (r === undefined || !unchanged(r, f.samples)) {
-        r = this.#renderFamily(f);
+        r = this.#renderFamily(f, r);
         this.#families.set(f.name, r);
       }
       parts.push(r.text);
@@ -120,35 +121,27 @@ export class ExpositionRenderer {
     return { text: parts.join(""), ascii };
   }
 
-  #renderFamily(f: FamilySamples): RenderedFamily {
-    let header = this.#headers.get(f.name);
-    if (header === undefined) {
-      const type = f.type === "recent" ? "gauge" : f.type;
-      header = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${type}\n`;
-      this.#headers.set(f.name, header);
-    }
+  #renderFamily(f: FamilySamples, previous: RenderedFamily | undefined): RenderedFamily {
+    const header =
+      previous?.header ??
+      `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type === "recent" ? "gauge" : f.type}\n`;
+    const headerAscii = previous?.headerAscii ?? !NON_ASCII.test(header);
     let text = header;
-    let ascii = !NON_ASCII.test(header);
+    let ascii = headerAscii;
     const n = f.samples.length;
-    const r: RenderedFamily = {
-      labels: new Array(n),
-      suffixes: new Array(n),
-      values: new Array(n),
-      text,
-      ascii,
-    };
+    const labels: object[] = new Array(n);
+    const suffixes: (string | undefined)[] = new Array(n);
+    const values: number[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const s = f.samples[i] as FamilySamples["samples"][number];
       const l = labelText(s.labels, this.#labelTexts);
       if (!l.ascii) ascii = false;
       text += `${f.name}${s.suffix ?? ""}${l.text} ${valueText(s.value)}\n`;
-      r.labels[i] = s.labels;
-      r.suffixes[i] = s.suffix;
-      r.values[i] = s.value;
+      labels[i] = s.labels;
+      suffixes[i] = s.suffix;
+      values[i] = s.value;
     }
-    r.text = text;
-    r.ascii = ascii;
-    return r;
+    return { header, headerAscii, labels, suffixes, values, text, ascii };
   }
 }
 
@@ -185,7 +178,7 @@ export class PrometheusExporter {
     // Scrapers keep their connection between scrapes (Prometheus does, for targets given by address);
     // Node's default 5 s idle timeout would make every 15-60 s scrape a new TCP connection (and TLS
     // handshake behind a proxy). Two minutes covers a 1 min scrape interval; close() ends them.
-    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    server.keepAliveTimeout = SCRAPE_KEEP_ALIVE_MS;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(o.port, o.host === "" ? undefined : o.host, () => {

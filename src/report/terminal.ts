@@ -63,7 +63,7 @@ const total = (r: Record<string, number>): number => Object.values(r).reduce((a,
 /**
  * The headline: what a reader must see first when the run went wrong — publishes the target never
  * answered, failed publishes, lost deliveries, time with no device connected (each a built-in
- * threshold unless the scenario judges it itself: thresholds.ts builtinThresholds), other broken
+ * threshold unless the scenario judges it itself: thresholds.ts builtinExpressions), other broken
  * thresholds, an interrupted or failed run. `ok` is what the exit code says: a headline that reads
  * FAILED never comes with exit 0.
  */
@@ -72,7 +72,7 @@ export function verdictLine(result: RunResult): { ok: boolean; text: string } {
   const problems: string[] = [];
   // A failed publish, a lost delivery or time offline is named when the built-in default judges it,
   // or when the scenario's own threshold on it broke; not when the scenario tolerates it (`errors.rate
-  // < 1%` held). The same rule as thresholds.ts builtinThresholds, read from the scenario's own
+  // < 1%` held). The same rule as thresholds.ts builtinExpressions, read from the scenario's own
   // expressions, so a result written before the defaults existed reads as it did.
   const own = scenarioThresholds(result);
   const brokenOwn = result.thresholds.filter((t) => !t.pass && t.builtin !== true).map((t) => t.expression);

@@ -458,47 +458,31 @@ export type DefaultSubject = "failed" | "loss" | "availability";
  * print FAILED and exit 0). A scenario that writes its own threshold on the subject (`errors.rate <
  * 1%`, `loss < 0.1%`, `counts.throttled… > 0` where throttling is the point) replaces the default.
  */
-const DEFAULT_THRESHOLDS: readonly {
-  subject: DefaultSubject;
-  expression: string;
-  judges: (metric: string) => boolean;
-}[] = [
-  {
-    subject: "failed",
+const DEFAULT_THRESHOLDS: Readonly<
+  Record<DefaultSubject, { expression: string; judges: (metric: string) => boolean }>
+> = {
+  failed: {
     expression: "failed == 0",
     judges: (m) =>
       m.startsWith("counts.failed") || m === "rates.errorRate" || m.startsWith("counts.throttled"),
   },
-  {
-    subject: "loss",
-    expression: "loss == 0",
-    judges: (m) => m === "counts.lost" || m === "rates.lossRate",
-  },
-  {
-    subject: "availability",
+  loss: { expression: "loss == 0", judges: (m) => m === "counts.lost" || m === "rates.lossRate" },
+  availability: {
     expression: "availability.zeroConnectedMs == 0ms",
     judges: (m) => m.startsWith("availability."),
   },
-];
+};
 
 /** Whether one of `expressions` (a scenario's thresholds) judges `subject`. */
 export function scenarioJudges(expressions: readonly string[], subject: DefaultSubject): boolean {
-  const d = DEFAULT_THRESHOLDS.find((x) => x.subject === subject);
-  return (
-    d !== undefined &&
-    expressions.some((e) => {
-      try {
-        return d.judges(parseThreshold(e).metric);
-      } catch {
-        return false; // reported as the scenario's own (invalid) threshold
-      }
-    })
-  );
-}
-
-/** The built-in expressions for a result whose scenario wrote `expressions`. */
-export function builtinThresholds(result: RunResult, expressions: readonly string[]): string[] {
-  return builtinExpressions(expressions, (result.availability?.devices ?? 0) > 0);
+  const { judges } = DEFAULT_THRESHOLDS[subject];
+  return expressions.some((e) => {
+    try {
+      return judges(parseThreshold(e).metric);
+    } catch {
+      return false; // reported as the scenario's own (invalid) threshold
+    }
+  });
 }
 
 /**
@@ -507,9 +491,10 @@ export function builtinThresholds(result: RunResult, expressions: readonly strin
  * availability's only for a run with devices.
  */
 export function builtinExpressions(expressions: readonly string[], hasDevices: boolean): string[] {
-  const defaults = DEFAULT_THRESHOLDS.filter(
-    (d) => (d.subject !== "availability" || hasDevices) && !scenarioJudges(expressions, d.subject),
-  ).map((d) => d.expression);
+  const subjects: DefaultSubject[] = ["failed", "loss", ...(hasDevices ? (["availability"] as const) : [])];
+  const defaults = subjects
+    .filter((subject) => !scenarioJudges(expressions, subject))
+    .map((subject) => DEFAULT_THRESHOLDS[subject].expression);
   return [...BUILTIN_THRESHOLDS, ...defaults].filter((b) => !expressions.includes(b));
 }
 
@@ -531,7 +516,10 @@ export function withMergedThresholds(merged: RunResult, shards: readonly RunResu
 /** Scenario thresholds, then the built-in ones (flagged), evaluated on `result`. */
 export function allThresholds(result: RunResult, expressions: readonly string[]): RunResult["thresholds"] {
   const own = evaluateThresholds(result, expressions);
-  const builtin = evaluateThresholds(result, builtinThresholds(result, expressions)).map((t) => ({
+  const builtin = evaluateThresholds(
+    result,
+    builtinExpressions(expressions, (result.availability?.devices ?? 0) > 0),
+  ).map((t) => ({
     ...t,
     builtin: true,
   }));

@@ -55,11 +55,17 @@ export function warmUpFor(
   };
 }
 
-/** Runs the warm-up; a failed one only costs the run its warm start, so it is not the run's failure. */
+/**
+ * Runs the warm-up `plan` gets (warmUpFor), if any; a failed one only costs the run its warm start,
+ * so it is not the run's failure.
+ */
 async function warmQuietly(
   handle: { warmUp(options: WarmUpOptions): Promise<unknown> },
-  options: WarmUpOptions,
+  plan: Pick<RunPlan, "peakMessagesPerSecond" | "devices" | "publish"> | undefined,
+  env: Readonly<Record<string, string | undefined>> | undefined,
 ): Promise<void> {
+  const options = plan && warmUpFor(plan, env);
+  if (options === undefined) return;
   try {
     await handle.warmUp(options);
   } catch {
@@ -77,8 +83,7 @@ export async function startLocalEmulator(
   env?: Readonly<Record<string, string | undefined>>,
 ): Promise<EmulatorProcessHandle> {
   const handle = await startEmulatorProcess(await localEmulatorOptions(t));
-  const warmUp = plan && warmUpFor(plan, env);
-  if (warmUp) await warmQuietly(handle, warmUp);
+  await warmQuietly(handle, plan, env);
   return handle;
 }
 
@@ -89,8 +94,7 @@ async function startInProcess(
 ): Promise<EmulatorHandle> {
   const { startEmulator } = await import("../../emulator/index.js");
   const handle = await startEmulator(await localEmulatorOptions(t));
-  const warmUp = warmUpFor(plan, env);
-  if (warmUp) await warmQuietly(handle, warmUp);
+  await warmQuietly(handle, plan, env);
   return handle;
 }
 

@@ -3,7 +3,6 @@ import {
   type ConnectMeasurement,
   connectRunOrder,
   connectTableRow,
-  median,
   summarizeConnects,
 } from "../../../src/bench/connect-compare-logic.js";
 import { threadsBetween } from "../../../src/bench/idle-connect.js";
@@ -31,14 +30,6 @@ describe("connectRunOrder", () => {
       "mosquitto/5000/1/raw-crt",
       "mosquitto/5000/1/iotload",
     ]);
-  });
-});
-
-describe("median", () => {
-  it("is the middle value, or the mean of the two middle ones; null for none", () => {
-    expect(median([3, 1, 2])).toBe(2);
-    expect(median([4, 1, 3, 2])).toBe(2.5);
-    expect(median([])).toBeNull();
   });
 });
 
