@@ -26,7 +26,7 @@ export class ChurnRun implements Closeable {
   #startMs: number | undefined;
   #stopped = false;
   #closed = false;
-  /** Devices a wave took away whose return has not ended (reconnected or failed) yet. */
+  /** Devices a wave is taking or took away whose return has not ended (reconnected or failed) yet. */
   #away = 0;
 
   static forPlan(plan: { churn?: ChurnPlan }, fleet: Fleet, recorder: Recorder): ChurnRun | undefined {
@@ -140,13 +140,19 @@ export class ChurnRun implements Closeable {
 
   #churn(index: number): void {
     const back = (async () => {
+      // Away from the call on: takeOffline counts disconnects.churn BEFORE it awaits the old client's
+      // close, and close() may come in that wait — it must count this device as not back. (Seen in CI:
+      // 10 churn disconnects, 9 outcomes.) A `false` is decided before takeOffline's first await, so
+      // close() cannot come between it and the decrement below.
+      this.#away++;
       const left = await this.#fleet.takeOffline(index, { reasonCode: this.#plan.reasonCode });
       if (!left) {
+        this.#away--;
         // Not connected at its wave (still coming back from the last one, or never connected).
         this.#rec.count(C.notConnected);
         return;
       }
-      this.#away++;
+      if (this.#closed) return; // counted as not back by close()
       await new Promise<void>((resolve) => this.#later(this.#plan.offlineMs, resolve));
       if (this.#closed) return;
       const t0 = performance.now();
