@@ -7,6 +7,8 @@
  * - `wss`: Node's TLS server + a hand-written RFC 6455 receiver (no `ws`, no streams besides the
  *   socket) + MQTT 5 answers with constant bytes: what the emulator's transport and packet layer cost
  *   with no broker, no IAM, no checks at all.
+ * - `ws`: `wss` with the `ws` library's server and receiver (as the emulator's endpoint) in place of the
+ *   hand-written one: what the library costs per message.
  * - `tls`: MQTT straight over Node's TLS (mosquitto's listener shape): the WebSocket layer's share.
  * It is NOT a broker: it answers CONNECT with a bare CONNACK, PUBLISH QoS 1 with PUBACK, PINGREQ with
  * PINGRESP, and ignores everything else. Every PUBACK of one event-loop turn leaves in one write, as
@@ -18,6 +20,7 @@ import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
+import { type RawData, WebSocketServer } from "ws";
 import { generateTlsMaterial } from "../emulator/certs.js";
 
 /** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key. */
@@ -166,7 +169,8 @@ function wsReceiver(client: FloorClient): (chunk: Buffer) => void {
 }
 
 async function main(): Promise<void> {
-  const mode = process.argv[2] === "tls" ? "tls" : "wss";
+  const arg = process.argv[2];
+  const mode = arg === "tls" || arg === "ws" ? arg : "wss";
   const material = await generateTlsMaterial();
   const sockets = new Set<Duplex>();
   let server: tls.Server | https.Server;
@@ -179,6 +183,25 @@ async function main(): Promise<void> {
       socket.on("error", () => socket.destroy());
       socket.on("close", () => sockets.delete(socket));
     });
+  } else if (mode === "ws") {
+    const h = https.createServer({ cert: material.certPem, key: material.keyPem, noDelay: true });
+    const wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => (offered.has("mqtt") ? "mqtt" : false),
+    });
+    h.on("upgrade", (req, socket, head: Buffer) => {
+      sockets.add(socket);
+      socket.on("error", () => socket.destroy());
+      socket.on("close", () => sockets.delete(socket));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        // Answers written straight to the socket, as the emulator's WebSocketTransport does.
+        const client = new FloorClient(socket, true);
+        ws.on("message", (data: RawData) => client.onMqtt(data as Buffer));
+        ws.on("error", () => ws.terminate());
+      });
+    });
+    server = h;
   } else {
     const h = https.createServer({ cert: material.certPem, key: material.keyPem, noDelay: true });
     h.on("upgrade", (req, socket, head: Buffer) => {

@@ -13,7 +13,7 @@
  * - `--mode open`: bench:compare's open-model publisher at `--rates`; on a loaded machine both targets
  *   batch more and their CPU per message falls by load-dependent amounts.
  *
- * Flags: --mode closed|open --targets emulator,mosquitto,floor-wss,floor-tls --rates 4000,8000,12000
+ * Flags: --mode closed|open --targets emulator,mosquitto,floor-wss,floor-ws,floor-tls --rates 4000,8000,12000
  * --repeats 3 --seconds 5 --devices 200 --payload 200 --emulator-cpu-prof DIR --floor-cpu-prof DIR
  * --baseline-dist DIR (the dist/ of another checkout: adds target emulator-baseline, its emulator, for
  * a before/after in one run)
@@ -32,12 +32,12 @@ import { EmulatorChild } from "./emulator-process.js";
 import { intFlag } from "./flags.js";
 import { median } from "./stats.js";
 
-const TARGETS = ["emulator", "mosquitto", "floor-wss", "floor-tls", "emulator-baseline"] as const;
+const TARGETS = ["emulator", "mosquitto", "floor-wss", "floor-ws", "floor-tls", "emulator-baseline"] as const;
 type TargetName = (typeof TARGETS)[number];
 
 /** A floor server in its own process (its CPU apart from everything else). */
 async function startFloor(
-  mode: "wss" | "tls",
+  mode: "wss" | "ws" | "tls",
   cpuProfDir: string | undefined,
 ): Promise<{
   url: string;
@@ -57,7 +57,7 @@ async function startFloor(
   };
   const hello = (await next()) as { port: number; caPem: string };
   return {
-    url: mode === "wss" ? `wss://127.0.0.1:${hello.port}/mqtt` : `mqtts://127.0.0.1:${hello.port}`,
+    url: mode !== "tls" ? `wss://127.0.0.1:${hello.port}/mqtt` : `mqtts://127.0.0.1:${hello.port}`,
     caPem: hello.caPem,
     async cpuUs() {
       child.stdin.write("cpu\n");
@@ -203,7 +203,10 @@ async function main(): Promise<void> {
           cpuUs: async () => m.cpuUs(),
         });
       } else {
-        const f = await startFloor(name === "floor-wss" ? "wss" : "tls", values["floor-cpu-prof"]);
+        const f = await startFloor(
+          name === "floor-wss" ? "wss" : name === "floor-ws" ? "ws" : "tls",
+          values["floor-cpu-prof"],
+        );
         closers.push(() => f.close());
         // A plain MQTT target as far as the publisher is concerned (anonymous, its own CA).
         open.set(name, { kind: "mosquitto", url: f.url, caPem: f.caPem, caFile: "", cpuUs: () => f.cpuUs() });

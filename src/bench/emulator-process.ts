@@ -37,7 +37,12 @@ export class EmulatorChild {
     const handle = await startEmulatorProcess(
       { world: defaultWorld({ region }), throttle },
       // The profile is written when the child exits normally (after close()).
-      { execArgv: cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] },
+      {
+        execArgv:
+          cpuProfDir === undefined
+            ? []
+            : ["--cpu-prof", "--cpu-prof-interval=200", `--cpu-prof-dir=${cpuProfDir}`],
+      },
     );
     return new EmulatorChild(handle);
   }

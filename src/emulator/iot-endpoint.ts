@@ -14,10 +14,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type { Closeable } from "../lib/lifecycle.js";
 import type { TlsMaterial } from "./certs.js";
 import type { IdentityService, Principal } from "./types.js";
+import {
+  acceptWebSocket,
+  binaryFrameHeaderSize,
+  handshakeProblem,
+  offeredSubprotocols,
+  type WebSocketConnection,
+  writeBinaryFrameHeader,
+} from "./websocket.js";
 
 /** One authenticated client connection as the broker sees it (the broker's ClientTransport shape). */
 export interface EndpointTransport {
@@ -109,36 +116,12 @@ function countSlashes(s: string): number {
 }
 
 /**
- * Server-to-client WebSocket frame header for one unfragmented binary message: FIN + opcode 0x2, no
- * mask (a server MUST NOT mask [RFC 6455 §5.1]), 7-bit / 16-bit / 64-bit payload length [RFC 6455 §5.2].
+ * One MQTT-over-WebSocket client as a broker transport (also used by the open `ws`/`wss` listeners).
+ * Create it before the connection (its handlers feed it), then `attach` the connection.
  */
-function binaryFrameHeaderSize(length: number): number {
-  return length < 126 ? 2 : length < 65_536 ? 4 : 10;
-}
-
-function writeBinaryFrameHeader(frame: Buffer, length: number): number {
-  frame[0] = 0x82;
-  if (length < 126) {
-    frame[1] = length;
-    return 2;
-  }
-  if (length < 65_536) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-    return 4;
-  }
-  frame[1] = 127;
-  frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-  frame.writeUInt32BE(length >>> 0, 6);
-  return 10;
-}
-
-/** One MQTT-over-WebSocket client as a broker transport (also used by the open `ws`/`wss` listeners). */
 export class WebSocketTransport implements EndpointTransport {
   readonly remoteAddress: string | undefined;
-  readonly #ws: WebSocket;
-  /** The upgraded TLS socket ws runs on (ws sets TCP_NODELAY on it). */
-  readonly #socket: Duplex;
+  #connection: WebSocketConnection | undefined;
   readonly #maxBuffered: number;
   readonly #onSlowConsumer: () => void;
   #dataCb: ((data: Buffer) => void) | undefined;
@@ -146,27 +129,23 @@ export class WebSocketTransport implements EndpointTransport {
   #pending: Buffer[] = [];
   #closed = false;
 
-  constructor(
-    ws: WebSocket,
-    socket: Duplex,
-    remoteAddress: string | undefined,
-    maxBuffered: number,
-    onSlow: () => void,
-  ) {
-    this.#ws = ws;
-    this.#socket = socket;
+  constructor(remoteAddress: string | undefined, maxBuffered: number, onSlow: () => void) {
     this.remoteAddress = remoteAddress;
     this.#maxBuffered = maxBuffered;
     this.#onSlowConsumer = onSlow;
   }
 
-  /** Called by the endpoint for each binary message. */
+  attach(connection: WebSocketConnection): void {
+    this.#connection = connection;
+  }
+
+  /** Called for each binary message. */
   deliver(data: Buffer): void {
     if (this.#dataCb) this.#dataCb(data);
     else this.#pending.push(data);
   }
 
-  /** Called by the endpoint once the socket is gone. */
+  /** Called once the socket is gone. */
   closed(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -175,25 +154,14 @@ export class WebSocketTransport implements EndpointTransport {
 
   /**
    * One write = one binary WebSocket message (the broker already batches the packets of one event-loop
-   * turn into one write; MQTT over WebSocket allows several packets per message [MQTT-6.0.0-2]).
-   * The frame is built here as ONE buffer and written straight to the socket: ws.send() would frame it
-   * as header + payload and go through cork/writev, which the profile showed to be a large share of
-   * the per-PUBACK cost. Interleaving with ws's own writes (pong, close) is safe: both sides write
-   * whole frames, synchronously, to the same socket (no permessage-deflate, so ws never queues).
+   * turn into one write; MQTT over WebSocket allows several packets per message [MQTT-6.0.0-2]), built
+   * as ONE buffer and written straight to the socket.
    */
   write(data: Uint8Array): void {
-    // Not OPEN: closing (a Close frame may be out) or closed; ws.send() would refuse as well.
-    if (this.#closed || this.#ws.readyState !== 1) return;
-    const socket = this.#socket;
-    if (socket.writableLength > this.#maxBuffered) {
-      this.#onSlowConsumer();
-      this.close();
-      return;
-    }
     const length = data.length;
     const frame = Buffer.allocUnsafe(binaryFrameHeaderSize(length) + length);
     frame.set(data, writeBinaryFrameHeader(frame, length));
-    socket.write(frame);
+    this.#writeSocket(frame);
   }
 
   frameHeaderBytes(length: number): number {
@@ -201,23 +169,29 @@ export class WebSocketTransport implements EndpointTransport {
   }
 
   writeFrame(frame: Buffer, headerBytes: number): void {
-    if (this.#closed || this.#ws.readyState !== 1) return;
-    const socket = this.#socket;
+    const length = frame.length - headerBytes;
+    if (binaryFrameHeaderSize(length) !== headerBytes)
+      throw new Error("writeFrame: header room does not fit the length");
+    writeBinaryFrameHeader(frame, length);
+    this.#writeSocket(frame);
+  }
+
+  #writeSocket(frame: Buffer): void {
+    const connection = this.#connection;
+    // Not open: closing (a Close frame may be out) or closed.
+    if (this.#closed || connection === undefined || !connection.isOpen) return;
+    const socket = connection.socket;
     if (socket.writableLength > this.#maxBuffered) {
       this.#onSlowConsumer();
       this.close();
       return;
     }
-    const length = frame.length - headerBytes;
-    if (binaryFrameHeaderSize(length) !== headerBytes)
-      throw new Error("writeFrame: header room does not fit the length");
-    writeBinaryFrameHeader(frame, length);
     socket.write(frame);
   }
 
   close(): void {
-    // terminate() destroys the TCP socket: the CRT ignores a WebSocket Close frame (docs/architecture.md §4).
-    this.#ws.terminate();
+    // Destroys the TCP socket: the CRT ignores a WebSocket Close frame (docs/architecture.md §4).
+    this.#connection?.terminate();
   }
 
   onData(cb: (data: Buffer) => void): void {
@@ -235,9 +209,8 @@ export class IotEndpoint implements Closeable {
   readonly host: string;
   readonly port: number;
   readonly #server: https.Server;
-  readonly #wss: WebSocketServer;
   readonly #opts: IotEndpointOptions;
-  readonly #sockets = new Set<WebSocket>();
+  readonly #sockets = new Set<WebSocketConnection>();
   /** Connections that have made at least one HTTP request (not idle-malformed when they time out). */
   readonly #served = new WeakSet<Socket>();
   readonly #counters: EndpointCounters = {
@@ -251,9 +224,8 @@ export class IotEndpoint implements Closeable {
   };
   #closing: Promise<void> | undefined;
 
-  private constructor(server: https.Server, wss: WebSocketServer, opts: IotEndpointOptions) {
+  private constructor(server: https.Server, opts: IotEndpointOptions) {
     this.#server = server;
-    this.#wss = wss;
     this.#opts = opts;
     const addr = server.address() as AddressInfo;
     this.host = opts.host;
@@ -271,15 +243,6 @@ export class IotEndpoint implements Closeable {
       // Nagle + our kernel's delayed ACK (README, "Limitations"; npm run bench:connect).
       noDelay: true,
     });
-    const wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: false,
-      maxPayload: opts.maxFrameBytes ?? 256 * 1024,
-      // MQTT over WebSocket: the client offers subprotocol "mqtt" and the server echoes it
-      // [MQTT-6.0.0-3]; the upgrade handler has already refused clients that offered neither name.
-      handleProtocols: (protocols) => mqttSubprotocol(protocols) ?? false,
-    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port, opts.host, () => {
@@ -287,7 +250,7 @@ export class IotEndpoint implements Closeable {
         resolve();
       });
     });
-    const endpoint = new IotEndpoint(server, wss, opts);
+    const endpoint = new IotEndpoint(server, opts);
     endpoint.#wire();
     return endpoint;
   }
@@ -313,7 +276,7 @@ export class IotEndpoint implements Closeable {
   #wire(): void {
     const server = this.#server;
     server.setTimeout(this.#opts.idleTimeoutMs ?? 30_000, (socket: Socket) => {
-      // Fires only before an upgrade (ws sets the socket timeout to 0 once it owns the socket), and
+      // Fires only before an upgrade (an upgraded socket's timeout is set to 0, ./websocket.ts), and
       // for HTTPS keep-alive connections that went quiet after a request: only the former is malformed.
       if (!this.#served.has(socket)) bump(this.#counters.malformed, "idle");
       socket.destroy();
@@ -338,7 +301,7 @@ export class IotEndpoint implements Closeable {
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", () => {
-      // A reset during the upgrade: the socket is destroyed below or by ws; nothing else to do.
+      // A reset during the upgrade: the socket is destroyed here; the connection (if any) sees its close.
       socket.destroy();
     });
     const rejected = this.#counters.upgradesRejected;
@@ -349,21 +312,19 @@ export class IotEndpoint implements Closeable {
       refuseUpgrade(socket, 404, "Not Found", { message: "Not Found" });
       return;
     }
-    const protocols = new Set((req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()));
-    if (
-      req.method !== "GET" ||
-      mqttSubprotocol(protocols) === undefined ||
-      req.headers.upgrade?.toLowerCase() !== "websocket" ||
-      !req.headers["sec-websocket-key"]
-    ) {
+    const subprotocol = mqttSubprotocol(offeredSubprotocols(req));
+    const problem = handshakeProblem(req);
+    if (problem !== undefined || subprotocol === undefined) {
       bump(rejected, "BadRequest");
       refuseUpgrade(socket, 400, "Bad Request", {
-        message: "Bad Request: expected a GET WebSocket upgrade offering subprotocol 'mqtt' (or 'mqttv3.1')",
+        message: `Bad Request: expected a GET WebSocket upgrade offering subprotocol 'mqtt' (or 'mqttv3.1')${
+          problem === undefined ? "" : `: ${problem}`
+        }`,
       });
       return;
     }
     const auth = this.#opts.identity.verifyPresigned(
-      { method: req.method, url, headers: req.headers },
+      { method: "GET", url, headers: req.headers },
       "iotdevicegateway",
     );
     if (!auth.ok) {
@@ -375,42 +336,35 @@ export class IotEndpoint implements Closeable {
       });
       return;
     }
-    const principal = auth.principal;
-    const remote = req.socket.remoteAddress;
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket, principal, remote));
-  }
-
-  #accept(ws: WebSocket, socket: Duplex, principal: Principal, remote: string | undefined): void {
     if (this.#closing) {
-      ws.terminate();
+      socket.destroy();
       return;
     }
     this.#counters.upgradesAccepted++;
-    this.#sockets.add(ws);
-    const maxBuffered = this.#opts.maxBufferedBytes ?? 16 * 1024 * 1024;
-    const transport = new WebSocketTransport(ws, socket, remote, maxBuffered, () =>
-      bump(this.#counters.malformed, "slowConsumer"),
+    const transport = new WebSocketTransport(
+      req.socket.remoteAddress,
+      this.#opts.maxBufferedBytes ?? 16 * 1024 * 1024,
+      () => bump(this.#counters.malformed, "slowConsumer"),
     );
-    ws.on("message", (data: RawData, isBinary: boolean) => {
-      if (!isBinary) {
-        // [MQTT-6.0.0-1]: a text frame means the peer is not speaking MQTT; close the connection.
-        bump(this.#counters.malformed, "websocket");
-        ws.terminate();
-        return;
-      }
-      // binaryType is "nodebuffer": a message is a single Buffer.
-      transport.deliver(data as Buffer);
-    });
-    ws.on("error", (error: Error & { code?: string }) => {
-      const oversize = error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
-      bump(this.#counters.malformed, oversize ? "oversize" : "websocket");
-      ws.terminate();
-    });
-    ws.on("close", () => {
-      this.#sockets.delete(ws);
-      transport.closed();
-    });
-    this.#opts.broker.handleConnection(transport, principal);
+    const connection = acceptWebSocket(
+      req,
+      socket,
+      head,
+      subprotocol,
+      this.#opts.maxFrameBytes ?? 256 * 1024,
+      {
+        message: (data) => transport.deliver(data),
+        // A protocol violation, a text frame [MQTT-6.0.0-1], or a message over maxFrameBytes.
+        failed: (kind) => bump(this.#counters.malformed, kind),
+        closed: () => {
+          this.#sockets.delete(connection);
+          transport.closed();
+        },
+      },
+    );
+    transport.attach(connection);
+    this.#sockets.add(connection);
+    this.#opts.broker.handleConnection(transport, auth.principal);
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -576,9 +530,8 @@ export class IotEndpoint implements Closeable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-      for (const ws of this.#sockets) ws.terminate();
+      for (const connection of this.#sockets) connection.terminate();
       this.#server.closeAllConnections();
-      this.#wss.close();
       await closed;
     })();
     return this.#closing;

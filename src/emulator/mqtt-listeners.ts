@@ -15,13 +15,13 @@ import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { UserError } from "../lib/errors.js";
 import type { Closeable } from "../lib/lifecycle.js";
 import type { ClientTransport, LoginCheck } from "./broker/index.js";
 import type { TlsMaterial } from "./certs.js";
 import { mqttSubprotocol, WebSocketTransport } from "./iot-endpoint.js";
 import type { Principal } from "./types.js";
+import { acceptWebSocket, handshakeProblem, offeredSubprotocols } from "./websocket.js";
 
 export type MqttListenerProtocol = "mqtt" | "mqtts" | "ws" | "wss";
 
@@ -130,13 +130,14 @@ function tcpTransport(socket: net.Socket): ClientTransport {
 export class MqttListener implements Closeable {
   readonly info: MqttListenerInfo;
   readonly #server: net.Server;
-  readonly #wss: WebSocketServer | undefined;
+  /** ws / wss: upgraded sockets are WebSocket connections. */
+  readonly #websocket: boolean;
   readonly #sockets = new Set<Duplex>();
   #closing: Promise<void> | undefined;
 
-  private constructor(server: net.Server, wss: WebSocketServer | undefined, info: MqttListenerInfo) {
+  private constructor(server: net.Server, websocket: boolean, info: MqttListenerInfo) {
     this.#server = server;
-    this.#wss = wss;
+    this.#websocket = websocket;
     this.info = info;
   }
 
@@ -158,15 +159,6 @@ export class MqttListener implements Closeable {
       : secure
         ? tls.createServer(tlsOptions)
         : net.createServer({ noDelay: true });
-    const wss = websocket
-      ? new WebSocketServer({
-          noServer: true,
-          clientTracking: false,
-          perMessageDeflate: false,
-          maxPayload: MAX_WS_FRAME_BYTES,
-          handleProtocols: (protocols) => mqttSubprotocol(protocols) ?? false,
-        })
-      : undefined;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(l.port ?? 0, o.host, () => {
@@ -184,7 +176,7 @@ export class MqttListener implements Closeable {
       passwordRequired: l.password !== undefined,
       requireClientCert: l.requireClientCert === true,
     };
-    const listener = new MqttListener(server, wss, info);
+    const listener = new MqttListener(server, websocket, info);
     listener.#wire(o, listenerPrincipal(l, port, o.accountId), loginCheck(l));
     return listener;
   }
@@ -202,10 +194,9 @@ export class MqttListener implements Closeable {
     const server = this.#server;
     // Refused client certificates, non-TLS bytes, aborted handshakes: that one connection ends.
     server.on("tlsClientError", (_error: Error, socket: Duplex) => socket.destroy());
-    const wss = this.#wss;
     // Every accepted TCP socket is tracked (TLS handshakes in progress included), so close() ends them.
     server.on("connection", (socket: net.Socket) => this.#track(socket));
-    if (!wss) {
+    if (!this.#websocket) {
       const open = (socket: net.Socket) => {
         if (this.#closing) {
           socket.destroy();
@@ -230,41 +221,32 @@ export class MqttListener implements Closeable {
       res.end("MQTT over WebSocket only (subprotocol mqtt)\n");
     });
     httpServer.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      const offered = new Set((req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()));
-      if (this.#closing || mqttSubprotocol(offered) === undefined) {
+      const subprotocol = mqttSubprotocol(offeredSubprotocols(req));
+      if (this.#closing || subprotocol === undefined || handshakeProblem(req) !== undefined) {
         socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket, o, principal, login));
+      const remote = (socket as net.Socket).remoteAddress;
+      const transport = new WebSocketTransport(remote, MAX_BUFFERED_BYTES, () => {
+        // Dropped as a slow consumer by the transport itself; nothing to count on an open listener.
+      });
+      const connection = acceptWebSocket(req, socket, head, subprotocol, MAX_WS_FRAME_BYTES, {
+        message: (data) => transport.deliver(data),
+        failed: () => {
+          // A protocol violation, a text frame [MQTT-6.0.0-1] or an oversize message: the connection
+          // closes by itself; nothing to count on an open listener.
+        },
+        closed: () => transport.closed(),
+      });
+      transport.attach(connection);
+      o.broker.handleConnection(transport, principal, login);
     });
-  }
-
-  #accept(
-    ws: WebSocket,
-    socket: Duplex,
-    o: MqttListenerCreateOptions,
-    principal: Principal,
-    login: LoginCheck | undefined,
-  ): void {
-    const remote = (socket as net.Socket).remoteAddress;
-    const transport = new WebSocketTransport(ws, socket, remote, MAX_BUFFERED_BYTES, () => {
-      // Dropped as a slow consumer by the transport itself; nothing to count on an open listener.
-    });
-    ws.on("message", (data: RawData, isBinary: boolean) => {
-      // [MQTT-6.0.0-1]: MQTT travels in binary frames; a text frame closes the connection.
-      if (!isBinary) ws.terminate();
-      else transport.deliver(data as Buffer);
-    });
-    ws.on("error", () => ws.terminate());
-    ws.on("close", () => transport.closed());
-    o.broker.handleConnection(transport, principal, login);
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       for (const s of this.#sockets) s.destroy();
-      this.#wss?.close();
       await closed;
     })();
     return this.#closing;
