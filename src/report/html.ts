@@ -259,7 +259,7 @@ export function renderHtml(result: RunResult): string {
     ["acked", fmtInt(c.acked)],
     ["failed", byReason(c.failed)],
     ["unanswered (in failed)", fmtInt(c.unanswered ?? 0)],
-    ...throttledRows(c).map(([quota, n]): [string, string] => [`throttled ${quota}`, n]),
+    ...throttledRows(result).map(([quota, n]): [string, string] => [`throttled ${quota}`, n]),
     ["received / expected", `${fmtInt(c.received)} / ${fmtInt(c.expected)}`],
     ["lost", `${fmtInt(c.lost)} (${fmtPct(result.rates.lossRate)})`],
     ["duplicates · out of order", `${fmtInt(c.duplicates)} · ${fmtInt(c.outOfOrder)}`],

@@ -34,6 +34,8 @@ export interface BuildResultInput {
   partialReason?: string;
   /** `endpoint` may be a host or a URL; only the host is kept (a URL's query could carry a signature). */
   target: { kind: string; endpoint: string; region: string };
+  /** The target's own count of deliveries it discarded for a rate quota (embedded emulator only). */
+  throttledDeliveries?: Record<string, number>;
   environment?: { workers?: number; shard?: { index: number; count: number } | null };
   metrics: MetricsSnapshot;
   /** Expected deliveries; default: counter "expected", else received + lost. */
@@ -281,6 +283,7 @@ export function buildResult(input: BuildResultInput): RunResult {
       kind: input.target.kind,
       endpoint: endpointHost(input.target.endpoint),
       region: input.target.region,
+      ...(input.throttledDeliveries ? { throttledDeliveries: { ...input.throttledDeliveries } } : {}),
     },
     environment,
     counts,

@@ -245,7 +245,7 @@ export function mergeResults(results: readonly RunResult[], opts: MergeOptions =
     endedAt: new Date(end).toISOString(),
     durationMs,
     partial: reasons.length > 0,
-    target: first.target,
+    target: mergedTarget(results),
     environment: {
       ...first.environment,
       hostname: hostnames.join(","),
@@ -329,4 +329,14 @@ function mergeGenerators(
     saturated: verdict === "saturated",
     saturationReason: reasons.join("; "),
   };
+}
+
+/** The first result's target; the targets' own discard counts summed when any result has them. */
+function mergedTarget(results: readonly RunResult[]): RunResult["target"] {
+  const first = results[0] as RunResult;
+  const { throttledDeliveries: _, ...target } = first.target;
+  const reported = results.flatMap((r) =>
+    r.target.throttledDeliveries ? [r.target.throttledDeliveries] : [],
+  );
+  return reported.length === 0 ? target : { ...target, throttledDeliveries: sumRecords(reported) };
 }

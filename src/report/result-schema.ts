@@ -228,6 +228,11 @@ export const runResultSchema = z
         kind: z.string().describe('"emulator" or "aws".'),
         endpoint: z.string().describe("Endpoint host (never a URL with query or keys)."),
         region: z.string(),
+        throttledDeliveries: byReason
+          .optional()
+          .describe(
+            "Messages the target itself discarded on their way to a subscriber for an AWS IoT rate quota (the subscriber's publishes per second, the account's outbound or queued rate), by quota key (src/lib/aws-iot-quotas.ts): deliveries that count as lost. Only from a target that reports it, the embedded emulator (target.kind local), read at the end of the run; absent otherwise (AWS does not tell the client).",
+          ),
       })
       .strict(),
     environment: z

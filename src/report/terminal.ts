@@ -83,8 +83,12 @@ export function verdictLine(result: RunResult): { ok: boolean; text: string } {
     problems.push(`${fmtInt(unanswered)} of ${fmtInt(c.published)} publishes never answered`);
   const failed = total(c.failed) - unanswered;
   if (failed > 0 && named("failed")) problems.push(`${fmtInt(failed)} publishes failed`);
-  if (c.lost > 0 && named("loss"))
-    problems.push(`${fmtInt(c.lost)} of ${fmtInt(c.expected)} deliveries lost`);
+  if (c.lost > 0 && named("loss")) {
+    // The embedded emulator says how many it discarded for AWS rate quotas (the subscriber's 100/s, …).
+    const discarded = Object.values(result.target.throttledDeliveries ?? {}).reduce((a, b) => a + b, 0);
+    const why = discarded > 0 ? ` (${fmtInt(discarded)} discarded by AWS rate quotas, see throttled)` : "";
+    problems.push(`${fmtInt(c.lost)} of ${fmtInt(c.expected)} deliveries lost${why}`);
+  }
   const a = result.availability;
   if (a && a.zeroConnectedMs > 0 && named("availability"))
     problems.push(`no device connected for ${fmtDuration(a.zeroConnectedMs)}`);
@@ -194,7 +198,7 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
     const avail = `min connected ${fmtInt(a.minConnected)} of ${fmtInt(a.devices)} · no device connected for ${fmtDuration(a.zeroConnectedMs)}`;
     lines.push(`${p.bold("availability")} ${a.zeroConnectedMs > 0 ? p.red(avail) : avail}`);
   }
-  for (const [quota, n] of throttledRows(c))
+  for (const [quota, n] of throttledRows(result))
     lines.push(`${p.bold("throttled")}    ${p.yellow(`${quota}: ${n}`)}`);
   const others = otherCounterRows(result).map(
     (r) => `${r.name} ${r.byLabel ? byReason(r.byLabel) : fmtInt(r.total)}`,

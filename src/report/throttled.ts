@@ -7,15 +7,28 @@ import { isQuotaKey, quotaLabel } from "../lib/aws-iot-quotas.js";
 import { fmtInt } from "./format.js";
 import type { RunResult } from "./result.js";
 
-const WHAT = { publish: "publishes", connect: "connection attempts" } as const;
+const WHAT = {
+  publish: "publishes",
+  connect: "connection attempts",
+  // Counted by the target (the embedded emulator), not seen by any client: they are in `lost`.
+  delivery: "deliveries discarded by the emulator (in lost)",
+} as const;
 
-/** [label, value] per (kind, quota) with a non-zero count; empty when nothing was throttled. */
-export function throttledRows(counts: RunResult["counts"]): Array<[string, string]> {
-  const t = counts.throttled;
-  if (!t) return [];
+/**
+ * [label, value] per (kind, quota) with a non-zero count; empty when nothing was throttled. Publishes
+ * and connects are what the clients were refused; deliveries are what the target discarded on the way
+ * to a subscriber (result `target.throttledDeliveries`, embedded emulator only).
+ */
+export function throttledRows(result: Pick<RunResult, "counts" | "target">): Array<[string, string]> {
+  const t = result.counts.throttled;
+  const kinds: [keyof typeof WHAT, Record<string, number>][] = [
+    ["publish", t?.publish ?? {}],
+    ["connect", t?.connect ?? {}],
+    ["delivery", result.target.throttledDeliveries ?? {}],
+  ];
   const rows: Array<[string, string]> = [];
-  for (const kind of ["publish", "connect"] as const) {
-    for (const [quota, n] of Object.entries(t[kind])) {
+  for (const [kind, byQuota] of kinds) {
+    for (const [quota, n] of Object.entries(byQuota)) {
       if (n <= 0) continue;
       const name = isQuotaKey(quota) ? `"${quotaLabel(quota)}"` : "(not named by the server)";
       rows.push([`by AWS quota ${name}`, `${fmtInt(n)} ${WHAT[kind]}`]);

@@ -119,6 +119,11 @@ export interface BrokerCounters {
   expiredMessages: number;
   /** Requests refused or messages discarded by AWS IoT rate quotas, by quota key (lib/aws-iot-quotas.ts). */
   throttled: Record<string, number>;
+  /**
+   * Of `throttled`: messages discarded on their way to a subscriber (the client's publishes per second,
+   * the account's outbound or queued rate), by quota: deliveries the subscriber never sees.
+   */
+  throttledDeliveries: Record<string, number>;
   sessions: number;
   subscriptions: number;
   retained: number;
@@ -128,7 +133,7 @@ export interface BrokerCounters {
 
 type MutableCounters = Omit<
   BrokerCounters,
-  "sessions" | "subscriptions" | "retained" | "throttled" | "shadow"
+  "sessions" | "subscriptions" | "retained" | "throttled" | "throttledDeliveries" | "shadow"
 >;
 
 /**
@@ -342,9 +347,9 @@ export class BrokerCore {
     if (!online && (qos === 0 || session.isExpired(now))) return;
     const t = this.throttles;
     if (t.enabled) {
-      if (!t.take(session.outbound, "publishesPerSecondPerConnection", now)) return;
-      if (!t.take(t.outbound, "outboundPublishesPerSecondPerAccount", now)) return;
-      if (!online && !t.take(t.queued, "queuedMessagesPerSecondPerAccount", now)) return;
+      if (!t.takeDelivery(session.outbound, "publishesPerSecondPerConnection", now)) return;
+      if (!t.takeDelivery(t.outbound, "outboundPublishesPerSecondPerAccount", now)) return;
+      if (!online && !t.takeDelivery(t.queued, "queuedMessagesPerSecondPerAccount", now)) return;
     }
     if (online) {
       conn.deliver({ message, qos, retain }, now);
@@ -513,6 +518,7 @@ export class BrokerCore {
       denials: { ...c.denials },
       rejected: { ...c.rejected },
       throttled: { ...this.throttles.counts },
+      throttledDeliveries: { ...this.throttles.deliveries },
       sessions: this.sessions.size,
       subscriptions: this.subscriptions.size,
       retained: this.retained.size,

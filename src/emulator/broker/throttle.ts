@@ -47,6 +47,8 @@ export class Throttles {
   readonly region: string;
   /** Requests refused (or discarded), by quota. */
   readonly counts: Partial<Record<RateQuotaKey, number>> = {};
+  /** Of those, messages discarded on their way OUT to a subscriber (also in `counts`), by quota. */
+  readonly deliveries: Partial<Record<RateQuotaKey, number>> = {};
   /** The account's buckets (undefined when throttling is off); fields, not a keyed map: hot path. */
   readonly inbound: TokenBucket | undefined;
   readonly outbound: TokenBucket | undefined;
@@ -83,6 +85,14 @@ export class Throttles {
   take(bucket: TokenBucket | undefined, key: RateQuotaKey, now: number): boolean {
     if (!bucket || bucket.take(now)) return true;
     this.count(key);
+    return false;
+  }
+
+  /** Takes for one delivery to a subscriber; false (counted, also as a discarded delivery) when over. */
+  takeDelivery(bucket: TokenBucket | undefined, key: RateQuotaKey, now: number): boolean {
+    if (!bucket || bucket.take(now)) return true;
+    this.count(key);
+    this.deliveries[key] = (this.deliveries[key] ?? 0) + 1;
     return false;
   }
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { SecretRegistry } from "../../../src/lib/redact.js";
+import { renderSummary, verdictLine } from "../../../src/report/index.js";
 import { RunSession, type SessionPhase, type SessionSnapshot } from "../../../src/run/index.js";
 import { parseScenario, planRun } from "../../../src/scenario/index.js";
 
@@ -61,6 +62,8 @@ describe("RunSession", () => {
     expect(r.counts.received).toBe(100);
     expect(r.counts.lost).toBe(0);
     expect(r.environment.workers).toBe(1);
+    // The embedded emulator reported its side: it discarded nothing (throttling off).
+    expect(r.target.throttledDeliveries).toEqual({});
     expect(s.snapshot()).toMatchObject({ phase: "done", published: 100, acked: 100, inFlight: 0 });
     // Per-interval data for the report (run/interval-data.ts): the plan's offered load adds up to
     // the plan, labelled phase markers in order, generator health in every interval, connect latency
@@ -94,5 +97,40 @@ describe("RunSession", () => {
     expect(r.counts.other.offered ?? 0).toBeLessThan(100);
     const failed = Object.values(r.counts.failed).reduce((a, b) => a + b, 0);
     expect(r.counts.acked + failed).toBe(r.counts.published);
+  });
+});
+
+describe("RunSession: deliveries the embedded emulator discards", () => {
+  it("counts them lost and says why: target.throttledDeliveries = lost, exactly, in the summary too", async () => {
+    // 3 devices × 50/s into ONE subscriber: 150 deliveries/s against AWS's 100 publishes/s per
+    // connection (a burst of 100, then 100/s), throttling on as in AWS. Every lost delivery is one the
+    // emulator discarded, and the result says so.
+    const yaml = YAML.replace("target: { kind: local, throttle: off }", "target: { kind: local }")
+      .replace("count: 4", "count: 3")
+      .replace("rate: 100/s, concurrency: 4", "rate: 100/s, concurrency: 3")
+      .replace("rate: 10/s }", "rate: 50/s }");
+    const { scenario } = parseScenario(yaml, "session-throttled.yaml");
+    const s = new RunSession({
+      plan: planRun(scenario, {}, { runId: "sess-t" }),
+      scenario,
+      startedAt: Date.now(),
+      secrets: new SecretRegistry(),
+    });
+    const ac = new AbortController();
+    const out = await s.run({ run: ac.signal, hard: ac.signal });
+    expect(out.failure).toBeUndefined();
+    const r = out.result!;
+    expect(r.counts.published).toBe(375);
+    expect(r.counts.acked).toBe(375);
+    const discarded = r.target.throttledDeliveries?.publishesPerSecondPerConnection ?? 0;
+    expect(discarded).toBeGreaterThan(0);
+    expect(r.counts.lost).toBe(discarded);
+    expect(r.counts.received + discarded).toBe(375);
+    expect(verdictLine(r).text).toContain(
+      `deliveries lost (${discarded} discarded by AWS rate quotas, see throttled)`,
+    );
+    expect(renderSummary(r, { color: false })).toContain(
+      `throttled    by AWS quota "Publish requests per second per connection (L-083F3861)": ${discarded} deliveries discarded by the emulator (in lost)`,
+    );
   });
 });

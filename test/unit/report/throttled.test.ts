@@ -77,3 +77,23 @@ describe("counts.throttled", () => {
     expect(mergeResults([legacy, r]).counts.throttled?.connect).toEqual({ connectsPerSecondPerAccount: 3 });
   });
 });
+
+describe("target.throttledDeliveries (the embedded emulator's discarded deliveries)", () => {
+  it("is validated, shown in the report and the summary, and summed on merge with results that lack it", () => {
+    const input = syntheticInput({ seconds: 5 });
+    const plain = buildResult(input);
+    const r = buildResult({ ...input, throttledDeliveries: { publishesPerSecondPerConnection: 7 } });
+    expect(runResultSchema.safeParse(r).success).toBe(true);
+    expect(r.target.throttledDeliveries).toEqual({ publishesPerSecondPerConnection: 7 });
+    expect(plain.target.throttledDeliveries).toBeUndefined();
+    expect(renderSummary(r, { color: false })).toContain(
+      'throttled    by AWS quota "Publish requests per second per connection (L-083F3861)": 7 deliveries discarded by the emulator (in lost)',
+    );
+    expect(renderHtml(r)).toContain("7 deliveries discarded by the emulator (in lost)");
+    // Shards: summed where reported; a result without it (another target, or older) adds nothing.
+    expect(mergeResults([r, r, plain]).target.throttledDeliveries).toEqual({
+      publishesPerSecondPerConnection: 14,
+    });
+    expect(mergeResults([plain, plain]).target.throttledDeliveries).toBeUndefined();
+  });
+});
