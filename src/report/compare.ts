@@ -7,7 +7,7 @@
  */
 import { UserError } from "../lib/errors.js";
 import { LATENCY_METRICS } from "../metrics/histograms.js";
-import { fmtInt, fmtMs, fmtPct } from "./format.js";
+import { fmtInt, fmtMs, fmtPct, fmtRate } from "./format.js";
 import { generatorVerdict, type RunResult } from "./result.js";
 
 export interface CompareOptions {
@@ -85,6 +85,9 @@ function row(
   };
 }
 
+/** Published rates further apart than this (relative) are called out as different loads. */
+const SAME_LOAD = 0.05;
+
 export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions): Comparison {
   const floor = opts.absoluteFloorMs ?? 1;
   const rows: CompareRow[] = [];
@@ -149,6 +152,17 @@ export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions)
       );
   }
   if (a.partial || b.partial) notes.push("at least one run is partial");
+  // Like with like: a candidate that ran another scenario, or offered less load, can look faster.
+  if (a.fingerprint !== undefined && b.fingerprint !== undefined && a.fingerprint !== b.fingerprint)
+    notes.push("A and B ran different scenarios or flags (their scenario fingerprints differ)");
+  const ra = a.rates.publishedPerSec;
+  const rb = b.rates.publishedPerSec;
+  if (ra > 0 && Math.abs(rb - ra) / ra > SAME_LOAD) {
+    const pct = `${Math.round((Math.abs(rb - ra) / ra) * 100)} %`;
+    notes.push(
+      `B published ${pct} ${rb < ra ? "fewer" : "more"} messages per second than A (${fmtRate(rb)} vs ${fmtRate(ra)}/s): not the same load, so its latencies are not like for like`,
+    );
+  }
   return {
     a: { runId: a.runId, name: a.name, startedAt: a.startedAt },
     b: { runId: b.runId, name: b.name, startedAt: b.startedAt },

@@ -44,6 +44,21 @@ describe("compare", () => {
     expect(c.regressions.join(" ")).toContain("loss rate");
   });
 
+  it("notes runs that are not like for like: another scenario, or another load", () => {
+    expect(compareResults(base, base, { tolerance: 0.1 }).notes).toEqual([]);
+    const other = { ...base, fingerprint: "0".repeat(64) };
+    expect(
+      compareResults({ ...base, fingerprint: "f".repeat(64) }, other, { tolerance: 0.1 }).notes,
+    ).toContain("A and B ran different scenarios or flags (their scenario fingerprints differ)");
+    const half = { ...base, rates: { ...base.rates, publishedPerSec: base.rates.publishedPerSec / 2 } };
+    const c = compareResults(base, half, { tolerance: 0.1 });
+    expect(c.notes.join("\n")).toMatch(/^B published 50 % fewer messages per second than A \(/m);
+    expect(renderComparison(c, { color: false })).toContain("not the same load");
+    // Within 5 %: the same load.
+    const near = { ...base, rates: { ...base.rates, publishedPerSec: base.rates.publishedPerSec * 1.04 } };
+    expect(compareResults(base, near, { tolerance: 0.1 }).notes).toEqual([]);
+  });
+
   it("parses tolerances strictly", () => {
     expect(parseTolerance("10%")).toBeCloseTo(0.1);
     expect(parseTolerance("2.5 %")).toBeCloseTo(0.025);
