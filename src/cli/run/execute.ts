@@ -42,6 +42,7 @@ import {
   parseShardFlags,
   type ShardFlags,
   shardOut,
+  shardTargetProblem,
   waitUntil,
 } from "./shard-flags.js";
 import { AbortOnFail } from "./threshold-abort.js";
@@ -176,6 +177,11 @@ async function prepareRun(
     runId,
     ...(sharding.shard ? { shard: sharding.shard } : {}),
   });
+  const unshardable = shardTargetProblem(plan.target.kind, sharding.shard);
+  if (unshardable !== undefined) {
+    const at = loaded.locate(["target", "kind"]);
+    throw new UserError(`${loaded.file}:${at.line}:${at.col}: ${unshardable}`);
+  }
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
   const exportTargets = runExportTargets(loaded.scenario, flags.export, flags.scenario);
   // Before any load: a bad --out is exit 2 here, not a lost run later.

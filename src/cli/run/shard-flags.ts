@@ -146,6 +146,25 @@ export function parseShardFlags(
 }
 
 /** One line for stderr: when the run clock starts, and how far ahead that is. */
+/**
+ * Why a target cannot be sharded, or undefined. `target.kind: local` starts an emulator in every
+ * process: n shards would load n separate emulators, not one target, and a subscriber in one shard
+ * would never receive another shard's messages (the merge would count them lost although every shard
+ * passed). Every other target is one endpoint the shards share.
+ */
+export function shardTargetProblem(
+  targetKind: string,
+  shard: { index: number; count: number } | undefined,
+): string | undefined {
+  if (shard === undefined || shard.count < 2 || targetKind !== "local") return undefined;
+  return (
+    `target.kind: local cannot be sharded (--shard ${shard.index}/${shard.count}): every shard process would start its own embedded emulator, ` +
+    "so the shards would not load one target, and a subscriber in one shard would never receive another shard's messages. " +
+    "Run one emulator for all shards (`iotload emulator --info emu.json`, then `target: { kind: emulator, info: emu.json }`), " +
+    "or use --workers N on one machine (its workers share one embedded emulator)."
+  );
+}
+
 export function describeStartAt(startAt: number, nowMs: number): string {
   const ahead = startAt - nowMs;
   return ahead >= 0

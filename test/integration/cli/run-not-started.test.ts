@@ -2,6 +2,8 @@
  * `iotload run` (built CLI) for runs that never start, and Basic Ingest accounting end to end:
  * - unreachable STS / no local credentials → exit 6, the reason printed once, no report directory;
  * - STS refusing the keys → exit 5, no report directory (a report would show "✓ loss == 0");
+ * - a shard of a run on the embedded emulator (one emulator per process, not one target) → exit 2
+ *   before any load, the scenario's target.kind located, no report directory;
  * - `$aws/rules/…` publishes are acknowledged but never delivered by the emulator, and never counted
  *   as expected or lost by the harness.
  */
@@ -57,6 +59,42 @@ function awsEnv(dir: string, extra: Record<string, string>): Record<string, stri
 
 describe("iotload run: runs that never start, Basic Ingest", () => {
   beforeAll(ensureBuilt, 180_000);
+
+  it("--shard with target.kind local: exit 2 before any load, located, no report directory", async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, "s.yaml");
+    await writeFile(
+      file,
+      [
+        "name: shard-local",
+        "target:",
+        "  kind: local",
+        'devices: { count: 4, clientId: "sl-{{runId}}-{{index}}" }',
+        "publish: { topic: t/x }",
+        "phases: [{ duration: 1s, rate: 1/s }]",
+      ].join("\n"),
+    );
+    const out = path.join(dir, "report");
+    const startAt = new Date(Date.now() + 60_000).toISOString();
+    const cli = spawnCli([
+      "run",
+      file,
+      "--shard",
+      "1/2",
+      "--run-id",
+      "sl1",
+      "--start-at",
+      startAt,
+      "--out",
+      out,
+    ]);
+    const { code } = await cli.exit;
+    expect(code, cli.stderr()).toBe(2);
+    expect(cli.stderr()).toContain(`${file}:3:9: target.kind: local cannot be sharded (--shard 1/2)`);
+    expect(cli.stderr()).not.toContain("    at ");
+    expect(cli.stdout()).not.toContain("starting at");
+    expect(await exists(out)).toBe(false);
+  });
 
   it("STS unreachable: exit 6, one message, no report directory", async () => {
     const dir = await tempDir();

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { defaultReportDir, describeStartAt, parseShardFlags } from "../../../src/cli/run/shard-flags.js";
+import {
+  defaultReportDir,
+  describeStartAt,
+  parseShardFlags,
+  shardTargetProblem,
+} from "../../../src/cli/run/shard-flags.js";
 import { UserError } from "../../../src/lib/errors.js";
 
 const NOW = Date.parse("2026-01-01T12:00:00.000Z");
@@ -64,5 +69,20 @@ describe("parseShardFlags", () => {
   it("puts a shard's report under the run's directory", () => {
     expect(defaultReportDir("smoke", "r1", { index: 1, count: 3 })).toBe("reports/smoke-r1/shard-1-of-3");
     expect(defaultReportDir("smoke", "r1", undefined)).toBe("reports/smoke-r1");
+  });
+});
+
+describe("shardTargetProblem", () => {
+  it("refuses to shard the embedded emulator (one per process), and nothing else", () => {
+    expect(shardTargetProblem("local", { index: 1, count: 2 })).toMatch(
+      /^target\.kind: local cannot be sharded \(--shard 1\/2\): every shard process would start its own embedded emulator/,
+    );
+    expect(shardTargetProblem("local", { index: 1, count: 2 })).toContain(
+      "target: { kind: emulator, info: emu.json }",
+    );
+    expect(shardTargetProblem("local", undefined)).toBeUndefined();
+    expect(shardTargetProblem("local", { index: 0, count: 1 })).toBeUndefined();
+    for (const kind of ["emulator", "aws", "mqtt"])
+      expect(shardTargetProblem(kind, { index: 0, count: 4 })).toBeUndefined();
   });
 });
