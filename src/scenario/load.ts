@@ -21,6 +21,7 @@ import { EXAMPLE_RUN_ID } from "./render.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
 import { hasFlowList, scenarioFlows } from "./schema-flows.js";
 import { compileTemplate, TemplateError } from "./templates.js";
+import { publishedTemplates, unreachedFilters } from "./topic-reach.js";
 
 export interface LoadedScenario {
   /** The path as given. */
@@ -359,7 +360,27 @@ function mqttTargetProblems(s: Scenario, raw: unknown): Finding[] {
 }
 
 function crossFieldProblems(s: Scenario): Finding[] {
-  return [...clientIdProblems(s), ...shapeProblems(s), ...targetProblems(s), ...sessionNameProblems(s)];
+  return [
+    ...clientIdProblems(s),
+    ...shapeProblems(s),
+    ...targetProblems(s),
+    ...sessionNameProblems(s),
+    ...subscriberReachProblems(s),
+  ];
+}
+
+/** A subscriber filter that nothing the run publishes can match (./topic-reach.ts). */
+function subscriberReachProblems(s: Scenario): Finding[] {
+  const templates = publishedTemplates(s);
+  return unreachedFilters(s).map((i) => ({
+    severity: "warning" as const,
+    path: ["subscribers", "topics", i],
+    message:
+      "matches none of the topics this run publishes, so its subscribers will receive nothing from it and " +
+      "'loss' will be 0 by construction (no delivery measured)",
+    got: JSON.stringify(s.subscribers.topics[i]),
+    allowed: `a filter matching ${templates.map((t) => JSON.stringify(t)).join(" or ")}`,
+  }));
 }
 
 /** Client IDs unique per run (src/lib/client-ids.ts), subscribers apart from devices. */
