@@ -36,6 +36,8 @@ export interface BuildResultInput {
   target: { kind: string; endpoint: string; region: string };
   /** The target's own count of deliveries it discarded for a rate quota (embedded emulator only). */
   throttledDeliveries?: Record<string, number>;
+  /** The target's own count of publishes it discarded with no answer (embedded emulator only). */
+  throttledPublishes?: Record<string, number>;
   environment?: { workers?: number; shard?: { index: number; count: number } | null };
   metrics: MetricsSnapshot;
   /** Expected deliveries; default: counter "expected", else received + lost. */
@@ -284,6 +286,7 @@ export function buildResult(input: BuildResultInput): RunResult {
       endpoint: endpointHost(input.target.endpoint),
       region: input.target.region,
       ...(input.throttledDeliveries ? { throttledDeliveries: { ...input.throttledDeliveries } } : {}),
+      ...(input.throttledPublishes ? { throttledPublishes: { ...input.throttledPublishes } } : {}),
     },
     environment,
     counts,

@@ -334,9 +334,16 @@ function mergeGenerators(
 /** The first result's target; the targets' own discard counts summed when any result has them. */
 function mergedTarget(results: readonly RunResult[]): RunResult["target"] {
   const first = results[0] as RunResult;
-  const { throttledDeliveries: _, ...target } = first.target;
-  const reported = results.flatMap((r) =>
+  const { throttledDeliveries: _d, throttledPublishes: _p, ...target } = first.target;
+  const deliveries = results.flatMap((r) =>
     r.target.throttledDeliveries ? [r.target.throttledDeliveries] : [],
   );
-  return reported.length === 0 ? target : { ...target, throttledDeliveries: sumRecords(reported) };
+  const publishes = results.flatMap((r) =>
+    r.target.throttledPublishes ? [r.target.throttledPublishes] : [],
+  );
+  return {
+    ...target,
+    ...(deliveries.length === 0 ? {} : { throttledDeliveries: sumRecords(deliveries) }),
+    ...(publishes.length === 0 ? {} : { throttledPublishes: sumRecords(publishes) }),
+  };
 }

@@ -233,6 +233,11 @@ export const runResultSchema = z
           .describe(
             "Messages the target itself discarded on their way to a subscriber for an AWS IoT rate quota (the subscriber's publishes per second, the account's outbound or queued rate), by quota key (src/lib/aws-iot-quotas.ts): deliveries that count as lost. Only from a target that reports it, the embedded emulator (target.kind local), read at the end of the run; absent otherwise (AWS does not tell the client).",
           ),
+        throttledPublishes: byReason
+          .optional()
+          .describe(
+            "Publishes the target itself discarded for an AWS IoT rate quota WITHOUT an answer to the publisher (QoS 0; MQTT 3.1.1 has no negative PUBACK, so its QoS 1 publishes also end unanswered), by quota key. A QoS 0 publish counts as acked when sent: this is the only place its discard shows. Embedded emulator only, as throttledDeliveries.",
+          ),
       })
       .strict(),
     environment: z

@@ -12,6 +12,8 @@ const WHAT = {
   connect: "connection attempts",
   // Counted by the target (the embedded emulator), not seen by any client: they are in `lost`.
   delivery: "deliveries discarded by the emulator (in lost)",
+  // QoS 0 (acked when sent) and MQTT 3.1.1 (unanswered): no PUBACK told the publisher.
+  silent: "publishes discarded by the emulator without a PUBACK (QoS 0, MQTT 3.1.1)",
 } as const;
 
 /**
@@ -25,6 +27,7 @@ export function throttledRows(result: Pick<RunResult, "counts" | "target">): Arr
     ["publish", t?.publish ?? {}],
     ["connect", t?.connect ?? {}],
     ["delivery", result.target.throttledDeliveries ?? {}],
+    ["silent", result.target.throttledPublishes ?? {}],
   ];
   const rows: Array<[string, string]> = [];
   for (const [kind, byQuota] of kinds) {

@@ -23,7 +23,7 @@ import { ChurnRun } from "./churn.js";
 import { CommandRun } from "./commands/index.js";
 import { IntervalData } from "./interval-data.js";
 import { connectShadowCloud, createShadowRun, type ShadowRun } from "./shadow/index.js";
-import { throttledDeliveriesOf } from "./targets/emulator-counters.js";
+import { type TargetThrottled, targetThrottledOf } from "./targets/emulator-counters.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
 
 export type SessionPhase = "starting" | "connecting" | "publishing" | "draining" | "closing" | "done";
@@ -116,8 +116,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
   readonly #stack = new CloseStack();
   #phase: SessionPhase = "starting";
   #target: OpenTarget | undefined;
-  /** The embedded emulator's discarded deliveries, read at the end (result target.throttledDeliveries). */
-  #throttledDeliveries: Record<string, number> | undefined;
+  /** The embedded emulator's own discards, read at the end (result target.throttled*). */
+  #targetThrottled: TargetThrottled | undefined;
   #parts: Assembled | undefined;
   #monitor: GeneratorMonitor | undefined;
   #publishStart: number | undefined;
@@ -318,8 +318,8 @@ export class RunSession extends EventEmitter<SessionEvents> {
     if (summary) this.recorder.count("lost", summary.delivery.lost);
     // Shards export their delivery sets for the exact merge across processes (docs/architecture.md §8).
     const delivery = this.plan.shard.count > 1 ? fleet?.deliveryExport() : undefined;
-    // Before the target closes: the embedded emulator's own count of the deliveries it discarded.
-    this.#throttledDeliveries = await throttledDeliveriesOf(this.#target?.emulator?.handle);
+    // Before the target closes: the embedded emulator's own count of what it discarded.
+    this.#targetThrottled = await targetThrottledOf(this.#target?.emulator?.handle);
     this.#setPhase("closing");
     // Closing stops the clients: QoS 1 publishes still in flight fail with a counted reason.
     await closeBounded(this.#stack, this.plan.graceMs + 30_000, signals.hard);
@@ -369,7 +369,7 @@ export class RunSession extends EventEmitter<SessionEvents> {
       endedAt,
       ...(partialReason !== undefined ? { partial: true, partialReason } : {}),
       target: this.#target?.describe ?? describePlanTarget(this.plan),
-      ...(this.#throttledDeliveries ? { throttledDeliveries: this.#throttledDeliveries } : {}),
+      ...(this.#targetThrottled ?? {}),
       // One session is one process; a merge of N sessions' results says workers: N.
       environment: { workers: 1, shard: this.plan.shard.count > 1 ? this.plan.shard : null },
       fingerprint: scenarioFingerprint(this.#o.scenario),

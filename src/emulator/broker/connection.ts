@@ -606,6 +606,7 @@ export class Connection {
       if (over !== undefined) {
         // MQTT 5 QoS 1: PUBACK 0x97; QoS 0 and MQTT 3.1.1: discarded, no acknowledgement.
         if (v5 && p.qos === 1) this.#puback(p.messageId, RC.quotaExceeded, t.reason(over));
+        else t.discardedSilently(over);
         return;
       }
     }

@@ -124,6 +124,8 @@ export interface BrokerCounters {
    * the account's outbound or queued rate), by quota: deliveries the subscriber never sees.
    */
   throttledDeliveries: Record<string, number>;
+  /** Of `throttled`: inbound publishes discarded with no answer to the client (QoS 0, MQTT 3.1.1), by quota. */
+  throttledSilently: Record<string, number>;
   sessions: number;
   subscriptions: number;
   retained: number;
@@ -133,7 +135,13 @@ export interface BrokerCounters {
 
 type MutableCounters = Omit<
   BrokerCounters,
-  "sessions" | "subscriptions" | "retained" | "throttled" | "throttledDeliveries" | "shadow"
+  | "sessions"
+  | "subscriptions"
+  | "retained"
+  | "throttled"
+  | "throttledDeliveries"
+  | "throttledSilently"
+  | "shadow"
 >;
 
 /**
@@ -519,6 +527,7 @@ export class BrokerCore {
       rejected: { ...c.rejected },
       throttled: { ...this.throttles.counts },
       throttledDeliveries: { ...this.throttles.deliveries },
+      throttledSilently: { ...this.throttles.silentPublishes },
       sessions: this.sessions.size,
       subscriptions: this.subscriptions.size,
       retained: this.retained.size,

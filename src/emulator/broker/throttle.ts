@@ -49,6 +49,11 @@ export class Throttles {
   readonly counts: Partial<Record<RateQuotaKey, number>> = {};
   /** Of those, messages discarded on their way OUT to a subscriber (also in `counts`), by quota. */
   readonly deliveries: Partial<Record<RateQuotaKey, number>> = {};
+  /**
+   * Of those, inbound publishes discarded without a word to the client (QoS 0; MQTT 3.1.1 has no
+   * negative PUBACK), by quota: the publisher cannot know.
+   */
+  readonly silentPublishes: Partial<Record<RateQuotaKey, number>> = {};
   /** The account's buckets (undefined when throttling is off); fields, not a keyed map: hot path. */
   readonly inbound: TokenBucket | undefined;
   readonly outbound: TokenBucket | undefined;
@@ -94,6 +99,11 @@ export class Throttles {
     this.count(key);
     this.deliveries[key] = (this.deliveries[key] ?? 0) + 1;
     return false;
+  }
+
+  /** An inbound publish already counted over `key` was discarded with no answer (see silentPublishes). */
+  discardedSilently(key: RateQuotaKey): void {
+    this.silentPublishes[key] = (this.silentPublishes[key] ?? 0) + 1;
   }
 
   /**

@@ -1,7 +1,9 @@
 /**
  * What the embedded emulator can tell a run about its own side at the end (result
- * `target.throttledDeliveries`): the deliveries it discarded for an AWS IoT rate quota, which the
- * subscribers can only see as lost. AWS does not tell the client this; the emulator does.
+ * `target.throttledDeliveries` / `target.throttledPublishes`): the deliveries it discarded for an AWS
+ * IoT rate quota, which the subscribers can only see as lost, and the publishes it discarded without
+ * an answer (QoS 0, MQTT 3.1.1), which the publisher cannot see at all. AWS does not tell the client
+ * this; the emulator does.
  */
 import type { EmulatorCountersDetail } from "../../emulator/index.js";
 
@@ -13,13 +15,21 @@ export interface CountersSource {
   counters(): EmulatorCountersDetail | Promise<EmulatorCountersDetail>;
 }
 
+/** What the target says it discarded for AWS rate quotas, by quota key (result `target`). */
+export interface TargetThrottled {
+  /** Messages discarded on their way to a subscriber (counted lost by the subscribers). */
+  throttledDeliveries: Record<string, number>;
+  /** Publishes discarded with no answer to the publisher (QoS 0; MQTT 3.1.1 has no negative PUBACK). */
+  throttledPublishes: Record<string, number>;
+}
+
 /**
- * The emulator's discarded deliveries by quota key ({} when none), or undefined when there is no
- * embedded emulator or it cannot answer within COUNTERS_WAIT_MS.
+ * The emulator's discards by quota key ({} when none), or undefined when there is no embedded
+ * emulator or it cannot answer within COUNTERS_WAIT_MS.
  */
-export async function throttledDeliveriesOf(
+export async function targetThrottledOf(
   source: CountersSource | undefined,
-): Promise<Record<string, number> | undefined> {
+): Promise<TargetThrottled | undefined> {
   if (source === undefined) return undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -29,7 +39,11 @@ export async function throttledDeliveriesOf(
         timer = setTimeout(() => resolve(undefined), COUNTERS_WAIT_MS);
       }),
     ]);
-    return counters === undefined ? undefined : { ...counters.broker.throttledDeliveries };
+    if (counters === undefined) return undefined;
+    return {
+      throttledDeliveries: { ...counters.broker.throttledDeliveries },
+      throttledPublishes: { ...counters.broker.throttledSilently },
+    };
   } catch {
     // The child is gone: its loss shows as the devices' (README "Accounting"); nothing to add.
     return undefined;

@@ -28,7 +28,7 @@ import type { PlanOverrides, RunPlan, Scenario } from "../../scenario/index.js";
 import type { LiveMetrics } from "../live-metrics.js";
 import { sumSnapshots } from "../progress.js";
 import type { SessionOutcome, SessionPhase, SessionSignals, SessionSnapshot } from "../session.js";
-import { throttledDeliveriesOf } from "../targets/emulator-counters.js";
+import { type TargetThrottled, targetThrottledOf } from "../targets/emulator-counters.js";
 import type { TargetOptions } from "../targets/index.js";
 import { withEarlierIntervals } from "./partial.js";
 import type { ParentToWorker, WorkerToParent } from "./protocol.js";
@@ -219,7 +219,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       });
     }
     const liveness = setInterval(() => this.#checkLiveness(), 1000);
-    let throttledDeliveries: Record<string, number> | undefined;
+    let targetThrottled: TargetThrottled | undefined;
     try {
       for (let i = 0; i < o.count; i++) this.#workers.push(this.#fork(i, emulator));
       const relay = this.#relaySignals(signals);
@@ -228,15 +228,15 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       } finally {
         relay();
       }
-      // The shared emulator's own count of the deliveries it discarded, before it closes.
-      throttledDeliveries = await throttledDeliveriesOf(emulator);
+      // The shared emulator's own count of what it discarded, before it closes.
+      targetThrottled = await targetThrottledOf(emulator);
     } finally {
       clearInterval(liveness);
       for (const w of this.#workers) w.kill();
       this.#setPhase("done");
       await emulator?.close();
     }
-    return this.#outcome(signals, throttledDeliveries);
+    return this.#outcome(signals, targetThrottled);
   }
 
   #fork(index: number, emulator: EmulatorProcessHandle | undefined): Worker {
@@ -386,7 +386,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     this.emit("phase", phase);
   }
 
-  #outcome(signals: SessionSignals, throttledDeliveries: Record<string, number> | undefined): SessionOutcome {
+  #outcome(signals: SessionSignals, targetThrottled: TargetThrottled | undefined): SessionOutcome {
     const n = this.#o.count;
     const results: RunResult[] = [];
     const missing: number[] = [];
@@ -426,7 +426,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     if (results.length === 0 || (!started && !signals.run.aborted && failure !== undefined))
       return { started, ...(failure === undefined ? {} : { failure }) };
     const merged = mergeWorkerResults(results, missing, n, lost);
-    if (throttledDeliveries) merged.target = { ...merged.target, throttledDeliveries };
+    if (targetThrottled) merged.target = { ...merged.target, ...targetThrottled };
     // This process ran one shard of a run split across machines (--shard i/n): say which, for the merge.
     if (this.plan.shard.count > 1) merged.environment.shard = { ...this.plan.shard };
     const redacted = JSON.parse(this.#o.secrets.redact(JSON.stringify(merged))) as RunResult;

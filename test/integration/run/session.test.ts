@@ -64,6 +64,7 @@ describe("RunSession", () => {
     expect(r.environment.workers).toBe(1);
     // The embedded emulator reported its side: it discarded nothing (throttling off).
     expect(r.target.throttledDeliveries).toEqual({});
+    expect(r.target.throttledPublishes).toEqual({});
     expect(s.snapshot()).toMatchObject({ phase: "done", published: 100, acked: 100, inFlight: 0 });
     // Per-interval data for the report (run/interval-data.ts): the plan's offered load adds up to
     // the plan, labelled phase markers in order, generator health in every interval, connect latency
@@ -131,6 +132,41 @@ describe("RunSession: deliveries the embedded emulator discards", () => {
     );
     expect(renderSummary(r, { color: false })).toContain(
       `throttled    by AWS quota "Publish requests per second per connection (L-083F3861)": ${discarded} deliveries discarded by the emulator (in lost)`,
+    );
+  });
+});
+
+describe("RunSession: QoS 0 publishes the embedded emulator discards", () => {
+  it("shows them (the publisher got no PUBACK to say so), and lost = silent + delivery discards, exactly", async () => {
+    // 2 devices × 150/s QoS 0 against AWS's 100 publishes/s per connection: the excess is discarded
+    // with no answer, and the one subscriber (≤ 100/s out) loses more on the way out.
+    const yaml = YAML.replace("target: { kind: local, throttle: off }", "target: { kind: local }")
+      .replace("count: 4", "count: 2")
+      .replace("rate: 100/s, concurrency: 4", "rate: 100/s, concurrency: 2")
+      .replace("qos: 1", "qos: 0")
+      .replace(
+        "{ name: steady, duration: 2500ms, rate: 10/s }",
+        "{ name: steady, duration: 2s, rate: 150/s }",
+      );
+    const { scenario } = parseScenario(yaml, "session-qos0.yaml");
+    const s = new RunSession({
+      plan: planRun(scenario, {}, { runId: "sess-q" }),
+      scenario,
+      startedAt: Date.now(),
+      secrets: new SecretRegistry(),
+    });
+    const ac = new AbortController();
+    const out = await s.run({ run: ac.signal, hard: ac.signal });
+    expect(out.failure).toBeUndefined();
+    const r = out.result!;
+    expect(r.counts.published).toBe(600);
+    expect(r.counts.acked).toBe(600); // QoS 0: acked = sent
+    const silent = r.target.throttledPublishes?.publishesPerSecondPerConnection ?? 0;
+    const discarded = Object.values(r.target.throttledDeliveries ?? {}).reduce((a, b) => a + b, 0);
+    expect(silent).toBeGreaterThan(0);
+    expect(r.counts.lost).toBe(silent + discarded);
+    expect(renderSummary(r, { color: false })).toContain(
+      `${silent} publishes discarded by the emulator without a PUBACK (QoS 0, MQTT 3.1.1)`,
     );
   });
 });

@@ -82,17 +82,27 @@ describe("target.throttledDeliveries (the embedded emulator's discarded deliveri
   it("is validated, shown in the report and the summary, and summed on merge with results that lack it", () => {
     const input = syntheticInput({ seconds: 5 });
     const plain = buildResult(input);
-    const r = buildResult({ ...input, throttledDeliveries: { publishesPerSecondPerConnection: 7 } });
+    const r = buildResult({
+      ...input,
+      throttledDeliveries: { publishesPerSecondPerConnection: 7 },
+      throttledPublishes: { publishesPerSecondPerConnection: 3 },
+    });
     expect(runResultSchema.safeParse(r).success).toBe(true);
     expect(r.target.throttledDeliveries).toEqual({ publishesPerSecondPerConnection: 7 });
     expect(plain.target.throttledDeliveries).toBeUndefined();
     expect(renderSummary(r, { color: false })).toContain(
       'throttled    by AWS quota "Publish requests per second per connection (L-083F3861)": 7 deliveries discarded by the emulator (in lost)',
     );
+    expect(renderSummary(r, { color: false })).toContain(
+      '"Publish requests per second per connection (L-083F3861)": 3 publishes discarded by the emulator without a PUBACK (QoS 0, MQTT 3.1.1)',
+    );
     expect(renderHtml(r)).toContain("7 deliveries discarded by the emulator (in lost)");
     // Shards: summed where reported; a result without it (another target, or older) adds nothing.
     expect(mergeResults([r, r, plain]).target.throttledDeliveries).toEqual({
       publishesPerSecondPerConnection: 14,
+    });
+    expect(mergeResults([r, r, plain]).target.throttledPublishes).toEqual({
+      publishesPerSecondPerConnection: 6,
     });
     expect(mergeResults([plain, plain]).target.throttledDeliveries).toBeUndefined();
   });
