@@ -84,8 +84,10 @@ export function verdictLine(result: RunResult): { ok: boolean; text: string } {
   const failed = total(c.failed) - unanswered;
   if (failed > 0 && named("failed")) problems.push(`${fmtInt(failed)} publishes failed`);
   if (c.lost > 0 && named("loss")) {
-    // The embedded emulator says how many it discarded for AWS rate quotas (the subscriber's 100/s, …).
-    const discarded = Object.values(result.target.throttledDeliveries ?? {}).reduce((a, b) => a + b, 0);
+    // The embedded emulator says how many it discarded for AWS rate quotas: on the way to a subscriber
+    // (its 100/s, …) and, without a PUBACK, on the way in (QoS 0, MQTT 3.1.1).
+    const discarded =
+      total(result.target.throttledDeliveries ?? {}) + total(result.target.throttledPublishes ?? {});
     const why = discarded > 0 ? ` (${fmtInt(discarded)} discarded by AWS rate quotas, see throttled)` : "";
     problems.push(`${fmtInt(c.lost)} of ${fmtInt(c.expected)} deliveries lost${why}`);
   }
@@ -99,7 +101,16 @@ export function verdictLine(result: RunResult): { ok: boolean; text: string } {
   if (result.partial) problems.unshift(`PARTIAL: ${result.partialReason ?? "interrupted"}`);
   if (problems.length === 0) {
     const n = result.thresholds.length;
-    return { ok: true, text: `PASSED · every publish answered${n > 0 ? ` · ${n} thresholds met` : ""}` };
+    // Not a failure (its latencies only overstate the target's), but a pass that did not hold the
+    // planned pace must say so where a CI log shows it.
+    const saturated =
+      result.generator !== undefined && generatorHeadline(result.generator).verdict === "saturated"
+        ? " · but the generator was SATURATED (sends left late: the target did not get the planned pace)"
+        : "";
+    return {
+      ok: true,
+      text: `PASSED · every publish answered${n > 0 ? ` · ${n} thresholds met` : ""}${saturated}`,
+    };
   }
   return { ok: false, text: `FAILED · ${problems.join(" · ")}` };
 }

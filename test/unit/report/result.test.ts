@@ -8,6 +8,7 @@ import {
   parseResult,
   type RunResult,
   runResultSchema,
+  verdictLine,
   withMergedThresholds,
 } from "../../../src/report/index.js";
 import { makeClock, syntheticInput, syntheticResult } from "../../fixtures/results/synthetic.js";
@@ -74,6 +75,30 @@ describe("buildResult", () => {
     expect(r.generator.eventLoopUtilization).toBe(0.97);
     expect(r.generator.jsThreadCpuPercent).toBe(96);
     expect(r.thresholds.find((t) => t.expression === "generator.saturated == false")!.pass).toBe(false);
+  });
+
+  it("a run that passes on a saturated generator says so in its headline (exit code unchanged)", () => {
+    const input = syntheticInput({ seconds: 2, thresholds: [], lossProbability: 0 });
+    const healthy = buildResult(input);
+    healthy.thresholds = [];
+    expect(verdictLine(healthy)).toMatchObject({ ok: true });
+    expect(verdictLine(healthy).text).not.toContain("SATURATED");
+    input.generator = {
+      eventLoopDelayP99Ms: 180,
+      eventLoopDelayMaxMs: 900,
+      cpuPercent: 99,
+      eventLoopUtilization: 0.97,
+      jsThreadCpuPercent: 96,
+      loadAverage1m: 1.1,
+      spanMs: 2000,
+    };
+    const r = buildResult(input);
+    r.thresholds = [];
+    expect(r.generator.verdict).toBe("saturated");
+    expect(verdictLine(r)).toEqual({
+      ok: true,
+      text: `${verdictLine(healthy).text} · but the generator was SATURATED (sends left late: the target did not get the planned pace)`,
+    });
   });
 
   it("event-loop delay with an idle JS thread is a busy machine: saturated stays false", () => {
