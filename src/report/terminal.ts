@@ -79,16 +79,28 @@ export function verdictLine(result: RunResult): { ok: boolean; text: string } {
   const named = (subject: DefaultSubject) =>
     !scenarioJudges(own, subject) || scenarioJudges(brokenOwn, subject);
   const unanswered = c.unanswered ?? 0;
-  if (unanswered > 0)
-    problems.push(`${fmtInt(unanswered)} of ${fmtInt(c.published)} publishes never answered`);
+  if (unanswered > 0) {
+    // MQTT 3.1.1 has no negative PUBACK: the embedded emulator (as AWS) discards a QoS 1 publish over a
+    // rate quota without an answer, and says how many it discarded that way.
+    const silent = total(result.target.throttledPublishes ?? {});
+    const why =
+      silent > 0 ? ` (${fmtInt(silent)} discarded by AWS rate quotas without a PUBACK, see throttled)` : "";
+    problems.push(`${fmtInt(unanswered)} of ${fmtInt(c.published)} publishes never answered${why}`);
+  }
   const failed = total(c.failed) - unanswered;
   if (failed > 0 && named("failed")) problems.push(`${fmtInt(failed)} publishes failed`);
   if (c.lost > 0 && named("loss")) {
-    // The embedded emulator says how many it discarded for AWS rate quotas: on the way to a subscriber
-    // (its 100/s, …) and, without a PUBACK, on the way in (QoS 0, MQTT 3.1.1).
-    const discarded =
-      total(result.target.throttledDeliveries ?? {}) + total(result.target.throttledPublishes ?? {});
-    const why = discarded > 0 ? ` (${fmtInt(discarded)} discarded by AWS rate quotas, see throttled)` : "";
+    // The embedded emulator says what it discarded for AWS rate quotas: deliveries on the way to a
+    // subscriber (its 100/s, …), and publishes without a PUBACK (QoS 0, MQTT 3.1.1), each of which is
+    // lost at every subscriber that expected it.
+    const dropped = total(result.target.throttledDeliveries ?? {});
+    const silent = total(result.target.throttledPublishes ?? {});
+    const parts = [
+      ...(dropped > 0 ? [`${fmtInt(dropped)} deliveries`] : []),
+      ...(silent > 0 ? [`${fmtInt(silent)} publishes`] : []),
+    ];
+    const why =
+      parts.length > 0 ? ` (${parts.join(" and ")} discarded by AWS rate quotas, see throttled)` : "";
     problems.push(`${fmtInt(c.lost)} of ${fmtInt(c.expected)} deliveries lost${why}`);
   }
   const a = result.availability;

@@ -128,7 +128,7 @@ describe("RunSession: deliveries the embedded emulator discards", () => {
     expect(r.counts.lost).toBe(discarded);
     expect(r.counts.received + discarded).toBe(375);
     expect(verdictLine(r).text).toContain(
-      `deliveries lost (${discarded} discarded by AWS rate quotas, see throttled)`,
+      `deliveries lost (${discarded} deliveries discarded by AWS rate quotas, see throttled)`,
     );
     expect(renderSummary(r, { color: false })).toContain(
       `throttled    by AWS quota "Publish requests per second per connection (L-083F3861)": ${discarded} deliveries discarded by the emulator (in lost)`,
