@@ -62,6 +62,25 @@ function resultWith(o: {
 }
 
 describe("accounting in the result", () => {
+  it("the headline explains unanswered and lost with what the embedded emulator says it discarded", () => {
+    const plain = resultWith({ answered: 90, unanswered: 10, lost: 25 });
+    expect(verdictLine(plain).text).toContain(
+      "FAILED · 10 of 100 publishes never answered · 25 of 100 deliveries lost",
+    );
+    const r = {
+      ...plain,
+      target: {
+        ...plain.target,
+        throttledPublishes: { publishesPerSecondPerConnection: 10 },
+        throttledDeliveries: { publishesPerSecondPerConnection: 15 },
+      },
+    };
+    expect(verdictLine(r).text).toContain(
+      "10 of 100 publishes never answered (10 discarded by AWS rate quotas without a PUBACK, see throttled) · " +
+        "25 of 100 deliveries lost (15 deliveries and 10 publishes discarded by AWS rate quotas, see throttled)",
+    );
+  });
+
   it("maps unanswered publishes, reconnect outcomes and missing latencies", () => {
     const r = resultWith({ answered: 90, unanswered: 10, lost: 10 });
     expect(r.counts.published).toBe(
