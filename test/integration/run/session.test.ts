@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { SecretRegistry } from "../../../src/lib/redact.js";
-import { renderSummary, verdictLine } from "../../../src/report/index.js";
+import { type RunResult, renderSummary, verdictLine } from "../../../src/report/index.js";
 import { RunSession, type SessionPhase, type SessionSnapshot } from "../../../src/run/index.js";
 import { parseScenario, planRun } from "../../../src/scenario/index.js";
 
@@ -101,6 +101,22 @@ describe("RunSession", () => {
   });
 });
 
+/** A variant of YAML run to its end on the embedded emulator (throttling on): its result. */
+async function runThrottled(yaml: string, runId: string): Promise<RunResult> {
+  const { scenario } = parseScenario(yaml, `${runId}.yaml`);
+  const s = new RunSession({
+    plan: planRun(scenario, {}, { runId }),
+    scenario,
+    startedAt: Date.now(),
+    secrets: new SecretRegistry(),
+  });
+  const ac = new AbortController();
+  const out = await s.run({ run: ac.signal, hard: ac.signal });
+  expect(out.failure).toBeUndefined();
+  if (!out.result) throw new Error(`${runId}: no result`);
+  return out.result;
+}
+
 describe("RunSession: deliveries the embedded emulator discards", () => {
   it("counts them lost and says why: target.throttledDeliveries = lost, exactly, in the summary too", async () => {
     // 3 devices × 50/s into ONE subscriber: 150 deliveries/s against AWS's 100 publishes/s per
@@ -110,17 +126,7 @@ describe("RunSession: deliveries the embedded emulator discards", () => {
       .replace("count: 4", "count: 3")
       .replace("rate: 100/s, concurrency: 4", "rate: 100/s, concurrency: 3")
       .replace("rate: 10/s }", "rate: 50/s }");
-    const { scenario } = parseScenario(yaml, "session-throttled.yaml");
-    const s = new RunSession({
-      plan: planRun(scenario, {}, { runId: "sess-t" }),
-      scenario,
-      startedAt: Date.now(),
-      secrets: new SecretRegistry(),
-    });
-    const ac = new AbortController();
-    const out = await s.run({ run: ac.signal, hard: ac.signal });
-    expect(out.failure).toBeUndefined();
-    const r = out.result!;
+    const r = await runThrottled(yaml, "sess-t");
     expect(r.counts.published).toBe(375);
     expect(r.counts.acked).toBe(375);
     const discarded = r.target.throttledDeliveries?.publishesPerSecondPerConnection ?? 0;
@@ -148,17 +154,7 @@ describe("RunSession: QoS 0 publishes the embedded emulator discards", () => {
         "{ name: steady, duration: 2500ms, rate: 10/s }",
         "{ name: steady, duration: 2s, rate: 150/s }",
       );
-    const { scenario } = parseScenario(yaml, "session-qos0.yaml");
-    const s = new RunSession({
-      plan: planRun(scenario, {}, { runId: "sess-q" }),
-      scenario,
-      startedAt: Date.now(),
-      secrets: new SecretRegistry(),
-    });
-    const ac = new AbortController();
-    const out = await s.run({ run: ac.signal, hard: ac.signal });
-    expect(out.failure).toBeUndefined();
-    const r = out.result!;
+    const r = await runThrottled(yaml, "sess-q");
     expect(r.counts.published).toBe(600);
     expect(r.counts.acked).toBe(600); // QoS 0: acked = sent
     const silent = r.target.throttledPublishes?.publishesPerSecondPerConnection ?? 0;

@@ -15,6 +15,18 @@ import { makeClock, syntheticInput, syntheticResult } from "../../fixtures/resul
 
 const PCTS = [0, 50, 90, 99, 99.9, 99.99, 100];
 
+/** A generator whose JS thread was busy and late: the saturated verdict. */
+const SATURATED = {
+  eventLoopDelayP99Ms: 180,
+  eventLoopDelayMaxMs: 900,
+  cpuPercent: 99,
+  eventLoopUtilization: 0.97,
+  jsThreadCpuPercent: 96,
+  nativeThreadCpuPercent: 12,
+  loadAverage1m: 1.1,
+  spanMs: 2000,
+};
+
 describe("buildResult", () => {
   it("builds a result that validates against the schema, with counts mapped from counters", () => {
     const r = syntheticResult({ seconds: 30 });
@@ -57,16 +69,7 @@ describe("buildResult", () => {
 
   it("marks a saturated generator with a reason", () => {
     const input = syntheticInput({ seconds: 2 });
-    input.generator = {
-      eventLoopDelayP99Ms: 180,
-      eventLoopDelayMaxMs: 900,
-      cpuPercent: 99,
-      eventLoopUtilization: 0.97,
-      jsThreadCpuPercent: 96,
-      nativeThreadCpuPercent: 12,
-      loadAverage1m: 1.1,
-      spanMs: 2000,
-    };
+    input.generator = SATURATED;
     const r = buildResult(input);
     r.thresholds = allThresholds(r, input.thresholds);
     expect(r.generator.verdict).toBe("saturated");
@@ -83,15 +86,7 @@ describe("buildResult", () => {
     healthy.thresholds = [];
     expect(verdictLine(healthy)).toMatchObject({ ok: true });
     expect(verdictLine(healthy).text).not.toContain("SATURATED");
-    input.generator = {
-      eventLoopDelayP99Ms: 180,
-      eventLoopDelayMaxMs: 900,
-      cpuPercent: 99,
-      eventLoopUtilization: 0.97,
-      jsThreadCpuPercent: 96,
-      loadAverage1m: 1.1,
-      spanMs: 2000,
-    };
+    input.generator = SATURATED;
     const r = buildResult(input);
     r.thresholds = [];
     expect(r.generator.verdict).toBe("saturated");
