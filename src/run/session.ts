@@ -23,7 +23,7 @@ import { ChurnRun } from "./churn.js";
 import { CommandRun } from "./commands/index.js";
 import { IntervalData } from "./interval-data.js";
 import { connectShadowCloud, createShadowRun, type ShadowRun } from "./shadow/index.js";
-import { type TargetThrottled, targetThrottledOf } from "./targets/emulator-counters.js";
+import { type TargetThrottled, targetThrottledOf, watchEmulatorExit } from "./targets/embedded-emulator.js";
 import { type OpenTarget, openTarget, type TargetOptions } from "./targets/index.js";
 
 export type SessionPhase = "starting" | "connecting" | "publishing" | "draining" | "closing" | "done";
@@ -214,6 +214,12 @@ export class RunSession extends EventEmitter<SessionEvents> {
     const o = this.#o;
     const t = o.openTarget ?? this.#stack.add(await openTarget(this.plan, o.secrets, o.target ?? {}));
     this.#target = t;
+    if (t.emulator?.where === "process")
+      watchEmulatorExit(
+        t.emulator.handle,
+        () => this.#phase !== "closing" && this.#phase !== "done",
+        o.notify,
+      );
     for (const note of t.notes) o.notify?.(`note: ${note}`);
     if (t.kind === "aws") {
       o.notify?.(

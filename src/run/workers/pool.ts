@@ -28,7 +28,7 @@ import type { PlanOverrides, RunPlan, Scenario } from "../../scenario/index.js";
 import type { LiveMetrics } from "../live-metrics.js";
 import { sumSnapshots } from "../progress.js";
 import type { SessionOutcome, SessionPhase, SessionSignals, SessionSnapshot } from "../session.js";
-import { type TargetThrottled, targetThrottledOf } from "../targets/emulator-counters.js";
+import { type TargetThrottled, targetThrottledOf, watchEmulatorExit } from "../targets/embedded-emulator.js";
 import type { TargetOptions } from "../targets/index.js";
 import { withEarlierIntervals } from "./partial.js";
 import type { ParentToWorker, WorkerToParent } from "./protocol.js";
@@ -211,12 +211,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       const emu = emulator;
       // The emulator's own key: the workers redact it too, this is the parent's last line of defence.
       o.secrets.add(emu.info.secretAccessKey, { pinned: true });
-      void emu.exited.then(({ code, signal }) => {
-        if (this.#phase !== "done")
-          o.notify?.(
-            `note: the embedded emulator process (pid ${emu.pid}) exited during the run (${signal ? `signal ${signal}` : `exit code ${code}`}); the devices lost their target`,
-          );
-      });
+      watchEmulatorExit(emu, () => this.#phase !== "done", o.notify);
     }
     const liveness = setInterval(() => this.#checkLiveness(), 1000);
     let targetThrottled: TargetThrottled | undefined;

@@ -166,3 +166,30 @@ describe("RunSession: QoS 0 publishes the embedded emulator discards", () => {
     );
   });
 });
+
+describe("RunSession: the embedded emulator's process dies mid-run", () => {
+  it("says so at once, with its pid and signal; the run fails with exact accounting", async () => {
+    const { s, notes } = session("sess-k");
+    s.on("phase", (p) => {
+      const emu = s.target?.emulator;
+      if (p === "publishing" && emu?.where === "process" && emu.handle.pid !== undefined)
+        setTimeout(() => process.kill(emu.handle.pid as number, "SIGKILL"), 500);
+    });
+    const ac = new AbortController();
+    const out = await s.run({ run: ac.signal, hard: ac.signal });
+    const r = out.result!;
+    const emu = s.target?.emulator;
+    const pid = emu?.where === "process" ? emu.handle.pid : undefined;
+    expect(pid).toBeGreaterThan(0);
+    expect(notes).toContain(
+      `note: the embedded emulator process (pid ${pid}) exited during the run (signal SIGKILL); the devices lost their target`,
+    );
+    expect(notes.filter((n) => n.includes("exited during the run"))).toHaveLength(1);
+    const failed = Object.values(r.counts.failed).reduce((a, b) => a + b, 0);
+    expect(r.counts.acked + failed).toBe(r.counts.published);
+    expect(r.counts.unanswered ?? 0).toBeGreaterThan(0);
+    expect(verdictLine(r).ok).toBe(false);
+    // A dead emulator cannot say what it discarded: nothing is claimed.
+    expect(r.target.throttledDeliveries).toBeUndefined();
+  });
+});

@@ -1,11 +1,12 @@
 /**
- * What the embedded emulator can tell a run about its own side at the end (result
+ * What a run learns from its embedded emulator besides its devices' view: that its process died during
+ * the run (said at once, `watchEmulatorExit`), and what the emulator can tell about its own side at the end (result
  * `target.throttledDeliveries` / `target.throttledPublishes`): the deliveries it discarded for an AWS
  * IoT rate quota, which the subscribers can only see as lost, and the publishes it discarded without
  * an answer (QoS 0, MQTT 3.1.1), which the publisher cannot see at all. AWS does not tell the client
  * this; the emulator does.
  */
-import type { EmulatorCountersDetail } from "../../emulator/index.js";
+import type { EmulatorCountersDetail, EmulatorProcessExit } from "../../emulator/index.js";
 
 /** How long the end of a run waits for the counters (a dead emulator child never answers). */
 const COUNTERS_WAIT_MS = 2_000;
@@ -50,4 +51,22 @@ export async function targetThrottledOf(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Says once, through `notify`, when the emulator's process exits while `running()` (a crash, a kill):
+ * the devices' failures that follow then have their cause on the terminal. Used by the session (its
+ * own emulator) and the worker pool (the one its workers share).
+ */
+export function watchEmulatorExit(
+  handle: { pid: number | undefined; exited: Promise<EmulatorProcessExit> },
+  running: () => boolean,
+  notify: ((line: string) => void) | undefined,
+): void {
+  void handle.exited.then(({ code, signal }) => {
+    if (!running()) return;
+    notify?.(
+      `note: the embedded emulator process (pid ${handle.pid ?? "?"}) exited during the run (${signal ? `signal ${signal}` : `exit code ${code}`}); the devices lost their target`,
+    );
+  });
 }
