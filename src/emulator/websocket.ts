@@ -131,8 +131,14 @@ export class WebSocketConnection {
   readonly socket: Duplex;
   readonly #maxMessage: number;
   readonly #handlers: WebSocketHandlers;
-  /** Bytes of a frame that has not arrived whole yet. */
-  #rest: Buffer | undefined;
+  /**
+   * Bytes of a frame that has not arrived whole yet, kept as they came and joined once `#need` bytes
+   * are there (no re-copy per chunk: a large frame in small reads stays linear).
+   */
+  #rest: Buffer[] = [];
+  #restBytes = 0;
+  /** Bytes the kept frame needs before it can be read further (its header, then all of it). */
+  #need = 0;
   /** The frames so far of a fragmented message, and their size. */
   #fragments: Buffer[] | undefined;
   #fragmentBytes = 0;
@@ -167,7 +173,8 @@ export class WebSocketConnection {
     this.#state = "closed";
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
-    this.#rest = undefined;
+    this.#rest = [];
+    this.#restBytes = 0;
     this.#fragments = undefined;
     this.#handlers.closed();
   }
@@ -192,13 +199,21 @@ export class WebSocketConnection {
   #onData(chunk: Buffer): void {
     if (this.#state !== "open") return;
     let buf = chunk;
-    if (this.#rest !== undefined) {
-      buf = Buffer.concat([this.#rest, chunk]);
-      this.#rest = undefined;
+    if (this.#restBytes > 0) {
+      this.#rest.push(chunk);
+      this.#restBytes += chunk.length;
+      if (this.#restBytes < this.#need) return;
+      buf = Buffer.concat(this.#rest, this.#restBytes);
+      this.#rest = [];
+      this.#restBytes = 0;
     }
     const end = buf.length;
     let off = 0;
-    while (off + 2 <= end && this.#state === "open") {
+    // Bytes (from `off`) the frame at `off` needs when the loop stops for more.
+    let need = 2;
+    while (this.#state === "open") {
+      need = 2;
+      if (off + 2 > end) break;
       const b0 = buf[off] as number;
       const b1 = buf[off + 1] as number;
       const opcode = b0 & 0x0f;
@@ -214,10 +229,12 @@ export class WebSocketConnection {
       let length = b1 & 0x7f;
       let pos = off + 2;
       if (length === 126) {
+        need = 4;
         if (pos + 2 > end) break;
         length = buf.readUInt16BE(pos);
         pos += 2;
       } else if (length === 127) {
+        need = 10;
         if (pos + 8 > end) break;
         const high = buf.readUInt32BE(pos);
         // A 64-bit length's most significant bit is 0 [§5.2]; anything ≥ 2^32 is over every limit.
@@ -237,6 +254,7 @@ export class WebSocketConnection {
         this.#fail("oversize", `message over ${this.#maxMessage} bytes`);
         return;
       }
+      need = pos - off + 4 + length;
       if (pos + 4 + length > end) break;
       const mask = pos;
       pos += 4;
@@ -256,7 +274,11 @@ export class WebSocketConnection {
       off = pos + length;
       this.#frame(opcode, fin, payload);
     }
-    if (off < end && this.#state === "open") this.#rest = buf.subarray(off);
+    if (off < end && this.#state === "open") {
+      this.#rest = [buf.subarray(off)];
+      this.#restBytes = end - off;
+      this.#need = need;
+    }
   }
 
   #frame(opcode: number, fin: boolean, payload: Buffer): void {

@@ -159,6 +159,16 @@ describe("WebSocket server end: frames", () => {
     expect(h.messages[2]).toEqual(mqtt(70_000));
   });
 
+  it("reads frames that arrive one byte at a time (a small one, and 70,000 bytes kept without re-copying)", () => {
+    const h = harness(100_000);
+    const small = frame(0x2, mqtt(3));
+    const big = frame(0x2, mqtt(70_000));
+    for (const f of [small, big, small]) for (let i = 0; i < f.length; i++) h.send(f.subarray(i, i + 1));
+    expect(h.messages.map((m) => m.length)).toEqual([3, 70_000, 3]);
+    expect(h.messages[1]).toEqual(mqtt(70_000));
+    expect(h.failures).toEqual([]);
+  });
+
   it("joins a fragmented message, answering a ping sent between its fragments", () => {
     const h = harness();
     const whole = mqtt(90);
