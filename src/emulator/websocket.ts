@@ -21,6 +21,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import { PartialBytes } from "../lib/partial-bytes.js";
 
 /** RFC 6455 §1.3: appended to Sec-WebSocket-Key to form Sec-WebSocket-Accept. */
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -131,14 +132,8 @@ export class WebSocketConnection {
   readonly socket: Duplex;
   readonly #maxMessage: number;
   readonly #handlers: WebSocketHandlers;
-  /**
-   * Bytes of a frame that has not arrived whole yet, kept as they came and joined once `#need` bytes
-   * are there (no re-copy per chunk: a large frame in small reads stays linear).
-   */
-  #rest: Buffer[] = [];
-  #restBytes = 0;
-  /** Bytes the kept frame needs before it can be read further (its header, then all of it). */
-  #need = 0;
+  /** A frame that has not arrived whole yet, kept until the bytes it needs (header, then all) are there. */
+  readonly #rest = new PartialBytes();
   /** The frames so far of a fragmented message, and their size. */
   #fragments: Buffer[] | undefined;
   #fragmentBytes = 0;
@@ -173,8 +168,7 @@ export class WebSocketConnection {
     this.#state = "closed";
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
-    this.#rest = [];
-    this.#restBytes = 0;
+    this.#rest.clear();
     this.#fragments = undefined;
     this.#handlers.closed();
   }
@@ -199,13 +193,10 @@ export class WebSocketConnection {
   #onData(chunk: Buffer): void {
     if (this.#state !== "open") return;
     let buf = chunk;
-    if (this.#restBytes > 0) {
-      this.#rest.push(chunk);
-      this.#restBytes += chunk.length;
-      if (this.#restBytes < this.#need) return;
-      buf = Buffer.concat(this.#rest, this.#restBytes);
-      this.#rest = [];
-      this.#restBytes = 0;
+    if (this.#rest.pending) {
+      const joined = this.#rest.add(chunk);
+      if (joined === undefined) return;
+      buf = joined;
     }
     const end = buf.length;
     let off = 0;
@@ -274,11 +265,7 @@ export class WebSocketConnection {
       off = pos + length;
       this.#frame(opcode, fin, payload);
     }
-    if (off < end && this.#state === "open") {
-      this.#rest = [buf.subarray(off)];
-      this.#restBytes = end - off;
-      this.#need = need;
-    }
+    if (off < end && this.#state === "open") this.#rest.keep(buf.subarray(off), need);
   }
 
   #frame(opcode: number, fin: boolean, payload: Buffer): void {

@@ -28,6 +28,7 @@ import {
 import { quotaValue } from "../../lib/aws-iot-quotas.js";
 import { MQTT311_CONNACK, MQTT311_SUBACK_FAILURE, MQTT5_REASON as RC } from "../../lib/mqtt-reason-codes.js";
 import { hasWildcard, parseSharedFilter } from "../../lib/mqtt-topic.js";
+import { PartialBytes } from "../../lib/partial-bytes.js";
 import type { Principal } from "../types.js";
 import type { BrokerCore, ClientTransport, LoginCheck } from "./core.js";
 import { decodeFast, readFixedHeader } from "./framing.js";
@@ -95,10 +96,8 @@ export class Connection {
     "iot:RetainPublish": new Map<string, boolean>(),
     "iot:Subscribe": new Map<string, boolean>(),
   };
-  /** The start of a packet that has not fully arrived yet (chunks), and its size once known (else 0). */
-  #partial: Buffer[] = [];
-  #partialBytes = 0;
-  #partialNeeded = 0;
+  /** The start of a packet that has not fully arrived yet, kept until its size (once known) is there. */
+  readonly #partial = new PartialBytes();
   #clientMaxPacket = Number.POSITIVE_INFINITY;
 
   constructor(core: BrokerCore, transport: ClientTransport, principal: Principal, login?: LoginCheck) {
@@ -220,14 +219,10 @@ export class Connection {
     this.#core.counters.bytesIn += data.length;
     this.#lastRx = this.#core.now();
     let buf = data;
-    if (this.#partialBytes > 0) {
-      this.#partial.push(data);
-      this.#partialBytes += data.length;
-      if (this.#partialBytes < this.#partialNeeded) return;
-      buf = Buffer.concat(this.#partial, this.#partialBytes);
-      this.#partial = [];
-      this.#partialBytes = 0;
-      this.#partialNeeded = 0;
+    if (this.#partial.pending) {
+      const joined = this.#partial.add(data);
+      if (joined === undefined) return;
+      buf = joined;
     }
     try {
       this.#consume(buf);
@@ -252,7 +247,7 @@ export class Connection {
         return;
       }
       if (header === "incomplete") {
-        this.#keepPartial(buf.subarray(offset), 0);
+        this.#partial.keep(buf.subarray(offset), 0);
         return;
       }
       // Refuse a huge declared length before buffering it.
@@ -262,7 +257,7 @@ export class Connection {
       }
       const size = header.headerBytes + header.remaining;
       if (offset + size > buf.length) {
-        this.#keepPartial(buf.subarray(offset), size);
+        this.#partial.keep(buf.subarray(offset), size);
         return;
       }
       const fast = this.#state === "open" ? decodeFast(buf, offset, header, this.#version) : undefined;
@@ -270,12 +265,6 @@ export class Connection {
       else this.#parser.parse(buf.subarray(offset, offset + size));
       offset += size;
     }
-  }
-
-  #keepPartial(rest: Buffer, needed: number): void {
-    this.#partial = [rest];
-    this.#partialBytes = rest.length;
-    this.#partialNeeded = needed;
   }
 
   /** Re-reads the state after calls that may have closed the connection (defeats TS narrowing). */
