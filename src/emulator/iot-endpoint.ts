@@ -23,6 +23,7 @@ import {
   handshakeProblem,
   offeredSubprotocols,
   type WebSocketConnection,
+  type WebSocketFailure,
   writeBinaryFrameHeader,
 } from "./websocket.js";
 
@@ -115,41 +116,63 @@ function countSlashes(s: string): number {
   return n;
 }
 
+/** What `WebSocketTransport.accept` needs besides the upgrade request. */
+export interface WebSocketAcceptOptions {
+  /** The subprotocol to answer with (mqttSubprotocol). */
+  subprotocol: string;
+  /** Largest WebSocket message accepted. */
+  maxMessageBytes: number;
+  /** A client whose unsent backlog exceeds this is dropped (slow consumer). */
+  maxBufferedBytes: number;
+  onSlowConsumer?: () => void;
+  /** The connection was failed (protocol violation, text frame, oversize): ./websocket.ts. */
+  onFailed?: (kind: WebSocketFailure) => void;
+  /** The socket is gone (once). */
+  onClosed?: () => void;
+}
+
 /**
- * One MQTT-over-WebSocket client as a broker transport (also used by the open `ws`/`wss` listeners).
- * Create it before the connection (its handlers feed it), then `attach` the connection.
+ * One MQTT-over-WebSocket client as a broker transport, for the IoT endpoint and the open `ws`/`wss`
+ * listeners: `accept` answers the upgrade (./websocket.ts) and wires the connection to the broker.
  */
 export class WebSocketTransport implements EndpointTransport {
   readonly remoteAddress: string | undefined;
-  #connection: WebSocketConnection | undefined;
+  readonly #connection: WebSocketConnection;
   readonly #maxBuffered: number;
-  readonly #onSlowConsumer: () => void;
+  readonly #onSlowConsumer: (() => void) | undefined;
   #dataCb: ((data: Buffer) => void) | undefined;
   #closeCbs: (() => void)[] = [];
+  /** Messages that arrived before the broker registered onData (the upgrade's head bytes). */
   #pending: Buffer[] = [];
   #closed = false;
 
-  constructor(remoteAddress: string | undefined, maxBuffered: number, onSlow: () => void) {
-    this.remoteAddress = remoteAddress;
-    this.#maxBuffered = maxBuffered;
-    this.#onSlowConsumer = onSlow;
+  /** Answers a validated, authenticated upgrade with 101 and returns the open transport. */
+  static accept(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    o: WebSocketAcceptOptions,
+  ): WebSocketTransport {
+    return new WebSocketTransport(req, socket, head, o);
   }
 
-  attach(connection: WebSocketConnection): void {
-    this.#connection = connection;
-  }
-
-  /** Called for each binary message. */
-  deliver(data: Buffer): void {
-    if (this.#dataCb) this.#dataCb(data);
-    else this.#pending.push(data);
-  }
-
-  /** Called once the socket is gone. */
-  closed(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const cb of this.#closeCbs.splice(0)) cb();
+  private constructor(req: IncomingMessage, socket: Duplex, head: Buffer, o: WebSocketAcceptOptions) {
+    this.remoteAddress = req.socket.remoteAddress;
+    this.#maxBuffered = o.maxBufferedBytes;
+    this.#onSlowConsumer = o.onSlowConsumer;
+    this.#connection = acceptWebSocket(req, socket, head, o.subprotocol, o.maxMessageBytes, {
+      message: (data) => {
+        if (this.#dataCb) this.#dataCb(data);
+        else this.#pending.push(data);
+      },
+      failed: (kind) => o.onFailed?.(kind),
+      closed: () => {
+        if (this.#closed) return;
+        this.#closed = true;
+        for (const cb of this.#closeCbs.splice(0)) cb();
+        o.onClosed?.();
+      },
+    });
   }
 
   /**
@@ -179,10 +202,10 @@ export class WebSocketTransport implements EndpointTransport {
   #writeSocket(frame: Buffer): void {
     const connection = this.#connection;
     // Not open: closing (a Close frame may be out) or closed.
-    if (this.#closed || connection === undefined || !connection.isOpen) return;
+    if (this.#closed || !connection.isOpen) return;
     const socket = connection.socket;
     if (socket.writableLength > this.#maxBuffered) {
-      this.#onSlowConsumer();
+      this.#onSlowConsumer?.();
       this.close();
       return;
     }
@@ -191,7 +214,7 @@ export class WebSocketTransport implements EndpointTransport {
 
   close(): void {
     // Destroys the TCP socket: the CRT ignores a WebSocket Close frame (docs/architecture.md §4).
-    this.#connection?.terminate();
+    this.#connection.terminate();
   }
 
   onData(cb: (data: Buffer) => void): void {
@@ -210,7 +233,8 @@ export class IotEndpoint implements Closeable {
   readonly port: number;
   readonly #server: https.Server;
   readonly #opts: IotEndpointOptions;
-  readonly #sockets = new Set<WebSocketConnection>();
+  /** Open WebSocket clients (close() drops them). */
+  readonly #transports = new Set<WebSocketTransport>();
   /** Connections that have made at least one HTTP request (not idle-malformed when they time out). */
   readonly #served = new WeakSet<Socket>();
   readonly #counters: EndpointCounters = {
@@ -265,7 +289,7 @@ export class IotEndpoint implements Closeable {
     const c = this.#counters;
     return {
       ...c,
-      websocketsOpen: this.#sockets.size,
+      websocketsOpen: this.#transports.size,
       upgradesRejected: { ...c.upgradesRejected },
       malformed: { ...c.malformed },
       httpRejected: { ...c.httpRejected },
@@ -341,29 +365,16 @@ export class IotEndpoint implements Closeable {
       return;
     }
     this.#counters.upgradesAccepted++;
-    const transport = new WebSocketTransport(
-      req.socket.remoteAddress,
-      this.#opts.maxBufferedBytes ?? 16 * 1024 * 1024,
-      () => bump(this.#counters.malformed, "slowConsumer"),
-    );
-    const connection = acceptWebSocket(
-      req,
-      socket,
-      head,
+    const transport = WebSocketTransport.accept(req, socket, head, {
       subprotocol,
-      this.#opts.maxFrameBytes ?? 256 * 1024,
-      {
-        message: (data) => transport.deliver(data),
-        // A protocol violation, a text frame [MQTT-6.0.0-1], or a message over maxFrameBytes.
-        failed: (kind) => bump(this.#counters.malformed, kind),
-        closed: () => {
-          this.#sockets.delete(connection);
-          transport.closed();
-        },
-      },
-    );
-    transport.attach(connection);
-    this.#sockets.add(connection);
+      maxMessageBytes: this.#opts.maxFrameBytes ?? 256 * 1024,
+      maxBufferedBytes: this.#opts.maxBufferedBytes ?? 16 * 1024 * 1024,
+      onSlowConsumer: () => bump(this.#counters.malformed, "slowConsumer"),
+      // A protocol violation, a text frame [MQTT-6.0.0-1], or a message over maxFrameBytes.
+      onFailed: (kind) => bump(this.#counters.malformed, kind),
+      onClosed: () => this.#transports.delete(transport),
+    });
+    this.#transports.add(transport);
     this.#opts.broker.handleConnection(transport, auth.principal);
   }
 
@@ -530,7 +541,7 @@ export class IotEndpoint implements Closeable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-      for (const connection of this.#sockets) connection.terminate();
+      for (const transport of this.#transports) transport.close();
       this.#server.closeAllConnections();
       await closed;
     })();

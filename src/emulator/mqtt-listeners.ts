@@ -21,7 +21,7 @@ import type { ClientTransport, LoginCheck } from "./broker/index.js";
 import type { TlsMaterial } from "./certs.js";
 import { mqttSubprotocol, WebSocketTransport } from "./iot-endpoint.js";
 import type { Principal } from "./types.js";
-import { acceptWebSocket, handshakeProblem, offeredSubprotocols } from "./websocket.js";
+import { handshakeProblem, offeredSubprotocols } from "./websocket.js";
 
 export type MqttListenerProtocol = "mqtt" | "mqtts" | "ws" | "wss";
 
@@ -226,19 +226,12 @@ export class MqttListener implements Closeable {
         socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
-      const remote = (socket as net.Socket).remoteAddress;
-      const transport = new WebSocketTransport(remote, MAX_BUFFERED_BYTES, () => {
-        // Dropped as a slow consumer by the transport itself; nothing to count on an open listener.
+      // A protocol violation, a slow consumer: the connection closes; nothing to count on an open listener.
+      const transport = WebSocketTransport.accept(req, socket, head, {
+        subprotocol,
+        maxMessageBytes: MAX_WS_FRAME_BYTES,
+        maxBufferedBytes: MAX_BUFFERED_BYTES,
       });
-      const connection = acceptWebSocket(req, socket, head, subprotocol, MAX_WS_FRAME_BYTES, {
-        message: (data) => transport.deliver(data),
-        failed: () => {
-          // A protocol violation, a text frame [MQTT-6.0.0-1] or an oversize message: the connection
-          // closes by itself; nothing to count on an open listener.
-        },
-        closed: () => transport.closed(),
-      });
-      transport.attach(connection);
       o.broker.handleConnection(transport, principal, login);
     });
   }

@@ -95,8 +95,7 @@ export class Throttles {
 
   /** Takes for one delivery to a subscriber; false (counted, also as a discarded delivery) when over. */
   takeDelivery(bucket: TokenBucket | undefined, key: RateQuotaKey, now: number): boolean {
-    if (!bucket || bucket.take(now)) return true;
-    this.count(key);
+    if (this.take(bucket, key, now)) return true;
     this.deliveries[key] = (this.deliveries[key] ?? 0) + 1;
     return false;
   }
