@@ -31,7 +31,7 @@ const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
 const CLOSE_WAIT_MS = 2_000;
 
 /** Close status codes [RFC 6455 §7.4.1]. */
-export const CloseCode = { protocolError: 1002, tooBig: 1009 } as const;
+const CloseCode = { protocolError: 1002, tooBig: 1009 } as const;
 
 /** Why a connection was failed: counted by the endpoint (EndpointCounters.malformed). */
 export type WebSocketFailure = "websocket" | "oversize";
