@@ -114,8 +114,71 @@ function mergeAvailability(results: readonly RunResult[]): RunResult["availabili
   };
 }
 
-/** Intervals rebased to the earliest start; records with the same absolute start merged. */
+type Marker = ResultInterval["markers"][number];
+
+/** Who marked something, in a merged result: its shard (a worker is one), as the generator verdict says it. */
+function markerSource(r: RunResult, i: number): string {
+  const s = r.environment.shard;
+  return s ? `shard ${s.index}` : `result ${i + 1}`;
+}
+
+const sourced = (source: string, detail: string | undefined) =>
+  detail === undefined ? source : `${source}: ${detail}`;
+
+/** Phase markers of different processes this close together are one change of the shared schedule. */
+const SAME_PHASE_MS = 1000;
+
+/**
+ * The markers of several results on the merged time line (t rebased to `start`), by the rebased start
+ * of the interval that holds each. Every process of a run marks the phases of the ONE schedule they
+ * share: the n-th marker of a phase name is kept once, the earliest, when all processes' fall within
+ * SAME_PHASE_MS (else each is kept, naming its shard: shards started apart). Any other marker is one
+ * process's fact (its credentials, its generator, its devices) and names its shard — two workers'
+ * "generator.saturated" are two facts, not one said twice.
+ */
+function mergeMarkers(results: readonly RunResult[], start: number): Map<number, Marker[]> {
+  const byInterval = new Map<number, Marker[]>();
+  const put = (ivT: number, m: Marker) => {
+    const list = byInterval.get(ivT);
+    if (list === undefined) byInterval.set(ivT, [m]);
+    else list.push(m);
+  };
+  const label = results.length > 1;
+  const phases = new Map<string, Array<{ ivT: number; m: Marker; source: string }>>();
+  results.forEach((r, i) => {
+    const offset = Date.parse(r.startedAt) - start;
+    const source = markerSource(r, i);
+    const occurrences = new Map<string, number>();
+    for (const iv of r.intervals) {
+      const ivT = iv.t + offset;
+      for (const marker of iv.markers) {
+        const m = { ...marker, t: marker.t + offset };
+        if (m.kind !== "phase" || !label) {
+          put(ivT, label ? { ...m, detail: sourced(source, m.detail) } : m);
+          continue;
+        }
+        const n = occurrences.get(m.detail ?? "") ?? 0;
+        occurrences.set(m.detail ?? "", n + 1);
+        const key = `${n} ${m.detail ?? ""}`;
+        phases.set(key, [...(phases.get(key) ?? []), { ivT, m, source }]);
+      }
+    }
+  });
+  for (const group of phases.values()) {
+    const first = group.reduce((a, b) => (b.m.t < a.m.t ? b : a));
+    if (group.every((g) => g.m.t - first.m.t <= SAME_PHASE_MS)) put(first.ivT, first.m);
+    else for (const g of group) put(g.ivT, { ...g.m, detail: sourced(g.source, g.m.detail) });
+  }
+  for (const list of byInterval.values()) list.sort((a, b) => a.t - b.t);
+  return byInterval;
+}
+
+/**
+ * Intervals rebased to the earliest start; records with the same absolute start merged; markers as
+ * mergeMarkers places them.
+ */
 function mergeIntervalsByTime(results: readonly RunResult[], start: number): ResultInterval[] {
+  const markers = mergeMarkers(results, start);
   const byT = new Map<number, IntervalRecord[]>();
   for (const r of results) {
     const offset = Date.parse(r.startedAt) - start;
@@ -135,7 +198,7 @@ function mergeIntervalsByTime(results: readonly RunResult[], start: number): Res
       // Different processes at the same time: CPU adds up, delays are the worst (not time-weighted).
       const generator = mergeGeneratorAcrossProcesses(group.map((g) => g.generator));
       if (generator) merged.generator = generator;
-      merged.markers.sort((a, b) => a.t - b.t);
+      merged.markers = markers.get(t) ?? [];
       return resultInterval(merged);
     });
 }

@@ -195,7 +195,10 @@ describe("mergeResults", () => {
       expect(iv.latency.publishAck!.p99).toBe(w.latency.publishAck!.p99);
       expect(iv.gauges.connected).toBe(30); // 3 shards × 10 devices: gauges add across shards
     });
-    expect(merged.intervals.flatMap((i) => i.markers)).toEqual(whole.intervals.flatMap((i) => i.markers));
+    // The one marker, as the single recorder has it, naming the shard that marked it.
+    expect(merged.intervals.flatMap((i) => i.markers)).toEqual(
+      whole.intervals.flatMap((i) => i.markers).map((m) => ({ ...m, detail: "shard 0" })),
+    );
     expect(merged.thresholds.map((t) => [t.expression, t.pass])).toEqual([
       ["publishAck.p99 < 1s", true],
       ["unanswered == 0", true],
@@ -292,6 +295,60 @@ describe("mergeResults", () => {
       jsThreadCpuPercent: null,
     });
     expect(mergeResults([old(false), old(false)]).generator.verdict).toBe("healthy");
+  });
+
+  it("keeps a phase every process marked once, and names the shard of any other marker", () => {
+    const start = Date.UTC(2026, 0, 1);
+    /** A worker of a 2-worker run: its phases (jittered by `lag` ms), its own generator trouble. */
+    const worker = (index: number, lag: number, startMs = start) => {
+      const clock = makeClock(startMs);
+      const rec = new Recorder({ clock, startMs });
+      const at = (ms: number, f: () => void) => {
+        clock.set(startMs + ms + lag);
+        f();
+      };
+      at(100, () => rec.mark("phase", "connecting"));
+      at(2_000, () => rec.mark("phase", "steady"));
+      at(2_500, () => rec.mark("generator.saturated", `${50 + index}% of sends late`));
+      at(4_000, () => rec.mark("phase", "spike"));
+      at(6_000, () => rec.mark("phase", "steady")); // the scenario's second "steady" phase
+      rec.close(startMs + 8_000);
+      return buildResult({
+        name: "n",
+        scenario: {},
+        target: { kind: "emulator", endpoint: "h", region: "r" },
+        runId: "run",
+        metrics: rec.snapshot(),
+        environment: { workers: 1, shard: { index, count: 2 } },
+      });
+    };
+    const markers = (r: RunResult) => r.intervals.flatMap((iv) => iv.markers);
+
+    const together = mergeResults([worker(0, 3), worker(1, 0)]);
+    expect(runResultSchema.safeParse(together).success).toBe(true);
+    expect(markers(together)).toEqual([
+      { t: 100, kind: "phase", detail: "connecting" },
+      { t: 2_000, kind: "phase", detail: "steady" },
+      { t: 2_500, kind: "generator.saturated", detail: "shard 1: 51% of sends late" },
+      { t: 2_503, kind: "generator.saturated", detail: "shard 0: 50% of sends late" },
+      { t: 4_000, kind: "phase", detail: "spike" },
+      { t: 6_000, kind: "phase", detail: "steady" },
+    ]);
+    // Each marker sits in the interval that holds its time.
+    for (const iv of together.intervals)
+      for (const m of iv.markers) expect(m.t - iv.t).toSatisfy((d: number) => d >= 0 && d < iv.durationMs);
+
+    // Shards started 5 s apart: their phases are different moments, each named and placed on the
+    // merged time line (t from the earlier start).
+    const apart = mergeResults([worker(0, 0), worker(1, 0, start + 5_000)]);
+    expect(markers(apart).filter((m) => m.detail?.endsWith("connecting"))).toEqual([
+      { t: 100, kind: "phase", detail: "shard 0: connecting" },
+      { t: 5_100, kind: "phase", detail: "shard 1: connecting" },
+    ]);
+
+    // One result through the merge (a worker pool of one): nothing renamed.
+    const one = worker(0, 0);
+    expect(markers(mergeResults([{ ...one, delivery: undefined }]))).toEqual(markers(one));
   });
 
   it("refuses an empty list", () => {
