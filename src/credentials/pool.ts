@@ -656,6 +656,11 @@ export class CredentialPool implements Closeable {
     return this.#sessions.length;
   }
 
+  /** True once close() was called: the run is ending, and a get() that fails then is not a failure. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   stats(): PoolStats {
     const now = this.#clock.now();
     let noValid = 0;

@@ -111,7 +111,9 @@ export function createMqtt5HandshakeTransform(
             ? error.error_code
             : AWS_ERROR_UNKNOWN,
         );
-        opts.onError?.(error instanceof Error ? error : new Error(String(error)));
+        // A connect the CRT still attempts while the run closes its pool failed for that reason, not
+        // for its signing: not reported (it would count as a signing failure of a stopped run).
+        if (!pool.closed) opts.onError?.(error instanceof Error ? error : new Error(String(error)));
       },
     );
   };

@@ -437,6 +437,13 @@ export class Fleet implements Closeable {
             try {
               await device.connect(d.connect.timeoutMs);
             } catch (error) {
+              // Closed while connecting (the run ended or was stopped first): neither the device's nor
+              // the target's failure, but the attempt still has an outcome (attempts = successes +
+              // failures by reason).
+              if (error instanceof ConnectError && error.reason === "stopped") {
+                this.#rec.count("connect.failures.stoppedAtEnd");
+                return;
+              }
               this.#connectFailed++;
               this.#rec.count("connect.devicesFailed");
               // Attempt failures were counted by reason as they happened; a timeout has no event of its own.

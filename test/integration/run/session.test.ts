@@ -99,6 +99,35 @@ describe("RunSession", () => {
     const failed = Object.values(r.counts.failed).reduce((a, b) => a + b, 0);
     expect(r.counts.acked + failed).toBe(r.counts.published);
   });
+
+  it("stopped while connecting: every connect attempt has an outcome, none a device's or signing failure", async () => {
+    const yaml = YAML.replace("count: 4", "count: 100").replace(
+      "connect: { rate: 100/s, concurrency: 4, timeout: 10s }",
+      "connect: { rate: 100/s, concurrency: 20, timeout: 10s }",
+    );
+    const { scenario } = parseScenario(yaml, "session-test.yaml");
+    const s = new RunSession({
+      plan: planRun(scenario, {}, { runId: "sess-c" }),
+      scenario,
+      startedAt: Date.now(),
+      secrets: new SecretRegistry(),
+    });
+    const run = new AbortController();
+    s.on("phase", (p) => {
+      if (p === "connecting") setTimeout(() => run.abort(), 500);
+    });
+    const out = await s.run({ run: run.signal, hard: new AbortController().signal });
+    const r = out.result!;
+    expect(r.partial).toBe(true);
+    const c = r.counts.connect;
+    // Connects were under way at the stop (≈ 5 at a time here): each is an attempt that ended
+    // "stoppedAtEnd" — not a device that failed, not a signing failure of the closing credential pool.
+    expect(c.failures.stoppedAtEnd ?? 0).toBeGreaterThan(0);
+    expect(c.attempts).toBe(c.successes + Object.values(c.failures).reduce((a, b) => a + b, 0));
+    expect(r.counts.other).not.toHaveProperty("connect.devicesFailed");
+    expect(r.counts.other).not.toHaveProperty("signing.failures");
+    expect(r.counts.errors).toBe(0);
+  });
 });
 
 /** A variant of YAML run to its end on the embedded emulator (throttling on): its result. */
