@@ -15,7 +15,13 @@ import { latencyRows as catalogueLatencyRows, otherCounterRows } from "./catalog
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import { REPORT_CSS, REPORT_JS } from "./html-client.js";
 import { reportData } from "./html-data.js";
-import { connectLatencyNote, generatorDetail, generatorHeadline } from "./notes.js";
+import {
+  connectLatencyNote,
+  GENERATOR_NOT_MEASURED,
+  generatorDetail,
+  generatorHeadline,
+  generatorMeasured,
+} from "./notes.js";
 import { type PhaseRow, phaseRows } from "./phases.js";
 import type { RunResult } from "./result.js";
 import { verdictLine } from "./terminal.js";
@@ -289,6 +295,12 @@ export function renderHtml(result: RunResult): string {
   const cr = result.credentials;
   const g = result.generator;
   const env = result.environment;
+  const generatorRows: [string, string][] = generatorMeasured(result)
+    ? [
+        ["generator", generator.text],
+        ["generator load", generatorDetail(g)],
+      ]
+    : [["generator", GENERATOR_NOT_MEASURED]];
   const runTable = kvTable([
     ["run id", result.runId],
     ["started · ended", `${result.startedAt} · ${result.endedAt}`],
@@ -298,8 +310,7 @@ export function renderHtml(result: RunResult): string {
     ["STS AssumeRole p50 / p99", `${fmtMs(cr.stsLatency.p50)} / ${fmtMs(cr.stsLatency.p99)} ms`],
     ["credential failures", byReason(cr.failures)],
     ["time without valid credentials", fmtDuration(cr.noValidCredentialsMs)],
-    ["generator", generator.text],
-    ["generator load", generatorDetail(g)],
+    ...generatorRows,
     ["late sends · p99", `${fmtInt(g.scheduleLagCount)} · ${fmtMs(g.scheduleLagP99Ms)} ms`],
     ["iotload · node", `${env.iotload} · ${env.node}`],
     ["aws-crt · aws-iot-device-sdk-v2", `${env.awsCrt} · ${env.awsIotDeviceSdkV2}`],

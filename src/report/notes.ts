@@ -32,6 +32,21 @@ export function connectLatencyNote(result: Pick<RunResult, "target" | "latency">
 }
 
 /** The generator verdict in words: "healthy", "SATURATED: …", "MACHINE BUSY (…): …". */
+/**
+ * Whether the generator's health was measured: it is sampled over the publishing phase only
+ * (run/session.ts), so a run stopped before publishing has no figures — all zero — and no verdict.
+ */
+export function generatorMeasured(result: {
+  counts: { published: number };
+  generator: ResultGenerator;
+}): boolean {
+  const g = result.generator;
+  return result.counts.published > 0 || g.cpuPercent > 0 || g.eventLoopDelayMaxMs > 0;
+}
+
+/** Said instead of the verdict and its figures when the generator was not measured. */
+export const GENERATOR_NOT_MEASURED = "not measured (nothing was published)";
+
 export function generatorHeadline(g: ResultGenerator): { verdict: GeneratorVerdict; text: string } {
   const verdict = generatorVerdict(g);
   if (verdict === "saturated") return { verdict, text: `SATURATED: ${g.saturationReason}` };

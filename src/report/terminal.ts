@@ -5,7 +5,13 @@
  */
 import { latencyRows, otherCounterRows } from "./catalogue-rows.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
-import { connectLatencyNote, generatorDetail, generatorHeadline } from "./notes.js";
+import {
+  connectLatencyNote,
+  GENERATOR_NOT_MEASURED,
+  generatorDetail,
+  generatorHeadline,
+  generatorMeasured,
+} from "./notes.js";
 import type { RunResult } from "./result.js";
 import { type DefaultSubject, scenarioJudges, scenarioThresholds } from "./thresholds.js";
 import { throttledRows } from "./throttled.js";
@@ -239,7 +245,9 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   const paint =
     headline.verdict === "saturated" ? p.red : headline.verdict === "machineBusy" ? p.yellow : p.green;
   lines.push(
-    `${p.bold("generator")}    ${paint(headline.text)} · ${generatorDetail(g)} · late sends ${fmtInt(g.scheduleLagCount)} (p99 ${fmtMs(g.scheduleLagP99Ms)} ms)`,
+    generatorMeasured(result)
+      ? `${p.bold("generator")}    ${paint(headline.text)} · ${generatorDetail(g)} · late sends ${fmtInt(g.scheduleLagCount)} (p99 ${fmtMs(g.scheduleLagP99Ms)} ms)`
+      : `${p.bold("generator")}    ${GENERATOR_NOT_MEASURED}`,
   );
   if (result.thresholds.length > 0) {
     lines.push("");

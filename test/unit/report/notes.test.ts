@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { connectLatencyNote, isLoopbackHost } from "../../../src/report/notes.js";
+import { type RunResult, renderHtml, renderSummary } from "../../../src/report/index.js";
+import { connectLatencyNote, generatorMeasured, isLoopbackHost } from "../../../src/report/notes.js";
 import { syntheticResult } from "../../fixtures/results/synthetic.js";
 
 describe("isLoopbackHost", () => {
@@ -40,5 +41,26 @@ describe("connectLatencyNote", () => {
     expect(
       connectLatencyNote({ ...r, latency: { ...r.latency, connect: { ...r.latency.connect, count: 0 } } }),
     ).toBeUndefined();
+  });
+});
+
+describe("a generator that was not measured", () => {
+  it("is said to be so, not 'healthy' with zero figures, in the summary and the report", () => {
+    const r = syntheticResult({ seconds: 2 });
+    expect(generatorMeasured(r)).toBe(true);
+    expect(renderSummary(r, { color: false })).toMatch(/^generator {4}healthy · event loop/m);
+    // Stopped before publishing: the health sampling (publishing phase only) never started.
+    const none: RunResult = {
+      ...r,
+      counts: { ...r.counts, published: 0 },
+      generator: { ...r.generator, cpuPercent: 0, eventLoopDelayP99Ms: 0, eventLoopDelayMaxMs: 0 },
+    };
+    expect(generatorMeasured(none)).toBe(false);
+    expect(renderSummary(none, { color: false })).toMatch(
+      /^generator {4}not measured \(nothing was published\)$/m,
+    );
+    const html = renderHtml(none);
+    expect(html).toContain("not measured (nothing was published)");
+    expect(html).not.toContain("generator load");
   });
 });
