@@ -15,6 +15,7 @@ export {
 export {
   type Diagnostic,
   formatDiagnostic,
+  formatPath,
   ScenarioError,
   type Severity,
 } from "./diagnostics.js";

@@ -31,6 +31,7 @@ import {
   ScenarioError,
 } from "../../scenario/index.js";
 import { thresholdProblems } from "../threshold-check.js";
+import { worldProblems } from "../world-check.js";
 import type { Command } from "./command.js";
 
 export interface ValidateOutput {
@@ -68,9 +69,14 @@ export async function validateFiles(
       const plan = planRun(loaded.scenario, {}, { runId: EXAMPLE_RUN_ID });
       // The files a run reads first: a missing or non-PEM CA / certificate / key is refused here too.
       if (plan.target.kind === "mqtt") await readMqttTargetFiles(plan.target);
-      const w = loaded.warnings.length;
+      // A local target's world file, and what its policies allow of the run's traffic.
+      const world = await worldProblems(loaded, plan);
+      if (world.some((d) => d.severity === "error"))
+        throw new ScenarioError(file, [...world, ...loaded.warnings]);
+      const warnings = [...loaded.warnings, ...world];
+      const w = warnings.length;
       io.out(`${file}: valid${w > 0 ? ` (${w} warning${w === 1 ? "" : "s"})` : ""}\n`);
-      for (const d of loaded.warnings) io.out(`${formatDiagnostic(d)}\n`);
+      for (const d of warnings) io.out(`${formatDiagnostic(d)}\n`);
       io.out(summarize(plan));
       if (plan.target.kind === "aws" || options.cost) {
         const region = await costRegion(plan, options, env);

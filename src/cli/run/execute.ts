@@ -31,6 +31,7 @@ import {
 } from "../../scenario/index.js";
 import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems } from "../threshold-check.js";
+import { worldProblems } from "../world-check.js";
 import { RunInterrupts } from "./interrupts.js";
 import { writeJunit } from "./junit-file.js";
 import { runExportTargets, startLiveExport } from "./live-export.js";
@@ -182,6 +183,10 @@ async function prepareRun(
     const at = loaded.locate(["target", "kind"]);
     throw new UserError(`${loaded.file}:${at.line}:${at.col}: ${unshardable}`);
   }
+  // A local target's world file, before the emulator starts: errors stop here, warnings are said.
+  const world = await worldProblems(loaded, plan);
+  if (world.some((d) => d.severity === "error")) throw new ScenarioError(loaded.file, world);
+  for (const w of world) say(`${formatDiagnostic(w)}\n`);
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
   const exportTargets = runExportTargets(loaded.scenario, flags.export, flags.scenario);
   // Before any load: a bad --out is exit 2 here, not a lost run later.

@@ -24,7 +24,8 @@ import { generateIamDocuments, type IamDocuments } from "../../../src/credential
 import { type EmulatorHandle, type EmulatorInfo, startEmulator } from "../../../src/emulator/index.js";
 import { defaultWorldInput, worldFromObject } from "../../../src/emulator/world.js";
 import type { RunResult } from "../../../src/report/index.js";
-import { parseScenario } from "../../../src/scenario/index.js";
+import { worldFindings } from "../../../src/run/targets/local-world.js";
+import { parseScenario, planRun } from "../../../src/scenario/index.js";
 import { connectMqtt5, type TestCredentials } from "../../helpers/emulator.js";
 import { ensureBuilt, spawnCli } from "../cli/cli-harness.js";
 
@@ -195,6 +196,13 @@ describe("IAM documents generated for a scenario, enforced by the emulator", () 
     const creds = await assumeRoleWith(info, EXTERNAL_ID);
     await expect(connectMqtt5(info, creds, { clientId: "rogue-1" })).rejects.toBeDefined();
     expect((get().counters().denials["iot:Connect"] ?? 0) - before).toBeGreaterThanOrEqual(1);
+  });
+
+  it("validate's world check (run/targets/local-world.ts) finds nothing those documents refuse", async () => {
+    const { docs } = await documentsForScenario();
+    const loaded = parseScenario(scenarioText("{ kind: local }"), "policy-admitted.yaml");
+    const plan = planRun(loaded.scenario, {}, { runId: "pa" });
+    expect(worldFindings(worldFromDocuments(docs), plan)).toEqual([]);
   });
 
   it("the built CLI runs the whole scenario against that world: all acked and delivered, no denial", async () => {

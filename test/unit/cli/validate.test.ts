@@ -1,8 +1,10 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, onTestFinished, vi } from "vitest";
 import validate, { validateFiles } from "../../../src/cli/commands/validate.js";
+import { defaultWorldInput } from "../../../src/emulator/world.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../../..");
@@ -165,6 +167,41 @@ describe("iotload validate", () => {
     const { code, out } = await runValidate([file]);
     expect(code).toBe(0);
     expect(out).toContain(`${file}: valid`);
+  });
+
+  it("a local target's world file: unreadable or invalid is an error at target.world; a policy refusing the run's publishes, a warning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iotload-world-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const smoke = readFileSync(join(root, "scenarios/local-smoke.yaml"), "utf8");
+    const scenario = (world: string) => {
+      const file = join(dir, `s-${world}.yaml`);
+      writeFileSync(file, smoke.replace(/^ {2}kind: local.*$/m, `  kind: local\n  world: ${world}`));
+      return file;
+    };
+    const missing = await runValidate([scenario("nope.json")]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(
+      /s-nope\.json\.yaml:\d+:\d+: target\.world: Cannot read the emulator world file .*nope\.json/,
+    );
+    writeFileSync(join(dir, "bad.json"), '{"accounts": 3}');
+    const bad = await runValidate([scenario("bad.json")]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(
+      /target\.world: The emulator world file .*bad\.json has 1 problem: line 1, column 14: accounts: /,
+    );
+    // The default world with iot:Publish taken away from the role.
+    const input = defaultWorldInput();
+    const document = input.roles?.[0]?.policies?.[0]?.document as { Statement: { Action: string[] }[] };
+    const iot = document.Statement[0]!;
+    iot.Action = iot.Action.filter((a) => a !== "iot:Publish");
+    writeFileSync(join(dir, "nopub.json"), JSON.stringify(input));
+    const nopub = await runValidate([scenario("nopub.json")]);
+    expect(nopub.code).toBe(0);
+    expect(nopub.out).toMatch(/valid \(1 warning\)/);
+    expect(nopub.out).toMatch(
+      /:\d+:\d+: warning: publish\.topic: the world's role iot-load-test refuses iot:Publish .*its publishes will fail NotAuthorized/,
+    );
+    expect(nopub.err).not.toMatch(/\n\s+at /);
   });
 
   it("the command's run() writes to stdout/stderr and resolves to the exit code", async () => {
