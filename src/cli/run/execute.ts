@@ -30,7 +30,7 @@ import {
   warningsAsRun,
 } from "../../scenario/index.js";
 import type { InterruptSignal } from "../signals.js";
-import { thresholdProblems } from "../threshold-check.js";
+import { thresholdProblems, thresholdWarnings } from "../threshold-check.js";
 import { worldProblems } from "../world-check.js";
 import { RunInterrupts } from "./interrupts.js";
 import { writeJunit } from "./junit-file.js";
@@ -169,7 +169,8 @@ async function prepareRun(
     seed: flags.seed,
   });
   // Quota warnings for what will really run: --devices/--duration/--rate included.
-  for (const w of warningsAsRun(loaded, overrides)) say(`${formatDiagnostic(w)}\n`);
+  for (const w of [...warningsAsRun(loaded, overrides), ...thresholdWarnings(loaded)])
+    say(`${formatDiagnostic(w)}\n`);
   // Shards (--shard/--shards, --run-id, --start-at): every shard's run clock starts at --start-at.
   const sharding = parseShardFlags(flags, io.env, Date.now());
   const startedAt = sharding.startAt ?? Date.now();

@@ -204,6 +204,20 @@ describe("iotload validate", () => {
     expect(nopub.err).not.toMatch(/\n\s+at /);
   });
 
+  it("warns about a publishAck threshold when every publish is QoS 0 (no PUBACK: it would judge the generator)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iotload-qos0-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const smoke = readFileSync(join(root, "scenarios/local-smoke.yaml"), "utf8");
+    const file = join(dir, "q0.yaml");
+    writeFileSync(file, smoke.replace(/^ {2}qos: 1/m, "  qos: 0"));
+    const { code, out } = await runValidate([file]);
+    expect(code).toBe(0);
+    expect(out).toMatch(/:\d+:\d+: warning: thresholds\[0\]: every publish is QoS 0, .*judges the generator/);
+    expect(out).not.toMatch(/thresholds\[1\]/); // delivery.p99 measures the target
+    const q1 = await runValidate([join(root, "scenarios/local-smoke.yaml")]);
+    expect(q1.out).not.toContain("every publish is QoS 0");
+  });
+
   it("the command's run() writes to stdout/stderr and resolves to the exit code", async () => {
     const stdout: string[] = [];
     const stderr: string[] = [];
