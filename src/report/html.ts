@@ -17,6 +17,7 @@ import { REPORT_CSS, REPORT_JS } from "./html-client.js";
 import { reportData } from "./html-data.js";
 import {
   connectLatencyNote,
+  dnsFailureNote,
   GENERATOR_NOT_MEASURED,
   generatorDetail,
   generatorHeadline,
@@ -247,7 +248,7 @@ export function renderHtml(result: RunResult): string {
       return `<tr><td>${m}</td><td>${fmtInt(l.count)}</td><td>${missing}</td>${[l.min, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max].map((v) => `<td>${fmtMs(v)}</td>`).join("")}</tr>`;
     })
     .join("");
-  const connectNote = connectLatencyNote(result);
+  const notes = [connectLatencyNote(result), dnsFailureNote(result)].filter((n) => n !== undefined);
   const latencyTable = `<table><thead><tr><th>latency (ms)</th><th>count</th><th title="messages that never completed: unanswered publishes, lost deliveries — not in the percentiles">never completed</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr></thead><tbody>${latencyRows}</tbody></table>${latencyLegend(catalogueRows)}`;
 
   const thresholdTable =
@@ -359,7 +360,7 @@ ${result.flows ? `<div class="panel"><h2>Flows</h2><p class="hint">Per publish f
 <div class="panel"><h2>Markers</h2>${markerTable(data)}</div>
 </section>
 <section class="tables">
-<div class="panel"><h2>Latency</h2><div class="scroll">${latencyTable}</div>${connectNote ? `<p class="hint">Note: ${escapeHtml(connectNote)}.</p>` : ""}</div>
+<div class="panel"><h2>Latency</h2><div class="scroll">${latencyTable}</div>${notes.map((n) => `<p class="hint">Note: ${escapeHtml(n)}.</p>`).join("")}</div>
 <div class="panel"><h2>Thresholds</h2><div class="scroll">${thresholdTable}</div></div>
 <div class="panel"><h2>Counts</h2>${countsTable}</div>
 <div class="panel"><h2>Run</h2>${runTable}</div>

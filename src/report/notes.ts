@@ -31,7 +31,24 @@ export function connectLatencyNote(result: Pick<RunResult, "target" | "latency">
   );
 }
 
-/** The generator verdict in words: "healthy", "SATURATED: …", "MACHINE BUSY (…): …". */
+/**
+ * aws-c-io's client bootstrap fails a connection with AWS_IO_DNS_QUERY_FAILED both when the name did
+ * not resolve and when every socket connection to the resolved addresses failed (its log: "dns
+ * resolution failed, or all socket connections to the endpoint failed"): seen here when a target on
+ * 127.0.0.1 was killed. A `dnsQueryFailed` count alone would send a reader to check DNS.
+ */
+export function dnsFailureNote(result: Pick<RunResult, "target" | "counts">): string | undefined {
+  const c = result.counts;
+  const n = (c.connect.failures.dnsQueryFailed ?? 0) + (c.reconnect?.failures.dnsQueryFailed ?? 0);
+  if (n === 0) return undefined;
+  const host = result.target.endpoint.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const literal = /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
+  return (
+    `dnsQueryFailed (${n}) is aws-crt's name both for a name that did not resolve and for every socket ` +
+    `connection to the resolved addresses failing${literal ? ` — here the endpoint is an IP address (${host}), so the target refused or did not answer` : ""}`
+  );
+}
+
 /**
  * Whether the generator's health was measured: it is sampled over the publishing phase only
  * (run/session.ts), so a run stopped before publishing has no figures — all zero — and no verdict.
@@ -47,6 +64,7 @@ export function generatorMeasured(result: {
 /** Said instead of the verdict and its figures when the generator was not measured. */
 export const GENERATOR_NOT_MEASURED = "not measured (nothing was published)";
 
+/** The generator verdict in words: "healthy", "SATURATED: …", "MACHINE BUSY (…): …". */
 export function generatorHeadline(g: ResultGenerator): { verdict: GeneratorVerdict; text: string } {
   const verdict = generatorVerdict(g);
   if (verdict === "saturated") return { verdict, text: `SATURATED: ${g.saturationReason}` };

@@ -7,6 +7,7 @@ import { latencyRows, otherCounterRows } from "./catalogue-rows.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import {
   connectLatencyNote,
+  dnsFailureNote,
   GENERATOR_NOT_MEASURED,
   generatorDetail,
   generatorHeadline,
@@ -194,6 +195,8 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   }
   const connectNote = connectLatencyNote(result);
   if (connectNote) lines.push(p.dim(`note: ${connectNote}`));
+  const dnsNote = dnsFailureNote(result);
+  if (dnsNote) lines.push(p.dim(`note: ${dnsNote}`));
   lines.push("");
   const lossText = `lost ${fmtInt(c.lost)} (${fmtPct(result.rates.lossRate)})`;
   lines.push(

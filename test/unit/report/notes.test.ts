@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { type RunResult, renderHtml, renderSummary } from "../../../src/report/index.js";
-import { connectLatencyNote, generatorMeasured, isLoopbackHost } from "../../../src/report/notes.js";
+import {
+  connectLatencyNote,
+  dnsFailureNote,
+  generatorMeasured,
+  isLoopbackHost,
+} from "../../../src/report/notes.js";
 import { syntheticResult } from "../../fixtures/results/synthetic.js";
 
 describe("isLoopbackHost", () => {
@@ -62,5 +67,30 @@ describe("a generator that was not measured", () => {
     const html = renderHtml(none);
     expect(html).toContain("not measured (nothing was published)");
     expect(html).not.toContain("generator load");
+  });
+});
+
+describe("dnsFailureNote", () => {
+  it("explains aws-crt's dnsQueryFailed (also every connection failing) and says so for an IP endpoint", () => {
+    const r = syntheticResult({ seconds: 2 });
+    expect(dnsFailureNote(r)).toBeUndefined();
+    const failed = (endpoint: string): RunResult => ({
+      ...r,
+      target: { ...r.target, endpoint },
+      counts: {
+        ...r.counts,
+        reconnect: {
+          attempts: 60,
+          successes: 0,
+          failures: { socketConnectionRefused: 35, dnsQueryFailed: 25 },
+        },
+      },
+    });
+    expect(dnsFailureNote(failed("127.0.0.1"))).toMatch(
+      /^dnsQueryFailed \(25\) is aws-crt's name both .* — here the endpoint is an IP address \(127\.0\.0\.1\), so the target refused or did not answer$/,
+    );
+    expect(dnsFailureNote(failed("a1b2-ats.iot.eu-west-1.amazonaws.com"))).not.toContain("IP address");
+    expect(renderSummary(failed("127.0.0.1"), { color: false })).toMatch(/^note: dnsQueryFailed \(25\)/m);
+    expect(renderHtml(failed("127.0.0.1"))).toContain("Note: dnsQueryFailed (25)");
   });
 });
