@@ -54,5 +54,10 @@ export function resolveWorkerCount(
       note: `--workers ${flag.count}: the run has ${devices} device${devices === 1 ? "" : "s"}, so ${count} worker${count === 1 ? "" : "s"} (each worker needs a device).`,
     };
   }
+  if (flag.count > cores)
+    return {
+      count: flag.count,
+      note: `--workers ${flag.count} on ${cores} core${cores === 1 ? "" : "s"}: the workers share the cores (with the target too, when it runs here), so under load their latencies include waiting for a CPU and the generator verdict says "machine busy"; --workers auto runs one per core.`,
+    };
   return { count: flag.count };
 }

@@ -29,8 +29,12 @@ describe("--workers", () => {
   });
 
   it("an explicit count is kept, but never above the device count (with a note)", () => {
-    expect(resolveWorkerCount({ auto: false, count: 4 }, 10, 2)).toEqual({ count: 4 });
+    expect(resolveWorkerCount({ auto: false, count: 2 }, 10, 2)).toEqual({ count: 2 });
     expect(resolveWorkerCount({ auto: false, count: 1 }, 0, 2)).toEqual({ count: 1 });
+    // More workers than cores: kept, and said (they share the cores).
+    const over = resolveWorkerCount({ auto: false, count: 4 }, 10, 2);
+    expect(over.count).toBe(4);
+    expect(over.note).toMatch(/^--workers 4 on 2 cores: the workers share the cores .*"machine busy"/);
     const capped = resolveWorkerCount({ auto: false, count: 4 }, 3, 2);
     expect(capped.count).toBe(3);
     expect(capped.note).toMatch(/--workers 4: the run has 3 devices, so 3 workers/);
