@@ -57,7 +57,7 @@ export function resolveWorkerCount(
   if (flag.count > cores)
     return {
       count: flag.count,
-      note: `--workers ${flag.count} on ${cores} core${cores === 1 ? "" : "s"}: the workers share the cores (with the target too, when it runs here), so under load their latencies include waiting for a CPU and the generator verdict says "machine busy"; --workers auto runs one per core.`,
+      note: `--workers ${flag.count} on ${cores} core${cores === 1 ? "" : "s"}: the workers share the cores (with the target too, when it runs here), so under load their latencies include waiting for a CPU and the generator verdict may say "machine busy"; --workers auto runs one per core.`,
     };
   return { count: flag.count };
 }
