@@ -7,12 +7,14 @@
  * Per published message the fleet: asks the schedule for the next due time, renders the topic and the
  * payload, formats the delivery tag, and records latencies and counters; per delivery a subscriber
  * parses the tag. The recorder section also measures memory over a simulated 10-minute run. The last
- * section prices the emulator's AWS-like throttling per publish (broker-throttle.ts).
+ * sections price the emulator's AWS-like throttling per publish (broker-throttle.ts) and its IAM
+ * warm-up against a fresh process's first publishes (iam-warm-up.ts).
  */
 import { formatTag, parseTag } from "../fleet/tag.js";
 import { parseScenario, planRun } from "../scenario/index.js";
 import { formatBrokerThrottleBench, runBrokerThrottleBench } from "./broker-throttle.js";
 import { formatExportBench, runExportBench } from "./export-overhead.js";
+import { formatIamWarmUpBench, runIamWarmUpBench } from "./iam-warm-up.js";
 import { formatRecorderBench, runRecorderBench } from "./recorder.js";
 import { formatSchedulerBench, runSchedulerBench } from "./scheduler.js";
 
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${formatRecorderBench(await runRecorderBench())}\n`);
   process.stdout.write(`${formatExportBench(await runExportBench())}\n`);
   process.stdout.write(`${formatBrokerThrottleBench(await runBrokerThrottleBench())}\n`);
+  process.stdout.write(`${formatIamWarmUpBench(await runIamWarmUpBench())}\n`);
   if (sink === 42) process.stdout.write("\n"); // keeps the results alive for the optimizer
 }
 

@@ -401,6 +401,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
             accountId: world.accounts.B,
             authorize: (principal, action, resource, vars) =>
               identity.authorize(principal, action, resource, vars),
+            world,
           },
           warmUpOptions,
         ),

@@ -16,6 +16,8 @@ describe("EmulatorHandle.warmUp", () => {
     const emu = await startTestEmulator({ throttle: "aws", tap: (line) => tapped.push(line) });
     const r = await emu.warmUp({ messages: 300, connections: 4, maxMs: 10_000 });
     expect(r.messages).toBe(300);
+    // The IAM path too (a fleet's first publishes), on a private identity: as many as messages, ≤ 4,000.
+    expect(r.authorizations).toBe(300);
     const v4 = await emu.warmUp({ messages: 40, connections: 2, protocolVersion: 4, maxMs: 10_000 });
     expect(v4.messages).toBe(40);
 

@@ -446,3 +446,14 @@ describe("parsePolicyDocument", () => {
     ]);
   });
 });
+
+describe("warmUpAuthorization (the emulator warm-up's IAM part)", () => {
+  it("makes the requests asked for against the world's first role; none without a role", async () => {
+    const { warmUpAuthorization } = await import("../../../src/emulator/warm-up.js");
+    const { defaultWorld } = await import("../../../src/emulator/world.js");
+    const world = defaultWorld();
+    expect(warmUpAuthorization(world, 400)).toBe(400);
+    expect(warmUpAuthorization(world, 0)).toBe(0);
+    expect(warmUpAuthorization({ ...world, roles: [] }, 400)).toBe(0);
+  });
+});
