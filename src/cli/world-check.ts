@@ -1,5 +1,6 @@
+import { loadWorld, type World } from "../emulator/index.js";
 import { errorMessage, UserError } from "../lib/errors.js";
-import { localWorldPath, readLocalWorld, worldFindings } from "../run/targets/local-world.js";
+import { localWorldPath, worldFindings } from "../run/targets/local-world.js";
 import { type Diagnostic, formatPath, type LoadedScenario, type RunPlan } from "../scenario/index.js";
 
 /**
@@ -12,9 +13,9 @@ export async function worldProblems(loaded: LoadedScenario, plan: RunPlan): Prom
   const path = localWorldPath(plan);
   if (path === undefined) return [];
   const at = (p: (string | number)[]) => ({ file: loaded.file, ...loaded.locate(p), path: formatPath(p) });
-  let world: Awaited<ReturnType<typeof readLocalWorld>>;
+  let world: World;
   try {
-    world = await readLocalWorld(path);
+    world = await loadWorld(path);
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     // The world loader lists its problems one per line; one paragraph here.

@@ -18,7 +18,7 @@
  */
 import { Identity } from "../../emulator/identity.js";
 import type { Principal } from "../../emulator/types.js";
-import { loadWorld, primaryIdentities, type World, type WorldRole } from "../../emulator/world.js";
+import { primaryIdentities, type World, type WorldRole } from "../../emulator/world.js";
 import { matchingFilter, topicMatches } from "../../lib/mqtt-topic.js";
 import type { RunPlan } from "../../scenario/index.js";
 
@@ -36,15 +36,10 @@ export function localWorldPath(plan: Pick<RunPlan, "target">): string | undefine
   return plan.target.kind === "local" ? plan.target.worldFile : undefined;
 }
 
-/** Reads the world file; a UserError naming the file, line and field when it is not a valid world. */
-export function readLocalWorld(path: string): Promise<World> {
-  return loadWorld(path);
-}
-
 type Action = "iot:Connect" | "iot:Publish" | "iot:RetainPublish" | "iot:Subscribe" | "iot:Receive";
 
 /** Indices sampled of `n`: the first and the last. */
-const ends = (first: number, n: number): number[] => (n <= 1 ? [first] : [first, first + n - 1]);
+const ends = (n: number): number[] => (n <= 1 ? [0] : [0, n - 1]);
 
 /** What `world` says of `plan`'s traffic (see the header). */
 export function worldFindings(world: World, plan: RunPlan): WorldFinding[] {
@@ -93,7 +88,7 @@ export function worldFindings(world: World, plan: RunPlan): WorldFinding[] {
     });
   };
   const published: string[] = [];
-  for (const index of ends(0, plan.devices.totalCount)) {
+  for (const index of ends(plan.devices.totalCount)) {
     const clientId = plan.clientId(index);
     check("iot:Connect", "client", clientId, clientId, ["devices", "clientId"], "the devices cannot connect");
     plan.flows.forEach((flow, f) => {
@@ -114,7 +109,7 @@ export function worldFindings(world: World, plan: RunPlan): WorldFinding[] {
   }
   const subs = plan.subscribers;
   if (subs.totalCount > 0) {
-    for (const index of ends(0, subs.totalCount)) {
+    for (const index of ends(subs.totalCount)) {
       const clientId = subs.clientId(index);
       check(
         "iot:Connect",
