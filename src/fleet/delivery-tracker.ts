@@ -45,7 +45,7 @@ export interface DeliveryCounts {
   untagged: number;
 }
 
-export type ReceiptKind = "first" | "duplicate" | "out-of-order";
+export type ReceiptKind = "first" | "duplicate" | "out-of-order" | "late";
 
 interface Stream {
   received: GrowableBitset;
@@ -110,6 +110,8 @@ export class DeliveryTracker {
   #outOfOrder = 0;
   #untagged = 0;
   #received = 0;
+  /** Set by closeWindow(): the run's loss is judged; receipts after it are late, not received. */
+  #windowClosed = false;
   /** Expected (receiver, message) pairs at local receivers. */
   #expected = 0;
   /** (local receiver, message) pairs both expected and received, whichever came second. */
@@ -191,6 +193,10 @@ export class DeliveryTracker {
    * receiver when the subscriber belongs to several; without it, its first receiver is used.
    */
   received(subscriber: number, tag: DeliveryTag, nowEpochUs: number, topic?: string): ReceiptKind {
+    if (this.#windowClosed) {
+      this.#recorder.count("delivery.lateReceipts");
+      return "late";
+    }
     const candidates = this.#receiversOf(subscriber, topic);
     let stream: Stream | undefined;
     let receiver = -1;
@@ -225,6 +231,16 @@ export class DeliveryTracker {
     }
     order.set(tag.deviceIndex, tag.seq);
     return "first";
+  }
+
+  /**
+   * The end of the drain (the fleet's settleUnanswered): loss is judged now, so a copy arriving later —
+   * while the clients close — is counted as `delivery.lateReceipts` and changes nothing else (received,
+   * lost, duplicates, latency, the export for the merge), as a publish's late outcome does. Otherwise
+   * `received` went on counting after `lost` was fixed: received 268 of 268 expected, lost 2.
+   */
+  closeWindow(): void {
+    this.#windowClosed = true;
   }
 
   untagged(): void {

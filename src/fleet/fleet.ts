@@ -744,6 +744,8 @@ export class Fleet implements Closeable {
       this.#rec.count(`failed.${reason}`, n);
       this.#rec.count("unanswered", n);
     }
+    // Deliveries are judged at the same moment: later copies are late receipts (delivery-tracker.ts).
+    this.#tracker.closeWindow();
     return n;
   }
 

@@ -92,6 +92,12 @@ export const METRICS = {
     description: "Publish outcomes that arrived after the publish was already settled (ignored).",
   },
   // ── delivery ────────────────────────────────────────────────────────────────────────────────
+  "delivery.lateReceipts": {
+    kind: "counter",
+    unit: "count",
+    description:
+      "Deliveries that arrived after the drain ended and loss was judged (ignored: not received, lost stays lost).",
+  },
   received: {
     kind: "counter",
     unit: "count",

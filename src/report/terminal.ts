@@ -90,8 +90,15 @@ export function verdictLine(result: RunResult): { ok: boolean; text: string } {
     // MQTT 3.1.1 has no negative PUBACK: the embedded emulator (as AWS) discards a QoS 1 publish over a
     // rate quota without an answer, and says how many it discarded that way.
     const silent = total(result.target.throttledPublishes ?? {});
-    const why =
-      silent > 0 ? ` (${fmtInt(silent)} discarded by AWS rate quotas without a PUBACK, see throttled)` : "";
+    // Answers that came after the drain ended (stop.grace too short for the target) were ignored.
+    const late = c.other["publish.lateOutcomes"] ?? 0;
+    const whys = [
+      ...(silent > 0
+        ? [`${fmtInt(silent)} discarded by AWS rate quotas without a PUBACK, see throttled`]
+        : []),
+      ...(late > 0 ? [`${fmtInt(late)} answered after stop.grace ended`] : []),
+    ];
+    const why = whys.length > 0 ? ` (${whys.join("; ")})` : "";
     problems.push(`${fmtInt(unanswered)} of ${fmtInt(c.published)} publishes never answered${why}`);
   }
   const failed = total(c.failed) - unanswered;
@@ -106,8 +113,12 @@ export function verdictLine(result: RunResult): { ok: boolean; text: string } {
       ...(dropped > 0 ? [`${fmtInt(dropped)} deliveries`] : []),
       ...(silent > 0 ? [`${fmtInt(silent)} publishes`] : []),
     ];
-    const why =
-      parts.length > 0 ? ` (${parts.join(" and ")} discarded by AWS rate quotas, see throttled)` : "";
+    const lateReceipts = c.other["delivery.lateReceipts"] ?? 0;
+    const whys = [
+      ...(parts.length > 0 ? [`${parts.join(" and ")} discarded by AWS rate quotas, see throttled`] : []),
+      ...(lateReceipts > 0 ? [`${fmtInt(lateReceipts)} arrived after stop.grace ended`] : []),
+    ];
+    const why = whys.length > 0 ? ` (${whys.join("; ")})` : "";
     problems.push(`${fmtInt(c.lost)} of ${fmtInt(c.expected)} deliveries lost${why}`);
   }
   const a = result.availability;

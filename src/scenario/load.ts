@@ -440,6 +440,9 @@ function clientIdProblems(s: Scenario): Finding[] {
 }
 
 /** One payload kind, whole-second keepalive, at most 7 days of phases. */
+/** Below this `stop.grace`, the last messages' answers routinely arrive after the run stopped waiting. */
+const MIN_QUIET_GRACE_MS = 1_000;
+
 function shapeProblems(s: Scenario): Finding[] {
   const out: Finding[] = [];
   // Every flow (the single `publish` form is one flow at path ["publish"]).
@@ -460,6 +463,16 @@ function shapeProblems(s: Scenario): Finding[] {
     }
   });
   out.push(...flowShapeProblems(s));
+  if (s.stop.grace < MIN_QUIET_GRACE_MS) {
+    out.push({
+      severity: "warning",
+      path: ["stop", "grace"],
+      message:
+        "the run stops waiting this soon after its last phase: publishes and deliveries still in flight then end unanswered and lost, so a healthy target can fail 'unanswered == 0' and 'loss == 0'",
+      got: `${s.stop.grace}ms`,
+      allowed: `at least ${MIN_QUIET_GRACE_MS / 1000}s (longer than the slowest answer you accept; default 10s)`,
+    });
+  }
   if (s.devices.keepAlive % 1_000 !== 0) {
     out.push({
       severity: "error",

@@ -218,6 +218,19 @@ describe("iotload validate", () => {
     expect(q1.out).not.toContain("every publish is QoS 0");
   });
 
+  it("warns about a stop.grace under 1 s (the last answers arrive after it: unanswered and lost)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iotload-grace-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const smoke = readFileSync(join(root, "scenarios/local-smoke.yaml"), "utf8");
+    const file = join(dir, "g.yaml");
+    writeFileSync(file, smoke.replace(/^ {2}grace: 3s/m, "  grace: 0s"));
+    const { code, out } = await runValidate([file]);
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /:\d+:\d+: warning: stop\.grace: the run stops waiting this soon .*\(got 0ms\); allowed: at least 1s/,
+    );
+  });
+
   it("the command's run() writes to stdout/stderr and resolves to the exit code", async () => {
     const stdout: string[] = [];
     const stderr: string[] = [];

@@ -61,6 +61,25 @@ describe("DeliveryTracker", () => {
     expect(counts.duplicates).toBe(1);
   });
 
+  it("after closeWindow (the drain's end, loss judged) a copy is late: nothing else changes", () => {
+    const { rec, counts, latencies } = fakeRecorder();
+    const t = new DeliveryTracker({ subscriberFilters: [["#"], ["#"]], recorder: rec });
+    for (let seq = 0; seq < 3; seq++) t.expect(0, seq, "a");
+    for (let seq = 0; seq < 2; seq++) for (const sub of [0, 1]) t.received(sub, tag(0, seq), 1_004_000);
+    const judged = t.counts();
+    expect(judged).toMatchObject({ expected: 6, received: 4, lost: 2 });
+    const exported = t.export({ first: 0, count: 1 });
+    t.closeWindow();
+    // The last message's two copies arrive while the clients close.
+    expect(t.received(0, tag(0, 2), 1_009_000)).toBe("late");
+    expect(t.received(1, tag(0, 2), 1_009_000)).toBe("late");
+    expect(t.counts()).toEqual(judged); // received + lost = expected still
+    expect(t.export({ first: 0, count: 1 })).toEqual(exported);
+    expect(counts["delivery.lateReceipts"]).toBe(2);
+    expect(counts.received).toBe(4);
+    expect(latencies.delivery).toHaveLength(4);
+  });
+
   it("matches receipts that arrive before the PUBACK", () => {
     const { rec } = fakeRecorder();
     const t = new DeliveryTracker({ subscriberFilters: [["x"]], recorder: rec });

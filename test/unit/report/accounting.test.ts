@@ -81,6 +81,21 @@ describe("accounting in the result", () => {
     );
   });
 
+  it("the headline says when answers and deliveries came after stop.grace ended", () => {
+    const plain = resultWith({ answered: 99, unanswered: 1, lost: 2 });
+    const late = {
+      ...plain,
+      counts: {
+        ...plain.counts,
+        other: { ...plain.counts.other, "publish.lateOutcomes": 1, "delivery.lateReceipts": 2 },
+      },
+    };
+    expect(verdictLine(late).text).toContain(
+      "1 of 100 publishes never answered (1 answered after stop.grace ended) · " +
+        "2 of 100 deliveries lost (2 arrived after stop.grace ended)",
+    );
+  });
+
   it("maps unanswered publishes, reconnect outcomes and missing latencies", () => {
     const r = resultWith({ answered: 90, unanswered: 10, lost: 10 });
     expect(r.counts.published).toBe(
