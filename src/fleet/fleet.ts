@@ -201,6 +201,8 @@ export class Fleet implements Closeable {
   /** Publishes sent and not yet settled (acked or failed); settleUnanswered() empties it. */
   readonly #pending = new PendingPublishes();
   #connectFailed = 0;
+  /** Devices whose counted first-connect attempt has no outcome yet (accounting: attempts = outcomes). */
+  readonly #firstAttemptOpen = new Set<number>();
   /** Devices with a reconnect attempt started and not yet ended (MQTT 5 reports attempts). */
   readonly #reconnecting = new Set<number>();
   /** When the connected-device count last dropped to 0 (undefined while some device is connected). */
@@ -437,11 +439,13 @@ export class Fleet implements Closeable {
             try {
               await device.connect(d.connect.timeoutMs);
             } catch (error) {
-              // Closed while connecting (the run ended or was stopped first): neither the device's nor
-              // the target's failure, but the attempt still has an outcome (attempts = successes +
-              // failures by reason).
-              if (error instanceof ConnectError && error.reason === "stopped") {
-                this.#rec.count("connect.failures.stoppedAtEnd");
+              const open = this.#firstAttemptOpen.delete(index);
+              // Closed while connecting (the run ended or was stopped first; whatever the client says
+              // once the clients close): neither the device's nor the target's failure, but a counted
+              // attempt still gets an outcome (attempts = successes
+              // + failures by reason); one whose attempt event had not come yet counted nothing.
+              if ((error instanceof ConnectError && error.reason === "stopped") || this.#closingClients) {
+                if (open) this.#rec.count("connect.failures.stoppedAtEnd");
                 return;
               }
               this.#connectFailed++;
@@ -451,6 +455,7 @@ export class Fleet implements Closeable {
                 this.#rec.count("connect.failures.timeout");
               return;
             }
+            this.#firstAttemptOpen.delete(index);
             this.#rec.latency("connect", this.#now() - started);
             this.#rec.count("connect.successes");
             this.#ready.add(index);
@@ -854,6 +859,7 @@ export class Fleet implements Closeable {
         if (this.#closingClients) return;
         if (!device.everConnected) {
           this.#rec.count("connect.attempts");
+          this.#firstAttemptOpen.add(device.index);
           return;
         }
         if (this.#reconnecting.has(device.index)) return;
@@ -883,6 +889,7 @@ export class Fleet implements Closeable {
         if (info.throttled !== undefined) this.#rec.count(`throttled.connect.${info.throttled}`);
         const why = info.throttled !== undefined ? "throttled" : reason;
         if (!info.reconnect) {
+          this.#firstAttemptOpen.delete(device.index);
           this.#rec.count(`connect.failures.${why}`);
           return;
         }
