@@ -15,14 +15,7 @@ import { latencyRows as catalogueLatencyRows, otherCounterRows } from "./catalog
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
 import { REPORT_CSS, REPORT_JS } from "./html-client.js";
 import { reportData } from "./html-data.js";
-import {
-  connectLatencyNote,
-  dnsFailureNote,
-  GENERATOR_NOT_MEASURED,
-  generatorDetail,
-  generatorHeadline,
-  generatorMeasured,
-} from "./notes.js";
+import { generatorSummary, latencyNotes } from "./notes.js";
 import { type PhaseRow, phaseRows } from "./phases.js";
 import type { RunResult } from "./result.js";
 import { verdictLine } from "./terminal.js";
@@ -189,7 +182,7 @@ export function renderHtml(result: RunResult): string {
     badges.push(
       `<span class="badge warn">partial: ${escapeHtml(result.partialReason ?? "interrupted")}</span>`,
     );
-  const generator = generatorHeadline(result.generator);
+  const generator = generatorSummary(result);
   if (generator.verdict === "saturated") badges.push(`<span class="badge bad">generator saturated</span>`);
   if (generator.verdict === "machineBusy") badges.push(`<span class="badge warn">machine busy</span>`);
   badges.push(
@@ -248,7 +241,7 @@ export function renderHtml(result: RunResult): string {
       return `<tr><td>${m}</td><td>${fmtInt(l.count)}</td><td>${missing}</td>${[l.min, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max].map((v) => `<td>${fmtMs(v)}</td>`).join("")}</tr>`;
     })
     .join("");
-  const notes = [connectLatencyNote(result), dnsFailureNote(result)].filter((n) => n !== undefined);
+  const notes = latencyNotes(result);
   const latencyTable = `<table><thead><tr><th>latency (ms)</th><th>count</th><th title="messages that never completed: unanswered publishes, lost deliveries — not in the percentiles">never completed</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr></thead><tbody>${latencyRows}</tbody></table>${latencyLegend(catalogueRows)}`;
 
   const thresholdTable =
@@ -296,12 +289,10 @@ export function renderHtml(result: RunResult): string {
   const cr = result.credentials;
   const g = result.generator;
   const env = result.environment;
-  const generatorRows: [string, string][] = generatorMeasured(result)
-    ? [
-        ["generator", generator.text],
-        ["generator load", generatorDetail(g)],
-      ]
-    : [["generator", GENERATOR_NOT_MEASURED]];
+  const generatorRows: [string, string][] = [
+    ["generator", generator.text],
+    ...(generator.detail === undefined ? [] : [["generator load", generator.detail] as [string, string]]),
+  ];
   const runTable = kvTable([
     ["run id", result.runId],
     ["started · ended", `${result.startedAt} · ${result.endedAt}`],

@@ -64,6 +64,26 @@ export function generatorMeasured(result: {
 /** Said instead of the verdict and its figures when the generator was not measured. */
 export const GENERATOR_NOT_MEASURED = "not measured (nothing was published)";
 
+/**
+ * The generator as the summary and the report show it: the verdict in words and its figures, or
+ * GENERATOR_NOT_MEASURED (and no figures) for a run stopped before publishing.
+ */
+export function generatorSummary(result: { counts: { published: number }; generator: ResultGenerator }): {
+  verdict: GeneratorVerdict;
+  text: string;
+  detail: string | undefined;
+} {
+  const headline = generatorHeadline(result.generator);
+  return generatorMeasured(result)
+    ? { ...headline, detail: generatorDetail(result.generator) }
+    : { verdict: headline.verdict, text: GENERATOR_NOT_MEASURED, detail: undefined };
+}
+
+/** The notes under the latency table of the summary and the report (see each one). */
+export function latencyNotes(result: Pick<RunResult, "target" | "latency" | "counts">): string[] {
+  return [connectLatencyNote(result), dnsFailureNote(result)].filter((n) => n !== undefined);
+}
+
 /** The generator verdict in words: "healthy", "SATURATED: …", "MACHINE BUSY (…): …". */
 export function generatorHeadline(g: ResultGenerator): { verdict: GeneratorVerdict; text: string } {
   const verdict = generatorVerdict(g);

@@ -5,14 +5,7 @@
  */
 import { latencyRows, otherCounterRows } from "./catalogue-rows.js";
 import { fmtDuration, fmtInt, fmtMs, fmtObserved, fmtPct, fmtRate } from "./format.js";
-import {
-  connectLatencyNote,
-  dnsFailureNote,
-  GENERATOR_NOT_MEASURED,
-  generatorDetail,
-  generatorHeadline,
-  generatorMeasured,
-} from "./notes.js";
+import { generatorHeadline, generatorSummary, latencyNotes } from "./notes.js";
 import type { RunResult } from "./result.js";
 import { type DefaultSubject, scenarioJudges, scenarioThresholds } from "./thresholds.js";
 import { throttledRows } from "./throttled.js";
@@ -204,10 +197,7 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
       );
     }
   }
-  const connectNote = connectLatencyNote(result);
-  if (connectNote) lines.push(p.dim(`note: ${connectNote}`));
-  const dnsNote = dnsFailureNote(result);
-  if (dnsNote) lines.push(p.dim(`note: ${dnsNote}`));
+  for (const note of latencyNotes(result)) lines.push(p.dim(`note: ${note}`));
   lines.push("");
   const lossText = `lost ${fmtInt(c.lost)} (${fmtPct(result.rates.lossRate)})`;
   lines.push(
@@ -255,13 +245,13 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
     `${p.bold("credentials")}  refreshes ${fmtInt(cr.refreshes)} · STS calls ${fmtInt(cr.stsCalls)} (p99 ${fmtMs(cr.stsLatency.p99)} ms) · failures ${byReason(cr.failures)} · invalidated ${byReason(cr.invalidations)} · without valid credentials ${fmtDuration(cr.noValidCredentialsMs)}`,
   );
   const g = result.generator;
-  const headline = generatorHeadline(g);
+  const generator = generatorSummary(result);
   const paint =
-    headline.verdict === "saturated" ? p.red : headline.verdict === "machineBusy" ? p.yellow : p.green;
+    generator.verdict === "saturated" ? p.red : generator.verdict === "machineBusy" ? p.yellow : p.green;
   lines.push(
-    generatorMeasured(result)
-      ? `${p.bold("generator")}    ${paint(headline.text)} · ${generatorDetail(g)} · late sends ${fmtInt(g.scheduleLagCount)} (p99 ${fmtMs(g.scheduleLagP99Ms)} ms)`
-      : `${p.bold("generator")}    ${GENERATOR_NOT_MEASURED}`,
+    generator.detail === undefined
+      ? `${p.bold("generator")}    ${generator.text}`
+      : `${p.bold("generator")}    ${paint(generator.text)} · ${generator.detail} · late sends ${fmtInt(g.scheduleLagCount)} (p99 ${fmtMs(g.scheduleLagP99Ms)} ms)`,
   );
   if (result.thresholds.length > 0) {
     lines.push("");
