@@ -24,7 +24,7 @@ export interface IamWarmUpRow {
 
 /** In the child: the case named by argv[2] ("cold" | "warmed"), its timings sent to the parent. */
 async function child(mode: string): Promise<void> {
-  const { defaultWorld } = await import("../emulator/world.js");
+  const { defaultWorld, iotArnPrefix } = await import("../emulator/world.js");
   const { Identity } = await import("../emulator/identity.js");
   const { IAM_WARM_UP_REQUESTS, warmUpAuthorization } = await import("../emulator/warm-up.js");
   const world = defaultWorld();
@@ -38,7 +38,7 @@ async function child(mode: string): Promise<void> {
   if (role === undefined) throw new Error("bench: the default world has no role");
   const identity = new Identity(world);
   const { principal } = identity.issueSession({ role, sessionName: "bench", durationSeconds: 900 });
-  const prefix = `arn:aws:iot:${world.region}:${world.accounts.B}:topic/dt/bench/`;
+  const prefix = `${iotArnPrefix(world.region, world.accounts.B)}topic/dt/bench/`;
   const t = process.hrtime.bigint();
   for (let k = 0; k < FIRST_PUBLISHES; k++)
     identity.authorize(principal, "iot:Publish", `${prefix}bench-${k}/telemetry`, { clientId: `bench-${k}` });

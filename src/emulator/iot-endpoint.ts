@@ -9,6 +9,7 @@
  * Malformed input (non-TLS bytes, bad HTTP, bad WebSocket frames, oversize frames, idle half-open
  * sockets) closes that one connection and is counted; it never throws out of an event handler.
  */
+
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
@@ -26,6 +27,7 @@ import {
   type WebSocketFailure,
   writeBinaryFrameHeader,
 } from "./websocket.js";
+import { iotArnPrefix } from "./world.js";
 
 /** One authenticated client connection as the broker sees it (the broker's ClientTransport shape). */
 export interface EndpointTransport {
@@ -449,7 +451,7 @@ export class IotEndpoint implements Closeable {
       this.#fail(res, 400, "InvalidRequestException", problem);
       return;
     }
-    const resource = `arn:aws:iot:${this.#opts.region}:${this.#opts.accountId}:topic/${topic}`;
+    const resource = `${iotArnPrefix(this.#opts.region, this.#opts.accountId)}topic/${topic}`;
     // A retained publish also needs iot:RetainPublish (AWS IoT developer guide, "MQTT retained messages").
     const actions = retainText === "true" ? ["iot:Publish", "iot:RetainPublish"] : ["iot:Publish"];
     for (const action of actions) {

@@ -34,7 +34,7 @@ import { Broker, type BrokerOptions } from "./broker/index.js";
 import type { TlsMaterial } from "./certs.js";
 import { Identity } from "./identity.js";
 import { MqttListener } from "./mqtt-listeners.js";
-import type { World } from "./world.js";
+import { iotArnPrefix, type World } from "./world.js";
 
 export interface WarmUpOptions {
   /** Stop once this many QoS 1 messages were acknowledged (default 6,000; at most 100,000). */
@@ -79,7 +79,7 @@ export function warmUpAuthorization(world: World, requests: number): number {
   if (role === undefined || requests <= 0) return 0;
   const identity = new Identity(world);
   const { principal } = identity.issueSession({ role, sessionName: "iotload-warm-up", durationSeconds: 900 });
-  const arn = `arn:aws:iot:${world.region}:${world.accounts.B}:`;
+  const arn = iotArnPrefix(world.region, world.accounts.B);
   const kinds = [
     ["iot:Publish", "topic/iotload/warm-up/"],
     ["iot:Receive", "topic/iotload/warm-up/"],

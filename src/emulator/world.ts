@@ -473,6 +473,16 @@ export function defaultWorldInput(overrides: Partial<WorldInput> = {}): WorldInp
   };
 }
 
+/**
+ * `arn:aws:iot:<region>:<account>:` — the prefix of every AWS IoT resource ARN the broker authorizes
+ * (`client/<id>`, `topic/<name>`, `topicfilter/<filter>`). One place, so the checks and warm-ups that
+ * ask the same IAM questions as the broker (run/targets/local-world.ts, ./warm-up.ts) name the same
+ * resources.
+ */
+export function iotArnPrefix(region: string, accountId: string): string {
+  return `arn:aws:iot:${region}:${accountId}:`;
+}
+
 /** The reference world, optionally with top-level fields replaced (e.g. credentialLifetimeSeconds). */
 export function defaultWorld(overrides: Partial<WorldInput> = {}): World {
   return worldFromObject(defaultWorldInput(overrides), "defaultWorld()");

@@ -9,6 +9,7 @@ import { isBasicIngestTopic } from "../../lib/basic-ingest.js";
 import { parseSharedFilter, TopicTree } from "../../lib/mqtt-topic.js";
 import { type ShadowCounters, ShadowService } from "../shadow/service.js";
 import type { AuthorizeDecision, Principal } from "../types.js";
+import { iotArnPrefix } from "../world.js";
 import { Connection } from "./connection.js";
 import { EmulatorLimits } from "./limits.js";
 import { type BrokerMessage, createMessage } from "./message.js";
@@ -205,7 +206,7 @@ export class BrokerCore {
     this.now = options.now ?? Date.now;
     this.maxConnectionAgeMs = options.maxConnectionAgeMs ?? DAY_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? EmulatorLimits.connectTimeoutMs;
-    this.#arnPrefix = `arn:aws:iot:${options.region}:${options.accountId}:`;
+    this.#arnPrefix = iotArnPrefix(options.region, options.accountId);
     this.throttles = new Throttles(options.throttle ?? "aws", options.region);
     this.shadows =
       options.shadow === false

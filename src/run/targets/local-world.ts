@@ -18,7 +18,7 @@
  */
 import { Identity } from "../../emulator/identity.js";
 import type { Principal } from "../../emulator/types.js";
-import { primaryIdentities, type World, type WorldRole } from "../../emulator/world.js";
+import { iotArnPrefix, primaryIdentities, type World, type WorldRole } from "../../emulator/world.js";
 import { matchingFilter, topicMatches } from "../../lib/mqtt-topic.js";
 import type { RunPlan } from "../../scenario/index.js";
 
@@ -63,7 +63,7 @@ export function worldFindings(world: World, plan: RunPlan): WorldFinding[] {
     sessionName: "iotload-validate",
     durationSeconds: 900,
   }).principal;
-  const prefix = `arn:aws:iot:${world.region}:${world.accounts.B}:`;
+  const prefix = iotArnPrefix(world.region, world.accounts.B);
   const out: WorldFinding[] = [];
   const said = new Set<string>();
   const check = (
