@@ -427,6 +427,9 @@ export class Fleet implements Closeable {
       attempts.push(
         gate
           .run(async () => {
+            // The run stopped while this connect waited at the gate: it never starts (nothing to count,
+            // and a device made now would miss close()).
+            if (signal.aborted || this.#closingClients) return;
             const device = this.#newClient(
               this.#configs,
               d.protocol,
@@ -455,7 +458,8 @@ export class Fleet implements Closeable {
                 this.#rec.count("connect.failures.timeout");
               return;
             }
-            this.#firstAttemptOpen.delete(index);
+            // Connected as the clients close, its attempt event never counted: no outcome to add.
+            if (!this.#firstAttemptOpen.delete(index) && this.#closingClients) return;
             this.#rec.latency("connect", this.#now() - started);
             this.#rec.count("connect.successes");
             this.#ready.add(index);
