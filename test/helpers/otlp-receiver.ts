@@ -1,7 +1,7 @@
 /**
  * A local OTLP/HTTP metrics receiver (node:http on 127.0.0.1, port 0): keeps every JSON body POSTed
- * to /v1/metrics (the encoding of @opentelemetry/exporter-metrics-otlp-http) and answers 200 as a
- * collector does. Closed at test end.
+ * to /v1/metrics (OTLP/HTTP JSON encoding) and its request headers, and answers 200 as a collector
+ * does. Closed at test end.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -43,17 +43,21 @@ export async function startOtlpReceiver(): Promise<{
   url: string;
   bodies: OtlpBody[];
   contentTypes: string[];
+  /** Each POST's request headers. */
+  headers: Record<string, string | string[] | undefined>[];
   /** Every data point of every body, flattened. */
   points(): ReceivedPoint[];
 }> {
   const bodies: OtlpBody[] = [];
   const contentTypes: string[] = [];
+  const headers: Record<string, string | string[] | undefined>[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       if (req.method === "POST" && req.url === "/v1/metrics") {
         contentTypes.push(String(req.headers["content-type"]));
+        headers.push(req.headers);
         bodies.push(JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpBody);
         res.writeHead(200, { "content-type": "application/json" }).end("{}");
       } else res.writeHead(404).end();
@@ -72,6 +76,7 @@ export async function startOtlpReceiver(): Promise<{
     url: `http://127.0.0.1:${port}/v1/metrics`,
     bodies,
     contentTypes,
+    headers,
     points() {
       const out: ReceivedPoint[] = [];
       for (const b of bodies)

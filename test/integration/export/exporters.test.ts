@@ -1,8 +1,8 @@
 /**
  * The live exporters against real receivers, with a real Recorder as the source (no emulator: the
  * exporters read metrics, they do not care where they come from). Prometheus: `/metrics` scraped over
- * HTTP and parsed with parse-prometheus-text-format. OTLP: pushed by the OpenTelemetry SDK's
- * OTLP/HTTP exporter to a node:http receiver that decodes the JSON body. A metric added to the
+ * HTTP and parsed with parse-prometheus-text-format. OTLP: pushed through the OpenTelemetry OTLP/HTTP
+ * export delegate to a node:http receiver that decodes the JSON body. A metric added to the
  * catalogue reaches the scrape without any other edit. Every server is closed at test end.
  */
 import { get } from "node:http";
@@ -385,6 +385,27 @@ describe("OTLP/HTTP", () => {
     await otlp.close();
     expect(errors).toEqual([`OTLP push to ${receiver.url} failed: collect bug`]);
     expect(receiver.bodies).toHaveLength(0);
+  });
+
+  it("sends the headers of OTEL_EXPORTER_OTLP_METRICS_HEADERS (a collector's tenant or token), as the OTel exporters do", async () => {
+    const receiver = await startOtlpReceiver();
+    const before = process.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS;
+    process.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS = "x-scope-orgid=tenant-1,authorization=Bearer%20t0k3n";
+    onTestFinished(() => {
+      if (before === undefined) delete process.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS;
+      else process.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS = before;
+    });
+    const feed = new ExportFeed();
+    const otlp = new OtlpExporter({ feed, url: receiver.url, intervalMs: 60_000 });
+    onTestFinished(() => otlp.close());
+    feed.update([{ labels: LABELS, metrics: liveMetricsOf(recorded()) }]);
+    await otlp.close();
+    expect(receiver.headers[0]).toMatchObject({
+      "x-scope-orgid": "tenant-1",
+      authorization: "Bearer t0k3n",
+      "content-type": "application/json",
+      "user-agent": expect.stringContaining("OTel-OTLP-Exporter-JavaScript"),
+    });
   });
 
   it("says once that the collector is unreachable, and still closes", async () => {
