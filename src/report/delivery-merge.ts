@@ -10,7 +10,11 @@
  *                by members of one shared group in two shards counts once, the other copy is a duplicate.
  *
  * Receivers with a member in a shard that is not merged (a partial merge) are left out of expected,
- * received and lost: what their missing members got is unknown.
+ * received and lost: what their missing members got is unknown. In a partial merge (a shard missing,
+ * or a shard's report partial), the other receivers' `received` counts only copies of messages in
+ * their expected set: what they got from devices of a missing shard, or published after a dead
+ * worker's last report, has no publication to judge it against (it made "received 326 of 250
+ * expected"); those receipts are `receivedUnmatched`.
  */
 import {
   type DeviceSeqs,
@@ -32,6 +36,8 @@ export interface MergedDelivery {
   receivers: Record<string, { expected: number; received: number; lost: number }>;
   /** Receivers left out because a member's shard was missing. */
   skippedReceivers: string[];
+  /** A partial merge: receipts of messages not in the merged expected sets (not in `received`). */
+  receivedUnmatched: number;
 }
 
 function decodeOrThrow(text: string, what: string): DeviceSeqs {
@@ -59,21 +65,23 @@ function totalSize(seqs: DeviceSeqs): number {
   return n;
 }
 
-function missingFrom(expected: DeviceSeqs, received: DeviceSeqs): number {
-  let lost = 0;
+/** |expected ∩ received| over every device. */
+function matched(expected: DeviceSeqs, received: DeviceSeqs): number {
+  let n = 0;
   const none: SeqRanges = [];
-  for (const [device, exp] of expected)
-    lost += rangesSize(exp) - intersectionSize(exp, received.get(device) ?? none);
-  return lost;
+  for (const [device, exp] of expected) n += intersectionSize(exp, received.get(device) ?? none);
+  return n;
 }
 
 /**
- * Merges the delivery sets of shards of one run. `labels[i]` names deliveries[i] in errors. Throws
- * RangeError when the shards disagree on the receivers or a set is malformed.
+ * Merges the delivery sets of shards of one run. `labels[i]` names deliveries[i] in errors;
+ * `partial`: some shard is missing or its report partial. Throws RangeError when the shards disagree
+ * on the receivers or a set is malformed.
  */
 export function mergeDelivery(
   deliveries: readonly ResultDelivery[],
   labels: readonly string[],
+  partial = false,
 ): MergedDelivery {
   const first = deliveries[0];
   if (!first) throw new RangeError("mergeDelivery: nothing to merge");
@@ -91,6 +99,7 @@ export function mergeDelivery(
     duplicatesAcrossShards: 0,
     receivers: {},
     skippedReceivers: [],
+    receivedUnmatched: 0,
   };
   for (const receiver of first.receivers) {
     if (!receiver.members.every((m) => present.has(m))) {
@@ -111,12 +120,16 @@ export function mergeDelivery(
       );
     });
     const e = totalSize(expected);
-    const r = totalSize(received);
-    const lost = missingFrom(expected, received);
+    const all = totalSize(received);
+    const m = matched(expected, received);
+    // A complete merge counts every receipt (as one process does); a partial one only the matched.
+    const r = partial ? m : all;
+    const lost = e - m;
     out.expected += e;
     out.received += r;
     out.lost += lost;
-    out.duplicatesAcrossShards += receivedSum - r;
+    out.receivedUnmatched += all - r;
+    out.duplicatesAcrossShards += receivedSum - all;
     out.receivers[receiver.id] = { expected: e, received: r, lost };
   }
   return out;

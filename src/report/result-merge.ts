@@ -226,17 +226,23 @@ function exactDelivery(
   results: readonly RunResult[],
   counts: ResultCounts,
   labels: readonly string[],
+  partial: boolean,
 ): string {
   const sets = results.map((r) => r.delivery);
   if (!sets.every((d) => d !== undefined)) return "";
-  const merged = mergeDelivery(sets, labels);
+  const merged = mergeDelivery(sets, labels, partial);
   counts.expected = merged.expected;
   counts.received = merged.received;
   counts.lost = merged.lost;
   counts.duplicates += merged.duplicatesAcrossShards;
-  return merged.skippedReceivers.length > 0
-    ? `delivery not judged for ${merged.skippedReceivers.join(", ")} (members in missing shards)`
-    : "";
+  const notes: string[] = [];
+  if (merged.skippedReceivers.length > 0)
+    notes.push(`delivery not judged for ${merged.skippedReceivers.join(", ")} (members in missing shards)`);
+  if (merged.receivedUnmatched > 0)
+    notes.push(
+      `${merged.receivedUnmatched} receipts not counted as received: their messages' publication is not in the merged reports (missing shards, or sent after a shard's last report)`,
+    );
+  return notes.join("; ");
 }
 
 function shardInfo(r: RunResult, i: number, source: string | undefined): ResultShardInfo {
@@ -288,7 +294,12 @@ export function mergeResults(results: readonly RunResult[], opts: MergeOptions =
   const durationMs = end - start;
   const latency = mergeLatency(results);
   const counts = mergeCounts(results);
-  const deliveryNote = exactDelivery(results, counts, labels);
+  const deliveryNote = exactDelivery(
+    results,
+    counts,
+    labels,
+    missing.length > 0 || results.some((r) => r.partial),
+  );
   withMissing(latency, counts);
   const availability = mergeAvailability(results);
   const hostnames = [...new Set(results.map((r) => r.environment.hostname))];

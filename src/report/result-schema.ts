@@ -410,7 +410,9 @@ export const runResultSchema = z
     missingShards: z
       .array(count)
       .optional()
-      .describe("Merged with --allow-partial: indices of the shards that were not there."),
+      .describe(
+        "Indices of the shards that were not there (a merge with --allow-partial; a --workers N run whose worker left no result: worker w of machine shard i is shard i·N + w).",
+      ),
   })
   .strict();
 

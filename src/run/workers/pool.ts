@@ -420,7 +420,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     }
     if (results.length === 0 || (!started && !signals.run.aborted && failure !== undefined))
       return { started, ...(failure === undefined ? {} : { failure }) };
-    const merged = mergeWorkerResults(results, missing, n, lost);
+    const merged = mergeWorkerResults(
+      results,
+      missing.map((w) => workerShard(this.plan.shard, w, n).shard.index),
+      n,
+      lost,
+    );
     if (targetThrottled) merged.target = { ...merged.target, ...targetThrottled };
     // This process ran one shard of a run split across machines (--shard i/n): say which, for the merge.
     if (this.plan.shard.count > 1) merged.environment.shard = { ...this.plan.shard };
@@ -445,26 +450,22 @@ export function workerShard(
 
 /**
  * The workers' results as one (mergeResults: exact histograms and counters); shards without any
- * result are named in `partialReason`.
+ * result (`missingShards`: their shard indices, as the workers' results number them) are named in
+ * `partialReason`.
  */
 function mergeWorkerResults(
   results: RunResult[],
-  missing: readonly number[],
+  missingShards: readonly number[],
   count: number,
   lost: readonly string[],
 ): RunResult {
-  const merged = withMergedThresholds(mergeResults(results), results);
+  // The merge names the missing shards (`shard 1 of 2 missing`, result.json `missingShards`) and
+  // leaves their devices' messages out of the delivery accounting.
+  const merged = withMergedThresholds(mergeResults(results, { missingShards }), results);
   // The run's worker processes, also those that left no result (a single result is returned as is).
   merged.environment.workers = count;
-  const named =
-    missing.length === 0
-      ? []
-      : [
-          `shard${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of ${count} missing (no result from ${missing.length > 1 ? "those workers" : "that worker"})`,
-        ];
-  const reasons = [...lost, ...named];
-  if (reasons.length === 0) return merged;
+  if (lost.length === 0) return merged;
   merged.partial = true;
-  merged.partialReason = [...reasons, ...(merged.partialReason ? [merged.partialReason] : [])].join("; ");
+  merged.partialReason = [...lost, ...(merged.partialReason ? [merged.partialReason] : [])].join("; ");
   return merged;
 }

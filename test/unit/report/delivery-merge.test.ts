@@ -114,6 +114,24 @@ describe("mergeDelivery", () => {
     expect(m).toMatchObject({ expected: 20, received: 20, lost: 0, duplicatesAcrossShards: 1 });
   });
 
+  it("a shard's last report before it died: receipts of its later messages are not 'received'", () => {
+    const [a, b] = shards(["dt/#"]);
+    // Shard 1's report is from before its devices' seq 3-4 were answered (it died then): its
+    // expected set stops at 3, while subscriber 0 (shard 0) received all five of device 2.
+    for (const d of a!.devices) for (let q = 0; q < 5; q++) a!.t.expect(d, q, topic(d));
+    for (const d of b!.devices) for (let q = 0; q < 3; q++) b!.t.expect(d, q, topic(d));
+    for (let q = 0; q < 5; q++) a!.t.received(0, tag(2, q), 1e9, topic(2));
+    for (const d of a!.devices) for (let q = 0; q < 5; q++) a!.t.received(0, tag(d, q), 1e9, topic(d));
+    for (let d = 0; d < 4; d++) for (let q = 0; q < 3; q++) b!.t.received(1, tag(d, q), 1e9, topic(d));
+    const exports = [a!.t.export({ first: 0, count: 2 }), b!.t.export({ first: 2, count: 2 })];
+    const m = mergeDelivery(exports, ["shard 0", "shard 1"], true);
+    // subscriber/0: expected 10 + 6, 13 of them received (none of device 3), 2 receipts unmatched
+    // (device 2 seq 3-4).
+    expect(m.receivers["subscriber/0"]).toEqual({ expected: 16, received: 13, lost: 3 });
+    expect(m.receivedUnmatched).toBe(2);
+    expect(m.receivers["subscriber/0"]!.received).toBeLessThanOrEqual(m.receivers["subscriber/0"]!.expected);
+  });
+
   it("leaves out receivers whose members' shard is missing, and refuses different receivers", () => {
     const [a] = shards(["dt/#"]);
     for (const d of [0, 1]) a!.t.expect(d, 0, topic(d));
@@ -121,6 +139,17 @@ describe("mergeDelivery", () => {
     const m = mergeDelivery([a!.t.export({ first: 0, count: 2 })], ["shard 0"]);
     expect(m.skippedReceivers).toEqual(["subscriber/1"]);
     expect(m).toMatchObject({ expected: 2, received: 1, lost: 1 });
+    // subscriber/0 also got messages of device 3, whose shard (and expected set) is missing: in a
+    // partial merge they are not "received" (that made received > expected), but counted apart.
+    for (const q of [0, 1, 2]) a!.t.received(0, tag(3, q), 1e9, topic(3));
+    const partial = mergeDelivery([a!.t.export({ first: 0, count: 2 })], ["shard 0"], true);
+    expect(partial).toMatchObject({ expected: 2, received: 1, lost: 1, receivedUnmatched: 3 });
+    expect(partial.receivers["subscriber/0"]).toEqual({ expected: 2, received: 1, lost: 1 });
+    // A complete merge counts every receipt, as one process does.
+    expect(mergeDelivery([a!.t.export({ first: 0, count: 2 })], ["shard 0"])).toMatchObject({
+      received: 4,
+      receivedUnmatched: 0,
+    });
     const other = new DeliveryTracker({ subscriberFilters: [["x/#"]], recorder: recorder() });
     expect(() =>
       mergeDelivery(
