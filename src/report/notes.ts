@@ -79,9 +79,32 @@ export function generatorSummary(result: { counts: { published: number }; genera
     : { verdict: headline.verdict, text: GENERATOR_NOT_MEASURED, detail: undefined };
 }
 
+/**
+ * One shard's own result (`run --shard i/n`, before `iotload merge`; its workers' merge too): its delivery counts are its part
+ * of the run's — "expected" its devices' messages at every receiver, "received" what its subscribers
+ * got from any shard's devices, "lost" only at receivers whose members all run here
+ * (fleet/delivery-tracker.ts) — so "received 500 of 500 expected · lost 0" cannot be read as the run's.
+ */
+export function shardDeliveryNote(result: Pick<RunResult, "counts" | "environment">): string | undefined {
+  const shard = result.environment.shard;
+  const c = result.counts;
+  // A merge of every shard has no shard of its own; a machine's --workers result keeps its shard.
+  if (!shard || shard.count < 2) return undefined;
+  if (c.expected === 0 && c.received === 0) return undefined;
+  return (
+    `shard ${shard.index} of ${shard.count}: delivery here is this shard's part — expected counts its devices' ` +
+    "messages at every subscriber, received what its own subscribers got from any shard, lost covers " +
+    "only subscribers (and shared groups) wholly in this shard; `iotload merge` of every shard judges the run's delivery"
+  );
+}
+
 /** The notes under the latency table of the summary and the report (see each one). */
-export function latencyNotes(result: Pick<RunResult, "target" | "latency" | "counts">): string[] {
-  return [connectLatencyNote(result), dnsFailureNote(result)].filter((n) => n !== undefined);
+export function latencyNotes(
+  result: Pick<RunResult, "target" | "latency" | "counts" | "environment">,
+): string[] {
+  return [connectLatencyNote(result), dnsFailureNote(result), shardDeliveryNote(result)].filter(
+    (n) => n !== undefined,
+  );
 }
 
 /** The generator verdict in words: "healthy", "SATURATED: …", "MACHINE BUSY (…): …". */

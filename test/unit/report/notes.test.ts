@@ -5,6 +5,7 @@ import {
   dnsFailureNote,
   generatorMeasured,
   isLoopbackHost,
+  shardDeliveryNote,
 } from "../../../src/report/notes.js";
 import { syntheticResult } from "../../fixtures/results/synthetic.js";
 
@@ -92,5 +93,26 @@ describe("dnsFailureNote", () => {
     expect(dnsFailureNote(failed("a1b2-ats.iot.eu-west-1.amazonaws.com"))).not.toContain("IP address");
     expect(renderSummary(failed("127.0.0.1"), { color: false })).toMatch(/^note: dnsQueryFailed \(25\)/m);
     expect(renderHtml(failed("127.0.0.1"))).toContain("Note: dnsQueryFailed (25)");
+  });
+});
+
+describe("shardDeliveryNote", () => {
+  it("says a shard's own delivery counts are its part of the run, not a merged or unsharded result", () => {
+    const r = syntheticResult({ seconds: 2 });
+    expect(r.counts.expected).toBeGreaterThan(0);
+    expect(shardDeliveryNote(r)).toBeUndefined();
+    const shard: RunResult = { ...r, environment: { ...r.environment, shard: { index: 1, count: 2 } } };
+    expect(shardDeliveryNote(shard)).toMatch(
+      /^shard 1 of 2: delivery here is this shard's part .* `iotload merge` of every shard judges the run's delivery$/,
+    );
+    expect(renderSummary(shard, { color: false })).toMatch(/^note: shard 1 of 2: delivery here/m);
+    expect(renderHtml(shard)).toContain("Note: shard 1 of 2: delivery here");
+    // The merge of every shard (no shard of its own) and a shard without subscribers: nothing to say.
+    expect(
+      shardDeliveryNote({ ...shard, environment: { ...shard.environment, shard: null } }),
+    ).toBeUndefined();
+    expect(
+      shardDeliveryNote({ ...shard, counts: { ...shard.counts, expected: 0, received: 0 } }),
+    ).toBeUndefined();
   });
 });
