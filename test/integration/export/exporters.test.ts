@@ -12,6 +12,7 @@ import { ExportFeed, LiveExport, OtlpExporter, PrometheusExporter } from "../../
 import { manualClock } from "../../../src/lib/clock.js";
 import { METRICS, Recorder } from "../../../src/metrics/index.js";
 import { liveMetricsOf, liveSourceOf } from "../../../src/run/index.js";
+import { recorderWithHealth } from "../../helpers/live-recorder.js";
 import { startOtlpReceiver } from "../../helpers/otlp-receiver.js";
 
 const LABELS = { run_id: "20260101-000000-abc", scenario: "soak", shard: "0/1", worker: "0" };
@@ -35,24 +36,9 @@ function recorded(): Recorder {
   return r;
 }
 
-/**
- * Two publish flows and a generator sampler (fixed health values: the sampler's own measuring is
- * tested in test/unit/metrics; here it is the export of what it returned), one interval closed.
- */
+/** Two publish flows and a generator sampler with fixed health values, one interval closed. */
 function withFlows(): Recorder {
-  const clock = manualClock(1_700_000_000_000);
-  const r = new Recorder({
-    startMs: clock.now(),
-    clock,
-    intervalSampler: {
-      sample: () => ({
-        cpuPercent: 42.5,
-        eventLoopUtilization: 0.25,
-        eventLoopDelayP99Ms: 12.5,
-        eventLoopDelayMaxMs: 30,
-      }),
-    },
-  });
+  const { r, clock } = recorderWithHealth();
   r.defineFlows(["telemetry", "alerts"]);
   for (let i = 1; i <= 4; i++) {
     r.published(0);

@@ -12,9 +12,8 @@ import { AggregationTemporality, DataPointType, type MetricData } from "@opentel
 import { describe, expect, it } from "vitest";
 import { ExportFeed, type FamilySamples } from "../../../src/export/feed.js";
 import { OtlpJsonEncoder } from "../../../src/export/otlp-json.js";
-import { manualClock } from "../../../src/lib/clock.js";
-import { Recorder } from "../../../src/metrics/index.js";
 import { liveSourceOf } from "../../../src/run/index.js";
+import { recorderWithHealth } from "../../helpers/live-recorder.js";
 
 const START_MS = 1_764_547_200_123;
 const TIME_MS = 1_764_547_260_456;
@@ -75,19 +74,7 @@ function reference(feed: ExportFeed, families: readonly FamilySamples[]): string
 
 /** Two flows, labelled counters, gauges with a window, latencies with recent values, generator health. */
 function source(): ReturnType<typeof liveSourceOf> {
-  const clock = manualClock(1_700_000_000_000);
-  const r = new Recorder({
-    startMs: clock.now(),
-    clock,
-    intervalSampler: {
-      sample: () => ({
-        cpuPercent: 42.5,
-        eventLoopUtilization: 0.25,
-        eventLoopDelayP99Ms: 12.5,
-        eventLoopDelayMaxMs: 30,
-      }),
-    },
-  });
+  const { r, clock } = recorderWithHealth();
   r.defineFlows(["telemetry", 'alerts "quoted"']);
   for (let i = 1; i <= 40; i++) {
     r.published(i % 2);
