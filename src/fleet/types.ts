@@ -37,7 +37,7 @@ export interface FleetPlan {
     keepAliveSeconds: number;
     cleanStart: boolean;
     /** Reconnect backoff bounds (scenario devices.reconnect); absent: DEFAULT_RECONNECT. */
-    reconnect?: { minMs: number; maxMs: number };
+    reconnect?: { minMs: number; maxMs: number; resetAfterMs?: number };
     /** MQTT 5 session expiry after a disconnect (churn with persistent sessions); absent: 0. */
     sessionExpirySeconds?: number;
     /**

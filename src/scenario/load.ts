@@ -513,6 +513,27 @@ function targetProblems(s: Scenario): Finding[] {
       });
     }
   }
+  // The embedded emulator dropping every connection at the expiry of credentials that live less than
+  // the MQTT 5 backoff reset: connections never last long enough to reset it (fleet/crt-config.ts).
+  const r = s.devices.reconnect;
+  if (
+    s.target.kind === "local" &&
+    s.target.onCredentialExpiry === "disconnect" &&
+    s.target.credentialLifetime !== undefined &&
+    s.target.credentialLifetime <= r.resetAfter &&
+    s.devices.protocol === "mqtt5"
+  ) {
+    out.push({
+      severity: "warning",
+      path: ["devices", "reconnect", "resetAfter"],
+      message:
+        `the emulator drops every connection when its ${s.target.credentialLifetime / 1000} s credentials expire, before it lasted resetAfter: ` +
+        "the reconnect delay then never returns to minDelay and doubles at every drop up to maxDelay, so devices spend most of a soak offline — " +
+        "devices whose connections last longer than resetAfter (AWS credentials live 15 min to 12 h) do not",
+      got: `${r.resetAfter}ms`,
+      allowed: `under target.credentialLifetime (e.g. ${Math.max(1, Math.floor(s.target.credentialLifetime / 4000))}s)`,
+    });
+  }
   // Wildcards, U+0000 and empty topics, in the text or in what templates render: quotas.ts.
   scenarioFlows(s).forEach((flow, i) => {
     const topic = flow.topic;

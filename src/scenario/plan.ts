@@ -140,8 +140,8 @@ export interface RunPlan {
     protocol: "mqtt5" | "mqtt311";
     keepAliveSeconds: number;
     cleanStart: boolean;
-    /** Reconnect backoff bounds (min, 2×min … max, no jitter). */
-    reconnect: { minMs: number; maxMs: number };
+    /** Reconnect backoff bounds (min, 2×min … max, no jitter), back to min after resetAfterMs connected. */
+    reconnect: { minMs: number; maxMs: number; resetAfterMs: number };
     /** MQTT 5 session expiry (s) the devices connect with: churn with persistent sessions. */
     sessionExpirySeconds?: number;
     /** MQTT 3.1.1 churn with unclean leaves: connections that can be dropped (fleet/drop-proxy.ts). */
@@ -459,6 +459,7 @@ export function planRun(scenario: Scenario, overrides: PlanOverrides = {}, ctx: 
       reconnect: {
         minMs: s.devices.reconnect.minDelay,
         maxMs: Math.max(s.devices.reconnect.minDelay, s.devices.reconnect.maxDelay),
+        resetAfterMs: s.devices.reconnect.resetAfter,
       },
       ...(churn?.sessionExpirySeconds ? { sessionExpirySeconds: churn.sessionExpirySeconds } : {}),
       // 3.1.1 unclean leaves drop the connection under the client (fleet/drop-proxy.ts).

@@ -198,13 +198,15 @@ const devices = z.strictObject({
       timeout: durationMs(100, 600_000, "100ms to 10m").default(30_000),
     })
     .default({ rate: 100, concurrency: 100, timeout: 30_000 }),
-  // Reconnect backoff: minDelay, 2×, 4× … up to maxDelay, no jitter (fleet/crt-config.ts DEFAULT_RECONNECT).
+  // Reconnect backoff: minDelay, 2×, 4× … up to maxDelay, no jitter (fleet/crt-config.ts DEFAULT_RECONNECT);
+  // back to minDelay once a connection lasted resetAfter (MQTT 5; aws-crt's default 30 s).
   reconnect: z
     .strictObject({
       minDelay: durationMs(100, 600_000, "100ms to 10m").default(1_000),
       maxDelay: durationMs(100, 3_600_000, "100ms to 1h").default(20_000),
+      resetAfter: durationMs(100, 3_600_000, "100ms to 1h").default(30_000),
     })
-    .default({ minDelay: 1_000, maxDelay: 20_000 }),
+    .default({ minDelay: 1_000, maxDelay: 20_000, resetAfter: 30_000 }),
   awsLimits: z.boolean().default(false),
   /** A CSV or JSONL file of client IDs, thing names and template variables (identities.ts). */
   identities: z.string().min(1).optional(),

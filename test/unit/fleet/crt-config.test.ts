@@ -4,6 +4,7 @@ import {
   type CrtBaseOptions,
   CrtConfigs,
   DEFAULT_RECONNECT,
+  DEFAULT_RESET_AFTER_MS,
   mqtt311PingTimeoutMs,
 } from "../../../src/fleet/crt-config.js";
 import type { MqttTransport, WebsocketHandshakeTransform } from "../../../src/fleet/types.js";
@@ -51,6 +52,13 @@ describe("CrtConfigs", () => {
     expect(m5.retryJitterMode).toBe(mqtt5.RetryJitterType.None);
     const m311 = configs.mqtt311("x", t1);
     expect(m311.reconnect_min_sec).toBeGreaterThanOrEqual(1);
+    // Back to the minimum after a connection lasted aws-crt's default 30 s, or the scenario's resetAfter.
+    expect(m5.minConnectedTimeToResetReconnectDelayMs).toBe(DEFAULT_RESET_AFTER_MS);
+    const soak = new CrtConfigs({
+      ...options,
+      reconnect: { minMs: 1_000, maxMs: 20_000, resetAfterMs: 5_000 },
+    });
+    expect(soak.mqtt5("x", t1).minConnectedTimeToResetReconnectDelayMs).toBe(5_000);
     // A sub-second minimum rounds UP to whole seconds for 3.1.1 (never down to 0).
     const short = new CrtConfigs({ ...options, reconnect: { minMs: 1_500, maxMs: 4_000 } });
     expect(short.mqtt311("x", t1).reconnect_min_sec).toBe(2);

@@ -285,3 +285,24 @@ describe("emulator target", () => {
     ).toEqual(["2:1 target.info"]);
   });
 });
+
+describe("devices.reconnect.resetAfter", () => {
+  const soak = (extra: string, expiry = "disconnect") =>
+    `name: t\ntarget: { kind: local, credentialLifetime: 20s, onCredentialExpiry: ${expiry} }\ndevices: { count: 2${extra} }\npublish: { topic: "t/{{index}}" }\nphases: [{ duration: 1s, rate: 1/s }]\n`;
+  const warningsAt = (text: string) => parseScenario(text, "s.yaml").warnings.map((w) => w.path);
+
+  it("defaults to aws-crt's 30 s and reaches the plan", () => {
+    const { scenario } = parseScenario(BASE, "s.yaml");
+    expect(scenario.devices.reconnect).toEqual({ minDelay: 1_000, maxDelay: 20_000, resetAfter: 30_000 });
+    const custom = parseScenario(soak(", reconnect: { resetAfter: 5s }"), "s.yaml").scenario;
+    expect(custom.devices.reconnect.resetAfter).toBe(5_000);
+  });
+
+  it("warns when the emulator drops connections at the expiry of credentials shorter than it", () => {
+    // 20 s credentials dropped at expiry never let a connection last the 30 s reset: delays only grow.
+    expect(warningsAt(soak(""))).toContain("devices.reconnect.resetAfter");
+    expect(warningsAt(soak(", reconnect: { resetAfter: 5s }"))).not.toContain("devices.reconnect.resetAfter");
+    expect(warningsAt(soak("", "keep"))).not.toContain("devices.reconnect.resetAfter");
+    expect(warningsAt(soak(", protocol: mqtt311"))).not.toContain("devices.reconnect.resetAfter");
+  });
+});
