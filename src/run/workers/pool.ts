@@ -189,9 +189,17 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     };
   }
 
-  /** Each worker's metrics as of its last tick (a dead worker's last ones included), for live export. */
+  /**
+   * Each worker's metrics as of its last tick, for live export. A worker that died keeps its counters
+   * (what it did, it did) but its gauges read 0: its connections died with it, and a live view that
+   * kept showing its last "connected 10" hid the loss until the run ended.
+   */
   liveMetrics(): { worker: number; metrics: LiveMetrics }[] {
-    return this.#workers.flatMap((w) => (w.live ? [{ worker: w.index, metrics: w.live }] : []));
+    return this.#workers.flatMap((w) => {
+      if (!w.live) return [];
+      if (w.alive || w.state === "done") return [{ worker: w.index, metrics: w.live }];
+      return [{ worker: w.index, metrics: deadWorkerMetrics(w.live) }];
+    });
   }
 
   /** Runs every worker to its end (or until stopped); once. Always closes what it started. */
@@ -446,6 +454,12 @@ export function workerShard(
 ): { shard: { index: number; count: number }; worker: number } {
   const index = outer.index * workers + w;
   return { shard: { index, count: outer.count * workers }, worker: index };
+}
+
+/** A dead worker's live metrics: its counters as last reported, every gauge (and its low) 0. */
+function deadWorkerMetrics(m: LiveMetrics): LiveMetrics {
+  const zero = (g: Record<string, number>) => Object.fromEntries(Object.keys(g).map((k) => [k, 0]));
+  return { ...m, gauges: zero(m.gauges), lows: zero(m.lows) };
 }
 
 /**

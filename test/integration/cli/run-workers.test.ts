@@ -69,6 +69,15 @@ function childrenOf(pid: number): { pid: number; cmd: string }[] {
     });
 }
 
+/** `iotload_connected` per worker label from one scrape of the run's /metrics. */
+async function scrapeConnected(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(url)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^iotload_connected\{[^}]*worker="(\d+)"[^}]*\} (\S+)$/gm))
+    out[m[1] as string] = Number(m[2]);
+  return out;
+}
+
 /** Bounded: true once none of `pids` is alive; false if one still is after `ms`. */
 async function allGone(pids: number[], ms = 10_000): Promise<boolean> {
   for (let waited = 0; waited < ms; waited += 100) {
@@ -124,12 +133,36 @@ describe("iotload run --workers 2 against the embedded emulator", () => {
   it("a worker SIGKILLed mid-run: the other finishes, the report is partial and names the shard, exit ≠ 0", async () => {
     const dir = await tempDir();
     const out = path.join(dir, "out");
-    const cli = spawnCli(["run", await scenario(dir, "5s"), "--workers", "2", "--out", out]);
+    const cli = spawnCli([
+      "run",
+      await scenario(dir, "5s"),
+      "--workers",
+      "2",
+      "--out",
+      out,
+      "--export",
+      "prometheus=127.0.0.1:0",
+    ]);
     const { children, workers } = await runProcesses(cli);
+    const url = /Prometheus metrics at (http:\/\/\S+)/.exec(cli.stderr() + cli.stdout())?.[1];
+    expect(url).toBeDefined();
     // Killed while it publishes (its 5 s schedule has just begun); it may or may not have sent a
     // result so far yet (every 10 s): merged and marked, or its shard named missing — named either way.
     const victim = workers[1]?.pid ?? -1;
+    // Both workers' first ticks (1 s) reached the exporter: each shows its 4 devices connected.
+    for (let i = 0; i < 30; i++) {
+      const before = await scrapeConnected(url ?? "");
+      if (Object.keys(before).length === 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(Object.values(await scrapeConnected(url ?? ""))).toEqual([4, 4]);
     process.kill(victim, "SIGKILL");
+    // The live view: the dead worker's devices are no longer shown connected (its last tick said 4);
+    // the other worker's still are.
+    await allGone([victim]);
+    await new Promise((r) => setTimeout(r, 200));
+    const connected = await scrapeConnected(url ?? "");
+    expect(Object.values(connected).sort(), JSON.stringify(connected)).toEqual([0, 4]);
     const { code } = await cli.exit;
     expect(code).not.toBe(ExitCode.ok);
     expect(cli.stderr()).toMatch(/worker \d \(shard \d of 2, pid \d+\) died \(signal SIGKILL\)/);
