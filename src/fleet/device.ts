@@ -556,7 +556,19 @@ function pubackOutcome(result: mqtt5.PublishCompletionResult): PublishOutcome {
 
 /** A publish the client failed (connection lost, client stopped, …): no reason code from the target. */
 function failedOutcome(error: unknown): PublishOutcome {
-  return { ok: false, reason: crtErrorName(error), denied: false };
+  return { ok: false, reason: crtReason(error), denied: false };
+}
+
+/**
+ * A CRT failure as a counter name: a CrtError's name, or the AWS_ token of a message — aws-crt's MQTT
+ * 3.1.1 client rejects with strings ("Failed to publish: aws-c-mqtt: AWS_ERROR_MQTT_…, …"), counted
+ * "unknown" before (2 publishes of a 3.1.1 credential soak).
+ */
+export function crtReason(error: unknown): string {
+  const crt = crtErrorName(error);
+  if (crt !== "unknown") return crt;
+  const m = /\b(AWS_[A-Z0-9_]+)/.exec(errorMessage(error));
+  return m?.[1] ? crtErrorName({ error_name: m[1] }) : "unknown";
 }
 
 /** A flow's retain flag and MQTT 5 properties onto a PUBLISH packet [MQTT-3.3.2.3]. */
@@ -577,6 +589,8 @@ export function connectFailureReason(error: unknown): string {
   if (/rejected/i.test(msg)) return "connackRefused";
   // The 3.1.1 connect() rejects with a message, not a CrtError: "Failed to connect: aws-c-http:
   // AWS_ERROR_HTTP_WEBSOCKET_UPGRADE_FAILURE, Failed to upgrade …" — the error name is the AWS_ token.
-  const m = /\b(AWS_[A-Z0-9_]+)/.exec(msg) ?? /Failed to connect: (\S+)/.exec(msg);
+  const reason = crtReason(msg);
+  if (reason !== "unknown") return reason;
+  const m = /Failed to connect: (\S+)/.exec(msg);
   return m?.[1] ? crtErrorName({ error_name: m[1] }) : "unknown";
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { connectFailureReason, crtErrorName } from "../../../src/fleet/device.js";
+import { connectFailureReason, crtErrorName, crtReason } from "../../../src/fleet/device.js";
 import { UPGRADE_FAILURE } from "../../../src/fleet/handshake-watch.js";
 import { mqtt5ReasonName as reasonName } from "../../../src/lib/mqtt-reason-codes.js";
 
@@ -32,5 +32,16 @@ describe("counter names for CRT errors and MQTT reason codes", () => {
       "socketConnectionRefused",
     );
     expect(connectFailureReason(new Error("Connection rejected by server"))).toBe("connackRefused");
+  });
+
+  it("names a failed MQTT 3.1.1 publish by the AWS error in the string aws-crt rejects with", () => {
+    // aws-crt 1.33 MqttClientConnection._on_puback_callback: reject("Failed to publish: " + error_code_to_string(…)).
+    expect(
+      crtReason(
+        "Failed to publish: aws-c-mqtt: AWS_ERROR_MQTT_CANCELLED_FOR_CLEAN_SESSION, Old requests from the previous session are cancelled, and offline request will not be accept.",
+      ),
+    ).toBe("cancelledForCleanSession");
+    expect(crtReason({ error_name: "AWS_IO_SOCKET_CLOSED" })).toBe("socketClosed");
+    expect(crtReason(new Error("something else"))).toBe("unknown");
   });
 });
