@@ -9,7 +9,6 @@
  * Malformed input (non-TLS bytes, bad HTTP, bad WebSocket frames, oversize frames, idle half-open
  * sockets) closes that one connection and is counted; it never throws out of an event handler.
  */
-
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";

@@ -102,7 +102,7 @@ export class OtlpJsonEncoder {
     let metrics = 0;
     for (const f of r.families) {
       const heads = this.#heads.get(f.name);
-      if (heads === undefined) continue;
+      if (heads === undefined || f.samples.length === 0) continue;
       // The transformer lists a family's metrics in the order their first data point comes.
       const bodies: string[] = ["", "", ""];
       const order: number[] = [];

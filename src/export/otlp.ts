@@ -14,8 +14,7 @@
  * a MeterProvider, then the SDK's data model and the transformer, cost more than half of a push's CPU
  * for the same bytes (README "Live metrics").
  */
-import type { ExportResult } from "@opentelemetry/core";
-import { ExportResultCode } from "@opentelemetry/core";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import {
   convertLegacyHttpOptions,
   createOtlpHttpExportDelegate,

@@ -14,7 +14,7 @@
  */
 import { auth, io, iot, type mqtt, mqtt5 } from "aws-iot-device-sdk-v2";
 import { parseMqttUrl } from "../lib/mqtt-url.js";
-import type { FleetEndpoint, MqttTransport, WebsocketHandshakeTransform } from "./types.js";
+import type { FleetEndpoint, MqttTransport, ReconnectBackoff, WebsocketHandshakeTransform } from "./types.js";
 
 /** What the CRT config needs of the transport (signing is per device, see `Fleet`). */
 export type CrtTransport = { kind: "sigv4-wss"; endpoint: FleetEndpoint } | MqttTransport;
@@ -28,11 +28,8 @@ export interface CrtBaseOptions {
   connectTimeoutMs: number;
   /** MQTT 5 session expiry after a disconnect [MQTT-3.1.2.11.2]; 0/absent = the session ends with the connection. */
   sessionExpirySeconds?: number;
-  /**
-   * Reconnect backoff bounds: min, 2×min, 4×min, … up to max (no jitter, see DEFAULT_RECONNECT); an
-   * MQTT 5 connection that lasted resetAfterMs starts again at min (aws-crt's default: 30 s).
-   */
-  reconnect?: { minMs: number; maxMs: number; resetAfterMs?: number };
+  /** Reconnect backoff; absent: DEFAULT_RECONNECT. */
+  reconnect?: ReconnectBackoff;
 }
 
 /**
@@ -44,15 +41,10 @@ export interface CrtBaseOptions {
  * spreads first connects; reconnects after a mass drop come in waves 1 s, 2 s, 4 s … apart.
  * Scenarios set other bounds with `devices.reconnect` (validate warns below 1 s on an AWS target).
  */
-export const DEFAULT_RECONNECT = { minMs: 1_000, maxMs: 20_000 } as const;
-
-/**
- * How long an MQTT 5 connection must have lasted for the next reconnect to start again at the minimum
- * delay: aws-crt's own default (mqtt5 `minConnectedTimeToResetReconnectDelayMs`). Connections that
- * never last that long — dropped at every expiry of credentials shorter than it — back off to the
- * maximum (validate warns, scenario/load.ts).
- */
-export const DEFAULT_RESET_AFTER_MS = 30_000;
+export const DEFAULT_RECONNECT = { minMs: 1_000, maxMs: 20_000, resetAfterMs: 30_000 } as const;
+// resetAfterMs is aws-crt's own default (mqtt5 `minConnectedTimeToResetReconnectDelayMs`). Connections
+// that never last that long — dropped at every expiry of shorter credentials — back off to the
+// maximum (validate warns, scenario/load.ts).
 
 /**
  * The base config's own transform must never sign: the clone supplies the pool's transform. A base
@@ -68,7 +60,7 @@ function placeholderProvider(): auth.AwsCredentialsProvider {
 export function buildMqtt5BaseConfig(o: CrtBaseOptions): mqtt5.Mqtt5ClientConfig {
   const t = o.transport;
   if (t.kind === "mqtt") return buildMqtt5BrokerConfig(o, t);
-  const reconnect: NonNullable<CrtBaseOptions["reconnect"]> = o.reconnect ?? DEFAULT_RECONNECT;
+  const reconnect: ReconnectBackoff = o.reconnect ?? DEFAULT_RECONNECT;
   const builder = iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithSigv4Auth(t.endpoint.host, {
     region: t.endpoint.region,
     credentialsProvider: placeholderProvider(),
@@ -85,7 +77,7 @@ export function buildMqtt5BaseConfig(o: CrtBaseOptions): mqtt5.Mqtt5ClientConfig
     .withRetryJitterMode(mqtt5.RetryJitterType.None)
     .withMinReconnectDelayMs(reconnect.minMs)
     .withMaxReconnectDelayMs(reconnect.maxMs)
-    .withMinConnectedTimeToResetReconnectDelayMs(reconnect.resetAfterMs ?? DEFAULT_RESET_AFTER_MS)
+    .withMinConnectedTimeToResetReconnectDelayMs(reconnect.resetAfterMs ?? DEFAULT_RECONNECT.resetAfterMs)
     .withConnackTimeoutMs(Math.max(1000, Math.min(o.connectTimeoutMs, 60_000)))
     // Default queue behaviour: QoS 1 publishes issued offline wait for the reconnect, QoS 0 fail.
     .withOfflineQueueBehavior(mqtt5.ClientOperationQueueBehavior.FailQos0PublishOnDisconnect)
@@ -131,7 +123,7 @@ function upgradePath(path: string): WebsocketHandshakeTransform {
 }
 
 function buildMqtt5BrokerConfig(o: CrtBaseOptions, t: MqttTransport): mqtt5.Mqtt5ClientConfig {
-  const reconnect: NonNullable<CrtBaseOptions["reconnect"]> = o.reconnect ?? DEFAULT_RECONNECT;
+  const reconnect: ReconnectBackoff = o.reconnect ?? DEFAULT_RECONNECT;
   const u = brokerUrl(t);
   return {
     hostName: u.host,
@@ -150,7 +142,7 @@ function buildMqtt5BrokerConfig(o: CrtBaseOptions, t: MqttTransport): mqtt5.Mqtt
     retryJitterMode: mqtt5.RetryJitterType.None,
     minReconnectDelayMs: reconnect.minMs,
     maxReconnectDelayMs: reconnect.maxMs,
-    minConnectedTimeToResetReconnectDelayMs: reconnect.resetAfterMs ?? DEFAULT_RESET_AFTER_MS,
+    minConnectedTimeToResetReconnectDelayMs: reconnect.resetAfterMs ?? DEFAULT_RECONNECT.resetAfterMs,
     connackTimeoutMs: Math.max(1000, Math.min(o.connectTimeoutMs, 60_000)),
     offlineQueueBehavior: mqtt5.ClientOperationQueueBehavior.FailQos0PublishOnDisconnect,
     extendedValidationAndFlowControlOptions: o.awsLimits
@@ -191,7 +183,7 @@ export function mqtt311PingTimeoutMs(keepAliveSeconds: number): number {
 
 /** aws-c-mqtt's 3.1.1 client waits min, 2×min, … seconds without jitter; whole seconds, at least 1. */
 function mqtt311ReconnectSeconds(o: CrtBaseOptions): { min: number; max: number } {
-  const reconnect: NonNullable<CrtBaseOptions["reconnect"]> = o.reconnect ?? DEFAULT_RECONNECT;
+  const reconnect: ReconnectBackoff = o.reconnect ?? DEFAULT_RECONNECT;
   return {
     min: Math.max(1, Math.ceil(reconnect.minMs / 1000)),
     max: Math.max(1, Math.round(reconnect.maxMs / 1000)),

@@ -36,8 +36,8 @@ export interface FleetPlan {
     protocol: MqttProtocol;
     keepAliveSeconds: number;
     cleanStart: boolean;
-    /** Reconnect backoff bounds (scenario devices.reconnect); absent: DEFAULT_RECONNECT. */
-    reconnect?: { minMs: number; maxMs: number; resetAfterMs?: number };
+    /** Reconnect backoff (scenario devices.reconnect); absent: DEFAULT_RECONNECT (crt-config.ts). */
+    reconnect?: ReconnectBackoff;
     /** MQTT 5 session expiry after a disconnect (churn with persistent sessions); absent: 0. */
     sessionExpirySeconds?: number;
     /**
@@ -190,3 +190,13 @@ export interface MqttTransport {
 }
 
 export type FleetTransport = SigV4WssTransport | MqttTransport;
+
+/**
+ * Reconnect backoff: min, 2×min, 4×min, … up to max (no jitter, crt-config.ts DEFAULT_RECONNECT); an
+ * MQTT 5 connection that lasted resetAfterMs starts again at min (absent: DEFAULT_RECONNECT's).
+ */
+export interface ReconnectBackoff {
+  minMs: number;
+  maxMs: number;
+  resetAfterMs?: number;
+}

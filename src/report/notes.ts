@@ -80,10 +80,11 @@ export function generatorSummary(result: { counts: { published: number }; genera
 }
 
 /**
- * One shard's own result (`run --shard i/n`, before `iotload merge`; its workers' merge too): its delivery counts are its part
- * of the run's — "expected" its devices' messages at every receiver, "received" what its subscribers
- * got from any shard's devices, "lost" only at receivers whose members all run here
- * (fleet/delivery-tracker.ts) — so "received 500 of 500 expected · lost 0" cannot be read as the run's.
+ * One shard's own result (`run --shard i/n` before `iotload merge`, its workers' merge included): its
+ * delivery counts are its part of the run's — "expected" its devices' messages at every receiver,
+ * "received" what its subscribers got from any shard's devices, "lost" only at receivers whose
+ * members all run here (fleet/delivery-tracker.ts) — so "received 500 of 500 expected · lost 0"
+ * cannot be read as the run's.
  */
 export function shardDeliveryNote(result: Pick<RunResult, "counts" | "environment">): string | undefined {
   const shard = result.environment.shard;

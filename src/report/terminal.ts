@@ -83,13 +83,14 @@ export function verdictLine(result: RunResult): { ok: boolean; text: string } {
     // MQTT 3.1.1 has no negative PUBACK: the embedded emulator (as AWS) discards a QoS 1 publish over a
     // rate quota without an answer, and says how many it discarded that way.
     const silent = total(result.target.throttledPublishes ?? {});
-    // Answers that came after the drain ended (stop.grace too short for the target) were ignored.
+    // Outcomes that came after the drain ended were ignored: the target's answers (stop.grace too short
+    // for it) or the client's own failures as it closed (a dead target).
     const late = c.other["publish.lateOutcomes"] ?? 0;
     const whys = [
       ...(silent > 0
         ? [`${fmtInt(silent)} discarded by AWS rate quotas without a PUBACK, see throttled`]
         : []),
-      ...(late > 0 ? [`${fmtInt(late)} answered after stop.grace ended`] : []),
+      ...(late > 0 ? [`${fmtInt(late)} settled only after stop.grace ended`] : []),
     ];
     const why = whys.length > 0 ? ` (${whys.join("; ")})` : "";
     problems.push(`${fmtInt(unanswered)} of ${fmtInt(c.published)} publishes never answered${why}`);

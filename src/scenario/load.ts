@@ -439,10 +439,10 @@ function clientIdProblems(s: Scenario): Finding[] {
   return out;
 }
 
-/** One payload kind, whole-second keepalive, at most 7 days of phases. */
 /** Below this `stop.grace`, the last messages' answers routinely arrive after the run stopped waiting. */
 const MIN_QUIET_GRACE_MS = 1_000;
 
+/** One payload kind, whole-second keepalive, at most 7 days of phases, a stop.grace of 1 s at least. */
 function shapeProblems(s: Scenario): Finding[] {
   const out: Finding[] = [];
   // Every flow (the single `publish` form is one flow at path ["publish"]).

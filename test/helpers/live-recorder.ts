@@ -5,7 +5,7 @@
 import { manualClock } from "../../src/lib/clock.js";
 import { Recorder } from "../../src/metrics/index.js";
 
-export const FIXED_HEALTH = {
+const FIXED_HEALTH = {
   cpuPercent: 42.5,
   eventLoopUtilization: 0.25,
   eventLoopDelayP99Ms: 12.5,

@@ -4,7 +4,6 @@ import {
   type CrtBaseOptions,
   CrtConfigs,
   DEFAULT_RECONNECT,
-  DEFAULT_RESET_AFTER_MS,
   mqtt311PingTimeoutMs,
 } from "../../../src/fleet/crt-config.js";
 import type { MqttTransport, WebsocketHandshakeTransform } from "../../../src/fleet/types.js";
@@ -53,7 +52,7 @@ describe("CrtConfigs", () => {
     const m311 = configs.mqtt311("x", t1);
     expect(m311.reconnect_min_sec).toBeGreaterThanOrEqual(1);
     // Back to the minimum after a connection lasted aws-crt's default 30 s, or the scenario's resetAfter.
-    expect(m5.minConnectedTimeToResetReconnectDelayMs).toBe(DEFAULT_RESET_AFTER_MS);
+    expect(m5.minConnectedTimeToResetReconnectDelayMs).toBe(DEFAULT_RECONNECT.resetAfterMs);
     const soak = new CrtConfigs({
       ...options,
       reconnect: { minMs: 1_000, maxMs: 20_000, resetAfterMs: 5_000 },

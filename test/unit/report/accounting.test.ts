@@ -91,7 +91,7 @@ describe("accounting in the result", () => {
       },
     };
     expect(verdictLine(late).text).toContain(
-      "1 of 100 publishes never answered (1 answered after stop.grace ended) · " +
+      "1 of 100 publishes never answered (1 settled only after stop.grace ended) · " +
         "2 of 100 deliveries lost (2 arrived after stop.grace ended)",
     );
   });
