@@ -23,7 +23,10 @@
  * still starts cold (the recording burst has the caches), as it does in a run.
  * The difference of whole rounds (exporting − baseline) is not the measure: it carries the
  * round-to-round noise of 600,000 recorded messages (measured: −36 % … +69 % of the recording path
- * between two runs), larger than what the exporters spend.
+ * between two runs), larger than what the exporters spend. Two measures replace it:
+ *  - the recording path with and without exporters, side by side: an exporting round records every
+ *    second into the exported recorder and into a twin nothing exports, each timed (see round());
+ *  - the exporters' own actions, timed one by one and spread over the round's messages.
  *
  * Run it with `--no-memory-reducer` (as `npm run bench` does): the simulated-time loop never idles,
  * but a round waits on a scrape or a push, and V8's memory reducer takes those idle moments for full
@@ -62,12 +65,20 @@ export interface ExportBenchRow {
   /** The recording path alone, ns per message (median over the baseline rounds, IPC pings excluded). */
   nsPerMessageRecording: number;
   /**
-   * The recording path while this configuration exports, ns per message: the exporting rounds' CPU
-   * minus every timed action (feed updates, scrapes with their trigger, pushes, the turns), median.
-   * The exporters are off the per-message path (they read the recorder when they collect), so this
-   * is the baseline's within noise; what they cost is nsPerMessageExporters.
+   * The recording path while this configuration exports, ns per message: the exported recorder's
+   * seconds of recording, each timed (median over the rounds). The exporters are off the per-message
+   * path (they read the recorder when they collect); what they spend themselves is
+   * nsPerMessageExporters.
    */
   nsPerMessageRecordingExporting: number;
+  /** The twin's seconds in the same rounds: the same messages, interleaved second by second, not exported. */
+  nsPerMessageRecordingTwin: number;
+  /**
+   * What exporting adds to the recording path per message, side by side: over every second of every
+   * round, the median of (exported / twin − 1) and its quartiles (a typical second), and `pooled`:
+   * all the exported seconds' CPU over all the twin's − 1 (every second counted, the slow ones too).
+   */
+  recordingAdded: { median: number; p25: number; p75: number; pooled: number };
   /**
    * The exporters' typical CPU per message: a round's feed updates, scrapes (minus their IPC trigger)
    * and pushes, each at the median cost of its kind.
@@ -279,40 +290,79 @@ async function startHttpFloor(
   };
 }
 
+/** One simulated second of an exporting round: the CPU µs of recording it into each recorder. */
+interface SecondPair {
+  exportedUs: number;
+  twinUs: number;
+}
+
+/** What one round measured. */
+interface RoundNs {
+  /** The whole round, CPU ns per message (every thread, user + system): the baseline rounds' measure. */
+  round: number;
+  /**
+   * Exporting rounds: each second recorded into the exported recorder and into its twin — a second
+   * recorder fed the same messages in the same seconds, never exported — each timed.
+   */
+  seconds: SecondPair[];
+}
+
 /**
  * SECONDS simulated seconds at `rate` msg/s, the fleet's record calls per message: this process's CPU
  * time per message for the whole round (every thread, user + system), each timed action in `spent`.
+ *
+ * An exporting round records every second twice, into the exported recorder and into a twin that
+ * nothing exports, one after the other (the order alternating second by second), and times each:
+ * the recording path with and without exporters side by side at a one-second grain, so the VM's
+ * drift between rounds (−36 … +69 % of the recording path measured between runs) cancels out of their
+ * ratio. A scrape or push lands after the exported recorder's second, so what it leaves behind (cold
+ * caches, its garbage) falls on the next seconds of both, the exported one first every other second.
  */
 async function round(
   rate: number,
   receivers: Receivers,
   exporting: Exporting | undefined,
   spent: Spent,
-): Promise<number> {
+): Promise<RoundNs> {
   const start = 1_700_000_000_000;
   const clock = manualClock(start);
   const r = new Recorder({ clock, startMs: start });
-  const c0 = process.cpuUsage();
-  for (let s = 0; s < SECONDS; s++) {
+  const twin = exporting ? new Recorder({ clock, startMs: start }) : undefined;
+  let exportedUs = 0;
+  let twinUs = 0;
+  const seconds: SecondPair[] = [];
+  const second = (into: Recorder, s: number) => {
     for (let k = 0; k < rate; k++) {
       clock.set(start + s * 1000 + Math.floor((k * 1000) / rate));
-      const v = 3 + ((k * 31) % 1000) / 50;
-      recordMessage(r, v);
+      recordMessage(into, 3 + ((k * 31) % 1000) / 50);
     }
-    const second = s + 1;
-    clock.set(start + second * 1000);
+  };
+  const c0 = process.cpuUsage();
+  for (let s = 0; s < SECONDS; s++) {
+    if (twin === undefined) second(r, s);
+    else
+      for (const into of s % 2 === 0 ? [r, twin] : [twin, r]) {
+        const t = process.cpuUsage();
+        second(into, s);
+        if (into === r) exportedUs = cpuUs(t);
+        else twinUs = cpuUs(t);
+      }
+    if (twin) seconds.push({ exportedUs, twinUs });
+    const next = s + 1;
+    clock.set(start + next * 1000);
     r.tick(clock.now()); // the session's 1 s timer
+    twin?.tick(clock.now());
     if (exporting) {
       // Synchronous: wall time is its CPU time (and hrtime is cheaper than two getrusage a second).
       const t0 = process.hrtime.bigint();
       exporting.update(r);
       spent.updates.push(Number(process.hrtime.bigint() - t0) / 1000);
     }
-    if (second % SYNC_EVERY_S !== 0) continue;
+    if (next % SYNC_EVERY_S !== 0) continue;
     let t = process.cpuUsage();
     await receivers.ping(); // the turn
     spent.turnsUs += cpuUs(t);
-    if (second % SCRAPE_EVERY_S === 0) {
+    if (next % SCRAPE_EVERY_S === 0) {
       t = process.cpuUsage();
       if (exporting === undefined) {
         await receivers.ping();
@@ -323,15 +373,17 @@ async function round(
         spent.scrapes.push(cpuUs(t));
       }
     }
-    if (exporting?.pushes && second % PUSH_EVERY_S === 0) {
+    if (exporting?.pushes && next % PUSH_EVERY_S === 0) {
       t = process.cpuUsage();
       await exporting.push();
       spent.pushes.push(cpuUs(t));
     }
   }
-  const ns = (cpuUs(c0) * 1000) / (rate * SECONDS);
+  const messages = rate * SECONDS;
+  const ns = (cpuUs(c0) * 1000) / messages;
   r.close(clock.now());
-  return ns;
+  twin?.close(clock.now());
+  return { round: ns, seconds };
 }
 
 /** Scrapes / pushes of each configuration before measuring (see the warm-up in runExportBench). */
@@ -386,29 +438,30 @@ export async function runExportBench(
       const recording: number[] = [];
       const ipcs: number[] = [];
       const per = new Map<ExportConfig, Spent[]>();
-      const recordingExporting = new Map<ExportConfig, number[]>();
+      const paired = new Map<ExportConfig, SecondPair[]>();
       // Interleaved (baseline, then each configuration, `rounds` times), so a noisy neighbour slows
       // them alike.
       for (let i = 0; i < rounds; i++) {
         const b = noneSpent();
         const ns = await round(rate, receivers, undefined, b);
-        recording.push(ns - (b.turnsUs * 1000) / messages);
+        recording.push(ns.round - (b.turnsUs * 1000) / messages);
         ipcs.push(...b.ipcs);
         for (const [config, e] of exporting) {
           const spent = noneSpent();
           const ns = await round(rate, receivers, e, spent);
           per.set(config, [...(per.get(config) ?? []), spent]);
-          const actionsUs = spent.turnsUs + sum(spent.updates) + sum(spent.scrapes) + sum(spent.pushes);
-          recordingExporting.set(config, [
-            ...(recordingExporting.get(config) ?? []),
-            ns - (actionsUs * 1000) / messages,
-          ]);
+          paired.set(config, [...(paired.get(config) ?? []), ...ns.seconds]);
         }
       }
       const ipcUs = med(ipcs);
       for (const config of CONFIGS) {
         const spents = per.get(config);
-        if (spents === undefined) continue;
+        const pairs = paired.get(config);
+        if (spents === undefined || pairs === undefined) continue;
+        const added = pairs.map((p) => p.exportedUs / p.twinUs - 1).sort((a, b) => a - b);
+        const quartile = (q: number) => added[Math.floor(q * (added.length - 1))] ?? 0;
+        const exportedUs = sum(pairs.map((p) => p.exportedUs));
+        const twinUs = sum(pairs.map((p) => p.twinUs));
         const exporters = spents.map(
           (s) =>
             ((sum(s.updates) + sum(s.scrapes) - s.scrapes.length * ipcUs + sum(s.pushes)) * 1000) / messages,
@@ -424,7 +477,14 @@ export async function runExportBench(
           ratePerSec: rate,
           config,
           nsPerMessageRecording: med(recording),
-          nsPerMessageRecordingExporting: med(recordingExporting.get(config) ?? []),
+          nsPerMessageRecordingExporting: (exportedUs * 1000) / (pairs.length * rate),
+          nsPerMessageRecordingTwin: (twinUs * 1000) / (pairs.length * rate),
+          recordingAdded: {
+            median: quartile(0.5),
+            p25: quartile(0.25),
+            p75: quartile(0.75),
+            pooled: exportedUs / twinUs - 1,
+          },
           nsPerMessageExporters: (typicalUs * 1000) / messages,
           nsPerMessageExportersMean: sum(exporters) / exporters.length,
           msPerScrape: scrapeUs / 1000,
@@ -457,7 +517,7 @@ export function formatExportBench(rows: readonly ExportBenchRow[], rounds = ROUN
   ];
   for (const r of rows) {
     const parts = [
-      `  ${r.ratePerSec.toLocaleString("en-US").padStart(6)} msg/s, ${CONFIG_LABEL[r.config].padEnd(28)}: recording ${r.nsPerMessageRecording.toFixed(0)} ns/message (${r.config === "http" ? "beside the requests" : "while exporting"} ${r.nsPerMessageRecordingExporting.toFixed(0)} ns = ${pctOf(r.nsPerMessageRecordingExporting - r.nsPerMessageRecording, r.nsPerMessageRecording)}), exporters ${r.nsPerMessageExporters.toFixed(1)} ns/message = ${pctOf(r.nsPerMessageExporters, r.nsPerMessageRecording)} (${((r.nsPerMessageExporters * r.ratePerSec) / 1e6).toFixed(2)} ms of CPU per second; mean ${pctOf(r.nsPerMessageExportersMean, r.nsPerMessageRecording)})`,
+      `  ${r.ratePerSec.toLocaleString("en-US").padStart(6)} msg/s, ${CONFIG_LABEL[r.config].padEnd(28)}: recording ${r.nsPerMessageRecording.toFixed(0)} ns/message (${r.config === "http" ? "beside the requests" : "while exporting"} ${r.nsPerMessageRecordingExporting.toFixed(0)} ns vs ${r.nsPerMessageRecordingTwin.toFixed(0)} ns side by side = ${pctOf(r.recordingAdded.pooled, 1)}; per second median ${pctOf(r.recordingAdded.median, 1)}, quartiles ${pctOf(r.recordingAdded.p25, 1)} … ${pctOf(r.recordingAdded.p75, 1)}), exporters ${r.nsPerMessageExporters.toFixed(1)} ns/message = ${pctOf(r.nsPerMessageExporters, r.nsPerMessageRecording)} (${((r.nsPerMessageExporters * r.ratePerSec) / 1e6).toFixed(2)} ms of CPU per second; mean ${pctOf(r.nsPerMessageExportersMean, r.nsPerMessageRecording)})`,
       ...(r.config === "http" ? [] : [`feed update ${r.usPerUpdate.toFixed(0)} µs`]), // the floor has no feed
     ];
     if (r.config !== "otlp")

@@ -24,8 +24,35 @@ export type ExportTarget =
 
 const FLAG_ALLOWED = `prometheus=${LISTEN_ALLOWED.split(",")[0]} or otlp=${OTLP_URL_ALLOWED.split(",")[0]}`;
 
-/** `--export prometheus=:9464` / `--export otlp=http://…` (repeatable) → targets; a bad one is exit 2. */
-export function parseExportFlags(values: readonly string[]): ExportTarget[] {
+/** The OTLP push interval when neither the scenario nor the flag sets one (k6's default too). */
+export const DEFAULT_OTLP_INTERVAL_MS = 10_000;
+const OTLP_INTERVAL_ENV = "OTEL_METRIC_EXPORT_INTERVAL";
+
+/**
+ * The OpenTelemetry SDKs' push interval variable (milliseconds), which an OTel user sets once for
+ * every exporter: the OTLP interval when the scenario gives none. Unset or empty: undefined. A value
+ * that is not a whole number of ms from 1 s to 1 h (the scenario's range) is a UserError (exit 2),
+ * where the SDKs would ignore it with a warning: a soak pushing at an interval nobody chose is worse.
+ */
+export function otlpIntervalFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env[OTLP_INTERVAL_ENV]?.trim();
+  if (raw === undefined || raw === "") return undefined;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(ms >= 1000 && ms <= 3_600_000))
+    throw new UserError(
+      `${OTLP_INTERVAL_ENV}=${raw}: the OTLP push interval must be a whole number of milliseconds from 1000 to 3600000 (1 s to 1 h), e.g. 30000; or set export.otlp.interval in the scenario.`,
+    );
+  return ms;
+}
+
+/**
+ * `--export prometheus=:9464` / `--export otlp=http://…` (repeatable) → targets; a bad one is exit 2.
+ * An OTLP flag pushes every OTEL_METRIC_EXPORT_INTERVAL ms when `env` has it, else every 10 s.
+ */
+export function parseExportFlags(
+  values: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ExportTarget[] {
   return values.map((v) => {
     const eq = v.indexOf("=");
     const kind = eq < 0 ? v : v.slice(0, eq);
@@ -41,7 +68,7 @@ export function parseExportFlags(values: readonly string[]): ExportTarget[] {
       const problem = otlpUrlProblem(value);
       if (problem !== undefined)
         throw new UserError(`${from}: ${problem}; allowed: otlp=${OTLP_URL_ALLOWED}.`);
-      return { kind, url: value, intervalMs: 10_000, from };
+      return { kind, url: value, intervalMs: otlpIntervalFromEnv(env) ?? DEFAULT_OTLP_INTERVAL_MS, from };
     }
     throw new UserError(`${from}: unknown exporter '${kind}'; allowed: ${FLAG_ALLOWED}.`);
   });
@@ -52,6 +79,7 @@ export function exportTargets(
   section: ScenarioExport | undefined,
   flags: readonly string[],
   file = "the scenario",
+  env: NodeJS.ProcessEnv = process.env,
 ): ExportTarget[] {
   const out: ExportTarget[] = [];
   if (section?.prometheus) {
@@ -62,10 +90,10 @@ export function exportTargets(
     out.push({
       kind: "otlp",
       url: section.otlp.url,
-      intervalMs: section.otlp.interval,
+      intervalMs: section.otlp.interval ?? otlpIntervalFromEnv(env) ?? DEFAULT_OTLP_INTERVAL_MS,
       from: `${file}: export.otlp.url`,
     });
-  return [...out, ...parseExportFlags(flags)];
+  return [...out, ...parseExportFlags(flags, env)];
 }
 
 /** What a live export reads: a RunSession or a WorkerPool (src/run/). */

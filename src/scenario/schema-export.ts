@@ -68,8 +68,11 @@ const interval = z.unknown().transform((input, ctx) => {
 export const exportSchema = z.strictObject({
   /** Serve `/metrics` for Prometheus to scrape. */
   prometheus: z.strictObject({ listen }).optional(),
-  /** Push OTLP/HTTP metrics; interval in ms once validated (default 10 s). */
-  otlp: z.strictObject({ url: otlpUrl, interval: interval.default(10_000) }).optional(),
+  /**
+   * Push OTLP/HTTP metrics; interval in ms once validated. Unset: OTEL_METRIC_EXPORT_INTERVAL, else
+   * 10 s (src/export/live-export.ts).
+   */
+  otlp: z.strictObject({ url: otlpUrl, interval: interval.optional() }).optional(),
 });
 
 export type ScenarioExport = z.output<typeof exportSchema>;

@@ -4,11 +4,13 @@
  * file, with an AWS IoT Core cost estimate for aws targets (`--cost`: its breakdown and assumptions, for
  * any target). Exit 0 when every file is valid (warnings allowed), 2 when any is not.
  */
+
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { Argv } from "yargs";
 import { resolveAwsSetup } from "../../credentials/index.js";
 import { DEFAULT_REGION } from "../../emulator/world.js";
+import { exportTargets } from "../../export/index.js";
 import { ExitCode, errorMessage, UserError } from "../../lib/errors.js";
 import { builtinExpressions } from "../../report/index.js";
 import { readMqttTargetFiles } from "../../run/targets/mqtt.js";
@@ -67,6 +69,8 @@ export async function validateFiles(
       const problems = thresholdProblems(loaded);
       if (problems.length > 0) throw new ScenarioError(file, [...problems, ...loaded.warnings]);
       const plan = planRun(loaded.scenario, {}, { runId: EXAMPLE_RUN_ID });
+      // The live export as `run` will start it (OTEL_METRIC_EXPORT_INTERVAL read when the scenario pushes OTLP).
+      exportTargets(loaded.scenario.export, [], file, env);
       // The files a run reads first: a missing or non-PEM CA / certificate / key is refused here too.
       if (plan.target.kind === "mqtt") await readMqttTargetFiles(plan.target);
       // A local target's world file, and what its policies allow of the run's traffic.

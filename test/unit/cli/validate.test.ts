@@ -101,6 +101,24 @@ describe("iotload validate", () => {
     expect(throttles.out).toContain("  built-in:   unanswered == 0; availability.zeroConnectedMs == 0ms (");
   });
 
+  it("a scenario that pushes OTLP reads OTEL_METRIC_EXPORT_INTERVAL as run does: a bad one is exit 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iotload-validate-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "otlp.yaml");
+    writeFileSync(
+      file,
+      readFileSync(join(root, "scenarios/local-smoke.yaml"), "utf8") +
+        '\nexport: { otlp: { url: "http://127.0.0.1:4318/v1/metrics" } }\n',
+    );
+    const bad = await runValidate([file], { env: { ...ENV, OTEL_METRIC_EXPORT_INTERVAL: "10s" } });
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(
+      `${file}: invalid: OTEL_METRIC_EXPORT_INTERVAL=10s: the OTLP push interval must be`,
+    );
+    const good = await runValidate([file], { env: { ...ENV, OTEL_METRIC_EXPORT_INTERVAL: "30000" } });
+    expect(good.code).toBe(0);
+  });
+
   it("cross-account-aws.yaml needs no editing: ACCOUNT_B_ID unset is an error at its line and column", async () => {
     const file = join(root, "scenarios/cross-account-aws.yaml");
     const { code, err } = await runValidate([file], { env: { AWS_CONFIG_FILE: "/nonexistent/c" } });

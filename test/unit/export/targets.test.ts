@@ -72,8 +72,47 @@ describe("scenario export:", () => {
       `${BASE}export: { otlp: { url: "http://c:4318/v1/metrics" } }`,
       "x.yaml",
     );
-    expect(d.export?.otlp?.interval).toBe(10_000);
+    expect(exportTargets(d.export, [], "x.yaml", {})).toMatchObject([{ kind: "otlp", intervalMs: 10_000 }]);
   });
+
+  it("pushes every OTEL_METRIC_EXPORT_INTERVAL ms when neither the scenario nor a default set it", () => {
+    const env = { OTEL_METRIC_EXPORT_INTERVAL: "30000" };
+    const { scenario: unset } = parseScenario(
+      `${BASE}export: { otlp: { url: "http://c:4318/v1/metrics" } }`,
+      "x.yaml",
+    );
+    expect(exportTargets(unset.export, ["otlp=http://d:4318/v1/metrics"], "x.yaml", env)).toMatchObject([
+      { kind: "otlp", url: "http://c:4318/v1/metrics", intervalMs: 30_000 },
+      { kind: "otlp", url: "http://d:4318/v1/metrics", intervalMs: 30_000 },
+    ]);
+    // The scenario's own interval wins over the variable.
+    const { scenario: set } = parseScenario(
+      `${BASE}export: { otlp: { url: "http://c:4318/v1/metrics", interval: 5s } }`,
+      "x.yaml",
+    );
+    expect(exportTargets(set.export, [], "x.yaml", env)).toMatchObject([{ intervalMs: 5_000 }]);
+    expect(
+      parseExportFlags(["otlp=http://d:4318/v1/metrics"], { OTEL_METRIC_EXPORT_INTERVAL: "" }),
+    ).toMatchObject([{ intervalMs: 10_000 }]);
+  });
+
+  it.each(["10s", "500", "1e4", "-1", "3600001"])(
+    "OTEL_METRIC_EXPORT_INTERVAL=%s is a UserError",
+    (value) => {
+      let error: unknown;
+      try {
+        parseExportFlags(["otlp=http://d:4318/v1/metrics"], { OTEL_METRIC_EXPORT_INTERVAL: value });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ name: "UserError", exitCode: 2 });
+      expect((error as Error).message).toContain(
+        `OTEL_METRIC_EXPORT_INTERVAL=${value}: the OTLP push interval must be a whole number of milliseconds from 1000 to 3600000`,
+      );
+      // Not read at all when nothing is pushed.
+      expect(parseExportFlags(["prometheus=:0"], { OTEL_METRIC_EXPORT_INTERVAL: value })).toHaveLength(1);
+    },
+  );
 
   it("reports every bad field with its path and what is allowed", () => {
     let error: unknown;
