@@ -41,6 +41,8 @@ th:first-child, td:first-child { text-align:left; }
 th { color:var(--muted); font-weight:600; font-size:12px; }
 td.pass { color:var(--ok); font-weight:600; } td.fail { color:var(--bad); font-weight:600; }
 .kv td { text-align:left; white-space:normal; overflow-wrap:anywhere; } .kv td:first-child { color:var(--muted); width:42%; }
+#phase-table td:first-child, #flow-table td:first-child { white-space:normal; overflow-wrap:anywhere; min-width:7em; max-width:16em; }
+#phase-table th, #phase-table td { padding:5px 6px; }
 table.markers th, table.markers td { text-align:left; }
 table.markers td:last-child { white-space:normal; overflow-wrap:anywhere; min-width:14em; }
 ul.kinds { margin:0 0 8px; padding-left:18px; font-size:12px; color:var(--muted); }

@@ -350,9 +350,11 @@ ${panel("chart-generator", "Generator health over time", "Left axis: process CPU
 ${result.flows ? `<div class="panel"><h2>Flows</h2><p class="hint">Per publish flow. Latency from each message's due time (corrected); delivery from the flow index in the message's delivery tag, over received messages only.</p>${flowTable(result.flows)}</div>` : ""}
 <div class="panel"><h2>Markers</h2>${markerTable(data)}</div>
 </section>
-<section class="tables">
+<section class="wide">
 <div class="panel"><h2>Latency</h2><div class="scroll">${latencyTable}</div>${notes.map((n) => `<p class="hint">Note: ${escapeHtml(n)}.</p>`).join("")}</div>
 <div class="panel"><h2>Thresholds</h2><div class="scroll">${thresholdTable}</div></div>
+</section>
+<section class="tables">
 <div class="panel"><h2>Counts</h2>${countsTable}</div>
 <div class="panel"><h2>Run</h2>${runTable}</div>
 </section>

@@ -1,7 +1,8 @@
 /**
  * Opens a report.html rendered from a realistic synthetic result in real headless Chromium at a
  * desktop width (1280 px) and a phone width (390 px): no console errors, no network requests, every
- * chart drew data, every marker drawn with a label, no horizontal overflow, no KPI card alone on a row,
+ * chart drew data, every marker drawn with a label, no horizontal overflow (and at 1280 px no table
+ * scrolled sideways), no KPI card alone on a row,
  * no script injection through names or markers, and screenshots under reports/screenshots/
  * (report-1280.png, report-390.png) for a human to look at.
  * Skipped (with the reason printed) when no Chromium is installed: set CHROMIUM_PATH or
@@ -50,7 +51,11 @@ const LAYOUT_PROBE = `(() => {
     const t = Math.round(c.getBoundingClientRect().top);
     rows.set(t, (rows.get(t) ?? 0) + 1);
   }
+  const hiddenBehindScroll = [...document.querySelectorAll(".scroll")]
+    .filter((el) => el.scrollWidth > el.clientWidth + 1)
+    .map((el) => (el.closest(".panel")?.querySelector("h2")?.textContent ?? "?") + ": " + el.scrollWidth + " > " + el.clientWidth);
   return {
+    hiddenBehindScroll,
     scrollWidth: document.documentElement.scrollWidth,
     innerWidth: window.innerWidth,
     overflowing: overflowing.slice(0, 10),
@@ -163,6 +168,7 @@ describe("report.html in a browser", () => {
           innerWidth: number;
           overflowing: string[];
           cardsPerRow: number[];
+          hiddenBehindScroll: string[];
         };
         const pwned = await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned);
         await page.screenshot({
@@ -209,6 +215,8 @@ describe("report.html in a browser", () => {
         // Layout: nothing wider than the viewport; the ten KPI cards fill their rows evenly.
         expect(layout.overflowing, at).toEqual([]);
         expect(layout.scrollWidth, at).toBeLessThanOrEqual(layout.innerWidth);
+        // On a desktop no table hides columns behind a scroll bar (the phase table's p99s were).
+        if (viewport.width >= 1000) expect(layout.hiddenBehindScroll, at).toEqual([]);
         const perRow = viewport.width >= 1000 ? 5 : 2;
         expect(layout.cardsPerRow, at).toEqual(new Array(10 / perRow).fill(perRow));
         // Per-phase table and the scenario as run (collapsed, secrets stripped).
