@@ -1,13 +1,17 @@
 /**
  * Side-by-side comparison of two results (baseline A, candidate B). A regression is:
  *  - a latency percentile (p50 … p99.99) of B worse than A by more than the tolerance AND by more
- *    than an absolute floor (default 1 ms, so 0.2 ms → 0.3 ms is not a "50 % regression"), or
+ *    than an absolute floor (default 1 ms, so 0.2 ms → 0.3 ms is not a "50 % regression") AND beyond
+ *    sampling noise: B's 95 % interval for that percentile lies wholly above A's
+ *    (./quantile-interval.ts). A percentile A has too few values beyond to bound (a p99.99 from
+ *    1,000 values, anything from one STS call) is not judged; or
  *  - a higher loss rate or error rate in B (rates, so runs of different length compare fairly).
  * Max values are shown but never judged (a single outlier).
  */
 import { UserError } from "../lib/errors.js";
 import { LATENCY_METRICS } from "../metrics/histograms.js";
 import { fmtInt, fmtMs, fmtPct, fmtRate } from "./format.js";
+import { type PercentileInterval, percentileIntervals } from "./quantile-interval.js";
 import { generatorVerdict, type RunResult } from "./result.js";
 
 export interface CompareOptions {
@@ -28,6 +32,16 @@ export interface CompareRow {
   deltaRatio: number | null;
   judged: boolean;
   regression: boolean;
+  /**
+   * Latency percentiles: each run's 95 % interval for it, ms ([lower, upper]; upper null when the
+   * run has too few values beyond the percentile to bound it).
+   */
+  interval?: { a: [number, number | null]; b: [number, number | null] };
+  /**
+   * A worsening beyond the tolerance and floor that is not a regression: "noise" (the intervals
+   * overlap) or "tooFewValues" (A's interval has no upper bound).
+   */
+  dismissed?: "noise" | "tooFewValues";
 }
 
 export interface Comparison {
@@ -55,13 +69,14 @@ export function parseTolerance(text: string): number {
 }
 
 const STATS = [
-  ["p50", "p50"],
-  ["p90", "p90"],
-  ["p99", "p99"],
-  ["p99.9", "p999"],
-  ["p99.99", "p9999"],
-  ["max", "max"],
+  ["p50", "p50", 50],
+  ["p90", "p90", 90],
+  ["p99", "p99", 99],
+  ["p99.9", "p999", 99.9],
+  ["p99.99", "p9999", 99.99],
+  ["max", "max", undefined],
 ] as const;
+const PERCENTILES = STATS.flatMap(([, , p]) => (p === undefined ? [] : [p]));
 
 function row(
   section: CompareRow["section"],
@@ -93,6 +108,8 @@ export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions)
   const rows: CompareRow[] = [];
   const regressions: string[] = [];
   const notes: string[] = [];
+  /** Per latency: the worse percentiles A's values cannot bound from above, and how many values it has. */
+  const unbounded: string[] = [];
   for (const m of LATENCY_METRICS) {
     const la = a.latency[m];
     const lb = b.latency[m];
@@ -101,19 +118,39 @@ export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions)
         notes.push(`${m}: recorded in only one run (A ${la.count}, B ${lb.count} values)`);
       continue;
     }
-    for (const [label, key] of STATS) {
+    const ia = percentileIntervals(la.encoded, PERCENTILES);
+    const ib = percentileIntervals(lb.encoded, PERCENTILES);
+    const tooFew: string[] = [];
+    STATS.forEach(([label, key], i) => {
       const va = la[key];
       const vb = lb[key];
-      const judged = key !== "max";
-      const regression = judged && vb > va * (1 + opts.tolerance) && vb - va > floor;
-      rows.push(row("latency", `${m}.${label}`, "ms", va, vb, judged, regression));
-      if (regression) {
+      const name = `${m}.${label}`;
+      if (key === "max") {
+        rows.push(row("latency", name, "ms", va, vb, false, false));
+        return;
+      }
+      const a95 = ia[i] as PercentileInterval;
+      const b95 = ib[i] as PercentileInterval;
+      const judged = a95.upperMs !== undefined;
+      const worse = vb > va * (1 + opts.tolerance) && vb - va > floor;
+      if (!judged && worse) tooFew.push(label);
+      const beyondNoise = a95.upperMs !== undefined && b95.lowerMs > a95.upperMs;
+      const r = row("latency", name, "ms", va, vb, judged, worse && beyondNoise);
+      r.interval = { a: [a95.lowerMs, a95.upperMs ?? null], b: [b95.lowerMs, b95.upperMs ?? null] };
+      if (worse && !r.regression) r.dismissed = judged ? "noise" : "tooFewValues";
+      rows.push(r);
+      if (r.regression) {
         regressions.push(
-          `${m}.${label} ${fmtMs(va)} → ${fmtMs(vb)} ms (+${(((vb - va) / va) * 100).toFixed(1)} %)`,
+          `${name} ${fmtMs(va)} → ${fmtMs(vb)} ms (+${(((vb - va) / va) * 100).toFixed(1)} %; 95 % intervals ${fmtInterval(a95)} and ${fmtInterval(b95)} ms)`,
         );
       }
-    }
+    });
+    if (tooFew.length > 0) unbounded.push(`${m} ${tooFew.join(", ")} (${fmtInt(la.count)})`);
   }
+  if (unbounded.length > 0)
+    notes.push(
+      `worse beyond the tolerance but not judged, too few values in A beyond the percentile to bound it (a 95 % interval needs a few): ${unbounded.join("; ")}`,
+    );
   const ca = a.counts;
   const cb = b.counts;
   const sumOf = (r: Record<string, number>) => Object.values(r).reduce((x, y) => x + y, 0);
@@ -175,6 +212,10 @@ export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions)
   };
 }
 
+function fmtInterval(i: PercentileInterval): string {
+  return `${fmtMs(i.lowerMs)}–${i.upperMs === undefined ? "∞" : fmtMs(i.upperMs)}`;
+}
+
 function fmtValue(unit: CompareRow["unit"], v: number): string {
   return unit === "ms" ? fmtMs(v) : unit === "ratio" ? fmtPct(v) : fmtInt(v);
 }
@@ -185,7 +226,7 @@ export function renderComparison(c: Comparison, opts: { color: boolean }): strin
   lines.push(`A: ${c.a.name} (${c.a.runId}, ${c.a.startedAt})`);
   lines.push(`B: ${c.b.name} (${c.b.runId}, ${c.b.startedAt})`);
   lines.push(
-    `tolerance ${(c.tolerance * 100).toFixed(1)} % and ${c.absoluteFloorMs} ms for latency; any increase for loss/error rates`,
+    `tolerance ${(c.tolerance * 100).toFixed(1)} % and ${c.absoluteFloorMs} ms for latency, beyond sampling noise (B's 95 % interval for the percentile above A's); any increase for loss/error rates`,
   );
   lines.push("");
   const head = ["metric", "A", "B", "delta", ""];
@@ -202,7 +243,13 @@ export function renderComparison(c: Comparison, opts: { color: boolean }): strin
       fmtValue(r.unit, r.a) + unit,
       fmtValue(r.unit, r.b) + unit,
       delta,
-      r.regression ? "REGRESSION" : "",
+      r.regression
+        ? "REGRESSION"
+        : r.dismissed === "noise"
+          ? "within noise"
+          : r.dismissed === "tooFewValues"
+            ? "too few values"
+            : "",
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
@@ -214,7 +261,7 @@ export function renderComparison(c: Comparison, opts: { color: boolean }): strin
   lines.push(fmt(head));
   for (const r of body) {
     const text = fmt(r);
-    lines.push(r[4] ? paint(31, text) : text);
+    lines.push(r[4] === "REGRESSION" ? paint(31, text) : text);
   }
   lines.push("");
   for (const n of c.notes) lines.push(`note: ${n}`);

@@ -20,7 +20,8 @@ interface CompareArgs {
 
 const command: Command = {
   command: "compare <a> <b>",
-  describe: "Compare two results (baseline A, candidate B); exit 4 on a regression beyond the tolerance",
+  describe:
+    "Compare two results (baseline A, candidate B); exit 4 on a regression beyond the tolerance and sampling noise",
   builder: (y: Argv) =>
     y
       .positional("a", { type: "string", describe: "baseline result.json" })

@@ -36,6 +36,7 @@ import type { Comparison } from "../../../src/report/compare.js";
 import { fmtInt, fmtMs } from "../../../src/report/format.js";
 import { reportData } from "../../../src/report/html-data.js";
 import type { RunResult } from "../../../src/report/index.js";
+import { quantileRankInterval } from "../../../src/report/quantile-interval.js";
 import { ensureBuilt, spawnCli } from "../cli/cli-harness.js";
 
 const SCENARIO = [
@@ -285,14 +286,26 @@ describe("run → report → compare round trip (built CLI)", () => {
     expect(ExitCode.regression).toBe(4);
     const comparison = JSON.parse(worse.stdout) as Comparison;
     expect(comparison.regressed).toBe(true);
+    // Every percentile this run's values can bound (a 95 % interval) is a regression; the others —
+    // worse, but from too few values beyond them — are named as such, not passed silently.
+    const n = run.result.latency.publishAck.count;
+    const bounded = PERCENTILES.filter(
+      ([, q]) => quantileRankInterval(n, Number(q) / 100).upper !== undefined,
+    );
+    expect(bounded.map(([label]) => label)).toContain("p50");
     const regressed = comparison.rows.filter((r) => r.regression).map((r) => r.name);
-    expect(regressed).toEqual(PERCENTILES.map(([, q]) => `publishAck.p${q}`));
+    expect(regressed).toEqual(bounded.map(([, q]) => `publishAck.p${q}`));
+    const unbounded = comparison.rows.filter((r) => r.dismissed === "tooFewValues").map((r) => r.name);
+    expect(unbounded).toEqual(
+      PERCENTILES.filter((p) => !bounded.includes(p)).map(([, q]) => `publishAck.p${q}`),
+    );
     expect(comparison.regressions.every((r) => r.startsWith("publishAck."))).toBe(true);
 
     // Human-readable form says the same, and the improvement direction is no regression.
     const text = await cli(["compare", a, b]);
     expect(text.code).toBe(ExitCode.regression);
-    expect(text.stdout).toMatch(/publishAck\.p99 .*REGRESSION/);
+    expect(text.stdout).toMatch(/publishAck\.p50 .*REGRESSION/);
+    expect(text.stdout).toMatch(/publishAck\.p99 .*too few values/);
     const better = await cli(["compare", b, a]);
     expect(better.code, better.stderr).toBe(ExitCode.ok);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../../src/lib/errors.js";
+import { createHistogram, encodeHistogram, summarize } from "../../../src/metrics/histograms.js";
 import { compareResults, parseTolerance, renderComparison } from "../../../src/report/index.js";
 import { syntheticResult } from "../../fixtures/results/synthetic.js";
 
@@ -22,6 +23,42 @@ describe("compare", () => {
     const text = renderComparison(c, { color: false });
     expect(text).toContain("REGRESSION");
     expect(text).toContain("✗ regression");
+  });
+
+  it("two runs of the same load are not a regression where their percentiles differ by sampling noise", () => {
+    // Seeds 1 and 3: the same synthetic load, 2,000 messages each; delivery.p99.9 differs by more
+    // than 10 % and 1 ms, but from ~2 values beyond it in each run.
+    const again = syntheticResult({ seconds: 20, seed: 3 });
+    const c = compareResults(base, again, { tolerance: 0.1 });
+    const p999 = c.rows.find((r) => r.name === "delivery.p99.9")!;
+    expect(p999.deltaRatio).toBeGreaterThan(0.1);
+    expect(p999.b - p999.a).toBeGreaterThan(1);
+    expect(p999).toMatchObject({ judged: true, regression: false, dismissed: "noise" });
+    // The intervals overlap: B's lower bound is under A's upper one.
+    expect(p999.interval!.b[0]).toBeLessThanOrEqual(p999.interval!.a[1]!);
+    expect(c.regressed).toBe(false);
+    expect(renderComparison(c, { color: false })).toMatch(/delivery\.p99\.9 .* within noise/);
+  });
+
+  it("a percentile A's values cannot bound is not judged (one STS call, a p99.99 of 2,000 values)", () => {
+    const withSts = (sts: number, seed: number) => {
+      const r = syntheticResult({ seconds: 20, seed });
+      const h = createHistogram();
+      h.recordValue(sts * 1000);
+      const one = { ...summarize(h), encoded: encodeHistogram(h), clamped: 0 };
+      return { ...r, latency: { ...r.latency, stsAssumeRole: one } };
+    };
+    const c = compareResults(withSts(30, 1), withSts(45, 1), { tolerance: 0.1 });
+    const sts = c.rows.filter((r) => r.name.startsWith("stsAssumeRole.") && r.name !== "stsAssumeRole.max");
+    expect(sts.map((r) => [r.judged, r.regression, r.dismissed])).toEqual(
+      new Array(5).fill([false, false, "tooFewValues"]),
+    );
+    expect(c.rows.find((r) => r.name === "publishAck.p99.99")).toMatchObject({
+      judged: false,
+      interval: { a: [expect.any(Number), null] },
+    });
+    expect(c.regressed).toBe(false);
+    expect(c.notes.join("\n")).toContain("stsAssumeRole p50, p90, p99, p99.9, p99.99 (1)");
   });
 
   it("the same slowdown within a 60 % tolerance is not a regression", () => {
