@@ -1,6 +1,8 @@
 import { errorMessage, UserError } from "../lib/errors.js";
+import { fmtInt } from "../report/format.js";
+import { minValuesToBound, quantileRankInterval } from "../report/quantile-interval.js";
 import { parseThreshold } from "../report/thresholds.js";
-import { type Diagnostic, type LoadedScenario, scenarioFlows } from "../scenario/index.js";
+import { type Diagnostic, type LoadedScenario, type RunPlan, scenarioFlows } from "../scenario/index.js";
 
 /**
  * Threshold expressions are the report's grammar (report/thresholds.ts), which scenario/ may not
@@ -51,6 +53,61 @@ export function thresholdWarnings(loaded: LoadedScenario): Diagnostic[] {
         "every publish is QoS 0, which the target never acknowledges: publishAck is the time until the client handed the message to its socket, so this threshold judges the generator, not the target",
       got: JSON.stringify(expression),
       allowed: "qos: 1 to measure the target's PUBACK, or a delivery threshold (subscribers) for QoS 0",
+    });
+  });
+  return out;
+}
+
+/** The percentile each stored latency statistic is. */
+const STORED_PERCENTILES: Readonly<Record<string, number>> = {
+  p50: 50,
+  p90: 90,
+  p99: 99,
+  p999: 99.9,
+  p9999: 99.99,
+};
+
+/**
+ * Percentile thresholds the planned run cannot measure: a p99.9 of publishAck from 600 planned
+ * publishes is decided by the run's largest value or two (no 95 % interval bounds it from above,
+ * report/quantile-interval.ts), so the verdict is an outlier's. Read against the whole run's plan
+ * (validate; run when not a shard): publishAck* has at most one value per planned publish, delivery*
+ * at most one per publish and subscriber. Runs with Device Shadow or commands (which publish too) are
+ * left alone.
+ */
+export function thresholdSampleWarnings(loaded: LoadedScenario, plan: RunPlan): Diagnostic[] {
+  if (plan.shadow !== undefined || plan.commands !== undefined) return [];
+  const out: Diagnostic[] = [];
+  loaded.scenario.thresholds.forEach(({ expression }, i) => {
+    let t: ReturnType<typeof parseThreshold>;
+    try {
+      t = parseThreshold(expression);
+    } catch {
+      return; // thresholdProblems reports it
+    }
+    const [head, latency, stat = ""] = t.metric.split(".");
+    if (head !== "latency" || latency === undefined) return;
+    const pct = t.percentile ?? STORED_PERCENTILES[stat];
+    if (pct === undefined) return;
+    const at =
+      latency === "publishAck" || latency === "publishAckUncorrected"
+        ? { n: plan.expectedMessages, of: "planned publishes" }
+        : latency === "delivery" || latency === "deliveryUncorrected"
+          ? {
+              n: plan.expectedMessages * plan.subscribers.totalCount,
+              of: `planned publishes × ${fmtInt(plan.subscribers.totalCount)} subscribers`,
+            }
+          : undefined;
+    if (at === undefined || at.n === 0 || quantileRankInterval(at.n, pct / 100).upper !== undefined) return;
+    const need = minValuesToBound(pct / 100);
+    out.push({
+      severity: "warning",
+      file: loaded.file,
+      ...loaded.locate(["thresholds", i]),
+      path: `thresholds[${i}]`,
+      message: `${latency} p${pct} would come from at most ${fmtInt(at.n)} values (${at.of}): too few beyond the ${pct}th percentile to bound it with 95 % confidence, so the verdict turns on the run's largest value or two`,
+      got: JSON.stringify(expression),
+      allowed: `at least ${need === undefined ? "millions of" : fmtInt(need)} values (a longer run, a higher rate or more devices), or a lower percentile`,
     });
   });
   return out;

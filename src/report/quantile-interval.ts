@@ -26,6 +26,26 @@ export function quantileRankInterval(
   return { lower, upper: upper <= n ? upper : undefined };
 }
 
+/**
+ * The fewest values whose q-quantile the interval bounds from above (undefined past 10⁸: p99.9999…).
+ * The interval's upper rank never falls back past n once it fits, so a binary search finds it.
+ */
+export function minValuesToBound(q: number, z = Z_95): number | undefined {
+  const fits = (n: number) => quantileRankInterval(n, q, z).upper !== undefined;
+  let hi = 1;
+  while (!fits(hi)) {
+    if (hi >= 1e8) return undefined;
+    hi *= 2;
+  }
+  let lo = Math.floor(hi / 2);
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
 /** The interval of one percentile (0..100) of an encoded result histogram (µs), in ms. */
 export interface PercentileInterval {
   lowerMs: number;

@@ -32,7 +32,7 @@ import {
   type RunPlan,
   ScenarioError,
 } from "../../scenario/index.js";
-import { thresholdProblems, thresholdWarnings } from "../threshold-check.js";
+import { thresholdProblems, thresholdSampleWarnings, thresholdWarnings } from "../threshold-check.js";
 import { worldProblems } from "../world-check.js";
 import type { Command } from "./command.js";
 
@@ -77,7 +77,12 @@ export async function validateFiles(
       const world = await worldProblems(loaded, plan);
       if (world.some((d) => d.severity === "error"))
         throw new ScenarioError(file, [...world, ...loaded.warnings]);
-      const warnings = [...loaded.warnings, ...thresholdWarnings(loaded), ...world];
+      const warnings = [
+        ...loaded.warnings,
+        ...thresholdWarnings(loaded),
+        ...thresholdSampleWarnings(loaded, plan),
+        ...world,
+      ];
       const w = warnings.length;
       io.out(`${file}: valid${w > 0 ? ` (${w} warning${w === 1 ? "" : "s"})` : ""}\n`);
       for (const d of warnings) io.out(`${formatDiagnostic(d)}\n`);

@@ -30,7 +30,7 @@ import {
   warningsAsRun,
 } from "../../scenario/index.js";
 import type { InterruptSignal } from "../signals.js";
-import { thresholdProblems, thresholdWarnings } from "../threshold-check.js";
+import { thresholdProblems, thresholdSampleWarnings, thresholdWarnings } from "../threshold-check.js";
 import { worldProblems } from "../world-check.js";
 import { RunInterrupts } from "./interrupts.js";
 import { writeJunit } from "./junit-file.js";
@@ -188,6 +188,10 @@ async function prepareRun(
   const world = await worldProblems(loaded, plan);
   if (world.some((d) => d.severity === "error")) throw new ScenarioError(loaded.file, world);
   for (const w of world) say(`${formatDiagnostic(w)}\n`);
+  // Percentile thresholds the run has too few values for (the whole run's plan: a shard's own
+  // values are fewer still, and its verdict is the merge's).
+  if (plan.shard.count === 1)
+    for (const w of thresholdSampleWarnings(loaded, plan)) say(`${formatDiagnostic(w)}\n`);
   const scenarioAsRun = { file: flags.scenario, runId, ...applyOverrides(loaded.scenario, overrides) };
   const exportTargets = runExportTargets(loaded.scenario, flags.export, flags.scenario);
   // Before any load: a bad --out is exit 2 here, not a lost run later.

@@ -101,6 +101,32 @@ describe("iotload validate", () => {
     expect(throttles.out).toContain("  built-in:   unanswered == 0; availability.zeroConnectedMs == 0ms (");
   });
 
+  it("warns when a percentile threshold would come from too few values to bound it (an outlier's verdict)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iotload-validate-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "tail.yaml");
+    // local-smoke plans 500 publishes and has 2 subscribers: ≤ 1,000 delivery values.
+    writeFileSync(
+      file,
+      readFileSync(join(root, "scenarios/local-smoke.yaml"), "utf8").replace(
+        'thresholds:\n  - "publishAck.p99 < 500ms"',
+        'thresholds:\n  - "publishAck.p99 < 500ms"\n  - "publishAck.p99.9 < 500ms"\n  - "delivery.p(99.9) < 1s"\n  - "publishAck.max < 2s"',
+      ),
+    );
+    const { code, out } = await runValidate([file]);
+    expect(code).toBe(0);
+    expect(out).toContain("valid (2 warnings)");
+    expect(out).toMatch(
+      /thresholds\[1\]: publishAck p99\.9 would come from at most 500 values \(planned publishes\): too few beyond the 99\.9th percentile to bound it with 95 % confidence.*; allowed: at least 3,838 values/,
+    );
+    expect(out).toMatch(
+      /thresholds\[2\]: delivery p99\.9 would come from at most 1,000 values \(planned publishes × 2 subscribers\)/,
+    );
+    // p99 from 500 values is bounded (381 suffice); max is not a percentile.
+    expect(out).not.toContain("thresholds[0]");
+    expect(out).not.toContain("thresholds[3]");
+  });
+
   it("a scenario that pushes OTLP reads OTEL_METRIC_EXPORT_INTERVAL as run does: a bad one is exit 2", async () => {
     const dir = mkdtempSync(join(tmpdir(), "iotload-validate-"));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,11 @@
 /** The distribution-free interval of a percentile (src/report/quantile-interval.ts), which `compare` judges with. */
 import { describe, expect, it } from "vitest";
 import { createHistogram, encodeHistogram } from "../../../src/metrics/histograms.js";
-import { percentileIntervals, quantileRankInterval } from "../../../src/report/quantile-interval.js";
+import {
+  minValuesToBound,
+  percentileIntervals,
+  quantileRankInterval,
+} from "../../../src/report/quantile-interval.js";
 
 /** Deterministic uniform numbers in [0, 1) (mulberry32). */
 function rng(seed: number): () => number {
@@ -38,6 +42,20 @@ describe("quantileRankInterval", () => {
       }
       expect(covered / trials, `q = ${q}`).toBeGreaterThan(0.93);
       expect(covered / trials, `q = ${q}`).toBeLessThan(0.985);
+    }
+  });
+});
+
+describe("minValuesToBound", () => {
+  it("is the fewest values with an upper bound, and every larger count has one too", () => {
+    expect([0.5, 0.9, 0.99, 0.999, 0.9999].map((q) => minValuesToBound(q))).toEqual([
+      4, 35, 381, 3_838, 38_413,
+    ]);
+    for (const q of [0.5, 0.9, 0.99, 0.999]) {
+      const n = minValuesToBound(q) as number;
+      expect(quantileRankInterval(n - 1, q).upper, `q = ${q}`).toBeUndefined();
+      for (let m = n; m < n + 3_000; m++)
+        expect(quantileRankInterval(m, q).upper, `q = ${q}, n = ${m}`).toBeDefined();
     }
   });
 });
