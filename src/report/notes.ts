@@ -3,7 +3,9 @@
  * number was measured that a reader needs in order not to blame the target for it.
  */
 import type { GeneratorVerdict } from "../metrics/event-loop.js";
-import { fmtMs } from "./format.js";
+import { LATENCY_METRICS } from "../metrics/histograms.js";
+import { fmtInt, fmtMs } from "./format.js";
+import { quantileRankInterval } from "./quantile-interval.js";
 import { generatorVerdict, type ResultGenerator, type RunResult } from "./result.js";
 
 /** True for 127.0.0.0/8, ::1 and localhost, given a host or host:port (IPv6 possibly bracketed). */
@@ -99,13 +101,46 @@ export function shardDeliveryNote(result: Pick<RunResult, "counts" | "environmen
   );
 }
 
+/** The percentiles of the latency table, as fractions. */
+const TABLE_PERCENTILES = [
+  ["p50", 0.5],
+  ["p90", 0.9],
+  ["p99", 0.99],
+  ["p99.9", 0.999],
+  ["p99.99", 0.9999],
+] as const;
+
+/**
+ * Percentiles of the latency table that rest on the largest value or two: from fewer values than a
+ * 95 % interval needs to bound them from above (./quantile-interval.ts) — a p99.99 of 500 messages
+ * is their max, and says nothing of the p99.99 a longer run would see.
+ */
+export function tailNote(result: Pick<RunResult, "latency">): string | undefined {
+  const parts: string[] = [];
+  for (const m of LATENCY_METRICS) {
+    const n = result.latency[m].count;
+    if (n === 0) continue;
+    const first = TABLE_PERCENTILES.findIndex(([, q]) => quantileRankInterval(n, q).upper === undefined);
+    if (first < 0) continue;
+    const from = TABLE_PERCENTILES[first]?.[0];
+    parts.push(
+      `${m} ${first === 0 ? "every percentile" : first === TABLE_PERCENTILES.length - 1 ? from : `${from} and up`} (${fmtInt(n)} value${n === 1 ? "" : "s"})`,
+    );
+  }
+  if (parts.length === 0) return undefined;
+  return `too few values to bound these percentiles with 95 % confidence (each is one of the run's largest few values, not the tail a longer run would show): ${parts.join(", ")}`;
+}
+
 /** The notes under the latency table of the summary and the report (see each one). */
 export function latencyNotes(
   result: Pick<RunResult, "target" | "latency" | "counts" | "environment">,
 ): string[] {
-  return [connectLatencyNote(result), dnsFailureNote(result), shardDeliveryNote(result)].filter(
-    (n) => n !== undefined,
-  );
+  return [
+    connectLatencyNote(result),
+    dnsFailureNote(result),
+    shardDeliveryNote(result),
+    tailNote(result),
+  ].filter((n) => n !== undefined);
 }
 
 /** The generator verdict in words: "healthy", "SATURATED: …", "MACHINE BUSY (…): …". */

@@ -6,6 +6,7 @@ import {
   generatorMeasured,
   isLoopbackHost,
   shardDeliveryNote,
+  tailNote,
 } from "../../../src/report/notes.js";
 import { syntheticResult } from "../../fixtures/results/synthetic.js";
 
@@ -114,5 +115,31 @@ describe("shardDeliveryNote", () => {
     expect(
       shardDeliveryNote({ ...shard, counts: { ...shard.counts, expected: 0, received: 0 } }),
     ).toBeUndefined();
+  });
+});
+
+describe("tailNote", () => {
+  const withCounts = (counts: Partial<Record<keyof RunResult["latency"], number>>) => {
+    const r = syntheticResult({ seconds: 5 });
+    const latency = Object.fromEntries(
+      Object.entries(r.latency).map(([m, l]) => [m, { ...l, count: counts[m as keyof typeof counts] ?? 0 }]),
+    ) as RunResult["latency"];
+    return { ...r, latency };
+  };
+
+  it("names the percentiles each latency has too few values to bound, from the first one up", () => {
+    const note = tailNote(withCounts({ connect: 20, publishAck: 500, delivery: 30_000, stsAssumeRole: 1 }));
+    expect(note).toBe(
+      "too few values to bound these percentiles with 95 % confidence (each is one of the run's largest few values, not the tail a longer run would show): connect p90 and up (20 values), publishAck p99.9 and up (500 values), delivery p99.99 (30,000 values), stsAssumeRole every percentile (1 value)",
+    );
+    // Enough for every percentile of the table (p99.99 needs 38,413 values), or nothing recorded: no note.
+    expect(tailNote(withCounts({ publishAck: 38_413, delivery: 0 }))).toBeUndefined();
+    expect(tailNote(withCounts({ publishAck: 38_412 }))).toContain("publishAck p99.99 (38,412 values)");
+  });
+
+  it("is shown under the latency table in the summary and the report", () => {
+    const r = withCounts({ publishAck: 500 });
+    expect(renderSummary(r, { color: false })).toContain("note: too few values to bound these percentiles");
+    expect(renderHtml(r)).toContain("Note: too few values to bound these percentiles");
   });
 });
