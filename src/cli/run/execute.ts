@@ -33,7 +33,7 @@ import type { InterruptSignal } from "../signals.js";
 import { thresholdProblems, thresholdSampleWarnings, thresholdWarnings } from "../threshold-check.js";
 import { worldProblems } from "../world-check.js";
 import { RunInterrupts } from "./interrupts.js";
-import { writeJunit } from "./junit-file.js";
+import { checkJunitFile, writeJunit } from "./junit-file.js";
 import { runExportTargets, startLiveExport } from "./live-export.js";
 import { type PreparedOutputDir, prepareOutputDir } from "./output-dir.js";
 import { createRunner } from "./runner.js";
@@ -207,6 +207,15 @@ async function prepareRun(
       scenario: { roleArn: plan.credentials.roleArn, sourceProfile: plan.credentials.sourceProfile },
     },
   });
+  // Before any load too: a --junit file that cannot be written (exit 2), the report directory removed.
+  if (flags.junit !== undefined) {
+    try {
+      await checkJunitFile(flags.junit);
+    } catch (error) {
+      await output.discard();
+      throw error;
+    }
+  }
   if (sharding.shard && !flags.quiet)
     say(
       `iotload: shard ${plan.shard.index} of ${plan.shard.count} of run ${runId}: ${plan.devices.count} devices from ${plan.devices.firstIndex}, ${plan.subscribers.count} subscribers\n`,
@@ -287,7 +296,7 @@ async function report(
   const { flags, io, secrets, say } = r;
   const reportDir = r.output.dir;
   const report = await r.output.write(result);
-  if (flags.junit !== undefined) await writeJunit(flags.junit, result, say);
+  const junitWritten = flags.junit === undefined || (await writeJunit(flags.junit, result, say));
   if (flags.json) {
     io.stdout.write(`${secrets.redact(JSON.stringify(result, null, 2))}\n`);
   } else {
@@ -296,9 +305,11 @@ async function report(
   }
   say(r.output.describe(report));
   if (report.kind === "lost" && !flags.json) io.stdout.write(`${secrets.redact(JSON.stringify(result))}\n`);
-  // A report that is not where it was asked for outranks every verdict but an interruption's 130.
+  // A report (or --junit file) that is not where it was asked for outranks every verdict but an
+  // interruption's 130.
   const outcome = (exitCode: number): RunOutcome => ({
-    exitCode: report.kind === "written" || interrupted ? exitCode : ExitCode.reportNotWritten,
+    exitCode:
+      (report.kind === "written" && junitWritten) || interrupted ? exitCode : ExitCode.reportNotWritten,
     result,
     reportDir: report.kind === "fallback" ? path.dirname(report.paths.resultPath) : reportDir,
   });

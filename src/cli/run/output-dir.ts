@@ -98,7 +98,7 @@ function kindOf(stats: Stats): string {
 }
 
 /** A real write: create, write, fsync (ENOSPC on ext4 may only show at fsync), remove. */
-async function probeWrite(dir: string): Promise<void> {
+export async function probeWrite(dir: string): Promise<void> {
   const file = path.join(dir, `.iotload-write-test-${process.pid}-${randomBytes(4).toString("hex")}`);
   const handle = await open(file, "wx", 0o600);
   try {

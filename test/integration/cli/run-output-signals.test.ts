@@ -107,6 +107,24 @@ describe("iotload run: the output path is checked before any load", () => {
     expect(await readFile(path.join(dir, "file"), "utf8")).toBe("keep");
   });
 
+  it("--junit in a missing directory, or a directory itself: exit 2 before any load, the --out directory removed", async () => {
+    const dir = await tempDir();
+    const out = path.join(dir, "out");
+    const missing = path.join(dir, "nope", "junit.xml");
+    expectRefusedBeforeLoad(
+      await runAgainstEmulator(dir, ["--out", out, "--junit", missing]),
+      `--junit ${missing}`,
+      /its directory .*\/nope does not exist/,
+    );
+    expectRefusedBeforeLoad(
+      await runAgainstEmulator(dir, ["--out", out, "--junit", dir]),
+      `--junit ${dir}`,
+      /it is a directory/,
+    );
+    // The report directory this run created for itself is gone again.
+    expect((await readdir(dir)).sort()).toEqual(["emu.json", "tiny.yaml"]);
+  });
+
   it("/dev/null/x: exit 2, no spin, nothing written", async () => {
     const dir = await tempDir();
     const r = await runAgainstEmulator(dir, ["--out", "/dev/null/x"]);
@@ -181,6 +199,22 @@ describe("iotload run: a report that cannot be written after the run is not lost
     expectCompleteSummary(cli, result);
     expect(await readFile(out, "utf8")).toBe("in the way");
     expect(cli.stderr()).not.toContain("internal error");
+  });
+
+  it("--junit's directory gone during the run: the report written, the failure said, exit 7", async () => {
+    const dir = await tempDir();
+    const out = path.join(dir, "out");
+    const junitDir = path.join(dir, "ci");
+    await mkdir(junitDir);
+    const junit = path.join(junitDir, "junit.xml");
+    const cli = spawnCli(["run", await tinyScenario(dir, "1s"), "--out", out, "--junit", junit]);
+    expect(await cli.waitFor("publishing for")).toBe(true);
+    await rm(junitDir, { recursive: true });
+    const { code } = await cli.exit;
+    expect(code, cli.stderr()).toBe(ExitCode.reportNotWritten);
+    expect(cli.stderr()).toContain(`iotload: could not write --junit ${junit}: ENOENT`);
+    expect((await readdir(out)).sort()).toEqual(REPORT_FILES);
+    expect((await readResult(path.join(out, "result.json"))).partial).toBe(false);
   });
 });
 
