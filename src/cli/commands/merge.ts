@@ -13,7 +13,6 @@ import { readResultInputs } from "../../report/result-inputs.js";
 import { isS3Url } from "../../report/s3-url.js";
 import { mergeShardInputs } from "../../report/shard-set.js";
 import { renderSummary, shouldUseColor } from "../../report/terminal.js";
-import { writeRunReport } from "../../report/write.js";
 import { prepareOutputDir } from "../run/output-dir.js";
 import type { ResultsS3Request } from "../s3-client.js";
 import type { Command } from "./command.js";
@@ -36,16 +35,24 @@ async function writeMerged(
   result: RunResult,
   aws: ResultsS3Request,
 ): Promise<{ text: string; written: boolean }> {
-  if (!isS3Url(out)) {
-    const paths = await writeRunReport(out, result, { html: true });
+  // Checked and test-written first, as for `run` (exit 2 naming it; no recursive mkdir that spins
+  // under /proc). The merged report goes next to the shard-* directories or prefixes: not empty,
+  // hence force.
+  const output = await prepareOutputDir({
+    out,
+    defaultDir: out,
+    force: true,
+    aws,
+    nothingDone: "Nothing was written",
+  });
+  const outcome = await output.write(result);
+  if (outcome.kind === "written" && !isS3Url(out)) {
+    const paths = outcome.paths;
     return {
       text: `report: ${paths.htmlPath}\nresult: ${paths.resultPath}\nhlog:   ${paths.hlogPath}\n`,
       written: true,
     };
   }
-  // The merged report goes next to the shard-* prefixes: that prefix is not empty, hence force.
-  const output = await prepareOutputDir({ out, defaultDir: out, force: true, aws });
-  const outcome = await output.write(result);
   return { text: output.describe(outcome), written: outcome.kind === "written" };
 }
 

@@ -10,7 +10,7 @@ import { ExitCode, UserError } from "../../lib/errors.js";
 import { readResultInputs } from "../../report/result-inputs.js";
 import { mergeShardInputs } from "../../report/shard-set.js";
 import { renderSummary, shouldUseColor } from "../../report/terminal.js";
-import { writeRunReport } from "../../report/write.js";
+import { prepareOutputDir } from "../run/output-dir.js";
 import type { Command } from "./command.js";
 
 interface ReportArgs {
@@ -45,9 +45,23 @@ const command: Command = {
     const inputs = await readResultInputs(files);
     const result = inputs.length === 1 ? inputs[0]!.result : mergeShardInputs(inputs);
     const out = raw.out ?? path.dirname(inputs[0]!.source);
-    const paths = await writeRunReport(out, result, { html: true });
+    // Checked and test-written first, as for `run` (exit 2 naming it; no recursive mkdir that spins
+    // under /proc), then written with run's fallback: a directory that fails meanwhile is exit 7.
+    const output = await prepareOutputDir({
+      out,
+      defaultDir: out,
+      force: true,
+      nothingDone: "Nothing was written",
+      ...(raw.out === undefined ? { label: `the result's directory ${out}` } : {}),
+    });
+    const outcome = await output.write(result);
     if (raw.summary)
       process.stdout.write(renderSummary(result, { color: shouldUseColor(process.stdout, process.env) }));
+    if (outcome.kind !== "written") {
+      process.stderr.write(output.describe(outcome));
+      return ExitCode.reportNotWritten;
+    }
+    const paths = outcome.paths;
     process.stdout.write(
       `report: ${paths.htmlPath}\nresult: ${paths.resultPath}\nhlog:   ${paths.hlogPath}\n`,
     );

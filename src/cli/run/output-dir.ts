@@ -39,6 +39,10 @@ export interface OutputDirRequest {
   force: boolean;
   /** Where S3 credentials, region and endpoint come from, for an `s3://` --out (default: process.env only). */
   aws?: ResultsS3Request;
+  /** What a refusal says was not done (default "Nothing was run"; `report` and `merge`: "Nothing was written"). */
+  nothingDone?: string;
+  /** How a refusal names the directory (default `--out <out>`, or `report directory <defaultDir>`). */
+  label?: string;
 }
 
 /** An existing, writable directory (or a checked S3 location) where the report will be written. */
@@ -150,7 +154,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
   if (req.out !== undefined && isS3Url(req.out)) {
     // Loaded only for an s3:// --out: the S3 client costs ~0.3 s of CPU to import.
     const { prepareS3Output } = await import("./s3-output.js");
-    return prepareS3Output(req.out, req.force, req.aws ?? { env: process.env });
+    return prepareS3Output(req.out, req.force, req.aws ?? { env: process.env }, undefined, req.nothingDone);
   }
   const dir = path.resolve(req.out ?? req.defaultDir);
   const prepared = (discard: () => Promise<void>): PreparedOutputDir => ({
@@ -159,11 +163,13 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     write: (result) => writeReportWithFallback(dir, result),
     describe: (outcome) => describeReportOutcome(dir, outcome),
   });
-  const label = req.out !== undefined ? `--out ${req.out}` : `report directory ${req.defaultDir}`;
+  const label =
+    req.label ?? (req.out !== undefined ? `--out ${req.out}` : `report directory ${req.defaultDir}`);
+  const nothingDone = req.nothingDone ?? "Nothing was run";
   const fail = (where: string, reason: string): never => {
     const at = where === dir ? "" : ` (${where})`;
     throw new UserError(
-      `${label}: cannot write the report there${at}: ${reason}. Nothing was run; choose another directory with --out.`,
+      `${label}: cannot write the report there${at}: ${reason}. ${nothingDone}; choose another directory with --out.`,
     );
   };
   const walk = await nearestExisting(dir, fail);
@@ -185,7 +191,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     if (entries.length > 0 && !req.force) {
       throw new UserError(
         `${label}: the directory already exists and is not empty (${entries.length} entr${entries.length === 1 ? "y" : "ies"}); ` +
-          "pass --force to write into it (result.json, report.html and latency.hlog are replaced) or choose a new directory. Nothing was run.",
+          `pass --force to write into it (result.json, report.html and latency.hlog are replaced) or choose a new directory. ${nothingDone}.`,
       );
     }
     try {

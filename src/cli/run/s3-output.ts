@@ -36,11 +36,12 @@ export async function prepareS3Output(
   force: boolean,
   aws: ResultsS3Request,
   tmpRoot: string = os.tmpdir(),
+  nothingDone = "Nothing was run",
 ): Promise<PreparedOutputDir> {
   const location = parseS3Url(url, "--out");
   const fail = (why: string): never => {
     throw new UserError(
-      `--out ${url}: cannot write the report there: ${why}. Nothing was run; choose another location with --out.`,
+      `--out ${url}: cannot write the report there: ${why}. ${nothingDone}; choose another location with --out.`,
     );
   };
   let s3: ResultsS3;
@@ -63,7 +64,7 @@ export async function prepareS3Output(
     } catch (error) {
       if (error instanceof S3NotEmpty)
         throw new UserError(
-          `--out ${url}: ${error.message}; pass --force to write into it (result.json, report.html and latency.hlog are replaced) or choose a new prefix. Nothing was run.`,
+          `--out ${url}: ${error.message}; pass --force to write into it (result.json, report.html and latency.hlog are replaced) or choose a new prefix. ${nothingDone}.`,
         );
       const why = describeS3Error(error, s3.endpoint);
       fail(why.includes(s3.endpoint) ? why : `${why} (${s3.endpoint})`);

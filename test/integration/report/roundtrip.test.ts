@@ -265,6 +265,24 @@ describe("run → report → compare round trip (built CLI)", () => {
     expect(JSON.parse(data ?? "null")).toEqual(JSON.parse(JSON.stringify(reportData(result))));
   });
 
+  it("report and merge to an --out they cannot use: exit 2 naming it, no stack trace, no hang under /proc", async () => {
+    const run = await theRun();
+    const a = path.join(run.dir, "result.json");
+    for (const command of ["report", "merge"])
+      for (const [out, why] of [
+        ["/dev/null/x", "(/dev/null): a character device, not a directory"],
+        // Node's recursive mkdir retries forever there (ENOENT read as "create the parent first").
+        ["/proc/iotload-test/x", "(/proc): it does not accept new files"],
+      ] as const) {
+        const r = await cli([command, a, "--out", out]);
+        expect(r.code, `${command} ${out}: ${r.stderr}`).toBe(ExitCode.usage);
+        expect(r.stderr).toBe(
+          `iotload: --out ${out}: cannot write the report there ${why}. Nothing was written; choose another directory with --out.\n`,
+        );
+        expect(r.stdout).toBe("");
+      }
+  });
+
   it("compare: identical results exit 0; inflated publishAck latencies exit 4 naming publishAck", async () => {
     const run = await theRun();
     const a = path.join(run.dir, "result.json");
