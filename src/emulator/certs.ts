@@ -6,9 +6,10 @@
  */
 
 import { webcrypto } from "node:crypto";
-import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import { access, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type * as X509 from "@peculiar/x509";
+import { ensureDirectory } from "../lib/directories.js";
 import { errorMessage, UserError } from "../lib/errors.js";
 
 export interface TlsMaterial {
@@ -246,7 +247,7 @@ export async function persistentTlsMaterial(dir: string): Promise<TlsMaterial> {
   // the first start does not either (one behaviour per --tls-dir).
   const { caKeyPem: _notPersisted, ...tls } = await generateTlsMaterial();
   try {
-    await mkdir(dir, { recursive: true });
+    await ensureDirectory(dir); // not mkdir -p: it spins for ever under /proc
     await writeFile(files.ca, tls.caPem, { mode: 0o644 });
     await writeFile(files.cert, tls.certPem, { mode: 0o644 });
     await writeFile(files.key, tls.keyPem, { mode: 0o600 });

@@ -4,8 +4,9 @@
  * result file back with validation against the schema.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { ensureDirectory } from "../lib/directories.js";
 import { UserError } from "../lib/errors.js";
 import { renderHlog } from "./hlog.js";
 import { renderHtml } from "./html.js";
@@ -43,7 +44,7 @@ export async function writeRunReport(
   result: RunResult,
   opts: WriteRunReportOptions = {},
 ): Promise<RunReportPaths> {
-  await mkdir(dir, { recursive: true });
+  await ensureDirectory(dir); // not mkdir -p: it spins for ever under /proc
   const resultPath = path.join(dir, "result.json");
   const hlogPath = path.join(dir, "latency.hlog");
   await writeFileAtomic(resultPath, `${JSON.stringify(result, null, 2)}\n`);

@@ -4,20 +4,18 @@
  * Before the run, `prepareOutputDir` resolves the directory, creates it and really writes a file in
  * it, so that a bad `--out` (under a file, read-only, full, /dev/null/x, an existing non-empty
  * directory without `--force`) is exit 2 with one line naming the path, before the emulator, STS or a
- * single connect starts. It never calls `mkdir({ recursive: true })`: Node's recursive mkdir retries
- * forever under /proc (mkdir there fails with ENOENT, which it takes for "create the parent first"),
- * so this walks up to the nearest existing ancestor itself — at most one step per path component —
- * and creates the missing levels one by one.
+ * single connect starts. It creates missing levels one by one (src/lib/directories.ts: never a
+ * recursive mkdir, which spins for ever under /proc), and removes them again if the run never starts.
  *
  * After the run, `writeReportWithFallback` still cannot lose the result: if the directory vanished,
  * filled up or turned read-only meanwhile, the report goes to a fresh directory under os.tmpdir()
  * and the caller prints that path and exits with ExitCode.reportNotWritten (7).
  */
 import { randomBytes } from "node:crypto";
-import type { Stats } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, rm, rmdir, stat } from "node:fs/promises";
+import { mkdtemp, open, readdir, rm, rmdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { ensureDirectory, kindOf, mkdirLevel, nearestExisting } from "../../lib/directories.js";
 import { errorMessage, UserError } from "../../lib/errors.js";
 import {
   type RunReportPaths,
@@ -92,15 +90,6 @@ function why(error: unknown): string {
   }
 }
 
-function kindOf(stats: Stats): string {
-  if (stats.isFile()) return "a file";
-  if (stats.isCharacterDevice()) return "a character device";
-  if (stats.isBlockDevice()) return "a block device";
-  if (stats.isFIFO()) return "a named pipe";
-  if (stats.isSocket()) return "a socket";
-  return "not a directory";
-}
-
 /** A real write: create, write, fsync (ENOSPC on ext4 may only show at fsync), remove. */
 export async function probeWrite(dir: string): Promise<void> {
   const file = path.join(dir, `.iotload-write-test-${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -111,33 +100,6 @@ export async function probeWrite(dir: string): Promise<void> {
   } finally {
     await handle.close();
     await rm(file, { force: true });
-  }
-}
-
-interface Walk {
-  /** The nearest path (the directory itself or an ancestor) that exists. */
-  existing: string;
-  stats: Stats;
-  /** Levels below `existing` that do not exist yet, outermost first. */
-  missing: string[];
-}
-
-/** Walks up from `dir` to the nearest existing path: one stat per path component, bounded. */
-async function nearestExisting(dir: string, fail: (where: string, reason: string) => never): Promise<Walk> {
-  const missing: string[] = [];
-  let p = dir;
-  for (;;) {
-    try {
-      return { existing: p, stats: await stat(p), missing };
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      // ENOTDIR: some ancestor is a file (/dev/null/x); keep walking, the check below names it.
-      if (code !== "ENOENT" && code !== "ENOTDIR") fail(p, why(error));
-      const parent = path.dirname(p);
-      if (parent === p) fail(p, "no part of the path exists");
-      missing.unshift(p);
-      p = parent;
-    }
   }
 }
 
@@ -172,7 +134,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
       `${label}: cannot write the report there${at}: ${reason}. ${nothingDone}; choose another directory with --out.`,
     );
   };
-  const walk = await nearestExisting(dir, fail);
+  const walk = await nearestExisting(dir, (where, error) => fail(where, why(error)));
   if (!walk.stats.isDirectory()) {
     fail(
       walk.existing,
@@ -220,33 +182,6 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
   return prepared(() => removeCreated(created));
 }
 
-/**
- * Creates one level (not recursive: bounded, and fails fast where it cannot work). Returns false when
- * another process created it meanwhile — shards on one machine share `reports/<name>-<runId>/` — so
- * it is used, and never removed as ours.
- */
-async function mkdirLevel(level: string): Promise<boolean> {
-  try {
-    await mkdir(level);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST" && (await stat(level)).isDirectory()) return false;
-    throw error;
-  }
-}
-
-/** Makes sure `dir` is a directory again (it may have been removed during the run), bounded. */
-async function ensureDir(dir: string): Promise<void> {
-  const walk = await nearestExisting(dir, (where, reason) => {
-    throw new Error(`${where}: ${reason}`);
-  });
-  if (!walk.stats.isDirectory()) {
-    const what = walk.existing === dir ? "it" : walk.existing;
-    throw new Error(`${what} is ${kindOf(walk.stats)}, not a directory`);
-  }
-  for (const level of walk.missing) await mkdirLevel(level);
-}
-
 export type ReportWriteOutcome =
   /** Written where asked. */
   | { kind: "written"; paths: RunReportPaths }
@@ -267,7 +202,7 @@ export async function writeReportWithFallback(
 ): Promise<ReportWriteOutcome> {
   let error: string;
   try {
-    await ensureDir(dir);
+    await ensureDirectory(dir);
     return { kind: "written", paths: await writeRunReport(dir, result) };
   } catch (e) {
     error = e instanceof Error && "code" in e ? `${why(e)} (${errorMessage(e)})` : errorMessage(e);

@@ -32,4 +32,15 @@ describe("iotload emulator --tls-dir (persistentTlsMaterial)", () => {
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).message).toContain("ca.pem, cert.pem, key.pem");
   });
+
+  it("a directory that cannot be created (under /proc, where mkdir -p spins for ever) is a UserError at once", async () => {
+    const err = await persistentTlsMaterial("/proc/iotload-test/tls").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).message).toMatch(
+      /^--tls-dir \/proc\/iotload-test\/tls: cannot write the TLS files: ENOENT/,
+    );
+  }, 10_000);
 });
