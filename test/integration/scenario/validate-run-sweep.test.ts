@@ -34,23 +34,12 @@ import { Recorder } from "../../../src/metrics/index.js";
 import { assembleRun, openTarget } from "../../../src/run/index.js";
 import { parseScenario, planRun, type RunPlan } from "../../../src/scenario/index.js";
 import { type Scenario, scenarioSchema } from "../../../src/scenario/schema.js";
+import { mulberry32 } from "../../helpers/prng.js";
 
 const SEED = 0x5eed_0008;
 const COUNT = 320;
 const REAL_RUNS = 14;
 const RUN_ID = "20260101-000000-a1b2c3";
-
-/** mulberry32: a small seeded PRNG (reproducible sweep). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const FOCUS = [
   "clientId",
@@ -435,7 +424,7 @@ describe("validate = run: a seeded sweep of scenarios near the emulator's limits
   }
 
   it(`accepts only what the emulator accepts, rejects only what it refuses (seed ${SEED.toString(16)}, ${COUNT} scenarios)`, async () => {
-    const generate = generator(prng(SEED));
+    const generate = generator(mulberry32(SEED));
     const outcomes = Array.from({ length: COUNT }, (_, n) => validate(n, generate(n)));
     const accepted = outcomes.filter((o) => o.plan);
     const rejected = outcomes.filter((o) => o.rejection !== undefined);

@@ -22,6 +22,15 @@ const ENV = {
   AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/iotload-test-credentials",
 };
 
+/** scenarios/local-smoke.yaml edited by `edit`, in a directory removed when the test ends: its path. */
+function smokeVariant(name: string, edit: (text: string) => string): string {
+  const dir = mkdtempSync(join(tmpdir(), "iotload-validate-"));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, name);
+  writeFileSync(file, edit(readFileSync(join(root, "scenarios/local-smoke.yaml"), "utf8")));
+  return file;
+}
+
 async function runValidate(
   files: string[],
   options: Parameters<typeof validateFiles>[2] = {},
@@ -102,13 +111,9 @@ describe("iotload validate", () => {
   });
 
   it("warns when a percentile threshold would come from too few values to bound it (an outlier's verdict)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "iotload-validate-"));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, "tail.yaml");
     // local-smoke plans 500 publishes and has 2 subscribers: ≤ 1,000 delivery values.
-    writeFileSync(
-      file,
-      readFileSync(join(root, "scenarios/local-smoke.yaml"), "utf8").replace(
+    const file = smokeVariant("tail.yaml", (text) =>
+      text.replace(
         'thresholds:\n  - "publishAck.p99 < 500ms"',
         'thresholds:\n  - "publishAck.p99 < 500ms"\n  - "publishAck.p99.9 < 500ms"\n  - "delivery.p(99.9) < 1s"\n  - "publishAck.max < 2s"',
       ),
@@ -128,13 +133,9 @@ describe("iotload validate", () => {
   });
 
   it("a scenario that pushes OTLP reads OTEL_METRIC_EXPORT_INTERVAL as run does: a bad one is exit 2", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "iotload-validate-"));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, "otlp.yaml");
-    writeFileSync(
-      file,
-      readFileSync(join(root, "scenarios/local-smoke.yaml"), "utf8") +
-        '\nexport: { otlp: { url: "http://127.0.0.1:4318/v1/metrics" } }\n',
+    const file = smokeVariant(
+      "otlp.yaml",
+      (text) => `${text}\nexport: { otlp: { url: "http://127.0.0.1:4318/v1/metrics" } }\n`,
     );
     const bad = await runValidate([file], { env: { ...ENV, OTEL_METRIC_EXPORT_INTERVAL: "10s" } });
     expect(bad.code).toBe(2);

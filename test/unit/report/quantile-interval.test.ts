@@ -6,18 +6,7 @@ import {
   percentileIntervals,
   quantileRankInterval,
 } from "../../../src/report/quantile-interval.js";
-
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../helpers/prng.js";
 
 describe("quantileRankInterval", () => {
   it("brackets the rank n·q, and has no upper bound when it would pass the largest value", () => {
@@ -29,7 +18,7 @@ describe("quantileRankInterval", () => {
   });
 
   it("covers the true quantile about 95 % of the time (2,000 samples of 200 uniform values)", () => {
-    const next = rng(7);
+    const next = mulberry32(7);
     for (const q of [0.5, 0.9]) {
       let covered = 0;
       const trials = 2_000;
