@@ -6,7 +6,9 @@
  * bracket the quantile with ≈ 95 % confidence for z = 1.96 (W. J. Conover, Practical Nonparametric
  * Statistics, 3rd ed., 1999, §3.2). A rank past n means the values cannot bound the quantile from
  * above: a p99.99 from 1,000 values is its max, and nothing says how far the true one lies beyond.
- * Used by `iotload compare` (./compare.ts) to tell a worsening from sampling noise.
+ * Used by `iotload compare` (./compare.ts) to tell a worsening from sampling noise, by the latency
+ * table's note on percentiles from too few values (./notes.ts) and by `validate`'s warning on a
+ * percentile threshold the planned run cannot bound (cli/threshold-check.ts).
  */
 import { decodeHistogram } from "../metrics/histograms.js";
 

@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ensureDirectory } from "../lib/directories.js";
-import { UserError } from "../lib/errors.js";
+import { errorMessage, UserError } from "../lib/errors.js";
+import { decodeHistogram } from "../metrics/histograms.js";
 import { renderHlog } from "./hlog.js";
 import { renderHtml } from "./html.js";
 import type { RunResult } from "./result.js";
@@ -67,7 +68,20 @@ export function parseResult(json: unknown, source: string): RunResult {
     );
   }
   const parsed = runResultSchema.safeParse(json);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    // The whole-run histograms are what compare, merge and the report decode: a damaged one is the
+    // file's fault, said here, not a stack trace (or a "cannot write the report") later.
+    for (const [m, l] of Object.entries(parsed.data.latency)) {
+      try {
+        decodeHistogram(l.encoded).destroy();
+      } catch (error) {
+        throw new UserError(
+          `${source}: latency.${m}.encoded is not a valid HdrHistogram (${errorMessage(error)}): the file is damaged. Pass the result.json written by 'iotload run'.`,
+        );
+      }
+    }
+    return parsed.data;
+  }
   const problems = parsed.error.issues
     .slice(0, 8)
     .map((i) => `${i.path.length > 0 ? i.path.join(".") : "(root)"}: ${i.message}`)

@@ -124,6 +124,15 @@ describe("buildResult", () => {
       /new\.json is an iotload result of format version 2/,
     );
   });
+
+  it("parseResult rejects a damaged whole-run histogram, naming the file and the field", () => {
+    const r = JSON.parse(JSON.stringify(syntheticResult({ seconds: 5 }))) as RunResult;
+    expect(parseResult(r, "ok.json").runId).toBe(r.runId);
+    r.latency.delivery.encoded = "HISTFAAAAxxxx";
+    expect(() => parseResult(r, "damaged.json")).toThrow(
+      /^damaged\.json: latency\.delivery\.encoded is not a valid HdrHistogram \(.*\): the file is damaged/,
+    );
+  });
 });
 
 describe("mergeResults", () => {
