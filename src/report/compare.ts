@@ -5,12 +5,15 @@
  *    sampling noise: B's 95 % interval for that percentile lies wholly above A's
  *    (./quantile-interval.ts). A percentile A has too few values beyond to bound (a p99.99 from
  *    1,000 values, anything from one STS call) is not judged; or
- *  - a higher loss rate or error rate in B (rates, so runs of different length compare fairly).
+ *  - a higher loss rate or error rate in B (rates, so runs of different length compare fairly), also
+ *    beyond sampling noise: B's 95 % interval for the rate (Wilson, ./proportion-interval.ts) wholly
+ *    above A's — 0 lost of 500 bounds the loss rate only to ≈ 0.8 %.
  * Max values are shown but never judged (a single outlier).
  */
 import { UserError } from "../lib/errors.js";
 import { LATENCY_METRICS } from "../metrics/histograms.js";
 import { fmtInt, fmtMs, fmtPct, fmtRate } from "./format.js";
+import { proportionInterval } from "./proportion-interval.js";
 import { type PercentileInterval, percentileIntervals } from "./quantile-interval.js";
 import { generatorVerdict, type RunResult } from "./result.js";
 
@@ -33,8 +36,8 @@ export interface CompareRow {
   judged: boolean;
   regression: boolean;
   /**
-   * Latency percentiles: each run's 95 % interval for it, ms ([lower, upper]; upper null when the
-   * run has too few values beyond the percentile to bound it).
+   * Each run's 95 % interval for the value, [lower, upper]: latency percentiles in ms (upper null when
+   * the run has too few values beyond the percentile to bound it), loss and error rates as ratios.
    */
   interval?: { a: [number, number | null]; b: [number, number | null] };
   /**
@@ -168,12 +171,41 @@ export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions)
     ["reconnects", sumOf(ca.reconnects), sumOf(cb.reconnects)],
   ];
   for (const [name, va, vb] of countRows) rows.push(row("counts", name, "count", va, vb, false, false));
-  const lossUp = b.rates.lossRate > a.rates.lossRate;
-  const errUp = b.rates.errorRate > a.rates.errorRate;
-  rows.push(row("rates", "lossRate", "ratio", a.rates.lossRate, b.rates.lossRate, true, lossUp));
-  rows.push(row("rates", "errorRate", "ratio", a.rates.errorRate, b.rates.errorRate, true, errUp));
-  if (lossUp) regressions.push(`loss rate ${fmtPct(a.rates.lossRate)} → ${fmtPct(b.rates.lossRate)}`);
-  if (errUp) regressions.push(`error rate ${fmtPct(a.rates.errorRate)} → ${fmtPct(b.rates.errorRate)}`);
+  // A higher rate is a regression when it is beyond sampling noise too: B's 95 % interval for it
+  // (Wilson, ./proportion-interval.ts) wholly above A's.
+  const rate = (
+    name: "lossRate" | "errorRate",
+    label: string,
+    k: (r: RunResult) => number,
+    n: (r: RunResult) => number,
+  ) => {
+    const va = a.rates[name];
+    const vb = b.rates[name];
+    const ia = proportionInterval(k(a), n(a));
+    const ib = proportionInterval(k(b), n(b));
+    const judged = ia !== undefined && ib !== undefined;
+    const beyondNoise = judged && ib[0] > ia[1];
+    const r = row("rates", name, "ratio", va, vb, judged, vb > va && beyondNoise);
+    if (judged) r.interval = { a: ia, b: ib };
+    if (vb > va && !r.regression) r.dismissed = judged ? "noise" : "tooFewValues";
+    rows.push(r);
+    if (r.regression && ia && ib)
+      regressions.push(
+        `${label} ${fmtPct(va)} → ${fmtPct(vb)} (95 % intervals ${fmtPct(ia[0])}–${fmtPct(ia[1])} and ${fmtPct(ib[0])}–${fmtPct(ib[1])})`,
+      );
+  };
+  rate(
+    "lossRate",
+    "loss rate",
+    (r) => r.counts.lost,
+    (r) => r.counts.expected,
+  );
+  rate(
+    "errorRate",
+    "error rate",
+    (r) => r.counts.errors + sumOf(r.counts.failed),
+    (r) => r.counts.published,
+  );
   for (const [name, r] of [
     ["B", b],
     ["A", a],
@@ -226,7 +258,7 @@ export function renderComparison(c: Comparison, opts: { color: boolean }): strin
   lines.push(`A: ${c.a.name} (${c.a.runId}, ${c.a.startedAt})`);
   lines.push(`B: ${c.b.name} (${c.b.runId}, ${c.b.startedAt})`);
   lines.push(
-    `tolerance ${(c.tolerance * 100).toFixed(1)} % and ${c.absoluteFloorMs} ms for latency, beyond sampling noise (B's 95 % interval for the percentile above A's); any increase for loss/error rates`,
+    `tolerance ${(c.tolerance * 100).toFixed(1)} % and ${c.absoluteFloorMs} ms for latency, any increase for loss/error rates; each beyond sampling noise (B's 95 % interval above A's)`,
   );
   lines.push("");
   const head = ["metric", "A", "B", "delta", ""];

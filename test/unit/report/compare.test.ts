@@ -74,6 +74,37 @@ describe("compare", () => {
     expect(c.regressions.filter((r) => r.startsWith("publishAck.p50"))).toEqual([]);
   });
 
+  it("a higher loss or error rate is a regression only beyond sampling noise (Wilson intervals)", () => {
+    const withCounts = (lost: number, failed: number) => {
+      const r = structuredClone(base);
+      r.counts = {
+        ...r.counts,
+        lost,
+        expected: 2_000,
+        published: 2_000,
+        errors: 0,
+        failed: failed > 0 ? { noResponse: failed } : {},
+      };
+      r.rates = { ...r.rates, lossRate: lost / 2_000, errorRate: failed / 2_000 };
+      return r;
+    };
+    // One lost and one failed of 2,000 against none: within noise (0 of 2,000 bounds a rate to ≈ 0.19 %).
+    const one = compareResults(withCounts(0, 0), withCounts(1, 1), { tolerance: 0.1 });
+    expect(one.rows.find((r) => r.name === "lossRate")).toMatchObject({
+      regression: false,
+      dismissed: "noise",
+    });
+    expect(one.regressions.filter((r) => /rate/.test(r))).toEqual([]);
+    // Twenty of 2,000 (1 %): a regression, with both intervals named.
+    const twenty = compareResults(withCounts(0, 0), withCounts(20, 20), { tolerance: 0.1 });
+    expect(twenty.regressions).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^loss rate 0\.000 % → 1\.000 % \(95 % intervals 0\.000 %–0\.19\d %/),
+        expect.stringMatching(/^error rate 0\.000 % → 1\.000 % \(95 % intervals/),
+      ]),
+    );
+  });
+
   it("more loss is a regression even with equal latency", () => {
     const lossy = syntheticResult({ seconds: 20, seed: 1, lossProbability: 0.05 });
     const c = compareResults(base, lossy, { tolerance: 10 });
