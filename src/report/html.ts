@@ -18,7 +18,7 @@ import { reportData } from "./html-data.js";
 import { generatorSummary, latencyNotes } from "./notes.js";
 import { type PhaseRow, phaseRows } from "./phases.js";
 import type { RunResult } from "./result.js";
-import { verdictLine } from "./terminal.js";
+import { PARTIAL_THRESHOLDS, verdictLine } from "./terminal.js";
 import { throttledRows } from "./throttled.js";
 
 export function escapeHtml(s: string): string {
@@ -352,7 +352,7 @@ ${result.flows ? `<div class="panel"><h2>Flows</h2><p class="hint">Per publish f
 </section>
 <section class="wide">
 <div class="panel"><h2>Latency</h2><div class="scroll">${latencyTable}</div>${notes.map((n) => `<p class="hint">Note: ${escapeHtml(n)}.</p>`).join("")}</div>
-<div class="panel"><h2>Thresholds</h2><div class="scroll">${thresholdTable}</div></div>
+<div class="panel"><h2>Thresholds</h2>${result.partial ? `<p class="hint">${escapeHtml(PARTIAL_THRESHOLDS)}.</p>` : ""}<div class="scroll">${thresholdTable}</div></div>
 </section>
 <section class="tables">
 <div class="panel"><h2>Counts</h2>${countsTable}</div>

@@ -18,6 +18,11 @@ export interface SummaryOptions {
  * NO_COLOR (any non-empty value) disables colour; FORCE_COLOR (not "0") enables it; TERM=dumb
  * disables it; otherwise colour only on a TTY.
  */
+
+/** Said beside the thresholds of a partial run (summary and report). */
+export const PARTIAL_THRESHOLDS =
+  "(judged on what this partial run recorded: the run FAILED as partial whatever they say)";
+
 export function shouldUseColor(
   stream: { isTTY?: boolean },
   env: Record<string, string | undefined>,
@@ -256,7 +261,9 @@ export function renderSummary(result: RunResult, opts: SummaryOptions): string {
   );
   if (result.thresholds.length > 0) {
     lines.push("");
-    lines.push(p.bold("thresholds"));
+    // A partial run FAILED in the headline whatever its thresholds say; a list of ✓ under it must not
+    // read as a pass.
+    lines.push(`${p.bold("thresholds")}${result.partial ? p.dim(` ${PARTIAL_THRESHOLDS}`) : ""}`);
     for (const t of result.thresholds) {
       const mark = t.pass ? p.green("✓") : p.red("✗");
       const observed =

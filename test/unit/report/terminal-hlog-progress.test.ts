@@ -9,6 +9,7 @@ import {
   ProgressPrinter,
   type ProgressState,
   renderHlog,
+  renderHtml,
   renderSummary,
   shouldUseColor,
 } from "../../../src/report/index.js";
@@ -49,6 +50,17 @@ describe("renderSummary", () => {
     expect(text).toContain("PARTIAL: SIGINT");
     expect(text).toContain("SATURATED: JS thread busy 93 %; event-loop delay p99 200.0 ms > 50 ms");
     expect(text).toContain("process CPU 150 % of one core (all threads; aws-crt thread 57 %)");
+  });
+
+  it("says a partial run's thresholds are judged on its partial data (summary and report)", () => {
+    const whole = syntheticResult({ seconds: 2, thresholds: ["loss == 0"] });
+    const partial = { ...whole, partial: true, partialReason: "interrupted (SIGINT)" };
+    expect(renderSummary(partial, { color: false })).toMatch(
+      /^thresholds \(judged on what this partial run recorded: the run FAILED as partial whatever they say\)$/m,
+    );
+    expect(renderHtml(partial)).toContain("judged on what this partial run recorded");
+    expect(renderSummary(whole, { color: false })).toMatch(/^thresholds$/m);
+    expect(renderHtml(whole)).not.toContain("judged on what this partial run recorded");
   });
 
   it("shows a busy machine differently from a saturated generator", () => {
