@@ -1,7 +1,7 @@
 import { errorMessage, UserError } from "../lib/errors.js";
 import { fmtInt } from "../report/format.js";
 import { minValuesToBound, quantileRankInterval } from "../report/quantile-interval.js";
-import { parseThreshold } from "../report/thresholds.js";
+import { parseThreshold, type Threshold, thresholdPercentile } from "../report/thresholds.js";
 import { type Diagnostic, type LoadedScenario, type RunPlan, scenarioFlows } from "../scenario/index.js";
 
 /**
@@ -36,14 +36,8 @@ export function thresholdWarnings(loaded: LoadedScenario): Diagnostic[] {
   const flows = scenarioFlows(loaded.scenario);
   if (flows.some((f) => f.qos === 1)) return [];
   const out: Diagnostic[] = [];
-  loaded.scenario.thresholds.forEach(({ expression }, i) => {
-    let metric: string;
-    try {
-      metric = parseThreshold(expression).metric;
-    } catch {
-      return; // thresholdProblems reports it
-    }
-    if (!metric.startsWith("latency.publishAck")) return;
+  for (const { t, expression, i } of parsedThresholds(loaded)) {
+    if (!t.metric.startsWith("latency.publishAck")) continue;
     out.push({
       severity: "warning",
       file: loaded.file,
@@ -54,18 +48,20 @@ export function thresholdWarnings(loaded: LoadedScenario): Diagnostic[] {
       got: JSON.stringify(expression),
       allowed: "qos: 1 to measure the target's PUBACK, or a delivery threshold (subscribers) for QoS 0",
     });
-  });
+  }
   return out;
 }
 
-/** The percentile each stored latency statistic is. */
-const STORED_PERCENTILES: Readonly<Record<string, number>> = {
-  p50: 50,
-  p90: 90,
-  p99: 99,
-  p999: 99.9,
-  p9999: 99.99,
-};
+/** The scenario's thresholds that parse, with their index (thresholdProblems reports the others). */
+function parsedThresholds(loaded: LoadedScenario): { t: Threshold; expression: string; i: number }[] {
+  return loaded.scenario.thresholds.flatMap(({ expression }, i) => {
+    try {
+      return [{ t: parseThreshold(expression), expression, i }];
+    } catch {
+      return [];
+    }
+  });
+}
 
 /**
  * Percentile thresholds the planned run cannot measure: a p99.9 of publishAck from 600 planned
@@ -78,17 +74,10 @@ const STORED_PERCENTILES: Readonly<Record<string, number>> = {
 export function thresholdSampleWarnings(loaded: LoadedScenario, plan: RunPlan): Diagnostic[] {
   if (plan.shadow !== undefined || plan.commands !== undefined) return [];
   const out: Diagnostic[] = [];
-  loaded.scenario.thresholds.forEach(({ expression }, i) => {
-    let t: ReturnType<typeof parseThreshold>;
-    try {
-      t = parseThreshold(expression);
-    } catch {
-      return; // thresholdProblems reports it
-    }
-    const [head, latency, stat = ""] = t.metric.split(".");
-    if (head !== "latency" || latency === undefined) return;
-    const pct = t.percentile ?? STORED_PERCENTILES[stat];
-    if (pct === undefined) return;
+  for (const { t, expression, i } of parsedThresholds(loaded)) {
+    const pct = thresholdPercentile(t);
+    const latency = t.metric.split(".")[1];
+    if (pct === undefined || pct === 100 || latency === undefined) continue;
     const at =
       latency === "publishAck" || latency === "publishAckUncorrected"
         ? { n: plan.expectedMessages, of: "planned publishes" }
@@ -98,7 +87,7 @@ export function thresholdSampleWarnings(loaded: LoadedScenario, plan: RunPlan): 
               of: `planned publishes × ${fmtInt(plan.subscribers.totalCount)} subscribers`,
             }
           : undefined;
-    if (at === undefined || at.n === 0 || quantileRankInterval(at.n, pct / 100).upper !== undefined) return;
+    if (at === undefined || at.n === 0 || quantileRankInterval(at.n, pct / 100).upper !== undefined) continue;
     const need = minValuesToBound(pct / 100);
     out.push({
       severity: "warning",
@@ -109,6 +98,6 @@ export function thresholdSampleWarnings(loaded: LoadedScenario, plan: RunPlan): 
       got: JSON.stringify(expression),
       allowed: `at least ${need === undefined ? "millions of" : fmtInt(need)} values (a longer run, a higher rate or more devices), or a lower percentile`,
     });
-  });
+  }
   return out;
 }

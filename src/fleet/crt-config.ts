@@ -46,6 +46,12 @@ export const DEFAULT_RECONNECT = { minMs: 1_000, maxMs: 20_000, resetAfterMs: 30
 // that never last that long — dropped at every expiry of shorter credentials — back off to the
 // maximum (validate warns, scenario/load.ts).
 
+/** The options' backoff with DEFAULT_RECONNECT's values where it gives none. */
+function backoffOf(o: CrtBaseOptions): Required<ReconnectBackoff> {
+  const r = o.reconnect ?? DEFAULT_RECONNECT;
+  return { minMs: r.minMs, maxMs: r.maxMs, resetAfterMs: r.resetAfterMs ?? DEFAULT_RECONNECT.resetAfterMs };
+}
+
 /**
  * The base config's own transform must never sign: the clone supplies the pool's transform. A base
  * accidentally used connects with an error instead of with placeholder credentials.
@@ -60,7 +66,7 @@ function placeholderProvider(): auth.AwsCredentialsProvider {
 export function buildMqtt5BaseConfig(o: CrtBaseOptions): mqtt5.Mqtt5ClientConfig {
   const t = o.transport;
   if (t.kind === "mqtt") return buildMqtt5BrokerConfig(o, t);
-  const reconnect: ReconnectBackoff = o.reconnect ?? DEFAULT_RECONNECT;
+  const reconnect = backoffOf(o);
   const builder = iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithSigv4Auth(t.endpoint.host, {
     region: t.endpoint.region,
     credentialsProvider: placeholderProvider(),
@@ -77,7 +83,7 @@ export function buildMqtt5BaseConfig(o: CrtBaseOptions): mqtt5.Mqtt5ClientConfig
     .withRetryJitterMode(mqtt5.RetryJitterType.None)
     .withMinReconnectDelayMs(reconnect.minMs)
     .withMaxReconnectDelayMs(reconnect.maxMs)
-    .withMinConnectedTimeToResetReconnectDelayMs(reconnect.resetAfterMs ?? DEFAULT_RECONNECT.resetAfterMs)
+    .withMinConnectedTimeToResetReconnectDelayMs(reconnect.resetAfterMs)
     .withConnackTimeoutMs(Math.max(1000, Math.min(o.connectTimeoutMs, 60_000)))
     // Default queue behaviour: QoS 1 publishes issued offline wait for the reconnect, QoS 0 fail.
     .withOfflineQueueBehavior(mqtt5.ClientOperationQueueBehavior.FailQos0PublishOnDisconnect)
@@ -123,7 +129,7 @@ function upgradePath(path: string): WebsocketHandshakeTransform {
 }
 
 function buildMqtt5BrokerConfig(o: CrtBaseOptions, t: MqttTransport): mqtt5.Mqtt5ClientConfig {
-  const reconnect: ReconnectBackoff = o.reconnect ?? DEFAULT_RECONNECT;
+  const reconnect = backoffOf(o);
   const u = brokerUrl(t);
   return {
     hostName: u.host,
@@ -142,7 +148,7 @@ function buildMqtt5BrokerConfig(o: CrtBaseOptions, t: MqttTransport): mqtt5.Mqtt
     retryJitterMode: mqtt5.RetryJitterType.None,
     minReconnectDelayMs: reconnect.minMs,
     maxReconnectDelayMs: reconnect.maxMs,
-    minConnectedTimeToResetReconnectDelayMs: reconnect.resetAfterMs ?? DEFAULT_RECONNECT.resetAfterMs,
+    minConnectedTimeToResetReconnectDelayMs: reconnect.resetAfterMs,
     connackTimeoutMs: Math.max(1000, Math.min(o.connectTimeoutMs, 60_000)),
     offlineQueueBehavior: mqtt5.ClientOperationQueueBehavior.FailQos0PublishOnDisconnect,
     extendedValidationAndFlowControlOptions: o.awsLimits
@@ -183,7 +189,7 @@ export function mqtt311PingTimeoutMs(keepAliveSeconds: number): number {
 
 /** aws-c-mqtt's 3.1.1 client waits min, 2×min, … seconds without jitter; whole seconds, at least 1. */
 function mqtt311ReconnectSeconds(o: CrtBaseOptions): { min: number; max: number } {
-  const reconnect: ReconnectBackoff = o.reconnect ?? DEFAULT_RECONNECT;
+  const reconnect = backoffOf(o);
   return {
     min: Math.max(1, Math.ceil(reconnect.minMs / 1000)),
     max: Math.max(1, Math.round(reconnect.maxMs / 1000)),

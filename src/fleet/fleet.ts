@@ -47,6 +47,7 @@ import type {
   FleetRecorder,
   FleetTransport,
   MqttProtocol,
+  ReconnectBackoff,
   SigV4WssTransport,
   WebsocketHandshakeTransform,
 } from "./types.js";
@@ -63,8 +64,8 @@ export interface FleetOptions {
   lagThresholdMs?: number;
   /** Upper bound of unacknowledged publishes across the fleet; beyond it sends are skipped and counted. */
   maxInFlight?: number;
-  /** Reconnect backoff bounds for the CRT. */
-  reconnect?: { minMs: number; maxMs: number };
+  /** Reconnect backoff for the CRT (tests; a run's comes from the plan's devices.reconnect). */
+  reconnect?: ReconnectBackoff;
   /** Device behaviour beyond publishing (commands: src/run/commands/). */
   deviceHooks?: DeviceHooks;
 }

@@ -78,6 +78,15 @@ export function percentileMs(histogram: Histogram, percentile: number): number {
   return histogram.getValueAtPercentile(percentile) / 1000;
 }
 
+/** The percentiles every LatencySummary stores: its field, the name a person writes, the percentile. */
+export const SUMMARY_PERCENTILES = [
+  { key: "p50", label: "p50", percentile: 50 },
+  { key: "p90", label: "p90", percentile: 90 },
+  { key: "p99", label: "p99", percentile: 99 },
+  { key: "p999", label: "p99.9", percentile: 99.9 },
+  { key: "p9999", label: "p99.99", percentile: 99.99 },
+] as const;
+
 export interface LatencySummary {
   count: number;
   min: number;

@@ -11,7 +11,7 @@
  * Max values are shown but never judged (a single outlier).
  */
 import { UserError } from "../lib/errors.js";
-import { LATENCY_METRICS } from "../metrics/histograms.js";
+import { LATENCY_METRICS, SUMMARY_PERCENTILES } from "../metrics/histograms.js";
 import { fmtInt, fmtMs, fmtPct, fmtRate } from "./format.js";
 import { proportionInterval } from "./proportion-interval.js";
 import { type PercentileInterval, percentileIntervals } from "./quantile-interval.js";
@@ -71,15 +71,7 @@ export function parseTolerance(text: string): number {
   return v;
 }
 
-const STATS = [
-  ["p50", "p50", 50],
-  ["p90", "p90", 90],
-  ["p99", "p99", 99],
-  ["p99.9", "p999", 99.9],
-  ["p99.99", "p9999", 99.99],
-  ["max", "max", undefined],
-] as const;
-const PERCENTILES = STATS.flatMap(([, , p]) => (p === undefined ? [] : [p]));
+const PERCENTILES = SUMMARY_PERCENTILES.map((s) => s.percentile);
 
 function row(
   section: CompareRow["section"],
@@ -124,14 +116,10 @@ export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions)
     const ia = percentileIntervals(la.encoded, PERCENTILES);
     const ib = percentileIntervals(lb.encoded, PERCENTILES);
     const tooFew: string[] = [];
-    STATS.forEach(([label, key], i) => {
+    SUMMARY_PERCENTILES.forEach(({ label, key }, i) => {
       const va = la[key];
       const vb = lb[key];
       const name = `${m}.${label}`;
-      if (key === "max") {
-        rows.push(row("latency", name, "ms", va, vb, false, false));
-        return;
-      }
       const a95 = ia[i] as PercentileInterval;
       const b95 = ib[i] as PercentileInterval;
       const judged = a95.upperMs !== undefined;
@@ -148,6 +136,8 @@ export function compareResults(a: RunResult, b: RunResult, opts: CompareOptions)
         );
       }
     });
+    // Shown, never judged: one value.
+    rows.push(row("latency", `${m}.max`, "ms", la.max, lb.max, false, false));
     if (tooFew.length > 0) unbounded.push(`${m} ${tooFew.join(", ")} (${fmtInt(la.count)})`);
   }
   if (unbounded.length > 0)

@@ -3,7 +3,7 @@
  * number was measured that a reader needs in order not to blame the target for it.
  */
 import type { GeneratorVerdict } from "../metrics/event-loop.js";
-import { LATENCY_METRICS } from "../metrics/histograms.js";
+import { LATENCY_METRICS, SUMMARY_PERCENTILES } from "../metrics/histograms.js";
 import { fmtInt, fmtMs } from "./format.js";
 import { quantileRankInterval } from "./quantile-interval.js";
 import { generatorVerdict, type ResultGenerator, type RunResult } from "./result.js";
@@ -101,15 +101,6 @@ export function shardDeliveryNote(result: Pick<RunResult, "counts" | "environmen
   );
 }
 
-/** The percentiles of the latency table, as fractions. */
-const TABLE_PERCENTILES = [
-  ["p50", 0.5],
-  ["p90", 0.9],
-  ["p99", 0.99],
-  ["p99.9", 0.999],
-  ["p99.99", 0.9999],
-] as const;
-
 /**
  * Percentiles of the latency table that rest on the largest value or two: from fewer values than a
  * 95 % interval needs to bound them from above (./quantile-interval.ts) — a p99.99 of 500 messages
@@ -120,11 +111,14 @@ export function tailNote(result: Pick<RunResult, "latency">): string | undefined
   for (const m of LATENCY_METRICS) {
     const n = result.latency[m].count;
     if (n === 0) continue;
-    const first = TABLE_PERCENTILES.findIndex(([, q]) => quantileRankInterval(n, q).upper === undefined);
+    // The latency table's percentiles, lowest first: the first unbounded one, and all above it.
+    const first = SUMMARY_PERCENTILES.findIndex(
+      (s) => quantileRankInterval(n, s.percentile / 100).upper === undefined,
+    );
     if (first < 0) continue;
-    const from = TABLE_PERCENTILES[first]?.[0];
+    const from = SUMMARY_PERCENTILES[first]?.label;
     parts.push(
-      `${m} ${first === 0 ? "every percentile" : first === TABLE_PERCENTILES.length - 1 ? from : `${from} and up`} (${fmtInt(n)} value${n === 1 ? "" : "s"})`,
+      `${m} ${first === 0 ? "every percentile" : first === SUMMARY_PERCENTILES.length - 1 ? from : `${from} and up`} (${fmtInt(n)} value${n === 1 ? "" : "s"})`,
     );
   }
   if (parts.length === 0) return undefined;

@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { UserError } from "../lib/errors.js";
 import { COUNTER_NAMES, LATENCY_NAMES, METRICS, splitMetricKey } from "../metrics/catalogue.js";
-import { decodeHistogram, percentileMs } from "../metrics/histograms.js";
+import { decodeHistogram, percentileMs, SUMMARY_PERCENTILES } from "../metrics/histograms.js";
 import type { RunResult } from "./result.js";
 import { counterResultPath } from "./result-counts.js";
 import { runResultSchema } from "./result-schema.js";
@@ -53,13 +53,16 @@ export interface ThresholdOutcome {
 
 /** Percentile stats (result field → percentile) that messages which never completed push upward. */
 const PERCENTILE_OF: Record<string, number> = {
-  p50: 50,
-  p90: 90,
-  p99: 99,
-  p999: 99.9,
-  p9999: 99.99,
+  ...Object.fromEntries(SUMMARY_PERCENTILES.map((s) => [s.key, s.percentile])),
   max: 100,
 };
+
+/** The percentile (0..100) a latency threshold reads — a stored one or k6's `p(N)` — else undefined. */
+export function thresholdPercentile(t: Pick<Threshold, "metric" | "percentile">): number | undefined {
+  const [head, , stat] = t.metric.split(".");
+  if (head !== "latency") return undefined;
+  return t.percentile ?? (stat === undefined ? undefined : PERCENTILE_OF[stat]);
+}
 
 /**
  * A latency percentile that counts the messages which never completed (`missing`: unanswered

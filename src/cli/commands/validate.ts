@@ -4,7 +4,6 @@
  * file, with an AWS IoT Core cost estimate for aws targets (`--cost`: its breakdown and assumptions, for
  * any target). Exit 0 when every file is valid (warnings allowed), 2 when any is not.
  */
-
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { Argv } from "yargs";

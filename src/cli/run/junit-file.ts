@@ -1,8 +1,9 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
+import { kindOf } from "../../lib/directories.js";
 import { errorMessage, UserError } from "../../lib/errors.js";
 import { type RunResult, renderJunit, writeFileAtomic } from "../../report/index.js";
-import { probeWrite } from "./output-dir.js";
+import { fsReason, probeWrite } from "./output-dir.js";
 
 /**
  * `--junit FILE`, before any load: the file's directory exists and takes a real write, and the path is
@@ -11,35 +12,21 @@ import { probeWrite } from "./output-dir.js";
  */
 export async function checkJunitFile(file: string): Promise<void> {
   const target = path.resolve(file);
+  const dir = path.dirname(target);
   const fail = (reason: string): never => {
     throw new UserError(
       `--junit ${file}: cannot write the JUnit XML there: ${reason}. Nothing was run; choose another path.`,
     );
   };
-  try {
-    if ((await stat(target)).isDirectory()) fail("it is a directory");
-  } catch (error) {
-    if (error instanceof UserError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOTDIR") fail("a part of its path is a file, not a directory");
-    if (code !== "ENOENT") fail(errorMessage(error));
-  }
-  const dir = path.dirname(target);
-  try {
-    if (!(await stat(dir)).isDirectory()) fail(`${dir} is not a directory`);
-  } catch (error) {
-    if (error instanceof UserError) throw error;
-    fail(
-      (error as NodeJS.ErrnoException).code === "ENOENT"
-        ? `its directory ${dir} does not exist (create it first)`
-        : errorMessage(error),
-    );
-  }
-  try {
-    await probeWrite(dir);
-  } catch (error) {
-    fail(errorMessage(error));
-  }
+  const existing = await stat(target).catch((error: NodeJS.ErrnoException) =>
+    error.code === "ENOENT" ? undefined : fail(fsReason(error)),
+  );
+  if (existing?.isDirectory()) fail("it is a directory");
+  const parent = await stat(dir).catch((error: NodeJS.ErrnoException) =>
+    fail(error.code === "ENOENT" ? `its directory ${dir} does not exist (create it first)` : fsReason(error)),
+  );
+  if (!parent.isDirectory()) fail(`${dir} is ${kindOf(parent)}, not a directory`);
+  await probeWrite(dir).catch((error: unknown) => fail(fsReason(error)));
 }
 
 /**

@@ -59,7 +59,7 @@ export interface PreparedOutputDir {
 }
 
 /** Why a file-system call failed, in words (errno codes: Linux open(2), mkdir(2)). */
-function why(error: unknown): string {
+export function fsReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case "EACCES":
@@ -134,7 +134,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
       `${label}: cannot write the report there${at}: ${reason}. ${nothingDone}; choose another directory with --out.`,
     );
   };
-  const walk = await nearestExisting(dir, (where, error) => fail(where, why(error)));
+  const walk = await nearestExisting(dir, (where, error) => fail(where, fsReason(error)));
   if (!walk.stats.isDirectory()) {
     fail(
       walk.existing,
@@ -148,7 +148,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     try {
       entries = await readdir(dir);
     } catch (error) {
-      return fail(dir, why(error));
+      return fail(dir, fsReason(error));
     }
     if (entries.length > 0 && !req.force) {
       throw new UserError(
@@ -159,7 +159,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     try {
       await probeWrite(dir);
     } catch (error) {
-      fail(dir, why(error));
+      fail(dir, fsReason(error));
     }
     return prepared(async () => {});
   }
@@ -167,7 +167,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
   try {
     await probeWrite(walk.existing);
   } catch (error) {
-    fail(walk.existing, why(error));
+    fail(walk.existing, fsReason(error));
   }
   const created: string[] = [];
   try {
@@ -177,7 +177,7 @@ export async function prepareOutputDir(req: OutputDirRequest): Promise<PreparedO
     await probeWrite(dir);
   } catch (error) {
     await removeCreated(created);
-    fail(created.length < walk.missing.length ? walk.missing[created.length]! : dir, why(error));
+    fail(created.length < walk.missing.length ? walk.missing[created.length]! : dir, fsReason(error));
   }
   return prepared(() => removeCreated(created));
 }
@@ -205,7 +205,7 @@ export async function writeReportWithFallback(
     await ensureDirectory(dir);
     return { kind: "written", paths: await writeRunReport(dir, result) };
   } catch (e) {
-    error = e instanceof Error && "code" in e ? `${why(e)} (${errorMessage(e)})` : errorMessage(e);
+    error = e instanceof Error && "code" in e ? `${fsReason(e)} (${errorMessage(e)})` : errorMessage(e);
   }
   let fallback: string | undefined;
   try {
